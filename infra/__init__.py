@@ -1,0 +1,1 @@
+"""Settings, persistence, logging, local services and the ``crmbus`` command line."""

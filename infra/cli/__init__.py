@@ -1,0 +1,30 @@
+"""The ``crmbus`` command line: the composition root, the one place that wires everything."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from infra.cli import database, services, topics
+from streams.errors import CrmbusError
+
+app = typer.Typer(
+    name="crmbus",
+    help="A Kafka-native integration and event bus for CRM ecosystems.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+services.register(app)
+app.add_typer(topics.app, name="topics")
+app.add_typer(database.app, name="db")
+
+
+def main() -> None:
+    """Entry point of the ``crmbus`` console script: typed errors become one clear line."""
+    try:
+        app()
+    except CrmbusError as exc:
+        Console(stderr=True).print(f"[bold red]{type(exc).__name__}:[/] {exc}", highlight=False)
+        sys.exit(1)

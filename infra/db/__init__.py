@@ -1,0 +1,1 @@
+"""PostgreSQL: the control plane (tenants, keys, destinations, routes, jobs) and the history."""

@@ -1,0 +1,12 @@
+"""Engines for the configured database, optionally confined to one schema (tests, tenants' sandboxes)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import URL
+
+
+def make_engine(url: URL, schema: str | None = None, pool_size: int = 5) -> Engine:
+    """An engine whose sessions see ``schema`` first (``public`` when None)."""
+    connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
+    return create_engine(url, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args)

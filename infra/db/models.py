@@ -1,0 +1,201 @@
+"""The PostgreSQL schema as SQLAlchemy models; Alembic migrations in ``migrations/`` create it.
+
+Kafka holds events in flight; these tables hold configuration and history. Secrets are
+never stored in clear: API keys as SHA-256, destination secrets encrypted by the app.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSONB, datetime: DateTime(timezone=True)}
+
+
+def _now() -> Any:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Tenant(Base):
+    """A company using the bus. Every other row belongs to exactly one tenant."""
+
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # slug, used as Kafka key
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    settings: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = _now()
+
+
+class ApiKey(Base):
+    """A tenant's API key: only its SHA-256 is stored; ``prefix`` lets humans tell keys apart."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(32))
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[\"events:write\"]'::jsonb"))
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime | None]  # set on the old key when rotating: the overlap window
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class WebhookEndpoint(Base):
+    """A destination of one tenant: CRM, Financeiro, Z-API, WAHA, e-mail, marketing or a webhook."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(Text)
+    config: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class EventMapping(Base):
+    """A route: events of ``event_type`` that pass ``filter`` go, mapped, to ``endpoint_id``."""
+
+    __tablename__ = "event_mappings"
+    __table_args__ = (
+        Index("ix_event_mappings_tenant_type_enabled", "tenant_id", "event_type", postgresql_where=text("enabled")),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(100))
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(100))
+    filter: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    mapping: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    delay_seconds: Mapped[int] = mapped_column(Integer, server_default="0")
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class WebhookDelivery(Base):
+    """One delivery attempt and how it ended; no personal data in ``response_excerpt``."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_endpoint_status", "endpoint_id", "status"),
+        Index("ix_webhook_deliveries_status_created", "status", "created_at"),
+        Index("ix_webhook_deliveries_tenant_created", "tenant_id", "created_at"),
+        UniqueConstraint("delivery_id", "attempt"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(128))
+    attempt: Mapped[int] = mapped_column(Integer)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    endpoint_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="SET NULL"))
+    destination: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[uuid.UUID]
+    event_type: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))  # delivered | retrying | dead_lettered | duplicate_skipped
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Double)
+    error_class: Mapped[str | None] = mapped_column(String(100))
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+
+
+class DeadLetter(Base):
+    """The PostgreSQL archive of ``crmbus.dlq``: original bytes, why it failed, what became of it."""
+
+    __tablename__ = "dead_letter"
+    __table_args__ = (
+        UniqueConstraint("original_topic", "original_partition", "original_offset"),
+        Index("ix_dead_letter_status_created", "status", "created_at"),
+        Index("ix_dead_letter_tenant_destination", "tenant_id", "destination"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    destination: Mapped[str | None] = mapped_column(String(32))
+    delivery_id: Mapped[str | None] = mapped_column(String(128))
+    original_topic: Mapped[str] = mapped_column(String(249))
+    original_partition: Mapped[int] = mapped_column(Integer)
+    original_offset: Mapped[int] = mapped_column(BigInteger)
+    error_class: Mapped[str] = mapped_column(String(100))
+    error_message: Mapped[str] = mapped_column(Text)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    first_failure_at: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]
+    key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    value: Mapped[bytes | None] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    status: Mapped[str] = mapped_column(String(16), server_default="open")  # open | replayed | discarded
+    replayed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = _now()
+
+
+class SyncJob(Base):
+    """A scheduled pull from a tenant's system (cron schedule, resumable cursor)."""
+
+    __tablename__ = "sync_jobs"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"), Index("ix_sync_jobs_enabled_next", "enabled", "next_run_at"))
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(32))
+    schedule: Mapped[str] = mapped_column(String(100))
+    cursor: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    last_run_at: Mapped[datetime | None]
+    last_status: Mapped[str | None] = mapped_column(String(16))
+    next_run_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = _now()
+
+
+class AuditLog(Base):
+    """Who changed what in the control plane (keys, routes, destinations, replays)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_tenant_at", "tenant_id", "at"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(100))
+    target_type: Mapped[str] = mapped_column(String(50))
+    target_id: Mapped[str | None] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    at: Mapped[datetime] = _now()

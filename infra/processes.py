@@ -1,0 +1,88 @@
+"""Small, dependable pieces for managing the local service processes crmbus starts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from streams.errors import MissingToolError, StartTimeoutError
+
+
+def require_tool(name: str, install_hint: str) -> str:
+    """The absolute path of program ``name``, or a MissingToolError saying what to install."""
+    path = shutil.which(name)
+    if path is None:
+        raise MissingToolError(f"{name!r} is not installed: {install_hint}")
+    return path
+
+
+def port_accepts(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """Whether something listens on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def read_pid(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def process_cmdline(pid: int) -> str | None:
+    """The command line of a live process, or None when it is gone (zombies count as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+        if status.rsplit(")", 1)[1].split()[0] == "Z":
+            return None
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.2) -> None:
+    """Poll ``condition`` until it holds; StartTimeoutError naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise StartTimeoutError(f"{what}: not ready after {timeout_s:.0f} s")
+        time.sleep(interval_s)
+
+
+def stop_process_group(pid: int, timeout_s: float) -> None:
+    """SIGTERM the process group led by ``pid``; SIGKILL what is left after ``timeout_s``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if process_cmdline(pid) is None:
+                return
+            time.sleep(0.1)
+
+
+def _reap(pid: int) -> None:
+    # A child of this very process stays a zombie until waited for.
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a log file, for error messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log written)"

@@ -1,0 +1,65 @@
+"""One typed settings object, read from ``CRMBUS_*`` environment variables once at start-up.
+
+Every field is documented in the README's settings table; the defaults run the whole
+stack on this machine's loopback with nothing configured.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class Settings(BaseSettings):
+    """crmbus configuration. Secrets are ``SecretStr`` and never printed."""
+
+    model_config = SettingsConfigDict(env_prefix="CRMBUS_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:19092", description="Kafka bootstrap servers (host:port, comma-separated)."
+    )
+    kafka_controller_port: int = Field(
+        19093, description="KRaft controller port of the local broker crmbus runs."
+    )
+    kafka_heap_mb: int = Field(1024, ge=256, le=1024, description="Max heap of the local broker, MiB.")
+    kafka_start_timeout_s: float = Field(
+        90.0, gt=0, description="How long the local broker may take to answer a metadata request."
+    )
+    kafka_replication_factor: int = Field(
+        1, ge=1, description="Replication factor of topics created from the catalogue."
+    )
+    topic_prefix: str = Field(
+        "", description="Prefix for every catalogue topic name (several environments on one cluster)."
+    )
+    database_url: SecretStr = Field(
+        SecretStr("postgresql+psycopg://crmbus:crmbus@127.0.0.1:15432/crmbus"),
+        description="SQLAlchemy URL of PostgreSQL. Unset and unreachable: crmbus runs its own cluster.",
+    )
+    postgres_data_dir: Path | None = Field(
+        None, description="Data directory of the local PostgreSQL cluster (default: <state_dir>/postgres)."
+    )
+    postgres_start_timeout_s: float = Field(60.0, gt=0, description="Start deadline of local PostgreSQL.")
+    schema_registry_url: str | None = Field(
+        None, description="Confluent-compatible schema registry; unset: ids from schemas/avro/ids.yaml."
+    )
+    state_dir: Path = Field(
+        Path(".crmbus"), description="Where local services keep data, logs, pid files and Kafka jars."
+    )
+
+    def is_set(self, field_name: str) -> bool:
+        """Whether the operator chose this value (environment), rather than the default."""
+        return field_name in self.model_fields_set
+
+    @cached_property
+    def database(self) -> URL:
+        """The database URL, parsed; its password stays out of ``str()``."""
+        return make_url(self.database_url.get_secret_value())
+
+    @property
+    def state_path(self) -> Path:
+        return self.state_dir.resolve()

@@ -1,0 +1,54 @@
+"""Avro in the Confluent wire format: magic byte 0, 4-byte big-endian schema id, Avro body.
+
+Any Confluent-compatible consumer (Kafka UI, ksqlDB, the Java and Go serdes) can read
+what we write, as long as it sees the same schema ids (a shared registry).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+import fastavro
+
+from schemas.avro_schemas import AvroSchema, SchemaIds
+from streams.errors import DecodeError
+
+MAGIC_BYTE = 0
+_HEADER = struct.Struct(">bI")
+
+
+class AvroCodec:
+    """Encodes records with one writer schema and decodes any schema the ids source knows."""
+
+    def __init__(self, schema: AvroSchema, subject: str, ids: SchemaIds) -> None:
+        self.schema = schema
+        self.schema_id = ids.id_for(subject, schema)
+        self._ids = ids
+        self._header = _HEADER.pack(MAGIC_BYTE, self.schema_id)
+
+    def encode(self, record: Mapping[str, Any]) -> bytes:
+        buffer = io.BytesIO()
+        buffer.write(self._header)
+        fastavro.schemaless_writer(buffer, self.schema.parsed, record)
+        return buffer.getvalue()
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        """The record in ``data``, read into this codec's schema; bad bytes raise DecodeError."""
+        if len(data) < _HEADER.size:
+            raise DecodeError(f"record of {len(data)} bytes is shorter than the wire-format header")
+        magic, schema_id = _HEADER.unpack_from(data)
+        if magic != MAGIC_BYTE:
+            raise DecodeError(f"unknown magic byte {magic}")
+        # Same schema: no resolution step. Another version: fastavro resolves writer -> reader.
+        reader = None if schema_id == self.schema_id else self.schema.parsed
+        writer = self.schema if reader is None else self._ids.schema_for(schema_id)
+        try:
+            record = fastavro.schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer.parsed, reader)
+        except (EOFError, ValueError, IndexError, UnicodeDecodeError, TypeError) as exc:
+            raise DecodeError(f"invalid Avro body for schema id {schema_id}: {type(exc).__name__}") from exc
+        if not isinstance(record, dict):
+            raise DecodeError(f"schema id {schema_id} does not describe a record")
+        return record

@@ -1,0 +1,1 @@
+"""Pure domain logic of crmbus: the envelope, errors and decisions. No I/O here."""

@@ -1,0 +1,63 @@
+"""The error tree of crmbus.
+
+Every failure that crosses a layer boundary is one of these; third-party
+exceptions are translated at the edge that meets them (connectors/, infra/).
+
+    CrmbusError
+    ├── ConfigurationError          a setting or catalogue entry is wrong; fix the config
+    ├── InfraError                  a local service could not be brought up or reached
+    │   ├── MissingToolError        java, mvn or PostgreSQL binaries are absent
+    │   ├── PortInUseError          a port we must bind is taken by someone else
+    │   ├── StartTimeoutError       a service did not answer in time (names its log)
+    │   └── ServiceUnreachableError a configured server does not answer
+    ├── TopicConflictError          the catalogue asks for a change Kafka cannot make safely
+    └── PoisonMessageError          bytes that cannot become an event; goes to the DLQ
+        ├── DecodeError             not our wire format, unknown schema id, bad Avro
+        └── SchemaMismatchError     decodes, but not into the expected record
+"""
+
+from __future__ import annotations
+
+
+class CrmbusError(Exception):
+    """Base of every error crmbus raises on purpose."""
+
+
+class ConfigurationError(CrmbusError):
+    """A setting, catalogue file or schema is invalid."""
+
+
+class InfraError(CrmbusError):
+    """A local service (Kafka, PostgreSQL, registry) could not be managed."""
+
+
+class MissingToolError(InfraError):
+    """A program crmbus needs is not installed; the message says what to install."""
+
+
+class PortInUseError(InfraError):
+    """A port crmbus must bind is already taken by a process that is not ours."""
+
+
+class StartTimeoutError(InfraError):
+    """A service did not become ready before its deadline; the message names its log."""
+
+
+class ServiceUnreachableError(InfraError):
+    """A configured server (not one crmbus runs) does not answer."""
+
+
+class TopicConflictError(CrmbusError):
+    """The topic catalogue conflicts with a topic that exists; nothing was changed."""
+
+
+class PoisonMessageError(CrmbusError):
+    """A record that can never be processed; it belongs in the DLQ, not in a retry."""
+
+
+class DecodeError(PoisonMessageError):
+    """The bytes are not a valid Confluent-framed Avro record we know."""
+
+
+class SchemaMismatchError(PoisonMessageError):
+    """The record decoded but does not have the shape the consumer expects."""
