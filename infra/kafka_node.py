@@ -1,13 +1,15 @@
 """A real Apache Kafka broker (KRaft, broker+controller in one JVM) on loopback.
 
 The jars come from Maven Central through ``infra/kafka/pom.xml``; no Docker, no tarball.
-State lives under ``<state_dir>/kafka``: ``libs/`` (jar cache), ``data/`` (log dirs),
-``server.properties``, ``broker.log`` and ``broker.pid``.
+State lives under ``<state_dir>/kafka``: ``data/`` (log dirs), ``server.properties``,
+``broker.log`` and ``broker.pid``. Jars live under ``<cache_dir>/kafka-<pom hash>/``, shared
+by every clone and state directory on the machine.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -50,7 +52,8 @@ class LocalKafka:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.home = settings.state_path / "kafka"
-        self.libs = self.home / "libs"
+        self.pom_hash = hashlib.sha256(POM.read_bytes()).hexdigest()
+        self.libs = settings.cache_dir.expanduser().resolve() / f"kafka-{self.pom_hash[:12]}"
         self.data = self.home / "data"
         self.properties = self.home / "server.properties"
         self.log_file = self.home / "broker.log"
@@ -69,14 +72,13 @@ class LocalKafka:
 
     # -- jars -----------------------------------------------------------------------------
     def ensure_jars(self) -> Path:
-        """Resolve the broker's jars into ``libs/`` once per version of the pom."""
+        """Resolve the broker's jars into the cache once per version of the pom."""
         marker = self.libs / ".resolved-from"
-        pom_hash = hashlib.sha256(POM.read_bytes()).hexdigest()
-        if marker.is_file() and marker.read_text() == pom_hash:
+        if marker.is_file() and marker.read_text() == self.pom_hash:
             return self.libs
         require_tool("java", _JAVA_HINT)
         mvn = require_tool("mvn", _MAVEN_HINT)
-        staging = self.home / "libs.partial"
+        staging = self.libs.with_name(self.libs.name + f".partial-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
         result = subprocess.run(
             [mvn, "-B", "-q", "-f", str(POM), "dependency:copy-dependencies", f"-Dcrmbus.libs={staging}"],
@@ -86,9 +88,9 @@ class LocalKafka:
         )
         if result.returncode != 0:
             raise InfraError(f"mvn could not resolve the Kafka jars:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-        (staging / ".resolved-from").write_text(pom_hash)
+        (staging / ".resolved-from").write_text(self.pom_hash)
         shutil.rmtree(self.libs, ignore_errors=True)
-        staging.rename(self.libs)
+        staging.rename(self.libs)  # atomic: a half-resolved folder is never taken for the cache
         return self.libs
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -131,7 +133,9 @@ class LocalKafka:
         def ready() -> bool:
             if process_cmdline(pid) is None:
                 self.pid_file.unlink(missing_ok=True)
-                raise InfraError(f"the Kafka broker exited during start-up; see {self.log_file}:\n{tail(self.log_file)}")
+                raise InfraError(
+                    f"the Kafka broker exited during start-up; see {self.log_file}:\n{tail(self.log_file)}"
+                )
             return self.answers(timeout_s=1.0)
 
         try:
@@ -204,9 +208,7 @@ class LocalKafka:
         if (self.data / "meta.properties").is_file():
             return
         tool = [java, "-cp", self._classpath(), "kafka.tools.StorageTool"]
-        cluster_id = subprocess.run(
-            [*tool, "random-uuid"], capture_output=True, text=True, check=True
-        ).stdout.strip()
+        cluster_id = subprocess.run([*tool, "random-uuid"], capture_output=True, text=True, check=True).stdout.strip()
         result = subprocess.run(
             [*tool, "format", "-t", cluster_id, "-c", str(self.properties), "--ignore-formatted"],
             capture_output=True,

@@ -41,16 +41,31 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
+def _server_user_can_reach(directory: Path) -> bool:
+    """Whether the ``postgres`` user can enter the nearest existing ancestor of ``directory``."""
+    existing = next(p for p in (directory, *directory.parents) if p.exists())
+    probe = subprocess.run(["runuser", "-u", _SERVER_USER, "--", "test", "-x", str(existing)], check=False)
+    return probe.returncode == 0
+
+
 class LocalPostgres:
     """Install, initialise, start and stop crmbus's own PostgreSQL cluster."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = settings.database
-        home = settings.postgres_data_dir or settings.state_path / "postgres"
-        self.home = home.resolve()
+        self.home = self._choose_home(settings)
         self.data = self.home / "data"
         self.log_file = self.home / "postgres.log"
+
+    def _choose_home(self, settings: Settings) -> Path:
+        if settings.postgres_data_dir is not None:
+            return settings.postgres_data_dir.resolve()
+        home = settings.state_path / "postgres"
+        if _as_root() and not _server_user_can_reach(home):
+            # A clone under a private directory (/root/...): the server user cannot enter it.
+            return Path("/var/tmp/crmbus") / f"postgres-{self.url.port or 5432}"  # noqa: S108 - root-owned, fixed
+        return home
 
     # -- probing ---------------------------------------------------------------------------
     def _conninfo(self, dbname: str | None = None) -> str:
@@ -86,10 +101,11 @@ class LocalPostgres:
         """Make the configured database answer; True when this call started a cluster."""
         if self.answers():
             return False
-        if self.settings.is_set("database_url") or self.url.host not in LOOPBACK_HOSTS:
+        ours = not self.settings.is_set("database_url") or self.settings.is_set("postgres_data_dir")
+        if not ours or self.url.host not in LOOPBACK_HOSTS:
             raise ServiceUnreachableError(
-                f"PostgreSQL at {self.url.render_as_string(hide_password=True)} does not answer; "
-                "crmbus only runs its own cluster when CRMBUS_DATABASE_URL is unset"
+                f"PostgreSQL at {self.url.render_as_string(hide_password=True)} does not answer; crmbus only "
+                "runs its own cluster when CRMBUS_DATABASE_URL is unset or CRMBUS_POSTGRES_DATA_DIR is set"
             )
         bindir = self._binaries()
         self._prepare_home()
@@ -144,8 +160,7 @@ class LocalPostgres:
         if not _as_root():
             return
         shutil.chown(self.home, user=_SERVER_USER, group=_SERVER_USER)
-        probe = subprocess.run(["runuser", "-u", _SERVER_USER, "--", "test", "-w", str(self.home)], check=False)
-        if probe.returncode != 0:
+        if not _server_user_can_reach(self.home):
             raise InfraError(
                 f"the '{_SERVER_USER}' user cannot reach {self.home} (a parent directory is private); "
                 "set CRMBUS_POSTGRES_DATA_DIR to a directory it can reach, e.g. /var/tmp/crmbus-postgres"
@@ -163,10 +178,20 @@ class LocalPostgres:
         if _as_root():
             shutil.chown(password_file, user=_SERVER_USER, group=_SERVER_USER)
         try:
-            result = self._run([
-                str(bindir / "initdb"), "-D", str(self.data), "-U", self.url.username or "postgres",
-                f"--pwfile={password_file}", "--auth=scram-sha-256", "-E", "UTF8", "--no-locale",
-            ])
+            result = self._run(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    self.url.username or "postgres",
+                    f"--pwfile={password_file}",
+                    "--auth=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                ]
+            )
         finally:
             password_file.unlink(missing_ok=True)
         if result.returncode != 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -74,10 +75,8 @@ def stop_process_group(pid: int, timeout_s: float) -> None:
 
 def _reap(pid: int) -> None:
     # A child of this very process stays a zombie until waited for.
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def tail(path: Path, lines: int = 15) -> str:

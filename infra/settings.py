@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
@@ -20,12 +21,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CRMBUS_", frozen=True, extra="ignore")
 
-    kafka_bootstrap: str = Field(
-        "127.0.0.1:19092", description="Kafka bootstrap servers (host:port, comma-separated)."
-    )
-    kafka_controller_port: int = Field(
-        19093, description="KRaft controller port of the local broker crmbus runs."
-    )
+    kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers (host:port, comma-separated).")
+    kafka_controller_port: int = Field(19093, description="KRaft controller port of the local broker crmbus runs.")
     kafka_heap_mb: int = Field(1024, ge=256, le=1024, description="Max heap of the local broker, MiB.")
     kafka_start_timeout_s: float = Field(
         90.0, gt=0, description="How long the local broker may take to answer a metadata request."
@@ -41,14 +38,17 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of PostgreSQL. Unset and unreachable: crmbus runs its own cluster.",
     )
     postgres_data_dir: Path | None = Field(
-        None, description="Data directory of the local PostgreSQL cluster (default: <state_dir>/postgres)."
+        None,
+        description="Data directory of the local PostgreSQL cluster (default: <state_dir>/postgres). "
+        "Setting it lets crmbus run a cluster for a non-default loopback CRMBUS_DATABASE_URL.",
     )
     postgres_start_timeout_s: float = Field(60.0, gt=0, description="Start deadline of local PostgreSQL.")
     schema_registry_url: str | None = Field(
         None, description="Confluent-compatible schema registry; unset: ids from schemas/avro/ids.yaml."
     )
-    state_dir: Path = Field(
-        Path(".crmbus"), description="Where local services keep data, logs, pid files and Kafka jars."
+    state_dir: Path = Field(Path(".crmbus"), description="Where local services keep their data, logs and pid files.")
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "crmbus", description="Downloaded Kafka jars, shared by every clone."
     )
 
     def is_set(self, field_name: str) -> bool:

@@ -15,6 +15,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from infra.processes import wait_until
 from schemas.catalogue import Catalogue
 from schemas.topic_plan import ExistingTopic, TopicPlan, plan_topics
 from streams.errors import InfraError
@@ -59,7 +60,8 @@ def apply_plan(admin: AdminClient, plan: TopicPlan, replication_factor: int) -> 
                 ResourceType.TOPIC,
                 name,
                 incremental_configs=[
-                    ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET) for key, value in changes.items()
+                    ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                    for key, value in changes.items()
                 ],
             )
             for name, changes in plan.alter_configs.items()
@@ -73,6 +75,23 @@ def apply_plan(admin: AdminClient, plan: TopicPlan, replication_factor: int) -> 
             failures.append(f"{name}: {exc.args[0].str() if exc.args else exc}")
     if failures:
         raise InfraError("Kafka refused topic changes:\n  " + "\n  ".join(failures))
+    _wait_for_metadata(admin, {spec.name: spec.partitions for spec in plan.create} | dict(plan.add_partitions))
+
+
+def _wait_for_metadata(admin: AdminClient, expected: dict[str, int]) -> None:
+    """Wait until the broker's metadata shows the new topics and partitions.
+
+    The controller acknowledges a creation before every broker's metadata cache has it; a
+    producer (or a second apply) that came straight after could otherwise not see the topic.
+    """
+    if not expected:
+        return
+
+    def visible() -> bool:
+        topics = admin.list_topics(timeout=_TIMEOUT_S).topics
+        return all(name in topics and len(topics[name].partitions) == n for name, n in expected.items())
+
+    wait_until(visible, _TIMEOUT_S, "topic metadata after apply")
 
 
 def apply_catalogue(admin: AdminClient, catalogue: Catalogue, replication_factor: int) -> TopicPlan:

@@ -109,7 +109,7 @@ def _expand(entry: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         return
     if not isinstance(for_each, Mapping) or len(for_each) != 1:
         raise ConfigurationError(f"{entry.get('name')}: for_each must map one placeholder to a list")
-    (placeholder, values), = for_each.items()
+    ((placeholder, values),) = for_each.items()
     for value in values:
         expanded = {k: v for k, v in entry.items() if k != "for_each"}
         expanded["name"] = str(entry["name"]).replace("{" + placeholder + "}", str(value))

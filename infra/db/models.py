@@ -40,7 +40,7 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSONB, datetime: DateTime(timezone=True)}
+    type_annotation_map = {dict[str, Any]: JSONB, datetime: DateTime(timezone=True)}  # noqa: RUF012 - SQLAlchemy's hook
 
 
 def _now() -> Any:
@@ -172,7 +172,10 @@ class SyncJob(Base):
     """A scheduled pull from a tenant's system (cron schedule, resumable cursor)."""
 
     __tablename__ = "sync_jobs"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"), Index("ix_sync_jobs_enabled_next", "enabled", "next_run_at"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        Index("ix_sync_jobs_enabled_next", "enabled", "next_run_at"),
+    )
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))

@@ -40,9 +40,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
-    op.create_index(
-        "ix_audit_log_tenant_at", "audit_log", ["tenant_id", "at"], unique=False
-    )
+    op.create_index("ix_audit_log_tenant_at", "audit_log", ["tenant_id", "at"], unique=False)
     op.create_table(
         "dead_letter",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
@@ -66,9 +64,7 @@ def upgrade() -> None:
             server_default=sa.text("'{}'::jsonb"),
             nullable=False,
         ),
-        sa.Column(
-            "status", sa.String(length=16), server_default="open", nullable=False
-        ),
+        sa.Column("status", sa.String(length=16), server_default="open", nullable=False),
         sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",
@@ -81,9 +77,7 @@ def upgrade() -> None:
             "original_topic",
             "original_partition",
             "original_offset",
-            name=op.f(
-                "uq_dead_letter_original_topic_original_partition_original_offset"
-            ),
+            name=op.f("uq_dead_letter_original_topic_original_partition_original_offset"),
         ),
     )
     op.create_index(
@@ -102,9 +96,7 @@ def upgrade() -> None:
         "tenants",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column(
-            "status", sa.String(length=16), server_default="active", nullable=False
-        ),
+        sa.Column("status", sa.String(length=16), server_default="active", nullable=False),
         sa.Column(
             "settings",
             postgresql.JSONB(astext_type=sa.Text()),
@@ -150,9 +142,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
     )
-    op.create_index(
-        op.f("ix_api_keys_tenant_id"), "api_keys", ["tenant_id"], unique=False
-    )
+    op.create_index(op.f("ix_api_keys_tenant_id"), "api_keys", ["tenant_id"], unique=False)
     op.create_table(
         "sync_jobs",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -166,9 +156,7 @@ def upgrade() -> None:
             server_default=sa.text("'{}'::jsonb"),
             nullable=False,
         ),
-        sa.Column(
-            "enabled", sa.Boolean(), server_default=sa.text("true"), nullable=False
-        ),
+        sa.Column("enabled", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_status", sa.String(length=16), nullable=True),
         sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=True),
@@ -185,9 +173,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_jobs")),
-        sa.UniqueConstraint(
-            "tenant_id", "name", name=op.f("uq_sync_jobs_tenant_id_name")
-        ),
+        sa.UniqueConstraint("tenant_id", "name", name=op.f("uq_sync_jobs_tenant_id_name")),
     )
     op.create_index(
         "ix_sync_jobs_enabled_next",
@@ -209,9 +195,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("secret_encrypted", sa.LargeBinary(), nullable=True),
-        sa.Column(
-            "enabled", sa.Boolean(), server_default=sa.text("true"), nullable=False
-        ),
+        sa.Column("enabled", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -231,9 +215,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_endpoints")),
-        sa.UniqueConstraint(
-            "tenant_id", "name", name=op.f("uq_webhook_endpoints_tenant_id_name")
-        ),
+        sa.UniqueConstraint("tenant_id", "name", name=op.f("uq_webhook_endpoints_tenant_id_name")),
     )
     op.create_table(
         "event_mappings",
@@ -255,9 +237,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("delay_seconds", sa.Integer(), server_default="0", nullable=False),
-        sa.Column(
-            "enabled", sa.Boolean(), server_default=sa.text("true"), nullable=False
-        ),
+        sa.Column("enabled", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
         sa.Column(
             "created_at",
@@ -347,15 +327,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(
-        "ix_webhook_deliveries_tenant_created", table_name="webhook_deliveries"
-    )
-    op.drop_index(
-        "ix_webhook_deliveries_status_created", table_name="webhook_deliveries"
-    )
-    op.drop_index(
-        "ix_webhook_deliveries_endpoint_status", table_name="webhook_deliveries"
-    )
+    op.drop_index("ix_webhook_deliveries_tenant_created", table_name="webhook_deliveries")
+    op.drop_index("ix_webhook_deliveries_status_created", table_name="webhook_deliveries")
+    op.drop_index("ix_webhook_deliveries_endpoint_status", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
     op.drop_index(
         "ix_event_mappings_tenant_type_enabled",

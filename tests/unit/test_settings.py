@@ -1,0 +1,42 @@
+import pytest
+
+from infra.kafka_node import LocalKafka
+from infra.settings import Settings
+from streams.errors import ConfigurationError
+
+
+def test_defaults_point_at_the_local_broker_and_database(monkeypatch):
+    for name in ("CRMBUS_KAFKA_BOOTSTRAP", "CRMBUS_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.kafka_bootstrap == "127.0.0.1:19092"
+    assert settings.database.host == "127.0.0.1"
+    assert not settings.is_set("database_url")
+
+
+def test_environment_variables_with_the_crmbus_prefix_override_defaults(monkeypatch):
+    monkeypatch.setenv("CRMBUS_KAFKA_BOOTSTRAP", "127.0.0.1:29092")
+    monkeypatch.setenv("CRMBUS_DATABASE_URL", "postgresql+psycopg://u:s3cret@127.0.0.1:6543/x")
+    settings = Settings()
+    assert settings.kafka_bootstrap == "127.0.0.1:29092"
+    assert settings.database.port == 6543
+    assert settings.is_set("database_url")
+
+
+def test_the_database_password_never_shows_in_reprs(monkeypatch):
+    monkeypatch.setenv("CRMBUS_DATABASE_URL", "postgresql+psycopg://u:s3cret@127.0.0.1:6543/x")
+    settings = Settings()
+    assert "s3cret" not in repr(settings)
+    assert "s3cret" not in str(settings.database)
+
+
+def test_a_heap_over_one_gibibyte_is_refused(monkeypatch):
+    monkeypatch.setenv("CRMBUS_KAFKA_HEAP_MB", "4096")
+    with pytest.raises(ValueError, match="kafka_heap_mb"):
+        Settings()
+
+
+@pytest.mark.parametrize("bootstrap", ["kafka.internal:9092", "127.0.0.1:1,127.0.0.1:2", "127.0.0.1"])
+def test_crmbus_runs_a_local_broker_only_on_one_loopback_address(bootstrap):
+    with pytest.raises(ConfigurationError, match="loopback"):
+        LocalKafka(Settings(kafka_bootstrap=bootstrap))
