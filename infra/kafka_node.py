@@ -22,6 +22,7 @@ from infra.processes import (
     process_cmdline,
     read_pid,
     require_tool,
+    spawn_detached,
     stop_process_group,
     tail,
     wait_until,
@@ -234,9 +235,6 @@ class LocalKafka:
             MAIN_CLASS,
             str(self.properties),
         ]
-        with self.log_file.open("ab") as log:
-            process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-            )
-        self.pid_file.write_text(str(process.pid))
-        return process.pid
+        pid = spawn_detached(command, self.log_file)
+        self.pid_file.write_text(str(pid))
+        return pid

@@ -49,6 +49,20 @@ def process_cmdline(pid: int) -> str | None:
         return None
 
 
+def spawn_detached(command: list[str], log_file: Path) -> int:
+    """Start a service in its own session, stdout and stderr appended to ``log_file``.
+
+    posix_spawn rather than subprocess.Popen: the service outlives this process, and a
+    Popen object would warn about a child still running when it is collected.
+    """
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, str(log_file), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    return os.posix_spawn(command[0], command, dict(os.environ), file_actions=actions, setsid=True)
+
+
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.2) -> None:
     """Poll ``condition`` until it holds; StartTimeoutError naming ``what`` at the deadline."""
     deadline = time.monotonic() + timeout_s
