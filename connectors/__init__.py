@@ -1,0 +1,1 @@
+"""I/O at the edges: destination clients and the schema registry client."""
