@@ -9,7 +9,8 @@ exceptions are translated at the edge that meets them (connectors/, infra/).
     │   ├── MissingToolError        java, mvn or PostgreSQL binaries are absent
     │   ├── PortInUseError          a port we must bind is taken by someone else
     │   ├── StartTimeoutError       a service did not answer in time (names its log)
-    │   └── ServiceUnreachableError a configured server does not answer
+    │   ├── ServiceUnreachableError a configured server does not answer
+    │   └── ProduceError            Kafka did not acknowledge a record (``retriable`` says if trying again can help)
     ├── TopicConflictError          the catalogue asks for a change Kafka cannot make safely
     └── PoisonMessageError          bytes that cannot become an event; goes to the DLQ
         ├── DecodeError             not our wire format, unknown schema id, bad Avro
@@ -45,6 +46,15 @@ class StartTimeoutError(InfraError):
 
 class ServiceUnreachableError(InfraError):
     """A configured server (not one crmbus runs) does not answer."""
+
+
+class ProduceError(InfraError):
+    """Kafka did not acknowledge a record; nothing may be reported as accepted."""
+
+    def __init__(self, message: str, *, retriable: bool, code: str = "") -> None:
+        super().__init__(message)
+        self.retriable = retriable
+        self.code = code
 
 
 class TopicConflictError(CrmbusError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,8 @@ from sqlalchemy.engine import make_url
 
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
+from infra.kafka_node import LocalKafka
+from infra.settings import Settings
 from tests import services
 
 
@@ -39,6 +42,23 @@ def database_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def kafka_admin(kafka_bootstrap: str) -> AdminClient:
     return AdminClient({"bootstrap.servers": kafka_bootstrap})
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def own_kafka(tmp_path: Path) -> Iterator[LocalKafka]:
+    """A broker of this test's own (free ports, private state), for tests that stop brokers."""
+    settings = Settings(
+        kafka_bootstrap=f"127.0.0.1:{free_port()}", kafka_controller_port=free_port(), state_dir=tmp_path
+    )
+    node = LocalKafka(settings)
+    yield node
+    node.down()
 
 
 @pytest.fixture

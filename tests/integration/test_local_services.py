@@ -16,12 +16,7 @@ from infra.postgres_node import LocalPostgres
 from infra.processes import port_accepts
 from infra.settings import Settings
 from streams.errors import PortInUseError, ServiceUnreachableError, StartTimeoutError
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.conftest import free_port
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -33,16 +28,6 @@ def processes_mentioning(text: str) -> list[int]:
         except OSError:
             continue
     return found
-
-
-@pytest.fixture
-def own_kafka(tmp_path):
-    settings = Settings(
-        kafka_bootstrap=f"127.0.0.1:{free_port()}", kafka_controller_port=free_port(), state_dir=tmp_path
-    )
-    node = LocalKafka(settings)
-    yield node
-    node.down()
 
 
 def test_a_broker_comes_up_is_reused_and_leaves_no_process_after_down(own_kafka):
