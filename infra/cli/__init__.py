@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from infra.cli import database, services, topics
+from infra.cli import database, registry, services, topics
 from streams.errors import CrmbusError
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 services.register(app)
 app.add_typer(topics.app, name="topics")
 app.add_typer(database.app, name="db")
+app.add_typer(registry.app, name="schemas")
 
 
 def main() -> None:

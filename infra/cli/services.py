@@ -9,6 +9,8 @@ from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.table import Table
 
+from connectors.schema_registry import schema_ids
+from infra.cli.registry import register_all
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
 from infra.kafka_node import LocalKafka
@@ -74,6 +76,8 @@ def up() -> None:
     catalogue = load_catalogue().with_prefix(settings.topic_prefix)
     plan = apply_catalogue(admin, catalogue, settings.kafka_replication_factor)
     console.print(f"topics: {len(plan.create)} created, {len(plan.unchanged)} unchanged of {len(catalogue)}")
+    subjects = register_all(catalogue, schema_ids(settings.schema_registry_url))
+    console.print(f"schemas: {len(subjects)} subjects with ids")
     upgrade(make_engine(settings.database))
     console.print("database: migrated to head")
     _print_status(settings)

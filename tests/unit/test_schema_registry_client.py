@@ -2,7 +2,9 @@ import httpx
 import pytest
 
 from connectors.schema_registry import RegistrySchemaIds, schema_ids
+from infra.cli.registry import register_all
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
+from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
 from streams.envelope import Envelope
 from streams.errors import DecodeError, ServiceUnreachableError
@@ -63,3 +65,12 @@ def test_an_unreachable_registry_is_a_typed_error():
 def test_without_a_registry_url_ids_come_from_the_catalogue():
     assert isinstance(schema_ids(None), CatalogueSchemaIds)
     assert isinstance(schema_ids("http://r.test"), RegistrySchemaIds)
+
+
+def test_registering_the_catalogue_publishes_one_subject_per_avro_topic(ids, registry):
+    catalogue = load_catalogue()
+    subjects = register_all(catalogue, ids)
+    assert set(registry.subjects) == set(subjects)
+    assert "crmbus.dlq-value" not in subjects, "the DLQ keeps the original bytes of any schema"
+    assert subjects["crmbus.events-value"] == subjects["crm.lead.created-value"], "one schema, one id"
+    assert len(set(subjects.values())) == 3
