@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from infra.cli import database, registry, services, topics
+from infra.cli import apikeys, database, registry, services, topics
 from streams.errors import CrmbusError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ services.register(app)
 app.add_typer(topics.app, name="topics")
 app.add_typer(database.app, name="db")
 app.add_typer(registry.app, name="schemas")
+app.add_typer(apikeys.app, name="apikeys")
 
 
 def main() -> None:

@@ -1,0 +1,69 @@
+"""``crmbus apikeys create|list|revoke|rotate``: tenants' API keys (stored as SHA-256 only)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.db.api_keys import ApiKeys, KeyView
+from infra.db.engine import make_engine
+from infra.settings import Settings
+from schemas.catalogue import parse_duration_ms
+
+app = typer.Typer(help="Tenants' API keys.", no_args_is_help=True)
+console = Console()
+
+
+def _keys() -> ApiKeys:
+    return ApiKeys(make_engine(Settings().database, pool_size=1))
+
+
+def _show_secret(view: KeyView, secret: str) -> None:
+    console.print(f"key id {view.id} for tenant {view.tenant_id!r} ({view.name})")
+    console.print(f"[bold]{secret}[/]", highlight=False, soft_wrap=True)
+    console.print("Store it now: only its hash is kept, it cannot be shown again.")
+
+
+@app.command("create")
+def create(
+    tenant: str = typer.Option(..., help="Tenant id (created if missing)."),
+    name: str = typer.Option("default", help="What the key is for, e.g. 'site' or 'zapi'."),
+    tenant_name: str | None = typer.Option(None, help="Display name of a new tenant."),
+) -> None:
+    """Create a key; its secret is printed once."""
+    _show_secret(*_keys().create(tenant, name, tenant_name))
+
+
+@app.command("list")
+def list_keys(tenant: str | None = typer.Option(None, help="Only this tenant's keys.")) -> None:
+    """Keys with their state; never their secrets."""
+    table = Table(title="API keys")
+    for column in ("id", "tenant", "name", "prefix", "created", "expires", "state"):
+        table.add_column(column)
+    for key in _keys().list(tenant):
+        state = "revoked" if key.revoked_at else ("rotating out" if key.expires_at else "active")
+        expires = f"{key.expires_at:%Y-%m-%d %H:%M}" if key.expires_at else ""
+        table.add_row(
+            str(key.id), key.tenant_id, key.name, key.display_prefix, f"{key.created_at:%Y-%m-%d}", expires, state
+        )
+    console.print(table)
+
+
+@app.command("revoke")
+def revoke(key_id: uuid.UUID) -> None:
+    """Stop a key at once."""
+    view = _keys().revoke(key_id)
+    console.print(f"key {view.id} of tenant {view.tenant_id!r} revoked")
+
+
+@app.command("rotate")
+def rotate(
+    key_id: uuid.UUID,
+    overlap: str = typer.Option("24h", help="How long the old key keeps working (e.g. 30m, 24h, 7d)."),
+) -> None:
+    """Issue a replacement; the old key works until the overlap ends."""
+    _show_secret(*_keys().rotate(key_id, overlap=timedelta(milliseconds=parse_duration_ms(overlap))))

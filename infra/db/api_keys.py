@@ -1,0 +1,120 @@
+"""Tenants' API keys in PostgreSQL: create, list, revoke, rotate with overlap, authenticate."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from infra.db.models import ApiKey, AuditLog, Tenant
+from streams.api_keys import digest_of, is_usable, issue_key, looks_like_key
+from streams.errors import ConfigurationError
+
+
+@dataclass(frozen=True, slots=True)
+class KeyView:
+    """What may be shown about a key: never its secret or its hash."""
+
+    id: uuid.UUID
+    tenant_id: str
+    name: str
+    display_prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ApiKey) -> KeyView:
+        return cls(
+            row.id, row.tenant_id, row.name, row.prefix, row.created_at, row.expires_at, row.revoked_at,
+            row.last_used_at,
+        )  # fmt: skip
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ApiKeys:
+    def __init__(self, engine: Engine, actor: str = "cli") -> None:
+        self.engine = engine
+        self.actor = actor
+
+    def create(self, tenant_id: str, name: str, tenant_name: str | None = None) -> tuple[KeyView, str]:
+        """A new key for ``tenant_id`` (created if missing); returns the secret once."""
+        issued = issue_key()
+        with Session(self.engine) as session, session.begin():
+            if session.get(Tenant, tenant_id) is None:
+                session.add(Tenant(id=tenant_id, name=tenant_name or tenant_id))
+                session.flush()
+            row = ApiKey(tenant_id=tenant_id, name=name, prefix=issued.display_prefix, key_hash=issued.digest)
+            session.add(row)
+            session.flush()
+            self._audit(session, tenant_id, "apikey.create", row.id)
+            view = KeyView.of(row)
+        return view, issued.secret
+
+    def list(self, tenant_id: str | None = None) -> list[KeyView]:
+        query = select(ApiKey).order_by(ApiKey.tenant_id, ApiKey.created_at)
+        if tenant_id is not None:
+            query = query.where(ApiKey.tenant_id == tenant_id)
+        with Session(self.engine) as session:
+            return [KeyView.of(row) for row in session.scalars(query)]
+
+    def revoke(self, key_id: uuid.UUID) -> KeyView:
+        with Session(self.engine) as session, session.begin():
+            row = self._get(session, key_id)
+            row.revoked_at = row.revoked_at or _now()
+            self._audit(session, row.tenant_id, "apikey.revoke", row.id)
+            return KeyView.of(row)
+
+    def rotate(self, key_id: uuid.UUID, overlap: timedelta) -> tuple[KeyView, str]:
+        """A new key with the same tenant and name; the old one keeps working for ``overlap``."""
+        issued = issue_key()
+        with Session(self.engine) as session, session.begin():
+            old = self._get(session, key_id)
+            if not is_usable(old.revoked_at, old.expires_at, _now()):
+                raise ConfigurationError(f"API key {key_id} is revoked or expired; create a new one instead")
+            ends = _now() + overlap
+            old.expires_at = min(old.expires_at, ends) if old.expires_at else ends
+            new = ApiKey(tenant_id=old.tenant_id, name=old.name, prefix=issued.display_prefix, key_hash=issued.digest)
+            session.add(new)
+            session.flush()
+            self._audit(session, old.tenant_id, "apikey.rotate", new.id, {"replaces": str(old.id)})
+            return KeyView.of(new), issued.secret
+
+    def authenticate(self, presented: str, now: datetime | None = None) -> str | None:
+        """The tenant a presented key belongs to, or None (unknown, revoked, expired, malformed)."""
+        if not looks_like_key(presented):
+            return None
+        digest = digest_of(presented)
+        with Session(self.engine) as session:
+            row = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).one_or_none()
+        # The lookup is by a preimage-resistant hash; the final check is constant-time anyway.
+        if row is None or not hmac.compare_digest(row.key_hash, digest):
+            return None
+        if not is_usable(row.revoked_at, row.expires_at, now or _now()):
+            return None
+        return row.tenant_id
+
+    @staticmethod
+    def _get(session: Session, key_id: uuid.UUID) -> ApiKey:
+        row = session.get(ApiKey, key_id)
+        if row is None:
+            raise ConfigurationError(f"no API key {key_id}")
+        return row
+
+    def _audit(
+        self, session: Session, tenant_id: str, action: str, key_id: uuid.UUID, details: dict[str, str] | None = None
+    ) -> None:
+        session.add(
+            AuditLog(
+                tenant_id=tenant_id, actor=self.actor, action=action, target_type="api_key", target_id=str(key_id),
+                details=details or {},
+            )
+        )  # fmt: skip
