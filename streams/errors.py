@@ -12,6 +12,7 @@ exceptions are translated at the edge that meets them (connectors/, infra/).
     │   ├── ServiceUnreachableError a configured server does not answer
     │   └── ProduceError            Kafka did not acknowledge a record (``retriable`` says if trying again can help)
     ├── TopicConflictError          the catalogue asks for a change Kafka cannot make safely
+    ├── InvalidEventError           an inbound event or webhook is malformed (names the field); HTTP 422
     └── PoisonMessageError          bytes that cannot become an event; goes to the DLQ
         ├── DecodeError             not our wire format, unknown schema id, bad Avro
         └── SchemaMismatchError     decodes, but not into the expected record
@@ -59,6 +60,17 @@ class ProduceError(InfraError):
 
 class TopicConflictError(CrmbusError):
     """The topic catalogue conflicts with a topic that exists; nothing was changed."""
+
+
+class InvalidEventError(CrmbusError):
+    """An inbound event does not match its type's schema; ``field`` names the offending field.
+
+    Messages name fields and rules, never the values: a value may be personal data.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class PoisonMessageError(CrmbusError):
