@@ -93,6 +93,16 @@ class AsyncProducer:
             raise ProduceError(error.str(), retriable=error.retriable(), code=error.name()) from exc
         return future
 
+    async def ping(self, timeout_s: float = 2.0) -> None:
+        """A metadata round trip to the cluster; ProduceError when it does not answer in time."""
+        if self._producer is None:
+            raise RuntimeError("AsyncProducer used outside 'async with'")
+        try:
+            await asyncio.to_thread(self._producer.list_topics, None, timeout_s)
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            raise ProduceError(error.str(), retriable=True, code=error.name()) from exc
+
     async def close(self, timeout_s: float = 10.0) -> None:
         """Wait for outstanding records (up to ``timeout_s``), then stop."""
         if self._producer is None or self._poller is None or self._loop is None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -50,6 +51,42 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         Path.home() / ".cache" / "crmbus", description="Downloaded Kafka jars, shared by every clone."
     )
+
+    # -- ingress ---------------------------------------------------------------------------
+    ingress_host: str = Field("127.0.0.1", description="Address the ingress listens on.")
+    ingress_port: int = Field(18000, description="Port of the ingress (shared by its processes via SO_REUSEPORT).")
+    ingress_workers: int = Field(2, ge=1, le=64, description="Ingress processes; one per core is right.")
+    ingress_max_body_bytes: int = Field(262_144, ge=1024, description="Largest request body accepted (413 above).")
+    ingress_batch_max: int = Field(500, ge=1, description="Most events in one POST /v1/events/batch.")
+    kafka_delivery_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="How long a write may wait for Kafka's acknowledgement before a 503."
+    )
+    kafka_linger_ms: float = Field(2.0, ge=0, description="How long the producer waits to fill a batch.")
+    high_priority_types: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("payment.received", "whatsapp.message.received", "whatsapp.message.status", "whatsapp.session.status"),
+        description="Event types written to crmbus.events.high (comma-separated).",
+    )
+    low_priority_types: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Event types written to crmbus.events.low, e.g. bulk sync types (comma-separated)."
+    )
+    rate_limit_tenant_per_s: float = Field(2000, gt=0, description="Events per second one tenant may send.")
+    rate_limit_tenant_burst: float = Field(4000, ge=1, description="Events a tenant may send at once.")
+    rate_limit_key_per_s: float = Field(1000, gt=0, description="Events per second one API key may send.")
+    rate_limit_key_burst: float = Field(2000, ge=1, description="Events one API key may send at once.")
+    api_key_cache_ttl_s: float = Field(
+        30, gt=0, description="How long a verified API key is trusted without asking PostgreSQL."
+    )
+    api_key_cache_stale_s: float = Field(
+        600, ge=0, description="How long a cached key still works while PostgreSQL is unreachable."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+
+    @field_validator("high_priority_types", "low_priority_types", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     def is_set(self, field_name: str) -> bool:
         """Whether the operator chose this value (environment), rather than the default."""

@@ -1,0 +1,1 @@
+"""The aiohttp front door: authenticates, verifies and validates, then lands events in Kafka."""

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from infra.db.models import ApiKey, AuditLog, Tenant
 from streams.api_keys import digest_of, is_usable, issue_key, looks_like_key
-from streams.errors import ConfigurationError
+from streams.errors import ConfigurationError, ServiceUnreachableError
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,15 @@ class KeyView:
             row.id, row.tenant_id, row.name, row.prefix, row.created_at, row.expires_at, row.revoked_at,
             row.last_used_at,
         )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: the tenant it acts for and the key it used."""
+
+    tenant_id: str
+    key_id: uuid.UUID
+    expires_at: datetime | None
 
 
 def _now() -> datetime:
@@ -90,17 +100,27 @@ class ApiKeys:
 
     def authenticate(self, presented: str, now: datetime | None = None) -> str | None:
         """The tenant a presented key belongs to, or None (unknown, revoked, expired, malformed)."""
+        principal = self.principal(presented, now)
+        return principal.tenant_id if principal else None
+
+    def principal(self, presented: str, now: datetime | None = None) -> Principal | None:
+        """Who a presented key is, or None; ServiceUnreachableError when PostgreSQL does not answer."""
         if not looks_like_key(presented):
             return None
         digest = digest_of(presented)
-        with Session(self.engine) as session:
-            row = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).one_or_none()
+        try:
+            with Session(self.engine) as session:
+                row = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).one_or_none()
+        except OperationalError as exc:
+            raise ServiceUnreachableError(
+                f"PostgreSQL unreachable while checking an API key: {type(exc).__name__}"
+            ) from exc
         # The lookup is by a preimage-resistant hash; the final check is constant-time anyway.
         if row is None or not hmac.compare_digest(row.key_hash, digest):
             return None
         if not is_usable(row.revoked_at, row.expires_at, now or _now()):
             return None
-        return row.tenant_id
+        return Principal(row.tenant_id, row.id, row.expires_at)
 
     @staticmethod
     def _get(session: Session, key_id: uuid.UUID) -> ApiKey:

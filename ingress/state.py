@@ -1,0 +1,39 @@
+"""What every handler shares: settings, the publisher, authentication, limits, the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy import Engine
+
+from connectors.kafka_producer import AsyncProducer
+from infra.db.api_keys import Principal
+from infra.settings import Settings
+from ingress.auth import ApiKeyAuthenticator
+from ingress.limits import RequestLimits
+from ingress.problems import unauthenticated
+from ingress.publisher import EventPublisher
+
+
+@dataclass(slots=True)
+class IngressState:
+    settings: Settings
+    engine: Engine
+    producer: AsyncProducer
+    publisher: EventPublisher
+    authenticator: ApiKeyAuthenticator
+    limits: RequestLimits
+
+    async def principal(self, request: web.Request) -> Principal:
+        """The caller's identity from ``Authorization: Bearer <key>`` (or ``X-Api-Key``); 401 otherwise."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        presented = credentials.strip() if scheme.lower() == "bearer" else request.headers.get("X-Api-Key", "")
+        principal = await self.authenticator.authenticate(presented) if presented else None
+        if principal is None:
+            raise unauthenticated()
+        return principal
+
+
+STATE = web.AppKey("crmbus_state", IngressState)

@@ -1,0 +1,84 @@
+"""Turn a generic-API request document into an envelope. Pure; raises InvalidEventError naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from streams.envelope import Envelope
+from streams.errors import InvalidEventError
+
+FIELDS = ("type", "payload", "occurred_at", "idempotency_key", "correlation_id", "ordering_key")
+MAX_KEY_LENGTH = 200
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+PayloadValidator = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+
+
+def _text(doc: Mapping[str, Any], name: str) -> str | None:
+    value = doc.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_KEY_LENGTH or not value.isprintable():
+        raise InvalidEventError(f"{name} must be a printable string of 1 to {MAX_KEY_LENGTH} characters", field=name)
+    return value
+
+
+def _instant(doc: Mapping[str, Any], name: str, now: datetime) -> datetime | None:
+    value = doc.get(name)
+    if value is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        instant = None
+    if instant is None or instant.tzinfo is None:
+        raise InvalidEventError(f"{name} must be an ISO-8601 timestamp with a time zone", field=name)
+    if instant - now > FUTURE_TOLERANCE:
+        raise InvalidEventError(f"{name} is more than 5 minutes in the future", field=name)
+    return instant.astimezone(UTC)
+
+
+def envelope_from_request(
+    doc: Mapping[str, Any],
+    *,
+    tenant_id: str,
+    source: str,
+    validate_payload: PayloadValidator,
+    idempotency_header: str | None = None,
+    now: datetime | None = None,
+) -> Envelope:
+    """The envelope for one event of the generic API; the tenant comes from the caller's key only."""
+    now = now or datetime.now(UTC)
+    unknown = sorted(set(doc) - set(FIELDS))
+    if unknown:
+        raise InvalidEventError(f"unknown field {unknown[0]!r}; allowed: {', '.join(FIELDS)}", field=unknown[0])
+    event_type = doc.get("type")
+    if not isinstance(event_type, str) or not event_type:
+        raise InvalidEventError("type is required and must be a string such as 'lead.created'", field="type")
+    payload = doc.get("payload")
+    if not isinstance(payload, Mapping):
+        raise InvalidEventError("payload is required and must be a JSON object", field="payload")
+    body_key = _text(doc, "idempotency_key")
+    if idempotency_header is not None:
+        header_key = _text({"Idempotency-Key": idempotency_header}, "Idempotency-Key")
+        if body_key is not None and body_key != header_key:
+            raise InvalidEventError("the Idempotency-Key header and idempotency_key differ", field="idempotency_key")
+        body_key = header_key
+    try:
+        normalised = validate_payload(event_type, payload)
+    except InvalidEventError as exc:
+        field = "type" if exc.field == "type" else f"payload.{exc.field}" if exc.field else "payload"
+        raise InvalidEventError(str(exc), field=field) from exc
+    return Envelope(
+        tenant_id=tenant_id,
+        type=event_type,
+        source=source,
+        payload=normalised,
+        occurred_at=_instant(doc, "occurred_at", now) or now,
+        received_at=now,
+        idempotency_key=body_key,
+        correlation_id=_text(doc, "correlation_id"),
+        ordering_key=_text(doc, "ordering_key"),
+    )
