@@ -79,7 +79,7 @@ def apply_plan(admin: AdminClient, plan: TopicPlan, replication_factor: int) -> 
 
 
 def _wait_for_metadata(admin: AdminClient, expected: dict[str, int]) -> None:
-    """Wait until the broker's metadata shows the new topics and partitions.
+    """Wait until the broker's metadata shows the new topics and partitions, each with a leader.
 
     The controller acknowledges a creation before every broker's metadata cache has it; a
     producer (or a second apply) that came straight after could otherwise not see the topic.
@@ -89,7 +89,12 @@ def _wait_for_metadata(admin: AdminClient, expected: dict[str, int]) -> None:
 
     def visible() -> bool:
         topics = admin.list_topics(timeout=_TIMEOUT_S).topics
-        return all(name in topics and len(topics[name].partitions) == n for name, n in expected.items())
+        return all(
+            name in topics
+            and len(topics[name].partitions) == n
+            and all(partition.leader >= 0 for partition in topics[name].partitions.values())
+            for name, n in expected.items()
+        )
 
     wait_until(visible, _TIMEOUT_S, "topic metadata after apply")
 

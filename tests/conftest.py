@@ -22,9 +22,10 @@ from tests import services
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests under tests/unit are ``unit``, under tests/integration ``integration``."""
     for item in items:
-        folder = Path(str(item.fspath)).parent.name
-        if folder in ("unit", "integration"):
-            item.add_marker(getattr(pytest.mark, folder))
+        parts = Path(str(item.fspath)).parts
+        for kind in ("unit", "integration"):
+            if kind in parts:
+                item.add_marker(getattr(pytest.mark, kind))
 
 
 @pytest.fixture(scope="session")

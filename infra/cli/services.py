@@ -17,6 +17,7 @@ from infra.kafka_node import LocalKafka
 from infra.postgres_node import LocalPostgres
 from infra.settings import Settings
 from infra.topics import apply_catalogue
+from ingress.server import serve
 from schemas.catalogue import load_catalogue
 
 console = Console()
@@ -122,8 +123,23 @@ def _print_status(settings: Settings) -> None:
     console.print(table)
 
 
+def ingress(
+    host: str | None = typer.Option(None, help="Listen address (default CRMBUS_INGRESS_HOST)."),
+    port: int | None = typer.Option(None, help="Port (default CRMBUS_INGRESS_PORT)."),
+    workers: int | None = typer.Option(None, help="Processes sharing the port (default CRMBUS_INGRESS_WORKERS)."),
+) -> None:
+    """Run the HTTP ingress in the foreground until Ctrl-C."""
+    overrides = {"ingress_host": host, "ingress_port": port, "ingress_workers": workers}
+    settings = Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    console.print(
+        f"ingress: http://{settings.ingress_host}:{settings.ingress_port} ({settings.ingress_workers} processes)"
+    )
+    raise typer.Exit(serve(settings))
+
+
 def register(app: typer.Typer) -> None:
     app.command("up")(up)
+    app.command("ingress")(ingress)
     app.command("down")(down)
     app.command("status")(status)
     app.add_typer(kafka_app, name="kafka")

@@ -1,0 +1,58 @@
+"""The ingress application: routes, middlewares, and the resources one process holds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+
+from aiohttp import web
+
+from connectors.kafka_producer import AsyncProducer, producer_config
+from connectors.schema_registry import schema_ids
+from infra.db.api_keys import ApiKeys
+from infra.db.engine import make_engine
+from infra.settings import Settings
+from ingress.auth import ApiKeyAuthenticator
+from ingress.handlers import events, operations
+from ingress.limits import RequestLimits
+from ingress.middleware import observe, problems
+from ingress.publisher import EventPublisher
+from ingress.state import STATE, IngressState
+from schemas.avro_schemas import load_schema
+from schemas.codec import AvroCodec
+from streams.lanes import Lanes
+from streams.rate_limit import Limit
+
+
+def build_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[observe, problems], client_max_size=settings.ingress_max_body_bytes + 1)
+    app.add_routes([*events.routes(), *operations.routes()])
+    app.cleanup_ctx.append(partial(_resources, settings))
+    return app
+
+
+async def _resources(settings: Settings, app: web.Application) -> AsyncIterator[None]:
+    """Open the producer, the database pool and the codec at start; flush and close at stop."""
+    engine = make_engine(settings.database, pool_size=4)
+    lanes = Lanes.configure(settings.high_priority_types, settings.low_priority_types, settings.topic_prefix)
+    codec = AvroCodec(
+        load_schema("envelope.v1.avsc"), f"{lanes.topics[1]}-value", schema_ids(settings.schema_registry_url)
+    )
+    workers = settings.ingress_workers
+    config = producer_config(settings.kafka_bootstrap, settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
+    async with AsyncProducer(config) as producer:
+        app[STATE] = IngressState(
+            settings=settings,
+            engine=engine,
+            producer=producer,
+            publisher=EventPublisher(producer, codec, lanes, settings.kafka_delivery_timeout_s),
+            authenticator=ApiKeyAuthenticator(
+                ApiKeys(engine).principal, settings.api_key_cache_ttl_s, settings.api_key_cache_stale_s
+            ),
+            limits=RequestLimits(
+                Limit(settings.rate_limit_tenant_per_s / workers, max(1.0, settings.rate_limit_tenant_burst / workers)),
+                Limit(settings.rate_limit_key_per_s / workers, max(1.0, settings.rate_limit_key_burst / workers)),
+            ),
+        )
+        yield
+    engine.dispose()
