@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     schema_registry_url: str | None = Field(
         None, description="Confluent-compatible schema registry; unset: ids from schemas/avro/ids.yaml."
     )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Fernet key (url-safe base64, 32 bytes) sealing stored secrets such as webhook signing "
+        "secrets; unset: one is generated once into <state_dir>/secret.key. Set it in production.",
+    )
     state_dir: Path = Field(Path(".crmbus"), description="Where local services keep their data, logs and pid files.")
     cache_dir: Path = Field(
         Path.home() / ".cache" / "crmbus", description="Downloaded Kafka jars, shared by every clone."

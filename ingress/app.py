@@ -11,9 +11,11 @@ from connectors.kafka_producer import AsyncProducer, producer_config
 from connectors.schema_registry import schema_ids
 from infra.db.api_keys import ApiKeys
 from infra.db.engine import make_engine
+from infra.db.inbound_sources import InboundSources
+from infra.secret_box import SecretBox
 from infra.settings import Settings
-from ingress.auth import ApiKeyAuthenticator
-from ingress.handlers import events, operations
+from ingress.auth import CachedLookup, not_rotated_out
+from ingress.handlers import events, operations, webhooks
 from ingress.limits import RequestLimits
 from ingress.middleware import observe, problems
 from ingress.publisher import EventPublisher
@@ -22,11 +24,12 @@ from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec
 from streams.lanes import Lanes
 from streams.rate_limit import Limit
+from streams.signatures import ReplayGuard
 
 
 def build_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[observe, problems], client_max_size=settings.ingress_max_body_bytes + 1)
-    app.add_routes([*events.routes(), *operations.routes()])
+    app.add_routes([*events.routes(), *webhooks.routes(), *operations.routes()])
     app.cleanup_ctx.append(partial(_resources, settings))
     return app
 
@@ -46,9 +49,18 @@ async def _resources(settings: Settings, app: web.Application) -> AsyncIterator[
             engine=engine,
             producer=producer,
             publisher=EventPublisher(producer, codec, lanes, settings.kafka_delivery_timeout_s),
-            authenticator=ApiKeyAuthenticator(
-                ApiKeys(engine).principal, settings.api_key_cache_ttl_s, settings.api_key_cache_stale_s
+            api_keys=CachedLookup(
+                ApiKeys(engine).principal,
+                settings.api_key_cache_ttl_s,
+                settings.api_key_cache_stale_s,
+                still_valid=not_rotated_out,
             ),
+            sources=CachedLookup(
+                InboundSources(engine, SecretBox.from_settings(settings)).resolve,
+                settings.api_key_cache_ttl_s,
+                settings.api_key_cache_stale_s,
+            ),
+            replays=ReplayGuard(),
             limits=RequestLimits(
                 Limit(settings.rate_limit_tenant_per_s / workers, max(1.0, settings.rate_limit_tenant_burst / workers)),
                 Limit(settings.rate_limit_key_per_s / workers, max(1.0, settings.rate_limit_key_burst / workers)),

@@ -30,13 +30,21 @@ async def read_raw(request: web.Request, limit: int) -> bytes:
 
 async def read_json(request: web.Request, limit: int) -> dict[str, Any]:
     """The body as a JSON object, or the problem that says why not."""
+    return parse_json(await read_json_bytes(request, limit))
+
+
+async def read_json_bytes(request: web.Request, limit: int) -> bytes:
+    """The raw body of a JSON request (signatures are computed over these bytes)."""
     media_type = request.content_type
     if media_type not in JSON_TYPES and not media_type.endswith("+json"):
         raise Problem(
             415, "unsupported-media-type", "Unsupported media type",
             "send the body as application/json", reason="unsupported_media_type",
         )  # fmt: skip
-    body = await read_raw(request, limit)
+    return await read_raw(request, limit)
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

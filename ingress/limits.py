@@ -6,7 +6,6 @@ import math
 import time
 from collections.abc import Callable
 
-from infra.db.api_keys import Principal
 from ingress.problems import Problem
 from streams.rate_limit import Decision, Limit, RateLimiter
 
@@ -27,11 +26,14 @@ class RequestLimits:
         self._keys = RateLimiter(key)
         self._clock = clock
 
-    def check(self, principal: Principal, cost: int = 1) -> dict[str, str]:
-        """Headers for the answer; a Problem 429 with Retry-After when a bucket is empty."""
+    def check(self, tenant_id: str, credential_id: str, cost: int = 1) -> dict[str, str]:
+        """Headers for the answer; a Problem 429 with Retry-After when a bucket is empty.
+
+        ``credential_id`` is the API key's id, or the webhook endpoint's.
+        """
         now = self._clock()
-        tenant = self._tenants.take(principal.tenant_id, now, cost)
-        key = self._keys.take(str(principal.key_id), now, cost) if tenant.allowed else tenant
+        tenant = self._tenants.take(tenant_id, now, cost)
+        key = self._keys.take(credential_id, now, cost) if tenant.allowed else tenant
         tightest = min((tenant, key), key=lambda d: (d.allowed, d.remaining))
         if not (tenant.allowed and key.allowed):
             retry = max(1, math.ceil(max(tenant.retry_after_s, key.retry_after_s)))

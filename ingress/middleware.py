@@ -11,7 +11,7 @@ from aiohttp.typedefs import Handler
 
 from infra.metrics import INGRESS_LATENCY, INGRESS_REQUESTS
 from ingress.problems import Problem, invalid_event
-from streams.errors import InvalidEventError, ServiceUnreachableError
+from streams.errors import InvalidEventError, ServiceUnreachableError, SignatureError
 
 log = structlog.get_logger("crmbus.ingress")
 REQUEST_ID = "X-Request-Id"
@@ -60,6 +60,11 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return problem.response(instance)
     except InvalidEventError as exc:
         return invalid_event(str(exc), exc.field).response(instance)
+    except SignatureError as exc:
+        return Problem(
+            401, "invalid-signature", "Invalid signature", str(exc),
+            reason="replayed" if exc.reason == "replayed" else "bad_signature",
+        ).response(instance)  # fmt: skip
     except ServiceUnreachableError:
         log.warning("dependency_unreachable", route=_route(request))
         return Problem(

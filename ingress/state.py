@@ -9,11 +9,13 @@ from sqlalchemy import Engine
 
 from connectors.kafka_producer import AsyncProducer
 from infra.db.api_keys import Principal
+from infra.db.inbound_sources import SourceEndpoint
 from infra.settings import Settings
-from ingress.auth import ApiKeyAuthenticator
+from ingress.auth import CachedLookup
 from ingress.limits import RequestLimits
 from ingress.problems import unauthenticated
 from ingress.publisher import EventPublisher
+from streams.signatures import ReplayGuard
 
 
 @dataclass(slots=True)
@@ -22,7 +24,9 @@ class IngressState:
     engine: Engine
     producer: AsyncProducer
     publisher: EventPublisher
-    authenticator: ApiKeyAuthenticator
+    api_keys: CachedLookup[Principal]
+    sources: CachedLookup[SourceEndpoint]
+    replays: ReplayGuard
     limits: RequestLimits
 
     async def principal(self, request: web.Request) -> Principal:
@@ -30,7 +34,7 @@ class IngressState:
         header = request.headers.get("Authorization", "")
         scheme, _, credentials = header.partition(" ")
         presented = credentials.strip() if scheme.lower() == "bearer" else request.headers.get("X-Api-Key", "")
-        principal = await self.authenticator.authenticate(presented) if presented else None
+        principal = await self.api_keys.get(presented) if presented else None
         if principal is None:
             raise unauthenticated()
         return principal

@@ -13,6 +13,7 @@ exceptions are translated at the edge that meets them (connectors/, infra/).
     │   └── ProduceError            Kafka did not acknowledge a record (``retriable`` says if trying again can help)
     ├── TopicConflictError          the catalogue asks for a change Kafka cannot make safely
     ├── InvalidEventError           an inbound event or webhook is malformed (names the field); HTTP 422
+    ├── SignatureError              a webhook's signature is missing, wrong, expired or replayed; HTTP 401
     └── PoisonMessageError          bytes that cannot become an event; goes to the DLQ
         ├── DecodeError             not our wire format, unknown schema id, bad Avro
         └── SchemaMismatchError     decodes, but not into the expected record
@@ -71,6 +72,14 @@ class InvalidEventError(CrmbusError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class SignatureError(CrmbusError):
+    """A signed webhook failed verification; ``reason`` is missing, mismatch, expired or replayed."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class PoisonMessageError(CrmbusError):

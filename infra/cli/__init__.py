@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from infra.cli import apikeys, database, registry, services, topics
+from infra.cli import apikeys, database, registry, services, sources, topics
 from streams.errors import CrmbusError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(topics.app, name="topics")
 app.add_typer(database.app, name="db")
 app.add_typer(registry.app, name="schemas")
 app.add_typer(apikeys.app, name="apikeys")
+app.add_typer(sources.app, name="sources")
 
 
 def main() -> None:

@@ -112,6 +112,24 @@ class EventMapping(Base):
     updated_at: Mapped[datetime] = _now()
 
 
+class InboundSource(Base):
+    """A webhook endpoint of one tenant's source (Z-API, WAHA, site, CRM, Operacao, Financeiro).
+
+    The URL carries a secret token (stored as SHA-256) that says which tenant and source it is;
+    sources that sign their bodies also have a signing secret, stored encrypted.
+    """
+
+    __tablename__ = "inbound_sources"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    signing_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = _now()
+    revoked_at: Mapped[datetime | None]
+
+
 class WebhookDelivery(Base):
     """One delivery attempt and how it ended; no personal data in ``response_excerpt``."""
 

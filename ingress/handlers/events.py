@@ -47,7 +47,7 @@ def _accepted(event: Envelope, where: Delivered) -> dict[str, Any]:
 async def post_event(request: web.Request) -> web.Response:
     state = request.app[STATE]
     principal = await state.principal(request)
-    limit_headers = state.limits.check(principal)
+    limit_headers = state.limits.check(principal.tenant_id, str(principal.key_id))
     document = await read_json(request, state.settings.ingress_max_body_bytes)
     event = envelope_from_request(
         document,
@@ -74,7 +74,7 @@ async def post_batch(request: web.Request) -> web.Response:
         raise invalid_event('the body must be {"events": [ ... ]} with at least one event', "events")
     if len(items) > state.settings.ingress_batch_max:
         raise invalid_event(f"at most {state.settings.ingress_batch_max} events per batch", "events")
-    limit_headers = state.limits.check(principal, cost=len(items))
+    limit_headers = state.limits.check(principal.tenant_id, str(principal.key_id), cost=len(items))
     results: list[dict[str, Any] | None] = [None] * len(items)
     valid: list[tuple[int, Envelope]] = []
     for index, item in enumerate(items):

@@ -15,7 +15,7 @@ from infra.db.models import ApiKey, Base, Tenant
 
 TABLES = {
     "tenants", "api_keys", "webhook_endpoints", "event_mappings", "webhook_deliveries",
-    "dead_letter", "sync_jobs", "audit_log",
+    "dead_letter", "sync_jobs", "audit_log", "inbound_sources",
 }  # fmt: skip
 
 
@@ -67,4 +67,4 @@ def test_downgrading_to_base_removes_every_table(migrated, unique):
     assert TABLES.isdisjoint(inspect(migrated).get_table_names(schema=unique))
     upgrade(migrated, schema=unique)
     with migrated.connect() as conn:
-        assert conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one() == "0001"
+        assert conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one() == "0002"

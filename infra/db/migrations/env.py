@@ -20,6 +20,8 @@ with engine.connect() as connection:
         target_metadata=Base.metadata,
         version_table_schema=schema,
         compare_type=True,
+        # Alembic's own bookkeeping table is not part of the models.
+        include_name=lambda name, kind, _: not (kind == "table" and name == "alembic_version"),
     )
     with context.begin_transaction():
         context.run_migrations()

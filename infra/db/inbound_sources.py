@@ -1,0 +1,109 @@
+"""Webhook endpoints of tenants' sources: a URL token per endpoint, and a signing secret where the source signs."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from infra.db.models import AuditLog, InboundSource, Tenant
+from infra.secret_box import SecretBox
+from streams.errors import ConfigurationError, ServiceUnreachableError
+
+SOURCES = ("zapi", "waha", "site", "crm", "operacao", "financeiro")
+# Sources that can sign their bodies; the others can only present the URL token.
+SIGNING_SOURCES = frozenset({"waha", "crm", "operacao", "financeiro"})
+TOKEN_PREFIX = "whk_"  # noqa: S105 - a prefix, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class SourceEndpoint:
+    """Who is calling a webhook URL, and the secret its body must be signed with (if any)."""
+
+    id: uuid.UUID
+    tenant_id: str
+    source: str
+    signing_secret: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewEndpoint:
+    id: uuid.UUID
+    tenant_id: str
+    source: str
+    token: str  # shown once: it is the URL's secret part
+    signing_secret: str | None  # shown once
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class InboundSources:
+    def __init__(self, engine: Engine, box: SecretBox, actor: str = "cli") -> None:
+        self.engine, self.box, self.actor = engine, box, actor
+
+    def add(self, tenant_id: str, source: str, name: str = "default", signed: bool | None = None) -> NewEndpoint:
+        """A new endpoint; signed defaults to whether the source can sign."""
+        if source not in SOURCES:
+            raise ConfigurationError(f"unknown source {source!r}; one of {', '.join(SOURCES)}")
+        signed = source in SIGNING_SOURCES if signed is None else signed
+        if signed and source not in SIGNING_SOURCES:
+            raise ConfigurationError(f"{source} cannot sign its webhooks; it is identified by its URL token")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        signing = secrets.token_urlsafe(32) if signed else None
+        with Session(self.engine) as session, session.begin():
+            if session.get(Tenant, tenant_id) is None:
+                raise ConfigurationError(f"no tenant {tenant_id!r}; create it with 'crmbus apikeys create'")
+            row = InboundSource(
+                tenant_id=tenant_id,
+                source=source,
+                name=name,
+                token_hash=_digest(token),
+                signing_secret_encrypted=self.box.seal(signing.encode()) if signing else None,
+            )
+            session.add(row)
+            session.flush()
+            session.add(
+                AuditLog(tenant_id=tenant_id, actor=self.actor, action="source.add",
+                         target_type="inbound_source", target_id=str(row.id), details={"source": source})
+            )  # fmt: skip
+            return NewEndpoint(row.id, tenant_id, source, token, signing)
+
+    def revoke(self, endpoint_id: uuid.UUID) -> None:
+        with Session(self.engine) as session, session.begin():
+            row = session.get(InboundSource, endpoint_id)
+            if row is None:
+                raise ConfigurationError(f"no webhook endpoint {endpoint_id}")
+            row.revoked_at = row.revoked_at or datetime.now(UTC)
+            session.add(AuditLog(tenant_id=row.tenant_id, actor=self.actor, action="source.revoke",
+                                 target_type="inbound_source", target_id=str(row.id)))  # fmt: skip
+
+    def list(self, tenant_id: str | None = None) -> list[InboundSource]:
+        query = select(InboundSource).order_by(InboundSource.tenant_id, InboundSource.created_at)
+        if tenant_id is not None:
+            query = query.where(InboundSource.tenant_id == tenant_id)
+        with Session(self.engine) as session:
+            return list(session.scalars(query))
+
+    def resolve(self, token: str) -> SourceEndpoint | None:
+        """The live endpoint a URL token names, or None; ServiceUnreachableError if PostgreSQL is down."""
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        try:
+            with Session(self.engine) as session:
+                row = session.scalars(
+                    select(InboundSource).where(InboundSource.token_hash == _digest(token))
+                ).one_or_none()
+        except OperationalError as exc:
+            raise ServiceUnreachableError("PostgreSQL unreachable while resolving a webhook token") from exc
+        if row is None or row.revoked_at is not None:
+            return None
+        secret = self.box.open(row.signing_secret_encrypted) if row.signing_secret_encrypted else None
+        return SourceEndpoint(row.id, row.tenant_id, row.source, secret)
