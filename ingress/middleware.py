@@ -28,7 +28,9 @@ def _status_problem(exc: web.HTTPException) -> Problem:
         return Problem(404, "not-found", "Not found", "no such resource", reason="not_found")
     if exc.status == 413:
         return Problem(413, "too-large", "Body too large", "the body is too large", reason="too_large")
-    return Problem(exc.status, f"http-{exc.status}", exc.reason, exc.text or exc.reason, headers=dict(exc.headers))
+    # Keep only headers that carry meaning (Allow on 405); aiohttp's own Content-Type must not clash.
+    headers = {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
+    return Problem(exc.status, f"http-{exc.status}", exc.reason, exc.reason, headers=headers)
 
 
 @web.middleware

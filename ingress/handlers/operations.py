@@ -15,6 +15,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from infra.metrics import exposition
+from ingress.openapi import DOCS_PAGE, document
 from ingress.state import STATE, IngressState
 
 _CHECK_TIMEOUT_S = 2.0
@@ -94,8 +95,18 @@ async def metrics(_: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 
+async def openapi(_: web.Request) -> web.Response:
+    return web.Response(body=orjson.dumps(document()), content_type="application/json")
+
+
+async def docs(_: web.Request) -> web.Response:
+    return web.Response(text=DOCS_PAGE, content_type="text/html")
+
+
 def routes() -> list[web.RouteDef]:
     return [
+        web.get("/openapi.json", openapi),
+        web.get("/docs", docs),
         web.get("/health", health),
         web.get("/health/detailed", health_detailed),
         web.get("/status", status),

@@ -1,0 +1,229 @@
+"""The ingress's OpenAPI 3.1 document, built from the same event-type schemas that validate requests."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import version
+from typing import Any
+
+from streams.event_types import json_schemas
+from streams.inbound import MAX_KEY_LENGTH
+
+PROBLEM = {"$ref": "#/components/schemas/Problem"}
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    reasons = {
+        400: "Malformed JSON",
+        401: "Missing or invalid credentials or signature",
+        404: "Not found",
+        413: "Body too large",
+        415: "Not application/json",
+        422: "Invalid event (the problem names the field)",
+        429: "Rate limited (Retry-After, RateLimit-* headers)",
+        503: "Kafka or PostgreSQL unavailable; nothing accepted",
+    }
+    return {
+        str(s): {"description": reasons[s], "content": {"application/problem+json": {"schema": PROBLEM}}}
+        for s in statuses
+    }
+
+
+def _event_request() -> dict[str, Any]:
+    key = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}
+    variants = [
+        {
+            "type": "object",
+            "title": event_type,
+            "additionalProperties": False,
+            "required": ["type", "payload"],
+            "properties": {
+                "type": {"const": event_type},
+                "payload": schema,
+                "occurred_at": {"type": "string", "format": "date-time"},
+                "idempotency_key": key,
+                "correlation_id": key,
+                "ordering_key": key,
+            },
+        }
+        for event_type, schema in json_schemas().items()
+    ]
+    return {"oneOf": variants, "discriminator": {"propertyName": "type"}}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+@cache
+def document() -> dict[str, Any]:
+    accepted = {
+        "type": "object",
+        "required": ["event_id", "status", "topic", "partition", "offset"],
+        "properties": {
+            "event_id": {"type": "string", "format": "uuid"},
+            "status": {"const": "accepted"},
+            "type": {"type": "string"},
+            "topic": {"type": "string"},
+            "partition": {"type": "integer"},
+            "offset": {"type": "integer"},
+        },
+    }
+    secured: list[dict[str, list[str]]] = [{"apiKey": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "crmbus ingress",
+            "version": version("crmbus"),
+            "description": "Events and webhooks into crmbus. A 202 means the event is stored in Kafka "
+            "(acks=all). Errors are RFC 9457 application/problem+json and never echo submitted values.",
+        },
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "crmb_live_… API key"}},
+            "schemas": {
+                "Problem": {
+                    "type": "object",
+                    "required": ["type", "title", "status"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                        "field": {"type": "string"},
+                        "instance": {"type": "string"},
+                    },
+                },
+                "EventRequest": _event_request(),
+                "Accepted": accepted,
+            },
+        },
+        "paths": {
+            "/v1/events": {
+                "post": {
+                    "summary": "Send one event",
+                    "security": secured,
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH},
+                        }
+                    ],
+                    "requestBody": {"required": True, **_json({"$ref": "#/components/schemas/EventRequest"})},
+                    "responses": {
+                        "202": {"description": "Stored in Kafka", **_json({"$ref": "#/components/schemas/Accepted"})},
+                        **_problems(400, 401, 413, 415, 422, 429, 503),
+                    },
+                }
+            },
+            "/v1/events/batch": {
+                "post": {
+                    "summary": "Send up to the configured number of events; one result per event",
+                    "security": secured,
+                    "requestBody": {
+                        "required": True,
+                        **_json(
+                            {
+                                "type": "object",
+                                "required": ["events"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "events": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "items": {"$ref": "#/components/schemas/EventRequest"},
+                                    }
+                                },
+                            }
+                        ),
+                    },
+                    "responses": {
+                        "202": {"description": "Every event stored", **_json({"type": "object"})},
+                        "207": {"description": "Some events refused; see each result", **_json({"type": "object"})},
+                        **_problems(400, 401, 413, 415, 422, 429, 503),
+                    },
+                }
+            },
+            "/v1/events/{event_id}": {
+                "get": {
+                    "summary": "Delivery attempts of one of your events",
+                    "security": secured,
+                    "parameters": [
+                        {
+                            "name": "event_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "format": "uuid"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "Deliveries", **_json({"type": "object"})},
+                        **_problems(401, 404, 422, 503),
+                    },
+                }
+            },
+            "/v1/webhooks/{source}/{token}": {
+                "post": {
+                    "summary": "A source's webhook in its own format (Z-API, WAHA, site, CRM, Operacao, Financeiro)",
+                    "description": "WAHA bodies carry X-Webhook-Hmac (HMAC-SHA512); CRM, Operacao and Financeiro "
+                    "bodies carry X-Crmbus-Timestamp and X-Crmbus-Signature (v1=HMAC-SHA256 of '<timestamp>.<body>').",
+                    "parameters": [
+                        {
+                            "name": "source",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"enum": ["zapi", "waha", "site", "crm", "operacao", "financeiro"]},
+                        },
+                        {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}},
+                    ],
+                    "requestBody": {"required": True, **_json({"type": "object"})},
+                    "responses": {
+                        "200": {"description": "A callback crmbus ignores on purpose", **_json({"type": "object"})},
+                        "202": {"description": "Stored in Kafka", **_json({"type": "object"})},
+                        **_problems(400, 401, 404, 413, 415, 422, 429, 503),
+                    },
+                }
+            },
+            "/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "Up"}}}},
+            "/health/detailed": {
+                "get": {
+                    "summary": "Kafka, PostgreSQL and schema registry, each with its latency",
+                    "responses": {"200": {"description": "All up"}, "503": {"description": "Something is down"}},
+                }
+            },
+            "/status": {
+                "get": {"summary": "Version, lanes, producer queue", "responses": {"200": {"description": "OK"}}}
+            },
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OK"}}}},
+        },
+    }
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>crmbus ingress API</title>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+code{background:#f4f4f4;padding:0 .2rem}h2{border-bottom:1px solid #ddd}</style></head>
+<body><h1>crmbus ingress API</h1><p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
+<div id="ops"></div>
+<script>
+fetch('/openapi.json').then(r => r.json()).then(doc => {
+  const ops = document.getElementById('ops');
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(methods)) {
+      const h = document.createElement('h2'); h.textContent = method.toUpperCase() + ' ' + path; ops.append(h);
+      const p = document.createElement('p');
+      p.textContent = (op.summary || '') + ' ' + (op.description || ''); ops.append(p);
+      const c = document.createElement('p');
+      c.textContent = 'Answers: ' + Object.entries(op.responses).map(([s, r]) => s + ' ' + r.description).join('; ');
+      ops.append(c);
+    }
+  }
+  const h = document.createElement('h2'); h.textContent = 'Event types'; ops.append(h);
+  for (const variant of doc.components.schemas.EventRequest.oneOf) {
+    const p = document.createElement('p'); const payload = variant.properties.payload;
+    p.textContent = variant.title + ': requires ' + (payload.required || []).join(', '); ops.append(p);
+  }
+});
+</script></body></html>
+"""
