@@ -2,16 +2,20 @@
 
 The kernel spreads connections across the processes; each has its own producer and
 event loop, so no lock or queue is shared. The parent only supervises: a signal stops the
-children gracefully (in-flight requests finish, producers flush), and if one child dies
-the others are stopped too, so a supervisor (systemd, Kubernetes) sees the failure.
+children gracefully (in-flight requests finish, producers flush), if one child dies the
+others are stopped too, so a supervisor (systemd, Kubernetes) sees the failure, and if the
+parent is killed outright the kernel stops the children (no orphan keeps the port).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
 import shutil
 import signal
+import sys
 from types import FrameType
 
 import uvloop
@@ -22,10 +26,21 @@ from infra.settings import Settings
 from ingress.app import build_app
 
 _GRACE_S = 15.0
+_PR_SET_PDEATHSIG = 1
 
 
-def run_worker(settings: Settings) -> None:
+def _exit_with(parent_pid: int) -> None:
+    """Have the kernel SIGTERM this worker when its supervisor dies, even by SIGKILL (Linux)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
+        sys.exit(0)
+
+
+def run_worker(settings: Settings, parent_pid: int | None = None) -> None:
     """One ingress process: its own event loop (uvloop), producer and connection pool."""
+    if parent_pid is not None:
+        _exit_with(parent_pid)
     configure_logging(settings.log_level)
     uvloop.install()
     web.run_app(
@@ -50,7 +65,7 @@ def serve(settings: Settings) -> int:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # inherited by the children
     context = multiprocessing.get_context("spawn")
     children = [
-        context.Process(target=run_worker, args=(settings,), name=f"crmbus-ingress-{i}", daemon=False)
+        context.Process(target=run_worker, args=(settings, os.getpid()), name=f"crmbus-ingress-{i}", daemon=False)
         for i in range(settings.ingress_workers)
     ]
     for child in children:

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -74,8 +75,12 @@ def ingress_process(own_kafka, migrated, unique, database_url, tmp_path):
     wait_until(healthy, 30, "ingress /health")
     yield {"base": base, "key": key, "process": process, "kafka": own_kafka}
     if process.poll() is None:
-        process.kill()
-        process.wait()
+        process.terminate()
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
     log.close()
 
 
@@ -118,5 +123,23 @@ def test_sigterm_stops_every_ingress_process_cleanly(ingress_process):
         assert client.post("/v1/events", json={"type": "lead.created", "payload": LEAD}).status_code == 202
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
-    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
-    assert children == []
+    assert workers_of(process.pid) == []
+
+
+def workers_of(pid):
+    """The ingress worker processes of a supervisor (not multiprocessing's resource tracker)."""
+    return subprocess.run(["pgrep", "-P", str(pid), "-f", "spawn_main"], capture_output=True, text=True).stdout.split()
+
+
+def gone(pid):
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_killing_the_supervisor_outright_stops_its_workers_too(ingress_process):
+    process = ingress_process["process"]
+    workers = workers_of(process.pid)
+    assert len(workers) == 2
+    process.kill()
+    process.wait()
+    wait_until(lambda: all(gone(worker) for worker in workers), 40, "orphaned workers exit")
