@@ -1,0 +1,51 @@
+"""``python -m bench run <scenario>``: load a crmbus component on loopback and report.
+
+Each scenario is a module with ``add_arguments(parser)`` and ``run(args) -> exit code``;
+add one by adding its module to ``SCENARIOS``. The last line of stdout is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from bench.stack import BenchError
+
+SCENARIOS = {
+    "ingress": "bench.ingress",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n", 1)[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run one scenario")
+    scenarios = run.add_subparsers(dest="scenario", required=True, metavar="{" + ",".join(SCENARIOS) + "}")
+    for name, module_name in SCENARIOS.items():
+        module = importlib.import_module(module_name)
+        doc = module.__doc__ or name
+        scenario = scenarios.add_parser(name, help=doc.split("\n", 1)[0], description=doc)
+        scenario.add_argument(
+            "--rate", type=float, default=5000.0, help="events/s of the fixed-rate run (default 5000)"
+        )
+        scenario.add_argument("--duration", type=float, default=10.0, help="seconds of the fixed-rate run (default 10)")
+        scenario.add_argument("--runs", type=int, default=1, help="repeat and report medians (default 1)")
+        module.add_arguments(scenario)
+        scenario.set_defaults(entry=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.rate <= 0 or args.duration <= 0 or args.runs < 1:
+        sys.exit("--rate and --duration must be positive, --runs at least 1")
+    try:
+        return int(args.entry(args))
+    except BenchError as error:
+        print(f"bench {args.scenario}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

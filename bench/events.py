@@ -1,0 +1,110 @@
+"""The requests the ingress bench sends: ``POST /v1/events`` and ``POST /v1/events/batch``.
+
+Every event carries an idempotency key unique to the run, process and sequence number, so a
+deduplicating ingress must accept every one of them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+SINGLE_PATH = "/v1/events"
+BATCH_PATH = "/v1/events/batch"
+
+# The catalogue's own example lead (validated by the schema tests), so the body follows the
+# schema as it evolves; with the idempotency key and headers a request comes to ~600 bytes.
+_EXAMPLE = Path(__file__).parents[1] / "schemas" / "examples" / "events" / "lead.created.json"
+_EVENT_HEAD = b'{"type": "lead.created", "payload": ' + json.dumps(json.loads(_EXAMPLE.read_text())).encode()
+_KEY_OPEN = b', "idempotency_key": "'
+_EVENT_TAIL = b'"}'
+_ACCEPTED_ITEM_STATUSES = frozenset({200, 201, 202, "accepted", "created", "ok"})
+
+
+def event_body(key: str) -> bytes:
+    return _EVENT_HEAD + _KEY_OPEN + key.encode() + _EVENT_TAIL
+
+
+@lru_cache(maxsize=16)
+def _head(method: str, path: str, host: str, port: int, secret: str) -> bytes:
+    return (
+        f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {secret}\r\n"
+        "Content-Type: application/json\r\nContent-Length: "
+    ).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class SingleEvents:
+    """One event per request; 202 with an ``event_id`` is success."""
+
+    host: str
+    port: int
+    secret: str
+    key_prefix: str
+    events_per_request: int = 1
+
+    def request(self, seq: int) -> bytes:
+        body = event_body(f"{self.key_prefix}{seq}")
+        return _head("POST", SINGLE_PATH, self.host, self.port, self.secret) + b"%d\r\n\r\n" % len(body) + body
+
+    def judge(self, status: int, body: bytes) -> tuple[int, str | None]:
+        if status != 202:
+            return 0, f"http {status}"
+        if b'"event_id"' not in body:
+            return 0, "202 without event_id"
+        return 1, None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEvents:
+    """``events_per_request`` events per request; success is counted per item of the answer."""
+
+    host: str
+    port: int
+    secret: str
+    key_prefix: str
+    events_per_request: int = 100
+
+    def request(self, seq: int) -> bytes:
+        first = seq * self.events_per_request
+        events = b", ".join(event_body(f"{self.key_prefix}{first + i}") for i in range(self.events_per_request))
+        body = b'{"events": [' + events + b"]}"
+        return _head("POST", BATCH_PATH, self.host, self.port, self.secret) + b"%d\r\n\r\n" % len(body) + body
+
+    def judge(self, status: int, body: bytes) -> tuple[int, str | None]:
+        if not 200 <= status < 300:
+            return 0, f"http {status}"
+        try:
+            accepted = count_accepted_items(json.loads(body))
+        except ValueError:
+            return 0, f"http {status} with an unreadable body"
+        if accepted < self.events_per_request:
+            return accepted, "batch item not accepted"
+        return accepted, None
+
+
+def count_accepted_items(answer: Any) -> int:
+    """Items of a batch answer that were accepted.
+
+    An item counts when its ``status_code`` is 2xx, or (without one) its ``status`` says accepted,
+    or (without either) it carries an ``event_id`` and no error.
+    """
+    items = answer
+    if isinstance(answer, dict):
+        items = next((answer[k] for k in ("results", "items", "events") if isinstance(answer.get(k), list)), [])
+    if not isinstance(items, list):
+        return 0
+    accepted = 0
+    for item in items:
+        if not isinstance(item, dict) or "error" in item or "errors" in item:
+            continue
+        code = item.get("status_code")
+        status = item.get("status")
+        if code is not None:
+            accepted += isinstance(code, int) and 200 <= code < 300
+        elif status in _ACCEPTED_ITEM_STATUSES or (status is None and "event_id" in item):
+            accepted += 1
+    return accepted
