@@ -1,15 +1,18 @@
 """An asyncio face for confluent-kafka's producer: ``await send(...)`` returns once the
 broker has acknowledged the record (acks=all, idempotent producer).
 
-Many concurrent sends share librdkafka's batches: ``send`` only enqueues, a polling thread
-serves delivery reports, and their futures are resolved on the event loop in one
-``call_soon_threadsafe`` per poll rather than one per record.
+Many concurrent sends share librdkafka's batches: ``send`` only enqueues. Delivery reports
+are served by ``poll(0)`` on the event loop itself, every millisecond while records are
+outstanding, and resolve their futures directly. No Python thread polls: a polling thread
+must take the GIL once per delivery report, and while the loop thread is busy each of
+those hand-offs can wait for the interpreter's switch interval (5 ms) — that convoy cost
+the ingress three quarters of its throughput.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -20,7 +23,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from streams.errors import ProduceError
 
 Headers = Sequence[tuple[str, bytes]]
-_POLL_INTERVAL_S = 0.05
+_POLL_INTERVAL_S = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,10 @@ def producer_config(bootstrap: str, delivery_timeout_s: float, linger_ms: float)
     }
 
 
+def _failure(error: KafkaError) -> ProduceError:
+    return ProduceError(error.str(), retriable=error.retriable(), code=error.name())
+
+
 class AsyncProducer:
     """Use as ``async with AsyncProducer(config) as producer: await producer.send(...)``."""
 
@@ -54,17 +61,11 @@ class AsyncProducer:
         self._config = dict(config)
         self._producer: Producer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._reports: list[tuple[asyncio.Future[Delivered], KafkaError | None, Message]] = []
-        self._stop = threading.Event()
-        self._poller: threading.Thread | None = None
+        self._polling: asyncio.TimerHandle | asyncio.Handle | None = None
 
     async def __aenter__(self) -> AsyncProducer:
         self._loop = asyncio.get_running_loop()
         self._producer = Producer(self._config)
-        self._poller = threading.Thread(
-            target=self._poll_forever, args=(self._producer, self._loop), name="kafka-producer-poll", daemon=True
-        )
-        self._poller.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -89,8 +90,9 @@ class AsyncProducer:
         except BufferError as exc:
             raise ProduceError("the producer's local queue is full", retriable=True, code="QUEUE_FULL") from exc
         except KafkaException as exc:
-            error: KafkaError = exc.args[0]
-            raise ProduceError(error.str(), retriable=error.retriable(), code=error.name()) from exc
+            raise _failure(exc.args[0]) from exc
+        if self._polling is None:
+            self._polling = self._loop.call_soon(self._poll)
         return future
 
     async def ping(self, timeout_s: float = 2.0) -> None:
@@ -100,40 +102,37 @@ class AsyncProducer:
         try:
             await asyncio.to_thread(self._producer.list_topics, None, timeout_s)
         except KafkaException as exc:
-            error: KafkaError = exc.args[0]
-            raise ProduceError(error.str(), retriable=True, code=error.name()) from exc
+            raise ProduceError(exc.args[0].str(), retriable=True, code=exc.args[0].name()) from exc
 
     async def close(self, timeout_s: float = 10.0) -> None:
-        """Wait for outstanding records (up to ``timeout_s``), then stop."""
-        if self._producer is None or self._poller is None or self._loop is None:
+        """Wait for outstanding records (up to ``timeout_s``), then stop; what is left fails."""
+        if self._producer is None:
             return
-        self._stop.set()
-        await asyncio.to_thread(self._poller.join)
-        await asyncio.to_thread(self._producer.flush, timeout_s)
-        self._resolve(self._take_reports())
+        deadline = time.monotonic() + timeout_s
+        while len(self._producer) > 0 and time.monotonic() < deadline:
+            self._producer.poll(0)
+            await asyncio.sleep(0.005)
+        self._producer.purge()  # fails what never got an answer, so no caller waits forever
+        self._producer.poll(0)
+        if self._polling is not None:
+            self._polling.cancel()
         self._producer = None
 
-    # -- the polling thread ---------------------------------------------------------------
-    def _on_delivery(self, future: asyncio.Future[Delivered], error: KafkaError | None, message: Message) -> None:
-        # Runs inside poll()/flush(), on whichever thread called it: only collect here.
-        self._reports.append((future, error, message))
-
-    def _take_reports(self) -> list[tuple[asyncio.Future[Delivered], KafkaError | None, Message]]:
-        reports, self._reports = self._reports, []
-        return reports
-
-    def _poll_forever(self, producer: Producer, loop: asyncio.AbstractEventLoop) -> None:
-        while not self._stop.is_set():
-            producer.poll(_POLL_INTERVAL_S)
-            if self._reports:
-                loop.call_soon_threadsafe(self._resolve, self._take_reports())
+    def _poll(self) -> None:
+        """Serve ready delivery reports; keep polling while records are outstanding."""
+        self._polling = None
+        if self._producer is None or self._loop is None:
+            return
+        self._producer.poll(0)
+        if len(self._producer) > 0:
+            self._polling = self._loop.call_later(_POLL_INTERVAL_S, self._poll)
 
     @staticmethod
-    def _resolve(reports: list[tuple[asyncio.Future[Delivered], KafkaError | None, Message]]) -> None:
-        for future, error, message in reports:
-            if future.done():  # the caller gave up waiting (cancelled)
-                continue
-            if error is not None:
-                future.set_exception(ProduceError(error.str(), retriable=error.retriable(), code=error.name()))
-            else:
-                future.set_result(Delivered(message.topic() or "", message.partition() or 0, message.offset() or 0))
+    def _on_delivery(future: asyncio.Future[Delivered], error: KafkaError | None, message: Message) -> None:
+        # Runs inside poll() on the loop's own thread: futures can be resolved directly.
+        if future.done():  # the caller gave up waiting (cancelled)
+            return
+        if error is not None:
+            future.set_exception(_failure(error))
+        else:
+            future.set_result(Delivered(message.topic() or "", message.partition() or 0, message.offset() or 0))

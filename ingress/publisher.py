@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 from connectors.kafka_producer import AsyncProducer, Delivered
@@ -40,6 +41,7 @@ class EventPublisher:
         if futures:
             await asyncio.wait(futures, timeout=self._guard_s)
         results: list[Delivered | ProduceError] = []
+        accepted: Counter[tuple[str, str]] = Counter()
         for event, item in zip(events, pending, strict=True):
             if isinstance(item, ProduceError):
                 results.append(item)
@@ -51,6 +53,8 @@ class EventPublisher:
                 results.append(error if isinstance(error, ProduceError) else ProduceError(str(error), retriable=True))
             else:
                 results.append(item.result())
-                INGRESS_ACCEPTED.labels(lane=self.lanes.topic_for(event.type), source=event.source).inc()
+                accepted[(item.result().topic, event.source)] += 1
+        for (lane, source), count in accepted.items():  # one metric update per lane, not per event
+            INGRESS_ACCEPTED.labels(lane=lane, source=source).inc(count)
         PRODUCE_LATENCY.observe(time.monotonic() - started)
         return results
