@@ -84,9 +84,11 @@ class AsyncProducer:
             raise RuntimeError("AsyncProducer used outside 'async with'")
         future: asyncio.Future[Delivered] = self._loop.create_future()
         try:
-            self._producer.produce(
-                topic, value, key, headers=list(headers or ()), on_delivery=partial(self._on_delivery, future)
-            )
+            callback = partial(self._on_delivery, future)
+            if headers:
+                self._producer.produce(topic, value, key, headers=list(headers), on_delivery=callback)
+            else:
+                self._producer.produce(topic, value, key, on_delivery=callback)
         except BufferError as exc:
             raise ProduceError("the producer's local queue is full", retriable=True, code="QUEUE_FULL") from exc
         except KafkaException as exc:

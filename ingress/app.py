@@ -48,7 +48,7 @@ async def _resources(settings: Settings, app: web.Application) -> AsyncIterator[
             settings=settings,
             engine=engine,
             producer=producer,
-            publisher=EventPublisher(producer, codec, lanes, settings.kafka_delivery_timeout_s),
+            publisher=EventPublisher(producer, codec, lanes),
             api_keys=CachedLookup(
                 ApiKeys(engine).principal,
                 settings.api_key_cache_ttl_s,

@@ -12,9 +12,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from streams.errors import SchemaMismatchError
 
 SCHEMA_VERSION = 1
+
+
+def _json_text(payload: Mapping[str, Any]) -> str:
+    """Compact UTF-8 JSON, keys in order; orjson, or the standard library for what orjson
+    refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(payload).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
 def _utcnow() -> datetime:
@@ -63,14 +74,14 @@ class Envelope:
             "correlation_id": self.correlation_id,
             "ordering_key": self.ordering_key,
             "schema_version": self.schema_version,
-            "payload": json.dumps(self.payload, separators=(",", ":"), ensure_ascii=False),
+            "payload": _json_text(self.payload),
         }
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Envelope:
         """Rebuild an envelope from a decoded Avro record; a wrong shape is a poison message."""
         try:
-            payload = json.loads(record["payload"])
+            payload = json.loads(record["payload"])  # exact for integers beyond 64 bits, unlike orjson
             if not isinstance(payload, dict):
                 raise SchemaMismatchError("envelope payload is not a JSON object")
             event_id = record["event_id"]
