@@ -79,10 +79,10 @@ class Settings(BaseSettings):
     rate_limit_key_per_s: float = Field(1000, gt=0, description="Events per second one API key may send.")
     rate_limit_key_burst: float = Field(2000, ge=1, description="Events one API key may send at once.")
     api_key_cache_ttl_s: float = Field(
-        30, gt=0, description="How long a verified API key is trusted without asking PostgreSQL."
+        30, gt=0, description="How long a verified API key or webhook token is trusted without asking PostgreSQL."
     )
     api_key_cache_stale_s: float = Field(
-        600, ge=0, description="How long a cached key still works while PostgreSQL is unreachable."
+        600, ge=0, description="How long a cached key or token still works while PostgreSQL is unreachable."
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
 
