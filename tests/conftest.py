@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -60,6 +62,16 @@ def own_kafka(tmp_path: Path) -> Iterator[LocalKafka]:
     node = LocalKafka(settings)
     yield node
     node.down()
+
+
+@pytest.fixture
+def own_postgres_dir() -> Iterator[Path]:
+    """A private data directory for a PostgreSQL cluster of the test's own."""
+    # Not pytest's tmp_path: as root, the server runs as 'postgres', which cannot enter /tmp/pytest-of-root.
+    directory = Path(tempfile.mkdtemp(prefix="crmbus-pg-test-", dir="/var/tmp"))
+    directory.chmod(0o755)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

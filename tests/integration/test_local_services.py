@@ -4,9 +4,7 @@ Each test runs its own instance on free ports and a private state directory, bes
 session's shared broker and database, so stopping it disturbs no other test.
 """
 
-import shutil
 import socket
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -63,15 +61,6 @@ def test_a_broker_that_is_not_ready_in_time_names_its_log_and_is_stopped(tmp_pat
     with pytest.raises(StartTimeoutError, match=str(node.log_file)):
         node.up()
     assert processes_mentioning(str(node.properties)) == []
-
-
-@pytest.fixture
-def own_postgres_dir():
-    # Not pytest's tmp_path: as root, the server runs as 'postgres', which cannot enter /tmp/pytest-of-root.
-    directory = Path(tempfile.mkdtemp(prefix="crmbus-pg-test-", dir="/var/tmp"))
-    directory.chmod(0o755)
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_an_own_postgres_cluster_initialises_starts_answers_and_stops(own_postgres_dir):
