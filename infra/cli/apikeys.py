@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import typer
@@ -10,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.db.api_keys import ApiKeys, KeyView
-from infra.db.engine import make_engine
+from infra.db.engine import scoped_engine
 from infra.settings import Settings
 from schemas.catalogue import parse_duration_ms
 
@@ -18,8 +20,10 @@ app = typer.Typer(help="Tenants' API keys.", no_args_is_help=True)
 console = Console()
 
 
-def _keys() -> ApiKeys:
-    return ApiKeys(make_engine(Settings().database, pool_size=1))
+@contextmanager
+def _keys() -> Iterator[ApiKeys]:
+    with scoped_engine(Settings().database) as engine:
+        yield ApiKeys(engine)
 
 
 def _show_secret(view: KeyView, secret: str) -> None:
@@ -35,7 +39,8 @@ def create(
     tenant_name: str | None = typer.Option(None, help="Display name of a new tenant."),
 ) -> None:
     """Create a key; its secret is printed once."""
-    _show_secret(*_keys().create(tenant, name, tenant_name))
+    with _keys() as keys:
+        _show_secret(*keys.create(tenant, name, tenant_name))
 
 
 @app.command("list")
@@ -44,7 +49,9 @@ def list_keys(tenant: str | None = typer.Option(None, help="Only this tenant's k
     table = Table(title="API keys")
     for column in ("id", "tenant", "name", "prefix", "created", "expires", "state"):
         table.add_column(column)
-    for key in _keys().list(tenant):
+    with _keys() as keys:
+        listed = keys.list(tenant)
+    for key in listed:
         state = "revoked" if key.revoked_at else ("rotating out" if key.expires_at else "active")
         expires = f"{key.expires_at:%Y-%m-%d %H:%M}" if key.expires_at else ""
         table.add_row(
@@ -56,7 +63,8 @@ def list_keys(tenant: str | None = typer.Option(None, help="Only this tenant's k
 @app.command("revoke")
 def revoke(key_id: uuid.UUID) -> None:
     """Stop a key at once."""
-    view = _keys().revoke(key_id)
+    with _keys() as keys:
+        view = keys.revoke(key_id)
     console.print(f"key {view.id} of tenant {view.tenant_id!r} revoked")
 
 
@@ -66,4 +74,5 @@ def rotate(
     overlap: str = typer.Option("24h", help="How long the old key keeps working (e.g. 30m, 24h, 7d)."),
 ) -> None:
     """Issue a replacement; the old key works until the overlap ends."""
-    _show_secret(*_keys().rotate(key_id, overlap=timedelta(milliseconds=parse_duration_ms(overlap))))
+    with _keys() as keys:
+        _show_secret(*keys.rotate(key_id, overlap=timedelta(milliseconds=parse_duration_ms(overlap))))

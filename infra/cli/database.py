@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from infra.db.engine import make_engine
+from infra.db.engine import scoped_engine
 from infra.db.migrate import upgrade
 from infra.settings import Settings
 
@@ -15,5 +15,6 @@ app = typer.Typer(help="The PostgreSQL schema.", no_args_is_help=True)
 @app.command("migrate")
 def migrate() -> None:
     """Bring the database schema to the newest migration."""
-    upgrade(make_engine(Settings().database))
+    with scoped_engine(Settings().database) as engine:
+        upgrade(engine)
     Console().print("database: migrated to head")

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from connectors.schema_registry import schema_ids
 from infra.cli.registry import register_all
-from infra.db.engine import make_engine
+from infra.db.engine import scoped_engine
 from infra.db.migrate import upgrade
 from infra.kafka_node import LocalKafka
 from infra.postgres_node import LocalPostgres
@@ -79,7 +79,8 @@ def up() -> None:
     console.print(f"topics: {len(plan.create)} created, {len(plan.unchanged)} unchanged of {len(catalogue)}")
     subjects = register_all(catalogue, schema_ids(settings.schema_registry_url))
     console.print(f"schemas: {len(subjects)} subjects with ids")
-    upgrade(make_engine(settings.database))
+    with scoped_engine(settings.database) as engine:
+        upgrade(engine)
     console.print("database: migrated to head")
     _print_status(settings)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.db.engine import make_engine
+from infra.db.engine import scoped_engine
 from infra.db.inbound_sources import SOURCES, InboundSources
 from infra.secret_box import SecretBox
 from infra.settings import Settings
@@ -17,9 +19,10 @@ app = typer.Typer(help="Webhook endpoints of tenants' sources (Z-API, WAHA, site
 console = Console()
 
 
-def _sources() -> tuple[InboundSources, Settings]:
-    settings = Settings()
-    return InboundSources(make_engine(settings.database, pool_size=1), SecretBox.from_settings(settings)), settings
+@contextmanager
+def _sources(settings: Settings) -> Iterator[InboundSources]:
+    with scoped_engine(settings.database) as engine:
+        yield InboundSources(engine, SecretBox.from_settings(settings))
 
 
 @app.command("add")
@@ -29,8 +32,9 @@ def add(
     name: str = typer.Option("default", help="A label for this endpoint."),
 ) -> None:
     """Create an endpoint; its URL token (and signing secret) are printed once."""
-    sources, settings = _sources()
-    endpoint = sources.add(tenant, source, name)
+    settings = Settings()
+    with _sources(settings) as sources:
+        endpoint = sources.add(tenant, source, name)
     console.print(f"endpoint {endpoint.id} for tenant {tenant!r}, source {source}")
     url = f"http://{settings.ingress_host}:{settings.ingress_port}/v1/webhooks/{source}/{endpoint.token}"
     console.print(f"webhook URL: [bold]{url}[/]", highlight=False, soft_wrap=True)
@@ -46,7 +50,9 @@ def list_endpoints(tenant: str | None = typer.Option(None, help="Only this tenan
     table = Table(title="webhook endpoints")
     for column in ("id", "tenant", "source", "name", "signed", "state"):
         table.add_column(column)
-    for row in _sources()[0].list(tenant):
+    with _sources(Settings()) as sources:
+        rows = sources.list(tenant)
+    for row in rows:
         state = "revoked" if row.revoked_at else "active"
         signed = "yes" if row.signing_secret_encrypted else "no"
         table.add_row(str(row.id), row.tenant_id, row.source, row.name, signed, state)
@@ -56,5 +62,6 @@ def list_endpoints(tenant: str | None = typer.Option(None, help="Only this tenan
 @app.command("revoke")
 def revoke(endpoint_id: uuid.UUID) -> None:
     """Stop an endpoint (within the ingress's cache TTL)."""
-    _sources()[0].revoke(endpoint_id)
+    with _sources(Settings()) as sources:
+        sources.revoke(endpoint_id)
     console.print(f"endpoint {endpoint_id} revoked")

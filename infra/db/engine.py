@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 
@@ -10,3 +13,13 @@ def make_engine(url: URL, schema: str | None = None, pool_size: int = 5) -> Engi
     """An engine whose sessions see ``schema`` first (``public`` when None)."""
     connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
     return create_engine(url, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args)
+
+
+@contextmanager
+def scoped_engine(url: URL, schema: str | None = None) -> Iterator[Engine]:
+    """An engine for one command: its pooled connections are closed when the block ends."""
+    engine = make_engine(url, schema, pool_size=1)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
