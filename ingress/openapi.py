@@ -8,6 +8,7 @@ from typing import Any
 
 from streams.event_types import json_schemas
 from streams.inbound import MAX_KEY_LENGTH
+from streams.sources import SOURCES
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 
@@ -53,6 +54,25 @@ def _event_request() -> dict[str, Any]:
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
+
+
+def _webhook(token: dict[str, str]) -> dict[str, Any]:
+    """The webhook operation; the endpoint's token comes in the path or in a header."""
+    source = {"name": "source", "in": "path", "required": True, "schema": {"enum": list(SOURCES)}}
+    return {
+        "post": {
+            "summary": "A source's webhook in its own format (Z-API, WAHA, site, CRM, Operacao, Financeiro)",
+            "description": "WAHA bodies carry X-Webhook-Hmac (HMAC-SHA512); CRM, Operacao and Financeiro "
+            "bodies carry X-Crmbus-Timestamp and X-Crmbus-Signature (v1=HMAC-SHA256 of '<timestamp>.<body>').",
+            "parameters": [source, token | {"required": True, "schema": {"type": "string"}}],
+            "requestBody": {"required": True, **_json({"type": "object"})},
+            "responses": {
+                "200": {"description": "A callback crmbus ignores on purpose", **_json({"type": "object"})},
+                "202": {"description": "Stored in Kafka", **_json({"type": "object"})},
+                **_problems(400, 401, 404, 413, 415, 422, 429, 503),
+            },
+        }
+    }
 
 
 @cache
@@ -163,28 +183,8 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
-            "/v1/webhooks/{source}/{token}": {
-                "post": {
-                    "summary": "A source's webhook in its own format (Z-API, WAHA, site, CRM, Operacao, Financeiro)",
-                    "description": "WAHA bodies carry X-Webhook-Hmac (HMAC-SHA512); CRM, Operacao and Financeiro "
-                    "bodies carry X-Crmbus-Timestamp and X-Crmbus-Signature (v1=HMAC-SHA256 of '<timestamp>.<body>').",
-                    "parameters": [
-                        {
-                            "name": "source",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"enum": ["zapi", "waha", "site", "crm", "operacao", "financeiro"]},
-                        },
-                        {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}},
-                    ],
-                    "requestBody": {"required": True, **_json({"type": "object"})},
-                    "responses": {
-                        "200": {"description": "A callback crmbus ignores on purpose", **_json({"type": "object"})},
-                        "202": {"description": "Stored in Kafka", **_json({"type": "object"})},
-                        **_problems(400, 401, 404, 413, 415, 422, 429, 503),
-                    },
-                }
-            },
+            "/v1/webhooks/{source}/{token}": _webhook({"name": "token", "in": "path"}),
+            "/v1/webhooks/{source}": _webhook({"name": "X-Webhook-Token", "in": "header"}),
             "/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "Up"}}}},
             "/health/detailed": {
                 "get": {

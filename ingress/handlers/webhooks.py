@@ -1,6 +1,7 @@
 """Source webhooks: ``POST /v1/webhooks/{source}/{token}``, each source in its own format.
 
-The URL's token says which tenant and source is calling (capability URL: unknown ones are 404).
+The endpoint's token (in the URL, or in ``X-Webhook-Token`` on ``POST /v1/webhooks/{source}``) says
+which tenant and source is calling; unknown tokens are 404, like any unknown capability URL.
 Where the source signs, the body's signature is checked too: WAHA's ``X-Webhook-Hmac``, and for
 CRM, Operacao and Financeiro crmbus's timestamped ``X-Crmbus-Signature``. The body is then mapped
 by the pure mapper of ``streams.sources`` and written like any other event.
@@ -25,6 +26,7 @@ from streams.signatures import verify_crmbus, verify_waha
 from streams.sources import SOURCES
 
 log = structlog.get_logger("crmbus.ingress")
+TOKEN_HEADER = "X-Webhook-Token"  # noqa: S105 - a header name, not a secret
 
 
 def _not_found() -> Problem:
@@ -47,7 +49,9 @@ def _verify(state: IngressState, endpoint: SourceEndpoint, request: web.Request,
 
 async def post_webhook(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    source, token = request.match_info["source"], request.match_info["token"]
+    source = request.match_info["source"]
+    # The token is in the URL, or, for senders that keep secrets out of URLs (and access logs), a header.
+    token = request.match_info.get("token") or request.headers.get(TOKEN_HEADER) or ""
     mapper = SOURCES.get(source)
     if mapper is None:
         raise _not_found()
@@ -92,4 +96,7 @@ async def post_webhook(request: web.Request) -> web.Response:
 
 
 def routes() -> list[web.RouteDef]:
-    return [web.post("/v1/webhooks/{source}/{token}", post_webhook)]
+    return [
+        web.post("/v1/webhooks/{source}/{token}", post_webhook),
+        web.post("/v1/webhooks/{source}", post_webhook),
+    ]

@@ -156,3 +156,17 @@ def test_a_malformed_source_body_names_the_field_in_the_sources_own_terms(stack)
     )
     assert (status, problem["field"]) == (422, "telefone")
     assert "12" not in problem["detail"]
+
+
+def test_a_source_that_keeps_secrets_out_of_urls_can_send_its_token_in_a_header(stack):
+    endpoint = stack["endpoints"]["zapi"]
+    body = (EXAMPLES / "zapi" / "received_text.json").read_bytes()
+    headers = {"Content-Type": "application/json"}
+    answers = send(
+        stack,
+        [
+            ("/v1/webhooks/zapi", body, headers | {"X-Webhook-Token": endpoint.token}),
+            ("/v1/webhooks/zapi", body, headers),
+        ],
+    )
+    assert [status for status, _ in answers] == [202, 404]
