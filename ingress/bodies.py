@@ -1,4 +1,4 @@
-"""Reading request bodies: media type (415), size (413), JSON (400), all as problems."""
+"""Request and response bodies: media type (415), size (413), JSON (400) as problems; JSON answers."""
 
 from __future__ import annotations
 
@@ -52,3 +52,7 @@ def parse_json(body: bytes) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise malformed_json("the body must be a JSON object")
     return document
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)

@@ -11,7 +11,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from infra.db.models import ApiKey, AuditLog, Tenant
+from infra.db.audit import audit
+from infra.db.models import ApiKey, Tenant
 from streams.api_keys import digest_of, is_usable, issue_key, looks_like_key
 from streams.errors import ConfigurationError, ServiceUnreachableError
 
@@ -65,7 +66,14 @@ class ApiKeys:
             row = ApiKey(tenant_id=tenant_id, name=name, prefix=issued.display_prefix, key_hash=issued.digest)
             session.add(row)
             session.flush()
-            self._audit(session, tenant_id, "apikey.create", row.id)
+            audit(
+                session,
+                actor=self.actor,
+                tenant_id=tenant_id,
+                action="apikey.create",
+                target_type="api_key",
+                target_id=str(row.id),
+            )
             view = KeyView.of(row)
         return view, issued.secret
 
@@ -80,7 +88,14 @@ class ApiKeys:
         with Session(self.engine) as session, session.begin():
             row = self._get(session, key_id)
             row.revoked_at = row.revoked_at or _now()
-            self._audit(session, row.tenant_id, "apikey.revoke", row.id)
+            audit(
+                session,
+                actor=self.actor,
+                tenant_id=row.tenant_id,
+                action="apikey.revoke",
+                target_type="api_key",
+                target_id=str(row.id),
+            )
             return KeyView.of(row)
 
     def rotate(self, key_id: uuid.UUID, overlap: timedelta) -> tuple[KeyView, str]:
@@ -95,7 +110,15 @@ class ApiKeys:
             new = ApiKey(tenant_id=old.tenant_id, name=old.name, prefix=issued.display_prefix, key_hash=issued.digest)
             session.add(new)
             session.flush()
-            self._audit(session, old.tenant_id, "apikey.rotate", new.id, {"replaces": str(old.id)})
+            audit(
+                session,
+                actor=self.actor,
+                tenant_id=old.tenant_id,
+                action="apikey.rotate",
+                target_type="api_key",
+                target_id=str(new.id),
+                details={"replaces": str(old.id)},
+            )
             return KeyView.of(new), issued.secret
 
     def authenticate(self, presented: str, now: datetime | None = None) -> str | None:
@@ -128,13 +151,3 @@ class ApiKeys:
         if row is None:
             raise ConfigurationError(f"no API key {key_id}")
         return row
-
-    def _audit(
-        self, session: Session, tenant_id: str, action: str, key_id: uuid.UUID, details: dict[str, str] | None = None
-    ) -> None:
-        session.add(
-            AuditLog(
-                tenant_id=tenant_id, actor=self.actor, action=action, target_type="api_key", target_id=str(key_id),
-                details=details or {},
-            )
-        )  # fmt: skip

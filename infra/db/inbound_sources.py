@@ -12,7 +12,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from infra.db.models import AuditLog, InboundSource, Tenant
+from infra.db.audit import audit
+from infra.db.models import InboundSource, Tenant
 from infra.secret_box import SecretBox
 from streams.errors import ConfigurationError, ServiceUnreachableError
 
@@ -70,10 +71,15 @@ class InboundSources:
             )
             session.add(row)
             session.flush()
-            session.add(
-                AuditLog(tenant_id=tenant_id, actor=self.actor, action="source.add",
-                         target_type="inbound_source", target_id=str(row.id), details={"source": source})
-            )  # fmt: skip
+            audit(
+                session,
+                actor=self.actor,
+                tenant_id=tenant_id,
+                action="source.add",
+                target_type="inbound_source",
+                target_id=str(row.id),
+                details={"source": source},
+            )
             return NewEndpoint(row.id, tenant_id, source, token, signing)
 
     def revoke(self, endpoint_id: uuid.UUID) -> None:
@@ -82,8 +88,14 @@ class InboundSources:
             if row is None:
                 raise ConfigurationError(f"no webhook endpoint {endpoint_id}")
             row.revoked_at = row.revoked_at or datetime.now(UTC)
-            session.add(AuditLog(tenant_id=row.tenant_id, actor=self.actor, action="source.revoke",
-                                 target_type="inbound_source", target_id=str(row.id)))  # fmt: skip
+            audit(
+                session,
+                actor=self.actor,
+                tenant_id=row.tenant_id,
+                action="source.revoke",
+                target_type="inbound_source",
+                target_id=str(row.id),
+            )
 
     def list(self, tenant_id: str | None = None) -> list[InboundSource]:
         query = select(InboundSource).order_by(InboundSource.tenant_id, InboundSource.created_at)

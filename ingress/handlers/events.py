@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC
 from typing import Any
 
-import orjson
 import structlog
 from aiohttp import web
 from sqlalchemy import select
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 from connectors.kafka_producer import Delivered
 from infra.db.models import WebhookDelivery
 from infra.metrics import reject
-from ingress.bodies import read_json
+from ingress.bodies import json_response, read_json
 from ingress.problems import Problem, invalid_event, kafka_unavailable
 from ingress.state import STATE
 from streams.envelope import Envelope
@@ -27,10 +26,6 @@ from streams.inbound import envelope_from_request
 
 log = structlog.get_logger("crmbus.ingress")
 SOURCE = "api"
-
-
-def _json(status: int, body: dict[str, Any], headers: dict[str, str]) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)
 
 
 def _accepted(event: Envelope, where: Delivered) -> dict[str, Any]:
@@ -61,7 +56,7 @@ async def post_event(request: web.Request) -> web.Response:
     if isinstance(result, ProduceError):
         log.warning("kafka_write_failed", code=result.code)
         raise kafka_unavailable(retry_after_s=5)
-    return _json(202, _accepted(event, result), limit_headers)
+    return json_response(202, _accepted(event, result), limit_headers)
 
 
 async def post_batch(request: web.Request) -> web.Response:
@@ -99,7 +94,9 @@ async def post_batch(request: web.Request) -> web.Response:
     if accepted == 0 and all(r and r.get("status") == 503 for r in results):
         raise kafka_unavailable(retry_after_s=5)
     status = 202 if accepted == len(items) else 207
-    return _json(status, {"accepted": accepted, "rejected": len(items) - accepted, "results": results}, limit_headers)
+    return json_response(
+        status, {"accepted": accepted, "rejected": len(items) - accepted, "results": results}, limit_headers
+    )
 
 
 async def get_event(request: web.Request) -> web.Response:
@@ -139,7 +136,7 @@ async def get_event(request: web.Request) -> web.Response:
         }
         for row in rows
     ]
-    return _json(200, {"event_id": str(event_id), "type": rows[0].event_type, "deliveries": deliveries}, {})
+    return json_response(200, {"event_id": str(event_id), "type": rows[0].event_type, "deliveries": deliveries}, {})
 
 
 def routes() -> list[web.RouteDef]:

@@ -10,24 +10,20 @@ from importlib.metadata import version
 from typing import Any
 
 import httpx
-import orjson
 from aiohttp import web
 from sqlalchemy import text
 
 from infra.metrics import exposition
+from ingress.bodies import json_response
 from ingress.openapi import DOCS_PAGE, document
 from ingress.state import STATE, IngressState
 
 _CHECK_TIMEOUT_S = 2.0
 
 
-def _json(status: int, body: dict[str, Any]) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
-
-
 async def health(_: web.Request) -> web.Response:
     """Liveness: the process answers. Dependencies are /health/detailed's business."""
-    return _json(200, {"status": "ok"})
+    return json_response(200, {"status": "ok"})
 
 
 async def _timed(check: Callable[[], Awaitable[object]]) -> dict[str, Any]:
@@ -67,13 +63,13 @@ async def health_detailed(request: web.Request) -> web.Response:
     if not registry_url:
         results["schema_registry"] = {"status": "not_configured", "ids_from": "schemas/avro/ids.yaml"}
     healthy = all(r["status"] != "down" for r in results.values())
-    return _json(200 if healthy else 503, {"status": "up" if healthy else "degraded", "checks": results})
+    return json_response(200 if healthy else 503, {"status": "up" if healthy else "degraded", "checks": results})
 
 
 async def status(request: web.Request) -> web.Response:
     state = request.app[STATE]
     lanes = state.publisher.lanes
-    return _json(
+    return json_response(
         200,
         {
             "service": "crmbus-ingress",
@@ -96,7 +92,7 @@ async def metrics(_: web.Request) -> web.Response:
 
 
 async def openapi(_: web.Request) -> web.Response:
-    return web.Response(body=orjson.dumps(document()), content_type="application/json")
+    return json_response(200, document())
 
 
 async def docs(_: web.Request) -> web.Response:

@@ -12,12 +12,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-import orjson
 import structlog
 from aiohttp import web
 
 from infra.db.inbound_sources import SourceEndpoint
-from ingress.bodies import parse_json, read_json_bytes
+from ingress.bodies import json_response, parse_json, read_json_bytes
 from ingress.problems import Problem, kafka_unavailable
 from ingress.state import STATE, IngressState
 from streams.envelope import Envelope
@@ -79,8 +78,7 @@ async def post_webhook(request: web.Request) -> web.Response:
     if not events:
         # A callback crmbus deliberately ignores (an echo of our own message, a group chat...):
         # a 2xx, or the source would retry it forever.
-        return web.Response(status=200, body=orjson.dumps({"accepted": 0, "status": "ignored"}),
-                            content_type="application/json", headers=limit_headers)  # fmt: skip
+        return json_response(200, {"accepted": 0, "status": "ignored"}, limit_headers)
     written = await state.publisher.publish(events)
     if any(isinstance(outcome, ProduceError) for outcome in written):
         # The source retries the whole webhook; what was written is deduplicated downstream
@@ -91,8 +89,7 @@ async def post_webhook(request: web.Request) -> web.Response:
         for e, w in zip(events, written, strict=True)
         if not isinstance(w, ProduceError)
     ]
-    return web.Response(status=202, body=orjson.dumps({"accepted": len(accepted), "events": accepted}),
-                        content_type="application/json", headers=limit_headers)  # fmt: skip
+    return json_response(202, {"accepted": len(accepted), "events": accepted}, limit_headers)
 
 
 def routes() -> list[web.RouteDef]:

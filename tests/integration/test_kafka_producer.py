@@ -3,26 +3,18 @@
 import asyncio
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from connectors.kafka_producer import AsyncProducer, producer_config
 from infra.topics import apply_catalogue
 from schemas.catalogue import Catalogue, load_catalogue
 from streams.errors import ProduceError
+from tests.integration.ingress_harness import end_offsets
 
 
 def lane(prefix):
     spec = load_catalogue().with_prefix(prefix)[f"{prefix}crmbus.events"]
     return Catalogue({spec.name: spec}), spec.name
-
-
-def end_offsets(bootstrap, topic, partitions):
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "offsets-probe"})
-    try:
-        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions))
-    finally:
-        consumer.close()
 
 
 async def send_all(config, topic, count):
@@ -39,7 +31,7 @@ def test_every_acknowledged_record_is_in_the_topic_and_a_tenant_keeps_one_partit
     delivered = asyncio.run(send_all(producer_config(kafka_bootstrap, 10, 5), topic, 2_000))
 
     assert len({(d.partition, d.offset) for d in delivered}) == 2_000
-    assert end_offsets(kafka_bootstrap, topic, catalogue[topic].partitions) == 2_000
+    assert end_offsets(kafka_bootstrap, [topic], catalogue[topic].partitions)[topic] == 2_000
     by_tenant = {}
     for i, d in enumerate(delivered):
         by_tenant.setdefault(i % 7, set()).add(d.partition)
@@ -78,4 +70,4 @@ def test_with_the_broker_down_sends_fail_in_bounded_time_and_succeed_after_resta
     assert failure.retriable or failure.code == "_MSG_TIMED_OUT"
     assert after.offset >= 0
     # Records acknowledged before the stop survived it; the failed one may or may not be there.
-    assert end_offsets(bootstrap, topic, catalogue[topic].partitions) >= 101
+    assert end_offsets(bootstrap, [topic], catalogue[topic].partitions)[topic] >= 101
