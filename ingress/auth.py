@@ -9,7 +9,6 @@ credential's SHA-256: no secret is kept in memory.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from infra.db.api_keys import Principal
+from streams.api_keys import digest_of
 from streams.errors import ServiceUnreachableError
 
 T = TypeVar("T")
@@ -47,7 +47,7 @@ class CachedLookup(Generic[T]):
 
     async def get(self, presented: str) -> T | None:
         """The credential's owner, None for a bad one; ServiceUnreachableError if nobody can tell."""
-        digest = hashlib.sha256(presented.encode()).digest()
+        digest = digest_of(presented)
         now = self._clock()
         entry = self._cache.get(digest)
         usable = entry is not None and (entry.value is None or self._still_valid(entry.value))

@@ -27,6 +27,7 @@ class IssuedKey:
 
 
 def digest_of(presented: str) -> bytes:
+    """The SHA-256 under which a credential (API key, webhook token) is stored and cached."""
     return hashlib.sha256(presented.encode()).digest()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from infra.db.audit import audit
 from infra.db.models import InboundSource, Tenant
 from infra.secret_box import SecretBox
+from streams.api_keys import digest_of
 from streams.errors import ConfigurationError, ServiceUnreachableError
 
 SOURCES = ("zapi", "waha", "site", "crm", "operacao", "financeiro")
@@ -42,10 +42,6 @@ class NewEndpoint:
     signing_secret: str | None  # shown once
 
 
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 class InboundSources:
     def __init__(self, engine: Engine, box: SecretBox, actor: str = "cli") -> None:
         self.engine, self.box, self.actor = engine, box, actor
@@ -66,7 +62,7 @@ class InboundSources:
                 tenant_id=tenant_id,
                 source=source,
                 name=name,
-                token_hash=_digest(token),
+                token_hash=digest_of(token),
                 signing_secret_encrypted=self.box.seal(signing.encode()) if signing else None,
             )
             session.add(row)
@@ -111,7 +107,7 @@ class InboundSources:
         try:
             with Session(self.engine) as session:
                 row = session.scalars(
-                    select(InboundSource).where(InboundSource.token_hash == _digest(token))
+                    select(InboundSource).where(InboundSource.token_hash == digest_of(token))
                 ).one_or_none()
         except OperationalError as exc:
             raise ServiceUnreachableError("PostgreSQL unreachable while resolving a webhook token") from exc
