@@ -118,8 +118,9 @@ class LocalKafka:
         """Make a broker answer at the bootstrap address; True when this call started it."""
         if self.answers():
             return False
+        running = self.our_pid()
         for port in (self.port, self.settings.kafka_controller_port):
-            if self.our_pid() is None and port_accepts(self.host, port):
+            if running is None and port_accepts(self.host, port):
                 raise PortInUseError(
                     f"port {port} on {self.host} is taken by a process that is not a crmbus broker; "
                     "stop it or set CRMBUS_KAFKA_BOOTSTRAP / CRMBUS_KAFKA_CONTROLLER_PORT"
@@ -129,7 +130,7 @@ class LocalKafka:
         self.home.mkdir(parents=True, exist_ok=True)
         self._write_config()
         self._format_storage(java)
-        pid = self.our_pid() or self._start(java)
+        pid = running or self._start(java)
 
         def ready() -> bool:
             if process_cmdline(pid) is None:
