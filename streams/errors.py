@@ -92,3 +92,22 @@ class DecodeError(PoisonMessageError):
 
 class SchemaMismatchError(PoisonMessageError):
     """The record decoded but does not have the shape the consumer expects."""
+
+
+class MappingError(PoisonMessageError):
+    """A route's mapping cannot turn this event into a request; ``field`` names the output field.
+
+    Like every message here it names fields and rules, never values.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidRouteError(CrmbusError):
+    """A route's filter or mapping is not valid; refused when saved. ``field`` names where."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
