@@ -86,6 +86,29 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
 
+    # -- workers (router, scheduler) --------------------------------------------------------
+    worker_processes: int = Field(2, ge=1, le=64, description="Faust worker processes `crmbus worker` starts.")
+    worker_web_port: int = Field(
+        18010, description="Health and metrics port of the first worker; worker i listens on this + i."
+    )
+    worker_batch_max: int = Field(2000, ge=1, description="Most records a router agent takes in one batch.")
+    worker_batch_wait_s: float = Field(
+        0.05, gt=0, le=5, description="Longest a router agent waits to fill a batch before processing it."
+    )
+    dedupe_ttl_s: float = Field(
+        86_400, gt=0, description="How long an idempotency key is remembered: a repeat within it is dropped."
+    )
+    routes_poll_s: float = Field(
+        5.0, gt=0, description="How often workers ask PostgreSQL whether routes changed (picked up live)."
+    )
+    scheduler_tick_s: float = Field(
+        0.5, gt=0, le=10, description="How often the scheduler releases delayed actions that are due."
+    )
+    sandbox_url: str = Field(
+        "http://127.0.0.1:18100",
+        description="Base URL of the sandbox destinations; a new tenant's destinations start there.",
+    )
+
     @field_validator("high_priority_types", "low_priority_types", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
