@@ -125,6 +125,10 @@ class ServiceCompleted(Payload):
     started_at: UtcDatetime
     ended_at: UtcDatetime
     notes: Note | None = None
+    client_name: Name | None = Field(default=None, description="How to greet the client in a message.")
+    client_phone: Phone | None = Field(
+        default=None, description="The client's WhatsApp number, to tell them the service ended and ask for feedback."
+    )
 
     @field_validator("ended_at")
     @classmethod

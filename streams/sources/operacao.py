@@ -4,9 +4,12 @@ Envelope as in ``streams.sources.own_format``. ``atendimento.concluido`` carries
 
     {"atendimento_id": "AT-2026-000123", "cliente_id": "CL-000045", "profissional_id": "PR-000310",
      "tipo": "cuidador", "inicio": "2026-03-01T19:00:00-03:00", "fim": "2026-03-02T07:00:00-03:00",
-     "observacoes": "..."}
+     "observacoes": "...", "cliente_nome": "Maria Aparecida Souza", "cliente_telefone": "(11) 98765-4321"}
 
     tipo: cuidador, tecnico_enfermagem, enfermagem, fisioterapia, acompanhante_hospitalar, outro
+
+``cliente_nome`` and ``cliente_telefone`` are optional: with them, the client can be greeted by name
+and notified on WhatsApp that the service ended.
 
 Ignored: ``atendimento.agendado``, ``atendimento.iniciado`` and ``atendimento.cancelado``, which
 have no canonical type yet. A service completes once, so the idempotency key is the service
@@ -33,6 +36,8 @@ _SERVICE = {
     "started_at": "inicio",
     "ended_at": "fim",
     "notes": "observacoes",
+    "client_name": "cliente_nome",
+    "client_phone": "cliente_telefone",
 }
 _FIELDS = in_dados(_SERVICE)
 

@@ -155,6 +155,12 @@ def test_no_phone_refusal_repeats_the_digits(digits):
     assert digits not in refusal_message("lead.created", lead(phone=digits))
 
 
+def test_a_service_may_name_the_client_to_notify_with_the_phone_in_e164():
+    payload = validate_payload("service.completed", service(client_name="Maria Souza", client_phone="(11) 98765-4321"))
+    assert (payload["client_name"], payload["client_phone"]) == ("Maria Souza", "+5511987654321")
+    assert "client_phone" not in validate_payload("service.completed", service())
+
+
 def test_a_service_must_end_after_it_starts():
     error = refusal("service.completed", service(ended_at="2026-03-05T18:00:00-03:00"))
     assert (error.field, str(error)) == ("ended_at", "ended_at: must be later than started_at")

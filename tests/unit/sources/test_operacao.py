@@ -26,6 +26,8 @@ def test_a_concluded_service_becomes_service_completed():
         "started_at": "2026-03-05T22:00:00Z",
         "ended_at": "2026-03-06T10:00:00Z",
         "notes": "Plantão tranquilo; medicação das 22h administrada.",
+        "client_name": "Maria Aparecida Souza",
+        "client_phone": "+5511987654321",
     }
     assert event.occurred_at == datetime(2026, 3, 6, 10, 5, tzinfo=UTC)
     assert event.ordering_key == "client_id:CL-000045"
@@ -35,6 +37,22 @@ def test_a_completion_resent_under_a_new_event_id_dedupes_on_the_service():
     first = map_operacao(example("operacao", "atendimento_concluido"))[0]
     again = map_operacao(example("operacao", "atendimento_concluido") | {"id_evento": "op-evt-99999"})[0]
     assert first.idempotency_key == again.idempotency_key == "operacao:service.completed:AT-2026-000123"
+
+
+def test_a_service_without_the_clients_name_and_phone_still_completes():
+    body = example("operacao", "atendimento_concluido")
+    del body["dados"]["cliente_nome"], body["dados"]["cliente_telefone"]
+    [event] = map_operacao(body)
+    assert "client_name" not in event.payload
+    assert "client_phone" not in event.payload
+
+
+def test_an_unusable_client_phone_is_refused_naming_dados_cliente_telefone():
+    body = example("operacao", "atendimento_concluido")
+    body["dados"]["cliente_telefone"] = "98765"
+    error = refusal(body)
+    assert error.field == "dados.cliente_telefone"
+    assert "98765" not in str(error)
 
 
 @pytest.mark.parametrize("evento", ["atendimento.agendado", "atendimento.iniciado", "atendimento.cancelado"])
