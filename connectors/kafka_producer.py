@@ -43,6 +43,9 @@ def producer_config(bootstrap: str, delivery_timeout_s: float, linger_ms: float)
         "enable.idempotence": True,
         "linger.ms": linger_ms,
         "compression.type": "lz4",
+        # The Java client's partitioner (murmur2), not librdkafka's CRC32 default: a tenant's key
+        # lands on the same partition whether Faust, a Java consumer's producer or we write it.
+        "partitioner": "murmur2_random",
         # A record not acknowledged by then fails: callers answer 503, never hang.
         "message.timeout.ms": max(1, int(delivery_timeout_s * 1000)),
         "queue.buffering.max.messages": 500_000,

@@ -13,6 +13,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -37,6 +38,32 @@ INGRESS_ACCEPTED = Counter(
 INGRESS_REJECTED = Counter("crmbus_ingress_rejections_total", "Requests or events refused, by reason.", ["reason"])
 PRODUCE_LATENCY = Histogram(
     "crmbus_kafka_produce_seconds", "Time from send to Kafka's acknowledgement.", buckets=_LATENCY_BUCKETS
+)
+
+ROUTER_EVENTS = Counter(
+    "crmbus_router_events_total",
+    "Events the router consumed, by lane and what became of them.",
+    ["lane", "outcome"],  # routed | duplicate | unrouted | dead_lettered
+)
+ROUTER_OUTPUTS = Counter(
+    "crmbus_router_outputs_total", "Records the router wrote, by kind (deliver, scheduled, public, dlq).", ["kind"]
+)
+ROUTER_BATCH = Histogram(
+    "crmbus_router_batch_seconds", "Time to route one batch, outputs acknowledged included.", buckets=_LATENCY_BUCKETS
+)
+DEAD_LETTERS = Counter(
+    "crmbus_dead_letters_total", "Records sent to crmbus.dlq, by stage and error class.", ["stage", "error_class"]
+)
+ROUTES_LOADED = Gauge("crmbus_routes_loaded", "Enabled routes the worker applies.", multiprocess_mode="max")
+ROUTES_RELOADS = Counter("crmbus_routes_reloads_total", "Route reloads, by outcome (loaded, failed).", ["outcome"])
+SCHEDULED_PENDING = Gauge(
+    "crmbus_scheduled_pending", "Delayed actions this worker holds, not yet due.", multiprocess_mode="sum"
+)
+SCHEDULED_RELEASED = Counter("crmbus_scheduled_released_total", "Delayed actions released to their destination.")
+SCHEDULED_LATENESS = Histogram(
+    "crmbus_scheduled_lateness_seconds",
+    "How long after its due time a delayed action was released.",
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0),
 )
 
 

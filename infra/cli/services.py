@@ -138,9 +138,26 @@ def ingress(
     raise typer.Exit(serve(settings))
 
 
+def worker(
+    processes: int | None = typer.Option(None, help="Worker processes (default CRMBUS_WORKER_PROCESSES)."),
+) -> None:
+    """Run the Faust workers (router, scheduler) in the foreground until Ctrl-C."""
+    from agents.worker import serve as serve_workers  # Faust is heavy: import it only for this command
+
+    settings = Settings()
+    if processes is not None:
+        settings = settings.model_copy(update={"worker_processes": processes})
+    console.print(
+        f"worker: {settings.worker_processes} processes, health on "
+        f"http://127.0.0.1:{settings.worker_web_port}/health (+ index)"
+    )
+    raise typer.Exit(serve_workers(settings))
+
+
 def register(app: typer.Typer) -> None:
     app.command("up")(up)
     app.command("ingress")(ingress)
+    app.command("worker")(worker)
     app.command("down")(down)
     app.command("status")(status)
     app.add_typer(kafka_app, name="kafka")

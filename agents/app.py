@@ -1,0 +1,228 @@
+"""The Faust app of a crmbus worker: topics, tables, agents, timers and pages, wired from Settings.
+
+Agents are thin: each takes a batch with ``noack_take`` (concurrency 1, faust-streaming's
+offset gaps with more), hands it to ``Router``/``Scheduler`` and acknowledges the batch only once
+they return, that is once every output is acknowledged by Kafka. Outputs go through one
+confluent-kafka producer per process (acks=all, idempotent), not Faust's per-send path, which
+costs several times more CPU per record. Tables use explicit changelog partitions
+(``PartitionedTable``) because a batch mixes partitions.
+
+If a batch can neither be written nor dead-lettered, the process exits at once with status 70
+without acknowledging: the batch is read again after a restart. Carrying on would let later
+acknowledgements commit past it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable
+from typing import Any
+
+import faust
+from faust.types import TableT
+from infra.db.routes import Routes
+
+from agents.dedupe import DedupeStore
+from agents.outputs import OutputWriter
+from agents.partitioned_table import PartitionedTable
+from agents.records import Consumed
+from agents.route_cache import RouteCache
+from agents.router import DeliveryEncoder, Router, RouterTopics
+from agents.scheduler import Scheduler
+from connectors.kafka_producer import AsyncProducer, producer_config
+from connectors.schema_registry import schema_ids
+from infra.db.engine import make_engine
+from infra.metrics import exposition
+from infra.settings import Settings
+from schemas.avro_schemas import load_schema
+from schemas.catalogue import load_catalogue
+from schemas.codec import AvroCodec
+from streams.lanes import DEFAULT, HIGH, LOW
+
+log = logging.getLogger("crmbus.agents")
+
+EXIT_FATAL = 70
+_OUTPUT_TIMEOUT_S = 30.0
+_DEDUPE_SWEEP_S = 600.0
+_QUIET_LOGGERS = ("faust", "aiokafka", "mode", "kafka")
+
+
+async def or_exit(work: Awaitable[object]) -> None:
+    """Await ``work``; on any failure, stop the process now, leaving the batch unacknowledged."""
+    try:
+        await work
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure here must stop the process unacknowledged
+        log.critical("worker stopping without acknowledging its batch: %s: %s", type(exc).__name__, exc)
+        logging.shutdown()
+        os._exit(EXIT_FATAL)
+
+
+class Wiring:
+    """What the agents share in one process, opened once the loop runs."""
+
+    def __init__(
+        self, settings: Settings, app: faust.App, dedupe: TableT[bytes, bytes], scheduled: TableT[bytes, bytes]
+    ) -> None:
+        self.settings = settings
+        self.app = app
+        self.topics = RouterTopics(settings.topic_prefix)
+        self.ids = schema_ids(settings.schema_registry_url)
+        engine = make_engine(settings.database)
+        repository = Routes(engine, actor="worker")
+        self.routes = RouteCache(repository.load_enabled, repository.fingerprint, settings.routes_poll_s)
+        self.dedupe = DedupeStore(PartitionedTable(dedupe), settings.dedupe_ttl_s)
+        self.scheduled_table = PartitionedTable(scheduled)
+        self.recovered = asyncio.Event()
+        self._producer: AsyncProducer | None = None
+        self._opening = asyncio.Lock()
+        self.scheduler: Scheduler | None = None
+
+    def codec(self, schema_file: str, topic: str) -> AvroCodec:
+        return AvroCodec(load_schema(schema_file), f"{topic}-value", self.ids)
+
+    async def writer(self) -> OutputWriter:
+        async with self._opening:
+            if self._producer is None:
+                config = producer_config(self.settings.kafka_bootstrap, _OUTPUT_TIMEOUT_S, linger_ms=5.0)
+                self._producer = await AsyncProducer(config).__aenter__()
+            return OutputWriter(self._producer)
+
+    async def router(self, lane: str) -> Router:
+        return Router(
+            lane=lane,
+            envelopes=self.codec("envelope.v1.avsc", self.settings.topic_prefix + DEFAULT),
+            deliveries=DeliveryEncoder(lambda topic: self.codec("delivery.v1.avsc", topic)),
+            topics=self.topics,
+            routes=self.routes,
+            dedupe=self.dedupe,
+            writer=await self.writer(),
+        )
+
+    async def the_scheduler(self) -> Scheduler:
+        if self.scheduler is None:
+            self.scheduler = Scheduler(
+                table=self.scheduled_table,
+                deliveries=self.codec("delivery.v1.avsc", self.topics.scheduled),
+                topics=self.topics,
+                writer=await self.writer(),
+            )
+        return self.scheduler
+
+    @property
+    def ready(self) -> bool:
+        return self.routes.ready.is_set() and self.recovered.is_set() and not self.app.rebalancing
+
+
+def _raw_topic(app: faust.App, name: str) -> Any:
+    return app.topic(name, key_serializer="raw", value_serializer="raw")
+
+
+def build_app(settings: Settings, index: int = 0) -> faust.App:
+    """The worker app for process ``index`` (its web port is ``worker_web_port + index``)."""
+    for name in _QUIET_LOGGERS:  # they build DEBUG records per send even when nobody reads them
+        logging.getLogger(name).setLevel(logging.WARNING)
+    prefix = settings.topic_prefix
+    catalogue = load_catalogue()
+    partitions = catalogue[DEFAULT].partitions
+    app = faust.App(
+        f"{prefix}crmbus-worker",
+        broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        autodiscover=False,
+        topic_partitions=partitions,
+        topic_replication_factor=settings.kafka_replication_factor,
+        table_standby_replicas=0,
+        web_enabled=True,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+        web_port=settings.worker_web_port + index,
+        datadir=str(settings.state_path / "faust" / f"{prefix}worker-{index}"),
+        broker_max_poll_records=settings.worker_batch_max,
+        stream_buffer_maxsize=settings.worker_batch_max * 4,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        key_serializer="raw",
+        value_serializer="raw",
+        worker_redirect_stdouts=False,
+    )
+    retention_ms = str(int((settings.dedupe_ttl_s + 3600) * 1000))
+    dedupe = app.Table(
+        "router-dedupe",
+        partitions=partitions,
+        key_serializer="raw",
+        value_serializer="raw",
+        extra_topic_configs={"cleanup.policy": "compact,delete", "retention.ms": retention_ms},
+        help="Idempotency keys acted on, per tenant.",
+    )
+    scheduled = app.Table(
+        "scheduled",
+        partitions=partitions,
+        key_serializer="raw",
+        value_serializer="raw",
+        help="Delayed actions not yet due, by delivery id.",
+    )
+    wiring = Wiring(settings, app, dedupe, scheduled)
+
+    async def on_scheduled_recovered() -> None:
+        (await wiring.the_scheduler()).rebuild()
+        wiring.recovered.set()
+
+    scheduled.on_recover(on_scheduled_recovered)
+
+    for lane in (HIGH, DEFAULT, LOW):
+        _router_agent(app, wiring, lane)
+
+    @app.agent(_raw_topic(app, wiring.topics.scheduled), name="scheduler", concurrency=1)
+    async def schedule(stream: Any) -> None:
+        scheduler = await wiring.the_scheduler()
+        async for events in stream.noack_take(settings.worker_batch_max, settings.worker_batch_wait_s):
+            await or_exit(scheduler.accept([Consumed.of(event) for event in events]))
+            for event in events:
+                await stream.ack(event)
+
+    async def release_due() -> None:
+        if not wiring.ready:
+            return
+        scheduler = await wiring.the_scheduler()
+        mine = {tp.partition for tp in app.consumer.assignment() if tp.topic == wiring.topics.scheduled}
+        await or_exit(scheduler.release_due(mine))
+
+    async def keep_routes_fresh() -> None:
+        await wiring.routes.run()
+
+    async def sweep_dedupe() -> None:
+        wiring.dedupe.sweep()
+
+    app.timer(settings.scheduler_tick_s)(release_due)
+    app.task(keep_routes_fresh)
+    app.timer(_DEDUPE_SWEEP_S)(sweep_dedupe)
+
+    @app.page("/health")
+    async def health(view: Any, request: Any) -> Any:
+        """200 once routes are loaded and partitions assigned and restored; 503 before."""
+        status = {"status": "ok" if wiring.ready else "starting", "routes": len(wiring.routes.book)}
+        return view.json(status, status=200 if wiring.ready else 503)
+
+    @app.page("/metrics")
+    async def metrics(view: Any, request: Any) -> Any:
+        body, content_type = exposition()
+        return view.bytes(body, content_type=content_type)
+
+    return app
+
+
+def _router_agent(app: faust.App, wiring: Wiring, lane: str) -> None:
+    settings = wiring.settings
+
+    async def route(stream: Any) -> None:
+        router = await wiring.router(lane)
+        async for events in stream.noack_take(settings.worker_batch_max, settings.worker_batch_wait_s):
+            await or_exit(router.handle([Consumed.of(event) for event in events]))
+            for event in events:
+                await stream.ack(event)
+
+    app.agent(_raw_topic(app, settings.topic_prefix + lane), name=f"router:{lane}", concurrency=1)(route)

@@ -1,0 +1,86 @@
+"""Write a batch's output records and return only once Kafka acknowledged every one.
+
+An agent acknowledges its input only after ``write`` returns, so an input's offset is never
+committed before everything it produced is stored (at-least-once, no loss). A broker outage is
+waited out: records that failed for a retriable reason are sent again, with backoff, for as long
+as it takes. A record Kafka refuses for good (too large, unknown topic) is handed back to the
+caller, who turns its input into a DLQ record; if even that fails, the worker must stop without
+acknowledging (``FatalOutputError``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from connectors.kafka_producer import AsyncProducer, Delivered, Headers
+from streams.errors import CrmbusError, ProduceError
+
+log = logging.getLogger("crmbus.agents.outputs")
+
+# librdkafka reports these as not retriable, yet they only say the cluster was away for a while.
+_TRANSIENT_CODES = frozenset(
+    {"_MSG_TIMED_OUT", "_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "QUEUE_FULL", "_QUEUE_FULL"}
+)
+_BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.1, 5.0
+
+
+class FatalOutputError(CrmbusError):
+    """Outputs could not be written and cannot be dead-lettered: stop without acknowledging."""
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    output: Output
+    error: ProduceError
+
+
+def is_transient(error: ProduceError) -> bool:
+    return error.retriable or error.code in _TRANSIENT_CODES
+
+
+class OutputWriter:
+    def __init__(self, producer: AsyncProducer) -> None:
+        self._producer = producer
+
+    async def write(self, outputs: Sequence[Output]) -> list[Refused]:
+        """Write ``outputs``; returns those Kafka refused for good (usually none)."""
+        pending = list(outputs)
+        refused: list[Refused] = []
+        backoff = _BACKOFF_FIRST_S
+        while pending:
+            results = await asyncio.gather(*(self._send(output) for output in pending), return_exceptions=True)
+            again: list[Output] = []
+            for output, result in zip(pending, results, strict=True):
+                if isinstance(result, Delivered):
+                    continue
+                if isinstance(result, ProduceError) and not is_transient(result):
+                    refused.append(Refused(output, result))
+                elif isinstance(result, ProduceError):
+                    again.append(output)
+                else:
+                    raise FatalOutputError(f"unexpected failure writing outputs: {type(result).__name__}")
+            if again:
+                log.warning(
+                    "kafka refused %d of %d output records for now; retrying in %.1f s",
+                    len(again),
+                    len(pending),
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX_S)
+            pending = again
+        return refused
+
+    async def _send(self, output: Output) -> Delivered:
+        return await self._producer.send(output.topic, output.value, output.key, output.headers)

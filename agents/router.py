@@ -1,0 +1,202 @@
+"""The router: each event in, its fan-out out — deliveries, delayed actions, public copy.
+
+One call handles one batch. Decisions are ``streams``' pure functions (``fan_out``, the dedupe
+key, the DLQ headers); this module only decodes, writes and remembers. The order is what makes
+it safe: outputs are written and acknowledged first, then the idempotency keys are remembered,
+then (in the agent) the inputs are acknowledged. A crash anywhere in between re-reads the
+inputs and writes their outputs again with the same delivery ids: duplicates the sinks absorb,
+never a loss.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import orjson
+
+from agents.dedupe import DedupeStore, dedupe_key
+from agents.outputs import FatalOutputError, Output, OutputWriter, Refused
+from agents.records import Consumed
+from agents.route_cache import RouteCache
+from infra.metrics import DEAD_LETTERS, ROUTER_BATCH, ROUTER_EVENTS, ROUTER_OUTPUTS
+from schemas.codec import AvroCodec
+from streams.dead_letter import REPLAY, ROUTE_ID, dead_letter_headers, header
+from streams.envelope import Envelope
+from streams.errors import PoisonMessageError
+from streams.public_topics import public_topic_for
+from streams.routes import PlannedDelivery, fan_out
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RouterTopics:
+    """Topic names, with the deployment's prefix."""
+
+    prefix: str
+    dlq: str = field(init=False)
+    scheduled: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dlq", self.prefix + "crmbus.dlq")
+        object.__setattr__(self, "scheduled", self.prefix + "crmbus.scheduled")
+
+    def deliver(self, destination: str) -> str:
+        return f"{self.prefix}crmbus.deliver.{destination}"
+
+
+class DeliveryEncoder:
+    """Delivery records in Avro, one codec (and so one subject) per topic."""
+
+    def __init__(self, make_codec: Callable[[str], AvroCodec]) -> None:
+        self._make_codec = make_codec
+        self._codecs: dict[str, AvroCodec] = {}
+
+    def encode(self, topic: str, envelope: Envelope, planned: PlannedDelivery) -> bytes:
+        codec = self._codecs.get(topic)
+        if codec is None:
+            codec = self._codecs[topic] = self._make_codec(topic)
+        route = planned.route
+        return codec.encode(
+            {
+                "delivery_id": planned.delivery_id,
+                "event_id": envelope.event_id,
+                "tenant_id": envelope.tenant_id,
+                "event_type": envelope.type,
+                "destination": route.destination,
+                "route_id": route.id,
+                "action": route.action,
+                "payload": orjson.dumps(planned.payload).decode(),
+                "attempt": 0,
+                "first_failure_at": None,
+                "not_before": planned.not_before,
+                "correlation_id": envelope.correlation_id,
+                "ordering_key": envelope.ordering_key,
+            }
+        )
+
+
+class Router:
+    def __init__(
+        self,
+        *,
+        lane: str,
+        envelopes: AvroCodec,
+        deliveries: DeliveryEncoder,
+        topics: RouterTopics,
+        routes: RouteCache,
+        dedupe: DedupeStore,
+        writer: OutputWriter,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._lane, self._envelopes, self._deliveries = lane, envelopes, deliveries
+        self._topics, self._routes, self._dedupe, self._writer = topics, routes, dedupe, writer
+        self._clock = clock
+
+    async def handle(self, batch: Sequence[Consumed]) -> None:
+        """Route ``batch``; returns once every output is acknowledged and every key remembered."""
+        started = time.monotonic()
+        await self._routes.ready.wait()
+        outputs: list[Output] = []
+        owners: list[int] = []  # index in batch of the input each output belongs to
+        remember: list[tuple[int, bytes]] = []
+        outcomes: Counter[str] = Counter()
+        in_batch: set[bytes] = set()
+        now = self._clock()
+        for index, record in enumerate(batch):
+            produced = self._route_one(record, now, in_batch, remember, outcomes)
+            outputs.extend(produced)
+            owners.extend([index] * len(produced))
+        refused = await self._writer.write(outputs)
+        if refused:
+            await self._dead_letter_refused(batch, outputs, owners, refused)
+        for partition, key in remember:
+            self._dedupe.remember(partition, key)
+        for outcome, count in outcomes.items():
+            ROUTER_EVENTS.labels(lane=self._lane, outcome=outcome).inc(count)
+        ROUTER_BATCH.observe(time.monotonic() - started)
+
+    def _route_one(
+        self,
+        record: Consumed,
+        now: datetime,
+        in_batch: set[bytes],
+        remember: list[tuple[int, bytes]],
+        outcomes: Counter[str],
+    ) -> list[Output]:
+        try:
+            envelope = Envelope.from_record(self._envelopes.decode(record.value))
+        except PoisonMessageError as error:
+            outcomes["dead_lettered"] += 1
+            return [self._dead_letter(record, error, "router.decode")]
+        replay = header(record.headers, REPLAY) is not None
+        key = dedupe_key(envelope.tenant_id, envelope.dedupe_key)
+        if not replay and (key in in_batch or self._dedupe.seen(key)):
+            outcomes["duplicate"] += 1
+            return []
+        in_batch.add(key)
+        remember.append((record.origin.partition, key))
+        routes = self._routes.book.routes_for(envelope.tenant_id, envelope.type)
+        only_route = header(record.headers, ROUTE_ID) if replay else None
+        if only_route is not None:
+            routes = tuple(route for route in routes if route.id == only_route)
+        plan = fan_out(envelope, routes)
+        outputs: list[Output] = []
+        for planned in plan.deliveries:
+            later = planned.not_before is not None and planned.not_before > now
+            topic = self._topics.scheduled if later else self._topics.deliver(planned.route.destination)
+            outputs.append(Output(topic, record.key, self._deliveries.encode(topic, envelope, planned)))
+            ROUTER_OUTPUTS.labels(kind="scheduled" if later else "deliver").inc()
+        for failure in plan.failures:
+            outputs.append(
+                self._dead_letter(
+                    record,
+                    failure.error,
+                    "router.mapping",
+                    route_id=failure.route.id,
+                    destination=failure.route.destination,
+                )
+            )
+        public = public_topic_for(envelope.type, self._topics.prefix)
+        if public is not None and only_route is None:
+            outputs.append(Output(public, record.key, record.value))
+            ROUTER_OUTPUTS.labels(kind="public").inc()
+        outcomes["dead_lettered" if plan.failures else "routed" if plan.deliveries else "unrouted"] += 1
+        return outputs
+
+    def _dead_letter(
+        self,
+        record: Consumed,
+        error: BaseException,
+        stage: str,
+        route_id: str | None = None,
+        destination: str | None = None,
+    ) -> Output:
+        DEAD_LETTERS.labels(stage=stage, error_class=type(error).__name__).inc()
+        ROUTER_OUTPUTS.labels(kind="dlq").inc()
+        headers = dead_letter_headers(
+            record.origin, error, self._clock(), stage=stage, route_id=route_id, destination=destination
+        )
+        return Output(self._topics.dlq, record.key, record.value, headers)
+
+    async def _dead_letter_refused(
+        self, batch: Sequence[Consumed], outputs: Sequence[Output], owners: Sequence[int], refused: Sequence[Refused]
+    ) -> None:
+        """An input with an output Kafka refused for good goes to the DLQ whole (its other outputs
+        may be out already: a replay repeats them under the same delivery ids). If the DLQ itself
+        refuses, the worker must stop without acknowledging."""
+        owner_of = {id(output): index for output, index in zip(outputs, owners, strict=True)}
+        letters: dict[int, Output] = {}
+        for item in refused:
+            if item.output.topic == self._topics.dlq:
+                raise FatalOutputError(f"the DLQ refused a record: {item.error.code}")
+            index = owner_of[id(item.output)]
+            letters.setdefault(index, self._dead_letter(batch[index], item.error, "router.produce"))
+        if await self._writer.write(list(letters.values())):
+            raise FatalOutputError("the DLQ refused a record")

@@ -1,0 +1,75 @@
+"""What a record sent to ``crmbus.dlq`` says about itself, in Kafka headers.
+
+The DLQ keeps the original key and bytes untouched and explains in headers where the record
+came from and why it stopped there, so an operator (or ``crmbus dlq replay``) can act on it
+without the original topic. Header values are short ASCII; the error message is the typed
+error's own text, which by contract names fields and rules, never personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+ORIGINAL_TOPIC = "crmbus-original-topic"
+ORIGINAL_PARTITION = "crmbus-original-partition"
+ORIGINAL_OFFSET = "crmbus-original-offset"
+ERROR_CLASS = "crmbus-error-class"
+ERROR_MESSAGE = "crmbus-error-message"
+FAILED_AT = "crmbus-failed-at"
+STAGE = "crmbus-stage"
+ROUTE_ID = "crmbus-route-id"
+DESTINATION = "crmbus-destination"
+ATTEMPTS = "crmbus-attempts"
+REPLAY = "crmbus-replay"
+"""Set by a replay: the router then skips its dedupe check (the sinks' delivery ids still hold)."""
+
+_MESSAGE_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a consumed record was read from."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+def dead_letter_headers(
+    origin: Origin,
+    error: BaseException,
+    failed_at: datetime,
+    *,
+    stage: str,
+    route_id: str | None = None,
+    destination: str | None = None,
+    attempts: int | None = None,
+) -> list[tuple[str, bytes]]:
+    """The headers of the DLQ copy of the record at ``origin`` that failed with ``error``."""
+    headers = [
+        (ORIGINAL_TOPIC, origin.topic.encode()),
+        (ORIGINAL_PARTITION, str(origin.partition).encode()),
+        (ORIGINAL_OFFSET, str(origin.offset).encode()),
+        (ERROR_CLASS, type(error).__name__.encode()),
+        (ERROR_MESSAGE, str(error)[:_MESSAGE_LIMIT].encode("utf-8", "replace")),
+        (FAILED_AT, failed_at.isoformat().replace("+00:00", "Z").encode()),
+        (STAGE, stage.encode()),
+    ]
+    if route_id is not None:
+        headers.append((ROUTE_ID, route_id.encode()))
+    if destination is not None:
+        headers.append((DESTINATION, destination.encode()))
+    if attempts is not None:
+        headers.append((ATTEMPTS, str(attempts).encode()))
+    return headers
+
+
+def header(headers: Sequence[tuple[str, bytes]] | None, name: str) -> str | None:
+    """The value of header ``name`` (the last one if repeated), decoded; None when absent."""
+    found = None
+    for key, value in headers or ():
+        if key == name and value is not None:
+            found = value.decode("utf-8", "replace")
+    return found
