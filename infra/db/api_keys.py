@@ -12,7 +12,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from infra.db.audit import audit
-from infra.db.models import ApiKey, Tenant
+from infra.db.models import ApiKey
+from infra.db.tenants import Tenants
 from streams.api_keys import digest_of, is_usable, issue_key, looks_like_key
 from streams.errors import ConfigurationError, ServiceUnreachableError
 
@@ -52,17 +53,20 @@ def _now() -> datetime:
 
 
 class ApiKeys:
-    def __init__(self, engine: Engine, actor: str = "cli") -> None:
+    def __init__(self, engine: Engine, actor: str = "cli", sandbox_url: str | None = None) -> None:
+        """``sandbox_url``: where the seed destinations of a tenant ``create`` makes point; with
+        ``None`` such a tenant starts without destinations or routes."""
         self.engine = engine
         self.actor = actor
+        self.sandbox_url = sandbox_url
 
     def create(self, tenant_id: str, name: str, tenant_name: str | None = None) -> tuple[KeyView, str]:
-        """A new key for ``tenant_id`` (created if missing); returns the secret once."""
+        """A new key for ``tenant_id`` (created and seeded if missing); returns the secret once."""
         issued = issue_key()
+        _, tenant_created = Tenants(self.engine, self.actor).ensure(
+            tenant_id, tenant_name, sandbox_url=self.sandbox_url
+        )
         with Session(self.engine) as session, session.begin():
-            if session.get(Tenant, tenant_id) is None:
-                session.add(Tenant(id=tenant_id, name=tenant_name or tenant_id))
-                session.flush()
             row = ApiKey(tenant_id=tenant_id, name=name, prefix=issued.display_prefix, key_hash=issued.digest)
             session.add(row)
             session.flush()
@@ -73,6 +77,7 @@ class ApiKeys:
                 action="apikey.create",
                 target_type="api_key",
                 target_id=str(row.id),
+                details={"tenant_created": "true"} if tenant_created else None,
             )
             view = KeyView.of(row)
         return view, issued.secret

@@ -1,0 +1,299 @@
+"""Routes in PostgreSQL (``event_mappings``): add, list, enable, disable, and load them for workers.
+
+A route is checked when it is saved, by compiling its filter and mapping against its event type,
+so a typo in a field path is refused at ``crmbus routes add`` instead of silently matching
+nothing in production. Workers then poll ``fingerprint`` (one cheap query) and call
+``load_enabled`` only when it changed.
+
+Every change bumps the route's ``version`` and ``updated_at``; the fingerprint does not rely on
+that alone (see ``fingerprint``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, String, and_, cast, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from infra.db.audit import audit
+from infra.db.models import Base, EventMapping, Tenant, WebhookEndpoint
+from streams.errors import ConfigurationError, InvalidRouteError
+from streams.event_types import EVENT_TYPES
+from streams.mapping import compile_mapping
+from streams.route_filter import compile_filter
+from streams.routes import DESTINATIONS, Route
+
+log = logging.getLogger("crmbus.routes")
+
+MAX_DELAY = timedelta(days=7)
+"""The longest a route may delay its action: crmbus.scheduled keeps records for 14 days, and a
+delayed action must still be there, with room for a worker outage, when it falls due."""
+
+_ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+_ACTIVE = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteView:
+    """A route as stored; ``destination`` is the name of the tenant's endpoint."""
+
+    id: uuid.UUID
+    tenant_id: str
+    event_type: str
+    destination: str
+    action: str
+    filter: dict[str, Any]
+    mapping: dict[str, Any]
+    delay_seconds: int
+    enabled: bool
+    version: int
+
+    @classmethod
+    def of(cls, row: EventMapping, endpoint_name: str) -> RouteView:
+        return cls(
+            row.id, row.tenant_id, row.event_type, endpoint_name, row.action, row.filter, row.mapping,
+            row.delay_seconds, row.enabled, row.version,
+        )  # fmt: skip
+
+
+class Routes:
+    def __init__(self, engine: Engine, actor: str = "cli") -> None:
+        self.engine = engine
+        self.actor = actor
+
+    def add(
+        self,
+        tenant_id: str,
+        event_type: str,
+        destination: str,
+        action: str,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        mapping: Mapping[str, Any] | None = None,
+        delay_seconds: int = 0,
+    ) -> RouteView:
+        """A new enabled route of ``tenant_id`` to its endpoint named ``destination``.
+
+        ``filter`` defaults to every event and ``mapping`` to the payload as it is. Raises
+        ``InvalidRouteError`` naming the field (``event_type``, ``destination``, ``action``,
+        ``delay_seconds``, or the place in the filter or mapping), ``ConfigurationError`` for an
+        unknown tenant.
+        """
+        if event_type not in EVENT_TYPES:
+            raise InvalidRouteError(
+                f"event_type: is not a known event type; one of {', '.join(sorted(EVENT_TYPES))}", field="event_type"
+            )
+        compiled_filter = compile_filter({} if filter is None else filter, event_type=event_type)
+        compiled_mapping = compile_mapping({} if mapping is None else mapping, event_type=event_type)
+        _check_action(action)
+        _check_delay(delay_seconds)
+        with Session(self.engine) as session, session.begin():
+            if session.get(Tenant, tenant_id) is None:
+                raise ConfigurationError(f"no tenant {tenant_id!r}; create it with 'crmbus tenants create'")
+            endpoint = _endpoint(session, tenant_id, destination)
+            row = EventMapping(
+                tenant_id=tenant_id,
+                event_type=event_type,
+                endpoint_id=endpoint.id,
+                action=action,
+                filter=dict(compiled_filter.spec),
+                mapping=dict(compiled_mapping.spec),
+                delay_seconds=delay_seconds,
+            )
+            session.add(row)
+            session.flush()
+            session.refresh(row)
+            audit(
+                session,
+                actor=self.actor,
+                tenant_id=tenant_id,
+                action="route.add",
+                target_type="route",
+                target_id=str(row.id),
+                details={"event_type": event_type, "destination": destination, "action": action},
+            )
+            return RouteView.of(row, endpoint.name)
+
+    def list(
+        self, tenant_id: str | None = None, event_type: str | None = None, include_disabled: bool = False
+    ) -> list[RouteView]:
+        query = (
+            select(EventMapping, WebhookEndpoint.name)
+            .join(WebhookEndpoint, EventMapping.endpoint_id == WebhookEndpoint.id)
+            .order_by(EventMapping.tenant_id, EventMapping.event_type, WebhookEndpoint.name, EventMapping.created_at)
+        )
+        if tenant_id is not None:
+            query = query.where(EventMapping.tenant_id == tenant_id)
+        if event_type is not None:
+            query = query.where(EventMapping.event_type == event_type)
+        if not include_disabled:
+            query = query.where(EventMapping.enabled)
+        with Session(self.engine) as session:
+            return [RouteView.of(row, name) for row, name in session.execute(query).tuples()]
+
+    def get(self, route_id: uuid.UUID) -> RouteView:
+        with Session(self.engine) as session:
+            row = _route(session, route_id)
+            return RouteView.of(row, _endpoint_name(session, row))
+
+    def disable(self, route_id: uuid.UUID) -> RouteView:
+        """Stop a route; workers drop it at their next poll. Disabling a disabled route changes nothing."""
+        return self._set_enabled(route_id, False)
+
+    def enable(self, route_id: uuid.UUID) -> RouteView:
+        return self._set_enabled(route_id, True)
+
+    def load_enabled(self, tenant_id: str | None = None, event_type: str | None = None) -> builtins.list[Route]:
+        """Every route a worker applies, compiled: enabled, of an active tenant, to an enabled endpoint.
+
+        A stored route that no longer compiles (say, a field its event type has since lost) is
+        left out with a warning naming its id and the offending place: one bad row must not stop
+        every tenant's routing.
+        """
+        query = (
+            select(EventMapping, WebhookEndpoint.kind)
+            .join(
+                WebhookEndpoint,
+                # The endpoint's tenant is checked again: a route never sends to another tenant's endpoint.
+                and_(
+                    EventMapping.endpoint_id == WebhookEndpoint.id, WebhookEndpoint.tenant_id == EventMapping.tenant_id
+                ),
+            )
+            .join(Tenant, Tenant.id == EventMapping.tenant_id)
+            .where(EventMapping.enabled, WebhookEndpoint.enabled, Tenant.status == _ACTIVE)
+        )
+        if tenant_id is not None:
+            query = query.where(EventMapping.tenant_id == tenant_id)
+        if event_type is not None:
+            query = query.where(EventMapping.event_type == event_type)
+        with Session(self.engine) as session:
+            rows = session.execute(query).tuples().all()
+        routes = []
+        for row, kind in rows:
+            try:
+                routes.append(_compiled(row, kind))
+            except InvalidRouteError as exc:
+                log.warning("route %s skipped, it no longer compiles: %s", row.id, exc)
+        return routes
+
+    def fingerprint(self) -> str:
+        """A short digest that changes whenever what ``load_enabled`` returns may have changed.
+
+        One query over the three tables routes depend on. Each table contributes its row count
+        and the sum of a hash of the columns that matter, per row: an insert, a delete, a
+        disable or an edit changes the sum, whether or not the writer remembered to bump
+        ``version`` or ``updated_at``, and deletes, which leave no ``updated_at`` behind, too.
+        """
+        summary = select(
+            _summary(
+                EventMapping, EventMapping.id, EventMapping.version, EventMapping.enabled, EventMapping.updated_at
+            ),
+            _summary(
+                WebhookEndpoint,
+                WebhookEndpoint.id,
+                WebhookEndpoint.enabled,
+                WebhookEndpoint.kind,
+                WebhookEndpoint.updated_at,
+            ),
+            _summary(Tenant, Tenant.id, Tenant.status),
+        )
+        with Session(self.engine) as session:
+            parts = session.execute(summary).one()
+        return hashlib.sha256("|".join(str(part) for part in parts).encode()).hexdigest()[:32]
+
+    def _set_enabled(self, route_id: uuid.UUID, enabled: bool) -> RouteView:
+        with Session(self.engine) as session, session.begin():
+            row = _route(session, route_id)
+            if row.enabled != enabled:
+                row.enabled = enabled
+                row.version = EventMapping.version + 1
+                row.updated_at = func.now()
+                session.flush()
+                session.refresh(row)
+                audit(
+                    session,
+                    actor=self.actor,
+                    tenant_id=row.tenant_id,
+                    action="route.enable" if enabled else "route.disable",
+                    target_type="route",
+                    target_id=str(row.id),
+                )
+            return RouteView.of(row, _endpoint_name(session, row))
+
+
+def _summary(model: type[Base], *columns: Any) -> Any:
+    """``<count>:<sum of hashtext(columns)>`` over ``model``'s table, as a scalar subquery."""
+    text_of_row = func.concat_ws(":", *(cast(column, String) for column in columns))
+    return (
+        select(func.concat(func.count(), ":", func.coalesce(func.sum(func.hashtext(text_of_row)), literal_column("0"))))
+        .select_from(model)
+        .scalar_subquery()
+    )
+
+
+def _compiled(row: EventMapping, kind: str) -> Route:
+    if kind not in DESTINATIONS:
+        raise InvalidRouteError("destination: its endpoint is of no known kind", field="destination")
+    return Route(
+        id=str(row.id),
+        tenant_id=row.tenant_id,
+        event_type=row.event_type,
+        destination=kind,
+        endpoint_id=str(row.endpoint_id),
+        action=row.action,
+        filter=compile_filter(row.filter, event_type=row.event_type),
+        mapping=compile_mapping(row.mapping, event_type=row.event_type),
+        delay_seconds=row.delay_seconds,
+        version=row.version,
+    )
+
+
+def _check_action(action: str) -> None:
+    if len(action) > 100 or _ACTION.fullmatch(action) is None:
+        raise InvalidRouteError(
+            "action: is the destination's operation, like crm.upsert_lead: lower-case words joined by dots",
+            field="action",
+        )
+
+
+def _check_delay(delay_seconds: int) -> None:
+    if isinstance(delay_seconds, bool) or not 0 <= delay_seconds <= MAX_DELAY.total_seconds():
+        raise InvalidRouteError(
+            f"delay_seconds: must be from 0 to {int(MAX_DELAY.total_seconds())} (7 days)", field="delay_seconds"
+        )
+
+
+def _endpoint(session: Session, tenant_id: str, name: str) -> WebhookEndpoint:
+    endpoints = {
+        row.name: row for row in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id))
+    }
+    endpoint = endpoints.get(name)
+    if endpoint is None:
+        known = ", ".join(sorted(endpoints)) or "none yet"
+        raise InvalidRouteError(
+            f"destination: the tenant has no destination of that name (it has: {known})", field="destination"
+        )
+    if endpoint.kind not in DESTINATIONS:
+        raise InvalidRouteError(f"destination: its kind is not one of {', '.join(DESTINATIONS)}", field="destination")
+    return endpoint
+
+
+def _route(session: Session, route_id: uuid.UUID) -> EventMapping:
+    row = session.get(EventMapping, route_id)
+    if row is None:
+        raise ConfigurationError(f"no route {route_id}")
+    return row
+
+
+def _endpoint_name(session: Session, row: EventMapping) -> str:
+    name = session.scalar(select(WebhookEndpoint.name).where(WebhookEndpoint.id == row.endpoint_id))
+    return name or ""

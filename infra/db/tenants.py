@@ -1,0 +1,213 @@
+"""Tenants in PostgreSQL: create, ensure, list, and seed them with the seed flows.
+
+A new tenant gets the destinations and routes of ``streams.seed_flows`` at the sandbox, so its
+first event already does something visible. Seeding is idempotent without bookkeeping: a seed
+route's id is derived from the tenant and the route's key (UUID v5), and destinations are unique
+by (tenant, name), so inserts that find their row already there do nothing. A seed route the
+tenant disabled, or a destination it pointed at its real system, is left as it is.
+
+The sandbox's base URL is a parameter: the composition root (the CLI) reads it from settings.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from infra.db.audit import audit
+from infra.db.models import EventMapping, Tenant, WebhookEndpoint
+from streams.errors import ConfigurationError
+from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES, SeedRoute
+
+TENANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+"""A tenant id is a slug: it is the Kafka record key and appears in URLs, logs and metrics."""
+
+_SEED_NAMESPACE = uuid.UUID("3c1f6a8e-9d2b-5e47-a0c3-7365656466c6")
+
+
+@dataclass(frozen=True, slots=True)
+class TenantView:
+    id: str
+    name: str
+    status: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Tenant) -> TenantView:
+        return cls(row.id, row.name, row.status, row.created_at)
+
+
+@dataclass(frozen=True, slots=True)
+class SeedResult:
+    """What one seeding added; ``skipped`` are seed route keys whose destination name the tenant
+    already uses for another kind of destination, so the route would make no sense there."""
+
+    destinations_added: int
+    routes_added: int
+    skipped: tuple[str, ...] = ()
+
+
+def seed_route_id(tenant_id: str, key: str) -> uuid.UUID:
+    """The id of seed route ``key`` in ``tenant_id``: the same on every seeding."""
+    return uuid.uuid5(_SEED_NAMESPACE, f"{tenant_id}/{key}")
+
+
+def check_tenant_id(tenant_id: str) -> str:
+    """``tenant_id`` if it is a slug; else ``ConfigurationError`` (which does not echo it)."""
+    if TENANT_ID.fullmatch(tenant_id) is None:
+        raise ConfigurationError(
+            "a tenant id is 1 to 64 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+        )
+    return tenant_id
+
+
+class Tenants:
+    def __init__(self, engine: Engine, actor: str = "cli") -> None:
+        self.engine = engine
+        self.actor = actor
+
+    def create(self, tenant_id: str, name: str | None = None, *, sandbox_url: str | None) -> TenantView:
+        """A new tenant, seeded with the seed flows at ``sandbox_url``; ``None`` leaves it bare.
+
+        Raises ``ConfigurationError`` when the id is not a slug or the tenant exists.
+        """
+        check_tenant_id(tenant_id)
+        with Session(self.engine) as session, session.begin():
+            if not _insert(session, tenant_id, name):
+                raise ConfigurationError(f"tenant {tenant_id!r} exists; 'crmbus tenants seed' adds missing seed flows")
+            audit(
+                session, actor=self.actor, tenant_id=tenant_id, action="tenant.create", target_type="tenant",
+                target_id=tenant_id,
+            )  # fmt: skip
+            if sandbox_url is not None:
+                self._seed(session, tenant_id, sandbox_url)
+            return TenantView.of(self._get(session, tenant_id))
+
+    def ensure(self, tenant_id: str, name: str | None = None, *, sandbox_url: str | None) -> tuple[TenantView, bool]:
+        """The tenant ``tenant_id``, and whether this call created (and seeded, as ``create``) it.
+
+        Safe under concurrent calls for the same new tenant: one creates and seeds it, the others
+        find it. An existing tenant is neither renamed nor re-seeded. The seeding is audited; the
+        creation is left to the caller's own audit row, which says what the tenant was created for
+        (``apikey.create`` records ``tenant_created``).
+        """
+        with Session(self.engine) as session, session.begin():
+            existing = session.get(Tenant, tenant_id)
+            if existing is not None:
+                return TenantView.of(existing), False
+            check_tenant_id(tenant_id)
+            created = _insert(session, tenant_id, name)
+            if created and sandbox_url is not None:
+                self._seed(session, tenant_id, sandbox_url)
+            return TenantView.of(self._get(session, tenant_id)), created
+
+    def list(self) -> list[TenantView]:
+        with Session(self.engine) as session:
+            return [TenantView.of(row) for row in session.scalars(select(Tenant).order_by(Tenant.id))]
+
+    def seed(self, tenant_id: str, sandbox_url: str) -> SeedResult:
+        """Add the seed destinations and routes ``tenant_id`` lacks; seeding again adds nothing."""
+        with Session(self.engine) as session, session.begin():
+            self._get(session, tenant_id)
+            return self._seed(session, tenant_id, sandbox_url)
+
+    def _seed(self, session: Session, tenant_id: str, sandbox_url: str) -> SeedResult:
+        destinations_added = _add_seed_destinations(session, tenant_id, _base_url(sandbox_url))
+        endpoints = {
+            row.name: row
+            for row in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id))
+        }
+        kinds = {seed.name: seed.kind for seed in SEED_DESTINATIONS}
+        fitting = [seed for seed in SEED_ROUTES if endpoints[seed.destination].kind == kinds[seed.destination]]
+        result = SeedResult(
+            destinations_added,
+            _add_seed_routes(session, tenant_id, fitting, endpoints) if fitting else 0,
+            tuple(seed.key for seed in SEED_ROUTES if seed not in fitting),
+        )
+        audit(
+            session,
+            actor=self.actor,
+            tenant_id=tenant_id,
+            action="tenant.seed",
+            target_type="tenant",
+            target_id=tenant_id,
+            details={"destinations_added": str(result.destinations_added), "routes_added": str(result.routes_added)},
+        )
+        return result
+
+    @staticmethod
+    def _get(session: Session, tenant_id: str) -> Tenant:
+        row = session.get(Tenant, tenant_id)
+        if row is None:
+            raise ConfigurationError(f"no tenant {tenant_id!r}; create it with 'crmbus tenants create'")
+        return row
+
+
+def _insert(session: Session, tenant_id: str, name: str | None) -> bool:
+    """Whether the tenant was inserted; False when it exists (a concurrent call may have won)."""
+    inserted = session.scalars(
+        insert(Tenant)
+        .values(id=tenant_id, name=name or tenant_id)
+        .on_conflict_do_nothing(index_elements=[Tenant.id])
+        .returning(Tenant.id)
+    ).first()
+    return inserted is not None
+
+
+def _add_seed_destinations(session: Session, tenant_id: str, base_url: str) -> int:
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "name": seed.name,
+            "kind": seed.kind,
+            "url": base_url + seed.path,
+            "config": copy.deepcopy(dict(seed.config)),
+        }
+        for seed in SEED_DESTINATIONS
+    ]
+    added = session.scalars(
+        insert(WebhookEndpoint)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[WebhookEndpoint.tenant_id, WebhookEndpoint.name])
+        .returning(WebhookEndpoint.id)
+    )
+    return len(added.all())
+
+
+def _add_seed_routes(
+    session: Session, tenant_id: str, seeds: Sequence[SeedRoute], endpoints: Mapping[str, WebhookEndpoint]
+) -> int:
+    rows = [
+        {
+            "id": seed_route_id(tenant_id, seed.key),
+            "tenant_id": tenant_id,
+            "event_type": seed.event_type,
+            "endpoint_id": endpoints[seed.destination].id,
+            "action": seed.action,
+            "filter": copy.deepcopy(dict(seed.filter)),
+            "mapping": copy.deepcopy(dict(seed.mapping)),
+            "delay_seconds": seed.delay_seconds,
+        }
+        for seed in seeds
+    ]
+    added = session.scalars(
+        insert(EventMapping)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[EventMapping.id])
+        .returning(EventMapping.id)
+    )
+    return len(added.all())
+
+
+def _base_url(sandbox_url: str) -> str:
+    if not sandbox_url.startswith(("http://", "https://")):
+        raise ConfigurationError("the sandbox URL must start with http:// or https://")
+    return sandbox_url.rstrip("/")

@@ -1,0 +1,221 @@
+"""Tenants, their seed flows and their routes in the real PostgreSQL, as workers load them."""
+
+import logging
+
+import pytest
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from infra.db.api_keys import ApiKeys
+from infra.db.models import AuditLog, EventMapping, Tenant, WebhookEndpoint
+from infra.db.routes import Routes
+from infra.db.tenants import Tenants, seed_route_id
+from streams.envelope import Envelope
+from streams.errors import ConfigurationError, InvalidRouteError
+from streams.routes import RouteBook, fan_out
+from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES
+
+SANDBOX = "http://127.0.0.1:18100/"
+
+
+@pytest.fixture
+def tenants(migrated):
+    return Tenants(migrated, actor="test")
+
+
+@pytest.fixture
+def routes(migrated):
+    return Routes(migrated, actor="test")
+
+
+def seed_keys_of(routes, tenant_id):
+    by_id = {seed_route_id(tenant_id, seed.key): seed.key for seed in SEED_ROUTES}
+    return {by_id[view.id] for view in routes.list(tenant_id, include_disabled=True)}
+
+
+def test_a_new_tenant_gets_exactly_the_seed_routes_and_destinations_at_the_sandbox(tenants, routes, migrated):
+    view = tenants.create("acme", "Acme Cuidados", sandbox_url=SANDBOX)
+    assert (view.id, view.name, view.status) == ("acme", "Acme Cuidados", "active")
+    assert seed_keys_of(routes, "acme") == {seed.key for seed in SEED_ROUTES}
+    with Session(migrated) as session:
+        urls = {name: url for name, url in session.execute(select(WebhookEndpoint.name, WebhookEndpoint.url))}
+    assert urls == {d.name: f"http://127.0.0.1:18100{d.path}" for d in SEED_DESTINATIONS}
+    loaded = {route.id: route for route in routes.load_enabled()}
+    feedback = loaded[str(seed_route_id("acme", "service.completed/zapi-feedback"))]
+    assert (feedback.destination, feedback.action, feedback.delay_seconds) == ("zapi", "zapi.send_text", 7200)
+
+
+def test_seeding_again_adds_nothing_and_leaves_a_disabled_seed_route_disabled(tenants, routes):
+    tenants.create("acme", sandbox_url=SANDBOX)
+    before = routes.list("acme", include_disabled=True)
+    reply = seed_route_id("acme", "lead.created/zapi")
+    routes.disable(reply)
+    result = tenants.seed("acme", SANDBOX)
+    assert (result.destinations_added, result.routes_added, result.skipped) == (0, 0, ())
+    assert len(routes.list("acme", include_disabled=True)) == len(before)
+    assert routes.get(reply).enabled is False
+
+
+def test_a_tenant_created_bare_gets_every_seed_flow_when_seeded_later(tenants, routes):
+    tenants.create("acme", sandbox_url=None)
+    assert routes.list("acme", include_disabled=True) == []
+    result = tenants.seed("acme", SANDBOX)
+    assert (result.destinations_added, result.routes_added) == (len(SEED_DESTINATIONS), len(SEED_ROUTES))
+
+
+def test_a_seed_route_is_skipped_where_the_tenant_uses_its_destination_name_for_another_kind(tenants, migrated):
+    tenants.create("acme", sandbox_url=None)
+    with Session(migrated) as session, session.begin():
+        session.add(WebhookEndpoint(tenant_id="acme", name="zapi", kind="waha", url="http://127.0.0.1:3000"))
+    result = tenants.seed("acme", SANDBOX)
+    assert set(result.skipped) == {seed.key for seed in SEED_ROUTES if seed.destination == "zapi"}
+
+
+@pytest.mark.parametrize("tenant_id", ["Acme", "acme corp", "-acme", "a" * 65, ""])
+def test_a_tenant_id_must_be_a_slug(tenants, tenant_id):
+    with pytest.raises(ConfigurationError, match="lower-case letters"):
+        tenants.create(tenant_id, sandbox_url=SANDBOX)
+
+
+def test_an_existing_tenant_cannot_be_created_again(tenants):
+    tenants.create("acme", sandbox_url=SANDBOX)
+    with pytest.raises(ConfigurationError, match="exists"):
+        tenants.create("acme", sandbox_url=SANDBOX)
+    assert [view.id for view in tenants.list()] == ["acme"]
+
+
+def test_an_api_key_for_a_new_tenant_gives_it_the_seed_flows_and_an_existing_tenant_keeps_its_own(migrated, routes):
+    keys = ApiKeys(migrated, actor="test", sandbox_url=SANDBOX)
+    keys.create("acme", "site", tenant_name="Acme")
+    assert seed_keys_of(routes, "acme") == {seed.key for seed in SEED_ROUTES}
+    routes.disable(seed_route_id("acme", "lead.created/crm"))
+    keys.create("acme", "zapi")
+    assert routes.get(seed_route_id("acme", "lead.created/crm")).enabled is False
+    assert len(routes.list("acme", include_disabled=True)) == len(SEED_ROUTES)
+    with Session(migrated) as session:
+        audited = [(row.action, row.details) for row in session.scalars(select(AuditLog).order_by(AuditLog.id))]
+    assert [action for action, _ in audited] == ["tenant.seed", "apikey.create", "route.disable", "apikey.create"]
+    assert [details for action, details in audited if action == "apikey.create"] == [{"tenant_created": "true"}, {}]
+
+
+def test_add_refuses_an_unknown_field_in_a_filter_naming_it(tenants, routes):
+    tenants.create("acme", sandbox_url=SANDBOX)
+    with pytest.raises(InvalidRouteError) as refused:
+        routes.add("acme", "lead.created", "crm", "crm.upsert_lead", filter={"canal": "site"})
+    assert refused.value.field == "filter.canal"
+
+
+def test_add_refuses_an_unknown_field_in_a_mapping_naming_it(tenants, routes):
+    tenants.create("acme", sandbox_url=SANDBOX)
+    mapping = {"fields": {"phone": {"from": "telefone", "format": "phone_digits"}}}
+    with pytest.raises(InvalidRouteError) as refused:
+        routes.add("acme", "lead.created", "zapi", "zapi.send_text", mapping=mapping)
+    assert refused.value.field == "mapping.fields.phone.from"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "destination", "action", "delay", "field"),
+    [
+        ("lead.exploded", "crm", "crm.upsert_lead", 0, "event_type"),
+        ("lead.created", "hubspot", "crm.upsert_lead", 0, "destination"),
+        ("lead.created", "crm", "Upsert Lead", 0, "action"),
+        ("lead.created", "crm", "crm.upsert_lead", -1, "delay_seconds"),
+        ("lead.created", "crm", "crm.upsert_lead", 8 * 86_400, "delay_seconds"),
+    ],
+)
+def test_add_refuses_what_no_worker_could_apply_naming_the_field(
+    tenants, routes, event_type, destination, action, delay, field
+):
+    tenants.create("acme", sandbox_url=SANDBOX)
+    with pytest.raises(InvalidRouteError) as refused:
+        routes.add("acme", event_type, destination, action, delay_seconds=delay)
+    assert refused.value.field == field
+
+
+def test_a_route_for_a_tenant_that_does_not_exist_is_refused(routes):
+    with pytest.raises(ConfigurationError, match="no tenant"):
+        routes.add("nobody", "lead.created", "crm", "crm.upsert_lead")
+
+
+def test_an_added_route_is_listed_audited_and_loaded_compiled(tenants, routes, migrated):
+    tenants.create("acme", sandbox_url=SANDBOX)
+    view = routes.add(
+        "acme", "payment.received", "financeiro", "financeiro.confirm_payment",
+        filter={"method": "pix"}, mapping={"fields": {"amount": {"from": "amount_cents", "format": "cents_to_decimal"}}},
+    )  # fmt: skip
+    assert (view.destination, view.enabled, view.version, view.filter) == ("financeiro", True, 1, {"method": "pix"})
+    assert routes.list(event_type="payment.received") == [view]
+    [route] = routes.load_enabled(tenant_id="acme", event_type="payment.received")
+    assert (route.id, route.destination, route.action) == (str(view.id), "financeiro", "financeiro.confirm_payment")
+    assert route.mapping.apply({"amount_cents": 125000}, {}) == {"amount": "1250.00"}
+    assert not route.filter.matches({"method": "boleto"}, {})
+    with Session(migrated) as session:
+        actions = [row.action for row in session.scalars(select(AuditLog).order_by(AuditLog.id))]
+    assert actions == ["tenant.create", "tenant.seed", "route.add"]
+
+
+def test_disable_and_enable_bump_the_version_and_the_fingerprint_and_what_workers_load(tenants, routes, migrated):
+    tenants.create("acme", sandbox_url=SANDBOX)
+    reply = seed_route_id("acme", "lead.created/zapi")
+    first = routes.fingerprint()
+    assert routes.fingerprint() == first
+    disabled = routes.disable(reply)
+    assert (disabled.enabled, disabled.version) == (False, 2)
+    second = routes.fingerprint()
+    assert second != first
+    assert str(reply) not in {route.id for route in routes.load_enabled()}
+    assert routes.list("acme").count(disabled) == 0
+    enabled = routes.enable(reply)
+    assert (enabled.enabled, enabled.version) == (True, 3)
+    assert routes.fingerprint() not in {first, second}
+    assert str(reply) in {route.id for route in routes.load_enabled()}
+    assert routes.enable(reply).version == 3  # enabling an enabled route changes nothing
+    with Session(migrated) as session:
+        actions = [row.action for row in session.scalars(select(AuditLog).where(AuditLog.target_type == "route"))]
+    assert actions == ["route.disable", "route.enable"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda session: session.execute(delete(EventMapping).where(EventMapping.action == "crm.log_interaction")),
+        lambda session: session.execute(
+            update(WebhookEndpoint).where(WebhookEndpoint.name == "email").values(enabled=False)
+        ),
+        lambda session: session.execute(update(Tenant).values(status="suspended")),
+    ],
+    ids=["route deleted", "endpoint disabled", "tenant suspended"],
+)
+def test_the_fingerprint_moves_on_changes_made_outside_the_repository(tenants, routes, migrated, change):
+    tenants.create("acme", sandbox_url=SANDBOX)
+    before, loaded = routes.fingerprint(), len(routes.load_enabled())
+    with Session(migrated) as session, session.begin():
+        change(session)
+    assert routes.fingerprint() != before
+    assert len(routes.load_enabled()) < loaded
+
+
+def test_a_route_of_one_tenant_never_reaches_another_tenants_events(tenants, routes):
+    tenants.create("acme", sandbox_url=SANDBOX)
+    tenants.create("beta", sandbox_url=None)
+    book = RouteBook(routes.load_enabled(), routes.fingerprint())
+    assert len(book.routes_for("acme", "lead.created")) == 3
+    assert book.routes_for("beta", "lead.created") == ()
+    lead = {"name": "Maria Souza", "phone": "+5511987654321", "channel": "site"}
+    event = Envelope(tenant_id="beta", type="lead.created", source="test", payload=lead)
+    assert fan_out(event, book.routes_for("beta", "lead.created")).deliveries == ()
+    assert fan_out(event, routes.load_enabled()).deliveries == ()
+
+
+def test_a_stored_route_that_no_longer_compiles_is_skipped_by_id_and_the_others_load(tenants, routes, migrated, caplog):
+    tenants.create("acme", sandbox_url=SANDBOX)
+    broken = seed_route_id("acme", "lead.created/marketing")
+    with Session(migrated) as session, session.begin():
+        session.execute(update(EventMapping).where(EventMapping.id == broken).values(filter={"consentimento": True}))
+    with caplog.at_level(logging.WARNING, logger="crmbus.routes"):
+        loaded = {route.id for route in routes.load_enabled()}
+    assert str(broken) not in loaded
+    assert len(loaded) == len(SEED_ROUTES) - 1
+    [record] = caplog.records
+    assert str(broken) in record.getMessage()
+    assert "filter.consentimento" in record.getMessage()
