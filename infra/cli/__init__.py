@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from infra.cli import apikeys, database, registry, services, sources, topics
+from infra.cli import apikeys, database, registry, routes, services, sources, tenants, topics
 from streams.errors import CrmbusError
 
 app = typer.Typer(
@@ -22,6 +22,8 @@ app.add_typer(database.app, name="db")
 app.add_typer(registry.app, name="schemas")
 app.add_typer(apikeys.app, name="apikeys")
 app.add_typer(sources.app, name="sources")
+app.add_typer(tenants.app, name="tenants")
+app.add_typer(routes.app, name="routes")
 
 
 def main() -> None:
@@ -29,5 +31,6 @@ def main() -> None:
     try:
         app()
     except CrmbusError as exc:
-        Console(stderr=True).print(f"[bold red]{type(exc).__name__}:[/] {exc}", highlight=False)
+        # soft_wrap: one line whatever the terminal's width, so it can be read, grepped and compared.
+        Console(stderr=True).print(f"[bold red]{type(exc).__name__}:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)

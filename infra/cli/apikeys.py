@@ -22,8 +22,10 @@ console = Console()
 
 @contextmanager
 def _keys() -> Iterator[ApiKeys]:
-    with scoped_engine(Settings().database) as engine:
-        yield ApiKeys(engine)
+    settings = Settings()
+    with scoped_engine(settings.database) as engine:
+        # A tenant created for its first key starts with the seed flows, like 'crmbus tenants create'.
+        yield ApiKeys(engine, sandbox_url=settings.sandbox_url)
 
 
 def _show_secret(view: KeyView, secret: str) -> None:
@@ -34,7 +36,7 @@ def _show_secret(view: KeyView, secret: str) -> None:
 
 @app.command("create")
 def create(
-    tenant: str = typer.Option(..., help="Tenant id (created if missing)."),
+    tenant: str = typer.Option(..., help="Tenant id (created with the seed flows if missing)."),
     name: str = typer.Option("default", help="What the key is for, e.g. 'site' or 'zapi'."),
     tenant_name: str | None = typer.Option(None, help="Display name of a new tenant."),
 ) -> None:

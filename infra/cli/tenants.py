@@ -1,0 +1,62 @@
+"""``crmbus tenants create|list|seed``: tenants, created with the seed flows at the sandbox."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.db.engine import scoped_engine
+from infra.db.tenants import Tenants
+from infra.settings import Settings
+from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES
+
+app = typer.Typer(help="Tenants and their seed flows.", no_args_is_help=True)
+console = Console(soft_wrap=True)
+
+
+@app.command("create")
+def create(
+    tenant_id: str = typer.Argument(..., help="A slug: lower-case letters, digits, '-' and '_'."),
+    name: str | None = typer.Option(None, help="Display name (default: the id)."),
+    seed: bool = typer.Option(True, help="Start with the seed destinations and routes at the sandbox."),
+) -> None:
+    """Create a tenant, with the seed flows unless --no-seed."""
+    settings = Settings()
+    with scoped_engine(settings.database) as engine:
+        view = Tenants(engine).create(tenant_id, name, sandbox_url=settings.sandbox_url if seed else None)
+    if seed:
+        console.print(
+            f"tenant {view.id!r} created with {len(SEED_DESTINATIONS)} destinations and {len(SEED_ROUTES)} routes "
+            f"at the sandbox {settings.sandbox_url}; see them with 'crmbus routes list --tenant {view.id}'",
+            highlight=False,
+        )
+    else:
+        console.print(f"tenant {view.id!r} created without destinations or routes", highlight=False)
+
+
+@app.command("list")
+def list_tenants() -> None:
+    """Every tenant and its status."""
+    table = Table(title="tenants")
+    for column in ("id", "name", "status", "created"):
+        table.add_column(column)
+    with scoped_engine(Settings().database) as engine:
+        listed = Tenants(engine).list()
+    for tenant in listed:
+        table.add_row(tenant.id, tenant.name, tenant.status, f"{tenant.created_at:%Y-%m-%d}")
+    console.print(table)
+
+
+@app.command("seed")
+def seed(tenant_id: str = typer.Argument(..., help="An existing tenant.")) -> None:
+    """Add the seed destinations and routes a tenant lacks; what it has is left as it is."""
+    settings = Settings()
+    with scoped_engine(settings.database) as engine:
+        result = Tenants(engine).seed(tenant_id, settings.sandbox_url)
+    console.print(
+        f"tenant {tenant_id!r}: {result.destinations_added} destinations and {result.routes_added} routes added",
+        highlight=False,
+    )
+    for key in result.skipped:
+        console.print(f"skipped {key}: the tenant's destination of that name is of another kind", highlight=False)
