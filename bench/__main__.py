@@ -14,6 +14,7 @@ from bench.stack import BenchError
 
 SCENARIOS = {
     "ingress": "bench.ingress",
+    "router": "bench.router",
 }
 
 

@@ -1,0 +1,111 @@
+"""The systems the router bench measures, started in their own sessions and stopped by the bench.
+
+- the ceiling: ``python -m bench.router_ceiling``, ready once its consumer has partitions;
+- ``crmbus worker --processes N``, ready once every process i answers 200 on
+  ``GET /health`` at ``CRMBUS_WORKER_WEB_PORT + i`` (it has its partitions and its routes).
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.stack import HOST, BenchError, Servers, free_port, ingress_command
+
+_CLI_TIMEOUT_S = 120.0
+
+
+class _WorkerServers(Servers):
+    """``crmbus worker``: one health port per process, counted up from ``port``."""
+
+    def __init__(self, command: list[str], port: int, processes: int, log_dir: Path, env: dict[str, str]) -> None:
+        super().__init__("worker", [command], port, log_dir, env)
+        self.ports = [port + index for index in range(processes)]
+
+    def _healthy(self) -> bool:
+        return all(_status(port) == 200 for port in self.ports)
+
+
+class _CeilingServers(Servers):
+    """The ceiling has no HTTP side: its ready file is the whole check."""
+
+    def _healthy(self) -> bool:
+        return True
+
+
+def _status(port: int) -> int | None:
+    connection = http.client.HTTPConnection(HOST, port, timeout=1.0)
+    try:
+        connection.request("GET", "/health")
+        return connection.getresponse().status
+    except OSError:
+        return None
+    finally:
+        connection.close()
+
+
+def _free_ports(count: int) -> int:
+    """A port such that it and the ``count - 1`` after it are free now."""
+    for _ in range(50):
+        base = free_port()
+        try:
+            for offset in range(1, count):
+                with socket.socket() as probe:
+                    probe.bind((HOST, base + offset))
+        except OSError:
+            continue
+        return base
+    raise BenchError(f"found no {count} consecutive free ports on {HOST}")
+
+
+def _started(servers: Servers, timeout_s: float, ready_files: list[Path] | None = None) -> Servers:
+    try:
+        servers.start(timeout_s, ready_files)
+    except BaseException:
+        servers.stop()
+        raise
+    return servers
+
+
+def ceiling_router(bootstrap: str, prefix: str, log_dir: Path, timeout_s: float, registry_url: str | None) -> Servers:
+    ready = Path(tempfile.mkdtemp(prefix="router-ceiling-", dir=log_dir)) / "ready"
+    command = [
+        sys.executable, "-m", "bench.router_ceiling", "--bootstrap", bootstrap, "--prefix", prefix,
+        "--group", f"{prefix}bench-ceiling", "--ready-file", str(ready),
+    ]  # fmt: skip
+    if registry_url:
+        command += ["--registry-url", registry_url]
+    return _started(_CeilingServers("router-ceiling", [command], 0, log_dir), timeout_s, [ready])
+
+
+def crmbus_workers(processes: int, prefix: str, log_dir: Path, timeout_s: float) -> Servers:
+    port = _free_ports(processes)
+    command = [str(ingress_command()), "worker", "--processes", str(processes)]
+    env = {"CRMBUS_TOPIC_PREFIX": prefix, "CRMBUS_WORKER_WEB_PORT": str(port)}
+    return _started(_WorkerServers(command, port, processes, log_dir, env), timeout_s)
+
+
+def worker_available() -> bool:
+    probe = subprocess.run([str(ingress_command()), "worker", "--help"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def create_tenant(name: str) -> str:
+    """``crmbus tenants create <name>``: the tenant and its seed routes; returns what the command printed."""
+    try:
+        done = subprocess.run(
+            [str(ingress_command()), "tenants", "create", name],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=_CLI_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"`crmbus tenants create {name}` did not finish in {_CLI_TIMEOUT_S:.0f} s") from exc
+    if done.returncode != 0:
+        raise BenchError(f"`crmbus tenants create {name}` failed ({done.returncode}):\n{done.stderr or done.stdout}")
+    return done.stdout
