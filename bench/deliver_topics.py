@@ -85,8 +85,8 @@ class DeliverTopics:
         while True:
             try:
                 return int(self._consumer.get_watermark_offsets(TopicPartition(topic, partition), _TIMEOUT_S)[1])
-            except KafkaException as exc:
-                if not exc.args[0].retriable() or time.monotonic() > deadline:
+            except KafkaException:
+                if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
 

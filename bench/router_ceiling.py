@@ -107,7 +107,7 @@ def serve(bootstrap: str, prefix: str, group: str, ready_file: Path, registry_ur
     consumer.subscribe([lane], on_assign=on_assign)
     try:
         while not stop.requested:
-            messages = consumer.consume(BATCH, 0.1)
+            messages = consumer.consume(BATCH, 0.02)
             if not messages:
                 continue
             for message in messages:
