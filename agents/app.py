@@ -22,7 +22,6 @@ from typing import Any
 
 import faust
 from faust.types import TableT
-from infra.db.routes import Routes
 
 from agents.dedupe import DedupeStore
 from agents.outputs import OutputWriter
@@ -34,6 +33,7 @@ from agents.scheduler import Scheduler
 from connectors.kafka_producer import AsyncProducer, producer_config
 from connectors.schema_registry import schema_ids
 from infra.db.engine import make_engine
+from infra.db.routes import Routes
 from infra.metrics import exposition
 from infra.settings import Settings
 from schemas.avro_schemas import load_schema
@@ -117,6 +117,24 @@ class Wiring:
         return self.routes.ready.is_set() and self.recovered.is_set() and not self.app.rebalancing
 
 
+def _changelog(app: faust.App, table: str, partitions: int, retention_s: float | None = None) -> Any:
+    """A table's changelog as Faust would make it, but with bytes keys and values (Faust's Table
+    takes no serializer arguments) and, with ``retention_s``, compacted and also expired."""
+    return app.topic(
+        f"{app.conf.id}-{table}-changelog",
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        compacting=True,
+        deleting=retention_s is not None,
+        retention=retention_s,
+        acks=False,
+        internal=True,
+        maxsize=131_072,
+        allow_empty=True,
+    )
+
+
 def _raw_topic(app: faust.App, name: str) -> Any:
     return app.topic(name, key_serializer="raw", value_serializer="raw")
 
@@ -126,6 +144,8 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     for name in _QUIET_LOGGERS:  # they build DEBUG records per send even when nobody reads them
         logging.getLogger(name).setLevel(logging.WARNING)
     prefix = settings.topic_prefix
+    datadir = settings.state_path / "faust" / f"{prefix}worker-{index}"
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     catalogue = load_catalogue()
     partitions = catalogue[DEFAULT].partitions
     app = faust.App(
@@ -140,7 +160,7 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
         web_bind="127.0.0.1",
         web_host="127.0.0.1",
         web_port=settings.worker_web_port + index,
-        datadir=str(settings.state_path / "faust" / f"{prefix}worker-{index}"),
+        datadir=str(datadir),
         broker_max_poll_records=settings.worker_batch_max,
         stream_buffer_maxsize=settings.worker_batch_max * 4,
         consumer_auto_offset_reset="earliest",
@@ -149,20 +169,16 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
         value_serializer="raw",
         worker_redirect_stdouts=False,
     )
-    retention_ms = str(int((settings.dedupe_ttl_s + 3600) * 1000))
     dedupe = app.Table(
         "router-dedupe",
         partitions=partitions,
-        key_serializer="raw",
-        value_serializer="raw",
-        extra_topic_configs={"cleanup.policy": "compact,delete", "retention.ms": retention_ms},
+        changelog_topic=_changelog(app, "router-dedupe", partitions, retention_s=settings.dedupe_ttl_s + 3600),
         help="Idempotency keys acted on, per tenant.",
     )
     scheduled = app.Table(
         "scheduled",
         partitions=partitions,
-        key_serializer="raw",
-        value_serializer="raw",
+        changelog_topic=_changelog(app, "scheduled", partitions),
         help="Delayed actions not yet due, by delivery id.",
     )
     wiring = Wiring(settings, app, dedupe, scheduled)

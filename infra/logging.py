@@ -41,6 +41,24 @@ def configure_logging(level: str = "info") -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+    # Libraries (Faust, aiokafka, SQLAlchemy) and our stdlib loggers: the same JSON lines, redacted.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=structlog.processors.JSONRenderer(),
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.ExtraAdder(),
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                redact_personal_data,
+                structlog.processors.format_exc_info,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
     # Their DEBUG records cost CPU even when filtered late, and may quote payloads.
     for noisy in ("aiohttp.access", "aiokafka", "faust", "mode", "sqlalchemy.engine"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

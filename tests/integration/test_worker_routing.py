@@ -1,0 +1,290 @@
+"""The router and the scheduler, run as real `crmbus worker` processes on the real broker and
+PostgreSQL: seed flows fan out, duplicates stop, delayed actions survive kill -9, poison goes to
+the DLQ, and a kill -9 in mid-stream loses nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+
+from infra.db.models import EventMapping
+from infra.db.routes import Routes
+from infra.db.tenants import Tenants
+from infra.settings import Settings
+from infra.topics import apply_catalogue
+from schemas.catalogue import load_catalogue
+from streams.dead_letter import (
+    ERROR_CLASS,
+    ORIGINAL_OFFSET,
+    ORIGINAL_PARTITION,
+    ORIGINAL_TOPIC,
+    ROUTE_ID,
+    STAGE,
+)
+from streams.routes import delivery_id
+from tests.conftest import free_port
+from tests.integration.ingress_harness import isolated_settings
+from tests.integration.worker_harness import (
+    LaneWriter,
+    Read,
+    TopicReader,
+    Workers,
+    committed,
+    deliveries_reader,
+    event,
+    worker_env,
+)
+
+EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples" / "events"
+SANDBOX = "http://127.0.0.1:18100"
+
+
+def example(name: str, **changes: object) -> dict[str, object]:
+    payload = json.loads((EXAMPLES / f"{name}.json").read_text())
+    payload.update(changes)
+    return payload
+
+
+@dataclass
+class Bus:
+    settings: Settings
+    engine: Engine
+    tenant: str
+    lane: LaneWriter
+    tmp: Path
+    port: int
+
+    def workers(self, processes: int = 1, **env: str) -> Workers:
+        log = self.tmp / f"worker-{uuid.uuid4().hex[:6]}.log"
+        return Workers(worker_env(self.settings, self.tmp / "state", self.port, **env), processes, log)
+
+    def reader(self, *extra: str) -> TopicReader:
+        return deliveries_reader(self.settings.kafka_bootstrap, self.settings.topic_prefix, extra)
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic_prefix + name
+
+    def group(self) -> str:
+        return f"{self.settings.topic_prefix}crmbus-worker"
+
+
+@pytest.fixture
+def bus(kafka_bootstrap, kafka_admin, database_url, migrated, unique, topic_prefix, tmp_path) -> Bus:
+    apply_catalogue(kafka_admin, load_catalogue().with_prefix(topic_prefix), replication_factor=1)
+    tenant = f"t-{unique[-8:]}"
+    Tenants(migrated, actor="test").create(tenant, "Clínica Teste", sandbox_url=SANDBOX)
+    settings = isolated_settings(kafka_bootstrap, database_url, unique, topic_prefix)
+    lane = LaneWriter(kafka_bootstrap, topic_prefix + "crmbus.events")
+    return Bus(settings, migrated, tenant, lane, tmp_path, free_port())
+
+
+def by_destination(seen: list[Read], event_id: uuid.UUID) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for read in seen:
+        if read.record is not None and read.record["event_id"] == event_id and ".deliver." in read.topic:
+            found.setdefault(read.record["destination"], []).append(read.record)
+    return found
+
+
+def test_each_seed_flow_fans_out_to_its_destinations_with_mapped_payloads(bus):
+    lead = event(bus.tenant, "lead.created", example("lead.created", marketing_consent=True))
+    client = event(bus.tenant, "client.registered", example("client.registered"))
+    service = event(
+        bus.tenant,
+        "service.completed",
+        example("service.completed", client_name="Maria Aparecida Souza", client_phone="+5511987654321"),
+    )
+    message = event(bus.tenant, "whatsapp.message.received", example("whatsapp.message.received"))
+    expected = {
+        lead.event_id: {"crm": 1, "zapi": 1, "marketing": 1},
+        client.event_id: {"email": 1, "zapi": 1, "financeiro": 1},
+        service.event_id: {"zapi": 1, "financeiro": 1, "crm": 1},  # + the feedback request, 2 h later
+        message.event_id: {"crm": 1},
+    }
+    reader = bus.reader(bus.topic("crmbus.scheduled"), bus.topic("crm.lead.created"))
+    workers = bus.workers().start()
+    try:
+        bus.lane.send([lead, client, service, message])
+        seen = reader.poll_until(
+            lambda seen: (
+                all({d: len(r) for d, r in by_destination(seen, e).items()} == want for e, want in expected.items())
+                and any(r.topic.endswith("crmbus.scheduled") for r in seen)
+                and any(r.topic.endswith("crm.lead.created") for r in seen)
+            ),
+            60,
+            "every seed flow's deliveries",
+        )
+    finally:
+        workers.stop()
+        reader.close()
+
+    lead_out = by_destination(seen, lead.event_id)
+    whatsapp = json.loads(lead_out["zapi"][0]["payload"])
+    assert whatsapp == {
+        "phone": "5511987654321",
+        "message": "Olá, Maria! Recebemos seu contato e em breve nossa equipe vai falar com você por aqui.",
+    }
+    crm = json.loads(lead_out["crm"][0]["payload"])
+    assert crm["phone"] == "+5511987654321" and crm["campaign"]["utm_source"] == "google"
+    assert lead_out["crm"][0]["action"] == "crm.upsert_lead"
+    assert lead_out["crm"][0]["delivery_id"] == delivery_id(lead.event_id, lead_out["crm"][0]["route_id"])
+
+    financeiro = json.loads(by_destination(seen, client.event_id)["financeiro"][0]["payload"])
+    assert financeiro["client_id"] == "CL-000045"
+
+    feedback = [r.record for r in seen if r.topic.endswith("crmbus.scheduled")]
+    assert [f["event_id"] for f in feedback] == [service.event_id]
+    assert feedback[0]["not_before"] == service.received_at.replace(microsecond=service.received_at.microsecond) + (
+        feedback[0]["not_before"] - service.received_at
+    )
+    assert (feedback[0]["not_before"] - service.received_at).total_seconds() == 7200
+
+    public = [r for r in seen if r.topic.endswith("crm.lead.created")]
+    assert [(r.key, r.value) for r in public] == [(bus.tenant.encode(), bus.lane._codec.encode(lead.to_record()))]
+    assert all(r.key == bus.tenant.encode() for r in seen)
+
+
+def test_the_same_idempotency_key_twice_yields_one_set_of_deliveries_also_across_a_restart(bus):
+    first = event(bus.tenant, "lead.created", example("lead.created"), idempotency_key="site:form:42")
+    repeat = event(bus.tenant, "lead.created", example("lead.created"), idempotency_key="site:form:42")
+    after_restart = event(bus.tenant, "lead.created", example("lead.created"), idempotency_key="site:form:42")
+    marker = event(bus.tenant, "lead.created", example("lead.created"), idempotency_key="site:form:43")
+    reader = bus.reader()
+    workers = bus.workers().start()
+    try:
+        bus.lane.send([first, repeat])
+        reader.poll_until(lambda seen: len(by_destination(seen, first.event_id)) == 2, 60, "the first lead")
+        workers.stop()
+        workers = bus.workers().start()
+        bus.lane.send([after_restart, marker])
+        seen = reader.poll_until(lambda seen: len(by_destination(seen, marker.event_id)) == 2, 60, "the marker")
+    finally:
+        workers.stop()
+        reader.close()
+    delivered = Counter(r.record["event_id"] for r in seen if r.record is not None)
+    assert delivered == {first.event_id: 2, marker.event_id: 2}  # crm + zapi; no consent, no marketing
+
+
+def test_a_delayed_action_fires_after_its_delay_once_and_survives_a_kill_9_in_between(bus):
+    with bus.engine.begin() as db:
+        db.execute(update(EventMapping).where(EventMapping.delay_seconds > 0).values(delay_seconds=8))
+    service = event(
+        bus.tenant,
+        "service.completed",
+        example("service.completed", client_name="Maria Souza", client_phone="+5511987654321"),
+    )
+    reader = bus.reader(bus.topic("crmbus.scheduled"))
+    workers = bus.workers().start()
+    try:
+        bus.lane.send([service])
+        reader.poll_until(
+            lambda seen: any(r.topic.endswith("crmbus.scheduled") for r in seen), 60, "the scheduled request"
+        )
+        # The scheduler has taken it into its table once its offset is committed; kill -9 then.
+        reader_group_deadline = 30
+        import time
+
+        deadline = time.monotonic() + reader_group_deadline
+        while committed(bus.settings.kafka_bootstrap, bus.group(), bus.topic("crmbus.scheduled")) < 1:
+            assert time.monotonic() < deadline, "the scheduler never committed the delayed action"
+            time.sleep(0.2)
+        workers.kill()
+        workers = bus.workers().start()
+        seen = reader.poll_until(
+            lambda seen: sum(len(v) for v in by_destination(seen, service.event_id).values()) == 4,
+            60,
+            "the feedback request",
+        )
+    finally:
+        workers.stop()
+        reader.close()
+    scheduled = next(r.record for r in seen if r.topic.endswith("crmbus.scheduled"))
+    fired = [
+        r
+        for r in seen
+        if r.record is not None and r.record["delivery_id"] == scheduled["delivery_id"] and ".deliver." in r.topic
+    ]
+    assert len(fired) == 1
+    assert fired[0].timestamp_ms >= scheduled["not_before"].timestamp() * 1000  # never early
+    assert json.loads(fired[0].record["payload"])["phone"] == "5511987654321"
+
+
+def test_poison_records_go_to_the_dlq_with_headers_saying_why_and_later_records_still_flow(bus):
+    Routes(bus.engine, actor="test").add(
+        bus.tenant,
+        "lead.created",
+        "crm",
+        "crm.needs_email",
+        mapping={"fields": {"email": {"from": "email"}}},
+    )
+    no_email = example("lead.created")
+    del no_email["email"]
+    unmappable = event(bus.tenant, "lead.created", no_email)
+    later = event(bus.tenant, "lead.created", example("lead.created"))
+    dlq = TopicReader(bus.settings.kafka_bootstrap, [bus.topic("crmbus.dlq")])
+    reader = bus.reader()
+    workers = bus.workers().start()
+    try:
+        bus.lane.send_raw(bus.tenant.encode(), b"not avro at all")
+        bus.lane.send_raw(bus.tenant.encode(), b"\x00\x00\x00\x00\x01\xff\xff")  # our framing, broken body
+        bus.lane.send([unmappable, later])
+        letters = dlq.poll_until(lambda seen: len(seen) >= 3, 60, "three DLQ records")
+        seen = reader.poll_until(
+            lambda seen: sum(map(len, by_destination(seen, later.event_id).values())) == 3, 60, "the later lead"
+        )
+    finally:
+        workers.stop()
+        reader.close()
+        dlq.close()
+    assert [r.value for r in letters[:2]] == [b"not avro at all", b"\x00\x00\x00\x00\x01\xff\xff"]
+    assert {r.headers[ERROR_CLASS] for r in letters[:2]} == {"DecodeError"}
+    assert all(r.headers[ORIGINAL_TOPIC] == bus.lane.topic for r in letters)
+    assert all(r.key == bus.tenant.encode() for r in letters)
+    offsets = sorted(int(r.headers[ORIGINAL_OFFSET]) for r in letters)
+    assert offsets == sorted(set(offsets)) and {r.headers[ORIGINAL_PARTITION] for r in letters} == {
+        letters[0].headers[ORIGINAL_PARTITION]
+    }
+    mapping_letter = letters[2]
+    assert mapping_letter.headers[ERROR_CLASS] == "MappingError"
+    assert mapping_letter.headers[STAGE] == "router.mapping"
+    assert ROUTE_ID in mapping_letter.headers
+    assert "maria" not in json.dumps(mapping_letter.headers).lower()  # no personal data in headers
+    # the unmappable lead's other routes still delivered
+    assert set(by_destination(seen, unmappable.event_id)) == {"crm", "zapi"}
+
+
+def test_a_kill_9_in_mid_stream_leaves_every_acknowledged_event_with_all_its_fan_out(bus):
+    total = 3000
+    events = [event(bus.tenant, "lead.created", example("lead.created", marketing_consent=True)) for _ in range(total)]
+    wanted = {delivery_id for e in events for delivery_id in _delivery_ids(bus, e)}
+    reader = bus.reader()
+    workers = bus.workers(CRMBUS_WORKER_BATCH_MAX="200").start()
+    sender = threading.Thread(target=bus.lane.send, args=(events,))
+    try:
+        sender.start()
+        reader.poll_until(lambda seen: len(seen) >= total // 3, 120, "a third of the fan-out")
+        workers.kill()
+        sender.join(60)
+        workers = bus.workers().start()
+        seen = reader.poll_until(
+            lambda seen: wanted <= {r.record["delivery_id"] for r in seen if r.record}, 180, "every delivery"
+        )
+    finally:
+        sender.join(60)
+        workers.stop()
+        reader.close()
+    assert wanted <= {r.record["delivery_id"] for r in seen if r.record}
+    assert {r.record["delivery_id"] for r in seen if r.record} == wanted  # nothing foreign either
+
+
+def _delivery_ids(bus: Bus, envelope) -> list[str]:
+    routes = [r for r in Routes(bus.engine, actor="test").load_enabled() if r.tenant_id == bus.tenant]
+    return [delivery_id(envelope.event_id, r.id) for r in routes if r.event_type == envelope.type]
