@@ -226,7 +226,7 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     @app.page("/metrics")
     async def metrics(view: Any, request: Any) -> Any:
         body, content_type = exposition()
-        return view.bytes(body, content_type=content_type)
+        return view.bytes(body, headers={"Content-Type": content_type})  # aiohttp refuses a charset here
 
     return app
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -288,3 +289,35 @@ def test_a_kill_9_in_mid_stream_leaves_every_acknowledged_event_with_all_its_fan
 def _delivery_ids(bus: Bus, envelope) -> list[str]:
     routes = [r for r in Routes(bus.engine, actor="test").load_enabled() if r.tenant_id == bus.tenant]
     return [delivery_id(envelope.event_id, r.id) for r in routes if r.event_type == envelope.type]
+
+
+def test_route_changes_apply_without_a_restart_and_a_tenants_routes_never_see_another_tenants_events(bus):
+    other = f"o-{bus.tenant}"
+    Tenants(bus.engine, actor="test").create(other, "Outra Clínica", sandbox_url=None)  # no routes at all
+    routes = Routes(bus.engine, actor="test")
+    reply = next(r for r in routes.list(bus.tenant, "lead.created") if r.destination == "zapi")
+    reader = bus.reader()
+    workers = bus.workers().start()
+    try:
+        theirs = event(other, "lead.created", example("lead.created"))
+        before = event(bus.tenant, "lead.created", example("lead.created"))
+        bus.lane.send([theirs, before])
+        reader.poll_until(lambda seen: set(by_destination(seen, before.event_id)) == {"crm", "zapi"}, 60, "a lead")
+        routes.disable(reply.id)
+        probes: list = []
+
+        def probe_without_reply(seen: list[Read]) -> bool:
+            answered = [e for e in probes if by_destination(seen, e.event_id)]
+            if len(answered) == len(probes):  # every probe routed so far still had its reply: send another
+                probes.append(event(bus.tenant, "lead.created", example("lead.created")))
+                bus.lane.send([probes[-1]])
+            return any(set(by_destination(seen, e.event_id)) == {"crm"} for e in answered)
+
+        seen = reader.poll_until(probe_without_reply, 30, "a lead routed without the disabled reply")
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{bus.port}/metrics", timeout=5).read().decode()
+    finally:
+        workers.stop()
+        reader.close()
+    assert all(r.record["tenant_id"] == bus.tenant for r in seen if r.record is not None)
+    assert by_destination(seen, theirs.event_id) == {}
+    assert 'crmbus_router_events_total{lane="' in metrics and 'outcome="unrouted"' in metrics
