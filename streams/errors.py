@@ -111,3 +111,25 @@ class InvalidRouteError(CrmbusError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class DeliveryError(CrmbusError):
+    """A destination did not take a delivery. ``status`` is its HTTP status when it answered;
+    ``retry_after_s`` what it asked us to wait (Retry-After), if anything."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth trying again later: 408, 429, 5xx, timeouts, refused or reset connections."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Trying again cannot help (other 4xx, a request we cannot build): straight to the DLQ."""
+
+
+class UnsafeDestinationError(PermanentDeliveryError):
+    """The destination resolves to an address we refuse to call (SSRF guard), or is not https."""
