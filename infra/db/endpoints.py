@@ -1,0 +1,143 @@
+"""A tenant's destinations (``webhook_endpoints``): where its deliveries go and with which credentials.
+
+Secrets are sealed (``infra.secret_box``) before they reach PostgreSQL and opened only when a
+worker loads the destinations it calls; they never appear in a listing, a log or an audit row.
+Every change bumps ``updated_at``, which the workers' routes fingerprint watches, so a new URL,
+config or secret is picked up within ``CRMBUS_ROUTES_POLL_S`` without a restart.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from infra.db.audit import audit
+from infra.db.models import Tenant, WebhookEndpoint
+from infra.secret_box import SecretBox
+from streams.errors import ConfigurationError
+
+_ACTIVE = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """One enabled destination as a worker calls it: its secret opened."""
+
+    id: str
+    tenant_id: str
+    name: str
+    kind: str
+    url: str
+    config: Mapping[str, Any]
+    secret: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointView:
+    """A destination as an operator sees it: whether it has a secret, never the secret."""
+
+    id: uuid.UUID
+    tenant_id: str
+    name: str
+    kind: str
+    url: str
+    config: Mapping[str, Any]
+    has_secret: bool
+    enabled: bool
+
+    @classmethod
+    def of(cls, row: WebhookEndpoint) -> EndpointView:
+        return cls(
+            row.id,
+            row.tenant_id,
+            row.name,
+            row.kind,
+            row.url,
+            dict(row.config),
+            row.secret_encrypted is not None,
+            row.enabled,
+        )
+
+
+class Endpoints:
+    def __init__(self, engine: Engine, box: SecretBox, actor: str = "cli") -> None:
+        self.engine, self.box, self.actor = engine, box, actor
+
+    def list(self, tenant_id: str | None = None) -> builtins.list[EndpointView]:
+        query = select(WebhookEndpoint).order_by(WebhookEndpoint.tenant_id, WebhookEndpoint.name)
+        if tenant_id is not None:
+            query = query.where(WebhookEndpoint.tenant_id == tenant_id)
+        with Session(self.engine) as session:
+            return [EndpointView.of(row) for row in session.scalars(query)]
+
+    def update(
+        self,
+        tenant_id: str,
+        name: str,
+        *,
+        url: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        secret: str | None = None,
+        enabled: bool | None = None,
+    ) -> EndpointView:
+        """Change a destination; ``config`` is merged into what it has (a key set to null is removed)."""
+        with Session(self.engine) as session, session.begin():
+            row = session.scalars(
+                select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.name == name)
+            ).one_or_none()
+            if row is None:
+                raise ConfigurationError(f"tenant {tenant_id!r} has no destination named {name!r}")
+            changed: builtins.list[str] = []
+            if url is not None:
+                row.url, changed = url, [*changed, "url"]
+            if config is not None:
+                merged = {**row.config, **config}
+                row.config = {key: value for key, value in merged.items() if value is not None}
+                changed.append("config")
+            if secret is not None:
+                row.secret_encrypted = self.box.seal(secret.encode())
+                changed.append("secret")
+            if enabled is not None:
+                row.enabled = enabled
+                changed.append("enabled")
+            row.updated_at = func.now()
+            audit(
+                session,
+                actor=self.actor,
+                tenant_id=tenant_id,
+                action="endpoint.update",
+                target_type="webhook_endpoint",
+                target_id=str(row.id),
+                details={"changed": ",".join(changed)},
+            )
+            session.flush()
+            session.refresh(row)
+            return EndpointView.of(row)
+
+    def load_enabled(self) -> builtins.list[Destination]:
+        """Every enabled destination of every active tenant, secrets opened, for the sinks."""
+        query = (
+            select(WebhookEndpoint)
+            .join(Tenant, Tenant.id == WebhookEndpoint.tenant_id)
+            .where(WebhookEndpoint.enabled, Tenant.status == _ACTIVE)
+        )
+        with Session(self.engine) as session:
+            rows = session.scalars(query).all()
+        return [
+            Destination(
+                str(row.id),
+                row.tenant_id,
+                row.name,
+                row.kind,
+                row.url,
+                dict(row.config),
+                self.box.open(row.secret_encrypted).decode() if row.secret_encrypted is not None else None,
+            )
+            for row in rows
+        ]
