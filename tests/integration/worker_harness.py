@@ -68,11 +68,15 @@ class Workers:
         )
         port = int(self.env["CRMBUS_WORKER_WEB_PORT"])
         deadline = time.monotonic() + timeout_s
-        for index in range(self.processes):
-            while not _healthy(port + index):
-                assert self.proc.poll() is None, f"worker exited with {self.proc.returncode}: {self.log()}"
-                assert time.monotonic() < deadline, f"worker not ready in {timeout_s} s: {self.log()}"
-                time.sleep(0.2)
+        try:
+            for index in range(self.processes):
+                while not _healthy(port + index):
+                    assert self.proc.poll() is None, f"worker exited with {self.proc.returncode}: {self.log()}"
+                    assert time.monotonic() < deadline, f"worker not ready in {timeout_s} s: {self.log()}"
+                    time.sleep(0.2)
+        except BaseException:
+            self.kill()  # never leave a half-started worker behind
+            raise
         return self
 
     def stop(self) -> int | None:
