@@ -1,0 +1,30 @@
+"""``crmbus sandbox``: the sandbox destinations in the foreground, for the systems around the bus."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from yarl import URL
+
+from infra.logging import configure_logging
+from infra.sandbox import CONTRACTS, serve
+from infra.settings import Settings
+
+console = Console()
+
+
+def sandbox(
+    host: str | None = typer.Option(None, help="Listen address (default: the host of CRMBUS_SANDBOX_URL)."),
+    port: int | None = typer.Option(None, help="Port (default: the port of CRMBUS_SANDBOX_URL)."),
+) -> None:
+    """Run the sandbox destinations (CRM, Financeiro, Z-API, WAHA, e-mail, marketing, webhook) until Ctrl-C."""
+    settings = Settings()
+    configured = URL(settings.sandbox_url)
+    host = host or configured.host or "127.0.0.1"
+    port = port if port is not None else configured.port or 18100
+    base = str(URL.build(scheme="http", host=host, port=port))
+    console.print(f"sandbox: {base} (control API at {base}/_control)")
+    for contract in CONTRACTS.values():
+        console.print(f"  {contract.method} {contract.route}  → {'/'.join(map(str, contract.statuses))}")
+    configure_logging(settings.log_level)
+    serve(host, port)

@@ -1,0 +1,353 @@
+"""The sandbox destinations, spoken to over real HTTP on loopback as the delivery sinks will.
+
+Each system answers its contract's example with the contract's shape, refuses requests without
+credentials, acts once per Idempotency-Key, and fails on demand in each way a real system fails.
+"""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+import aiohttp
+import httpx
+import pytest
+
+from infra.processes import wait_until
+from infra.sandbox import CONTRACTS, SYSTEMS, Sandbox, SandboxClient
+from streams.routes import DESTINATIONS
+from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES
+from tests.conftest import free_port
+
+CREDENTIALS = {
+    "bearer": {"Authorization": "Bearer sandbox-token"},
+    "client-token": {"Client-Token": "account-security-token"},
+    "api-key": {"X-Api-Key": "waha-key"},
+    "none": {},
+}
+LEAD = CONTRACTS["crm.upsert_lead"]
+ZAPI = CONTRACTS["zapi.send_text"]
+WAHA = CONTRACTS["waha.send_text"]
+
+
+def with_sandbox(test):
+    """Run an async test body against a fresh in-process sandbox and an aiohttp client."""
+
+    def run():
+        async def scenario():
+            async with Sandbox() as sandbox, aiohttp.ClientSession() as client:
+                await test(sandbox, Caller(sandbox, client))
+
+        asyncio.run(scenario())
+
+    run.__name__, run.__doc__ = test.__name__, test.__doc__
+    return run
+
+
+class Caller:
+    """Calls a contract on the sandbox as a connector would: its URL, its credential, JSON."""
+
+    def __init__(self, sandbox, client):
+        self.sandbox, self.client = sandbox, client
+
+    async def __call__(self, contract, body=None, headers=None, credentials=True, timeout_s=5.0):
+        url = contract.url(self.sandbox.url_of(contract.system), **contract.example_params)
+        sent = {**(CREDENTIALS[contract.auth] if credentials else {}), **(headers or {})}
+        payload = contract.example if body is None else body
+        async with self.client.post(
+            url, json=payload, headers=sent, timeout=aiohttp.ClientTimeout(total=timeout_s)
+        ) as response:
+            return response.status, response.headers, await response.json() if response.content_length else None
+
+
+def test_the_sandbox_has_a_contract_for_every_destination_and_seed_action():
+    assert SYSTEMS == DESTINATIONS
+    assert {seed.path for seed in SEED_DESTINATIONS} <= {f"/{system}" for system in SYSTEMS}
+    for route in SEED_ROUTES:
+        assert CONTRACTS[route.action].system == route.destination
+
+
+@pytest.mark.parametrize("action", CONTRACTS)
+def test_each_contract_answers_its_example_with_its_success_shape(action):
+    contract = CONTRACTS[action]
+
+    @with_sandbox
+    async def scenario(sandbox, call):
+        status, _, body = await call(contract)
+        assert status == contract.statuses[0]
+        assert (set(body) if body is not None else set()) == set(contract.response)
+        [received] = sandbox.applied(contract.system)
+        assert (received.action, received.body, received.status) == (action, contract.example, status)
+
+    scenario()
+
+
+@pytest.mark.parametrize("action", [action for action, contract in CONTRACTS.items() if contract.auth != "none"])
+def test_a_request_without_its_credential_is_401_and_not_applied(action):
+    contract = CONTRACTS[action]
+
+    @with_sandbox
+    async def scenario(sandbox, call):
+        status, _, body = await call(contract, credentials=False)
+        assert status == 401
+        assert body["error"] == "unauthorized"
+        assert sandbox.applied(contract.system) == []
+        assert [received.status for received in sandbox.requests(contract.system)] == [401]
+
+    scenario()
+
+
+@with_sandbox
+async def test_an_empty_bearer_token_is_401(sandbox, call):
+    status, _, _ = await call(LEAD, headers={"Authorization": "Bearer "}, credentials=False)
+    assert status == 401
+
+
+@with_sandbox
+async def test_the_crm_creates_a_lead_then_updates_the_same_lead(sandbox, call):
+    first = await call(LEAD, body={"event_id": "e-1", "name": "Cliente"})
+    again = await call(LEAD, body={"event_id": "e-1", "name": "Cliente Atualizada"})
+    other = await call(LEAD, body={"lead_id": "L-9", "event_id": "e-2"})
+    assert first[0] == 201 and first[2]["status"] == "created" and first[2]["id"].startswith("lead_")
+    assert again[0] == 200 and again[2] == {"id": first[2]["id"], "status": "updated"}
+    assert other[0] == 201 and other[2]["id"] != first[2]["id"]
+    assert (await call(LEAD, body={"name": "Sem id"}))[0] == 400
+
+
+@with_sandbox
+async def test_financeiro_opens_an_invoice(sandbox, call):
+    status, _, body = await call(CONTRACTS["financeiro.create_invoice"])
+    assert status == 201
+    assert body["status"] == "open" and body["id"].startswith("INV-")
+    status, _, body = await call(CONTRACTS["financeiro.create_invoice"], body={"client_id": "C-1"})
+    assert (status, body["error"], body["message"]) == (400, "missing_fields", "required: service_id")
+
+
+@with_sandbox
+async def test_zapi_sends_a_text_to_digits_only_and_refuses_a_formatted_phone(sandbox, call):
+    status, _, body = await call(ZAPI)
+    assert status == 200
+    assert body["id"] == body["messageId"] and len(body["zaapId"]) == 32
+    status, _, body = await call(ZAPI, body={"phone": "+55 (11) 98765-4321", "message": "Olá"})
+    assert status == 400
+    assert set(body) == {"error", "message"}
+    status, _, body = await call(ZAPI, body={"phone": "5511987654321"})
+    assert (status, body["message"]) == (400, "required: message")
+
+
+@with_sandbox
+async def test_waha_answers_the_sent_message_and_refuses_a_chat_id_outside_c_us(sandbox, call):
+    status, _, body = await call(WAHA)
+    assert status == 201
+    assert body["id"].startswith("true_5511987654321@c.us_") and isinstance(body["timestamp"], int)
+    for chat_id in ("5511987654321@g.us", "5511987654321", "abc@c.us"):
+        assert (await call(WAHA, body={"session": "default", "chatId": chat_id, "text": "Oi"}))[0] == 400
+
+
+@with_sandbox
+async def test_an_email_without_a_recipient_is_refused(sandbox, call):
+    status, _, body = await call(CONTRACTS["email.send_template"], body={"template": "boas_vindas"})
+    assert (status, body["message"]) == (400, "required: to")
+
+
+@with_sandbox
+async def test_a_body_that_is_not_json_is_400(sandbox, call):
+    url = LEAD.url(sandbox.url_of("crm"))
+    async with call.client.post(url, data=b"{not json", headers=CREDENTIALS["bearer"]) as response:
+        assert response.status == 400
+        assert (await response.json())["error"] == "invalid_json"
+
+
+@with_sandbox
+async def test_the_webhook_receiver_records_the_standard_webhooks_headers(sandbox, call):
+    signed = {"webhook-id": "msg_1", "webhook-timestamp": "1767225600", "webhook-signature": "v1,c2lnbmF0dXJl"}
+    status, _, body = await call(CONTRACTS["webhook.deliver"], body=[1, "any", {"json": True}], headers=signed)
+    assert (status, body) == (204, None)
+    [received] = sandbox.requests("webhook")
+    assert received.path == "/webhook/crm-events"
+    assert received.body == [1, "any", {"json": True}]
+    assert {name: received.headers[name] for name in signed} == signed
+
+
+@with_sandbox
+async def test_recorded_requests_keep_no_credentials(sandbox, call):
+    await call(ZAPI, headers={"Idempotency-Key": "k-1"})
+    await call(LEAD)
+    [zapi] = sandbox.requests("zapi")
+    [crm] = sandbox.requests("crm")
+    assert zapi.path == "/zapi/instances/demo/token/***/send-text"
+    assert "Client-Token" not in zapi.headers and zapi.idempotency_key == "k-1"
+    assert "Authorization" not in crm.headers
+
+
+@with_sandbox
+async def test_duplicate_idempotency_key_is_applied_once_and_replays_the_first_answer(sandbox, call):
+    key = {"Idempotency-Key": "delivery-1"}
+    first = await call(ZAPI, headers=key)
+    second = await call(ZAPI, headers=key)
+    other = await call(ZAPI, headers={"Idempotency-Key": "delivery-2"})
+    assert second[0] == first[0] == 200
+    assert second[2] == first[2] and other[2] != first[2]
+    assert second[1]["Idempotent-Replayed"] == "true"
+    assert [(r.idempotency_key, r.duplicate) for r in sandbox.requests("zapi")] == [
+        ("delivery-1", False),
+        ("delivery-1", True),
+        ("delivery-2", False),
+    ]
+    assert [r.idempotency_key for r in sandbox.applied("zapi")] == ["delivery-1", "delivery-2"]
+
+
+@with_sandbox
+async def test_an_idempotency_key_is_per_system(sandbox, call):
+    key = {"Idempotency-Key": "shared"}
+    await call(ZAPI, headers=key)
+    await call(WAHA, headers=key)
+    assert len(sandbox.applied("zapi")) == len(sandbox.applied("waha")) == 1
+
+
+@with_sandbox
+async def test_an_idempotency_key_reused_with_another_body_is_422_and_not_applied(sandbox, call):
+    key = {"Idempotency-Key": "delivery-1"}
+    await call(ZAPI, headers=key)
+    status, _, body = await call(ZAPI, body={"phone": "5511900000000", "message": "outra"}, headers=key)
+    assert (status, body["error"]) == (422, "idempotency_key_reused")
+    assert len(sandbox.applied("zapi")) == 1
+
+
+@with_sandbox
+async def test_a_failed_attempt_does_not_use_up_its_idempotency_key(sandbox, call):
+    key = {"Idempotency-Key": "delivery-1"}
+    sandbox.fail("crm", status=503, count=1)
+    assert (await call(LEAD, headers=key))[0] == 503
+    assert (await call(LEAD, headers=key))[0] == 201
+    assert (await call(LEAD, headers=key))[0] == 201
+    assert [(r.status, r.duplicate, r.applied) for r in sandbox.requests("crm")] == [
+        (503, False, False),
+        (201, False, True),
+        (201, True, False),
+    ]
+
+
+@with_sandbox
+async def test_a_status_failure_answers_with_retry_after_until_its_count_runs_out(sandbox, call):
+    sandbox.fail("zapi", status=429, count=2, retry_after=7)
+    answers = [await call(ZAPI) for _ in range(3)]
+    assert [status for status, _, _ in answers] == [429, 429, 200]
+    assert [headers.get("Retry-After") for _, headers, _ in answers] == ["7", "7", None]
+    assert answers[0][2]["error"] == "injected_failure"
+    assert len(sandbox.applied("zapi")) == 1
+    assert (await call(LEAD))[0] == 201, "a failure belongs to one system"
+
+
+@with_sandbox
+async def test_a_failure_without_a_count_lasts_until_healed(sandbox, call):
+    sandbox.fail("financeiro", status=500)
+    contract = CONTRACTS["financeiro.create_customer"]
+    statuses = [(await call(contract))[0] for _ in range(5)]
+    sandbox.heal("financeiro")
+    assert statuses == [500] * 5
+    assert (await call(contract))[0] == 201
+    assert "Retry-After" not in (await call(contract))[1]
+
+
+@with_sandbox
+async def test_a_slow_system_acts_but_answers_after_the_client_gave_up(sandbox, call):
+    key = {"Idempotency-Key": "delivery-1"}
+    sandbox.slow("crm", delay_s=5, count=1)
+    with pytest.raises(asyncio.TimeoutError):
+        await call(LEAD, headers=key, timeout_s=0.2)
+    status, headers, _ = await call(LEAD, headers=key, timeout_s=2)
+    assert status == 201 and headers["Idempotent-Replayed"] == "true"
+    assert [(r.duplicate, r.applied) for r in sandbox.requests("crm")] == [(False, True), (True, False)]
+
+
+@with_sandbox
+async def test_a_reset_closes_the_connection_without_acting(sandbox, call):
+    sandbox.reset("financeiro", count=1)
+    contract = CONTRACTS["financeiro.create_invoice"]
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await call(contract)
+    assert (await call(contract))[0] == 201
+    assert [(r.status, r.applied) for r in sandbox.requests("financeiro")] == [(None, False), (201, True)]
+
+
+@with_sandbox
+async def test_the_control_api_fails_lists_and_clears(sandbox, call):
+    control = f"{sandbox.url}/_control"
+    async with call.client.get(f"{control}/health") as response:
+        assert response.status == 200
+    failure = {"mode": "status", "status": 503, "retry_after": 1, "count": 1}
+    async with call.client.post(f"{control}/zapi/failures", json=failure) as response:
+        assert response.status == 204
+    assert (await call(ZAPI))[0] == 503
+    assert (await call(ZAPI))[0] == 200
+    async with call.client.get(f"{control}/zapi/requests") as response:
+        listed = (await response.json())["requests"]
+    assert [(r["status"], r["applied"]) for r in listed] == [(503, False), (200, True)]
+    assert listed[1]["body"] == ZAPI.example and listed[1]["at"] >= listed[0]["at"]
+    async with call.client.delete(f"{control}/requests") as response:
+        assert response.status == 204
+    assert sandbox.requests("zapi") == []
+
+
+@with_sandbox
+async def test_the_control_api_refuses_a_failure_it_cannot_show(sandbox, call):
+    control = f"{sandbox.url}/_control"
+    for failure in ({"mode": "status"}, {"mode": "explode"}, {"mode": "slow", "delay_s": -1}, {"status": 503}):
+        async with call.client.post(f"{control}/crm/failures", json=failure) as response:
+            assert response.status == 400, failure
+            assert (await response.json())["error"] == "invalid_failure"
+    async with call.client.post(f"{control}/ftp/failures", json={"mode": "ok"}) as response:
+        assert response.status == 404
+    assert (await call(LEAD))[0] == 201
+
+
+@with_sandbox
+async def test_clearing_forgets_requests_keys_and_leads_but_not_failures(sandbox, call):
+    key = {"Idempotency-Key": "delivery-1"}
+    await call(LEAD, headers=key)
+    sandbox.fail("zapi", status=503)
+    sandbox.clear()
+    status, headers, body = await call(LEAD, headers=key)
+    assert (status, body["status"]) == (201, "created") and "Idempotent-Replayed" not in headers
+    assert (await call(ZAPI))[0] == 503
+
+
+@pytest.fixture
+def sandbox_process(tmp_path):
+    port = free_port()
+    log_path = tmp_path / "sandbox.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "infra", "sandbox", "--port", str(port)], stdout=log, stderr=log, env=os.environ
+        )
+    with SandboxClient(f"http://127.0.0.1:{port}") as client:
+        try:
+            wait_until(client.healthy, 30, "crmbus sandbox /_control/health")
+            yield process, client, log_path
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def test_crmbus_sandbox_runs_out_of_process_driven_by_its_control_api(sandbox_process):
+    process, sandbox, log_path = sandbox_process
+    zapi_url = ZAPI.url(sandbox.url_of("zapi"), instance_id="demo", token="demo")
+    sent = {"json": ZAPI.example, "headers": {**CREDENTIALS["client-token"], "Idempotency-Key": "d-1"}}
+    sandbox.fail("zapi", status=503, count=1, retry_after=2)
+    failed = httpx.post(zapi_url, **sent)
+    assert (failed.status_code, failed.headers["Retry-After"]) == (503, "2")
+    assert httpx.post(zapi_url, **sent).status_code == 200
+    assert httpx.post(zapi_url, **sent).headers["Idempotent-Replayed"] == "true"
+    assert [r.status for r in sandbox.requests("zapi")] == [503, 200, 200]
+    assert [r.body for r in sandbox.applied("zapi")] == [ZAPI.example]
+    sandbox.clear()
+    assert sandbox.requests("zapi") == []
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=15) == 0
+    log = log_path.read_text()
+    assert '"system": "zapi"' in log and '"status": 503' in log
+    assert ZAPI.example["phone"] not in log and ZAPI.example["message"] not in log
