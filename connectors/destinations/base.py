@@ -1,0 +1,155 @@
+"""What every destination connector shares: the request a delivery becomes, and how it is sent.
+
+A connector is a cheap object built per endpoint configuration: it checks the URL against the
+SSRF guard and reads its config once, then ``deliver`` turns (delivery id, action, payload) into
+one POST through the shared ``HttpClients`` and the answer into ``Delivered`` or a
+``DeliveryError``. Subclasses only say what the request looks like (``build``).
+
+Every request carries ``Idempotency-Key: <delivery_id>``: a retry after a timeout may reach a
+destination that already did the work, and the key lets it answer "done" instead of doing it twice.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import orjson
+
+from connectors.http import HttpClients, Timeouts, pool_size
+from streams.errors import ConfigurationError, PermanentDeliveryError
+from streams.http_outcome import OutcomePolicy, classify
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A destination took the delivery: its status, how long it took, and what a log may keep."""
+
+    status: int
+    latency_ms: float
+    response_excerpt: str
+    response_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One POST: a path under the endpoint's base URL, a JSON body and the destination's own headers."""
+
+    path: str
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class Connector(Protocol):
+    """What the sink calls; raises TransientDeliveryError or PermanentDeliveryError on failure."""
+
+    @property
+    def kind(self) -> str: ...
+
+    async def deliver(self, delivery_id: str, action: str, payload: Mapping[str, Any]) -> Delivered: ...
+
+
+def required_text(action: str, payload: Mapping[str, Any], *names: str) -> str:
+    """The first of ``names`` present in the payload as non-empty text; the error names fields only."""
+    for name in names:
+        value = payload.get(name)
+        if isinstance(value, str) and value:
+            return value
+    raise PermanentDeliveryError(f"{action} needs {' or '.join(repr(n) for n in names)} as text in its payload")
+
+
+def digits(value: str) -> str:
+    return "".join(c for c in value if c.isascii() and c.isdigit())
+
+
+class HttpDestination(ABC):
+    """A destination reached by one JSON POST per delivery."""
+
+    kind: ClassVar[str]
+    ACTIONS: ClassVar[Mapping[str, str]] = {}
+    """Action → path under the base URL."""
+    SECRET_REQUIRED: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        config: Mapping[str, Any],
+        secret: str | None,
+        client: HttpClients,
+        endpoint_id: str | None = None,
+    ) -> None:
+        self._client = client
+        self._base = client.policy.check_url(url)
+        self._config = config
+        if self.SECRET_REQUIRED and not secret:
+            raise ConfigurationError(f"a {self.kind} destination needs a secret")
+        self._secret = secret
+        self._timeouts = Timeouts.from_config(config)
+        self._outcomes = OutcomePolicy.from_config(config)
+        self._pool_size = pool_size(config, client.limit_per_host)
+        self._pool_key = endpoint_id or str(self._base)
+        self.configure()
+
+    def configure(self) -> None:  # noqa: B027 - optional hook: most kinds need nothing more
+        """Read what this kind needs from config and secret; ConfigurationError now beats one per delivery."""
+
+    def path_for(self, action: str) -> str:
+        try:
+            return self.ACTIONS[action]
+        except KeyError:
+            raise PermanentDeliveryError(f"{self.kind} destinations have no action {action!r}") from None
+
+    @abstractmethod
+    def build(self, action: str, payload: Mapping[str, Any]) -> Request:
+        """The request for ``action``; PermanentDeliveryError for an unknown action or a payload it cannot carry."""
+
+    def signed(self, delivery_id: str, body: bytes) -> Mapping[str, str]:
+        """Headers that depend on the exact body bytes (signatures); none by default."""
+        return {}
+
+    async def deliver(self, delivery_id: str, action: str, payload: Mapping[str, Any]) -> Delivered:
+        request = self.build(action, payload)
+        body = orjson.dumps(request.body)
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **request.headers,
+            **self.signed(delivery_id, body),
+            "Idempotency-Key": delivery_id,
+        }
+        url = self._base.with_path(self._base.raw_path.rstrip("/") + request.path, encoded=True)
+        label = f"{self.kind} ({action})"
+        response = await self._client.post(
+            self._pool_key,
+            url,
+            body=body,
+            headers=headers,
+            timeouts=self._timeouts,
+            label=label,
+            limit_per_host=self._pool_size,
+        )
+        error = classify(
+            response.status,
+            retry_after=response.headers.get("retry-after"),
+            now=time.time(),
+            policy=self._outcomes,
+            label=label,
+        )
+        if error is not None:
+            raise error
+        return Delivered(response.status, response.latency_ms, response.excerpt, response.headers)
+
+
+class BearerDestination(HttpDestination):
+    """The payload as the JSON body, ``Authorization: Bearer <secret>``, the path chosen by action."""
+
+    def body_for(self, action: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+        return payload
+
+    def build(self, action: str, payload: Mapping[str, Any]) -> Request:
+        path = self.path_for(action)
+        return Request(path, self.body_for(action, payload), {"Authorization": f"Bearer {self._secret}"})
