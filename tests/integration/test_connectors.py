@@ -16,6 +16,7 @@ from standardwebhooks import Webhook
 
 from connectors.destinations import CONNECTORS, Delivered, HttpClients, connector_for
 from connectors.ssrf import OutboundPolicy
+from infra.sandbox import CONTRACTS, Sandbox
 from streams import standard_webhooks
 from streams.errors import PermanentDeliveryError, TransientDeliveryError, UnsafeDestinationError
 from streams.routes import DESTINATIONS
@@ -468,3 +469,75 @@ def test_a_name_that_resolves_to_loopback_is_reached_when_loopback_is_allowed():
     delivered, received = asyncio.run(scenario())
     assert delivered.status == 201
     assert len(received) == 1
+
+
+# -- the same connectors against the sandbox destinations (infra/sandbox) ----------------------------
+
+
+def sandbox_target(sandbox, contract):
+    """(url, config) of a destination pointing at the sandbox system that serves ``contract``."""
+    if contract.system == "webhook":
+        return sandbox.url_of("webhook") + contract.path.format(**contract.example_params), {}
+    return sandbox.url_of(contract.system), dict(contract.example_params)
+
+
+def secret_for(contract):
+    return WEBHOOK_SECRET if contract.system == "webhook" else "sandbox-secret"
+
+
+@pytest.mark.parametrize("contract", CONTRACTS.values(), ids=lambda contract: contract.action)
+def test_each_connector_is_accepted_by_the_sandbox_with_the_contracts_status_and_answer(contract):
+    async def scenario():
+        async with Sandbox() as sandbox, HttpClients(LOOPBACK) as clients:
+            url, config = sandbox_target(sandbox, contract)
+            connector = connector_for(
+                contract.system, url=url, config=config, secret=secret_for(contract), client=clients
+            )
+            delivered = await connector.deliver(DELIVERY_ID, contract.action, contract.example)
+            return delivered, sandbox.applied(contract.system)
+
+    delivered, applied = asyncio.run(scenario())
+
+    assert delivered.status in contract.statuses
+    if contract.response:
+        assert set(contract.response) <= set(orjson.loads(delivered.response_excerpt))
+    assert [received.idempotency_key for received in applied] == [DELIVERY_ID]
+
+
+def test_a_redelivery_with_the_same_id_is_applied_once_by_the_sandbox():
+    async def scenario():
+        async with Sandbox() as sandbox, HttpClients(LOOPBACK) as clients:
+            connector = connector_for("crm", url=sandbox.url_of("crm"), config={}, secret="s", client=clients)
+            for _ in range(2):
+                await connector.deliver(DELIVERY_ID, "crm.upsert_lead", LEAD)
+            return len(sandbox.requests("crm")), len(sandbox.applied("crm"))
+
+    assert asyncio.run(scenario()) == (2, 1)
+
+
+def test_the_sandboxs_faults_become_the_right_outcomes():
+    async def scenario():
+        async with Sandbox() as sandbox, HttpClients(LOOPBACK) as clients:
+            config = {"timeouts": {"read": 0.2}}
+            connector = connector_for("crm", url=sandbox.url_of("crm"), config=config, secret="s", client=clients)
+            outcomes = []
+            for fault in (
+                lambda: sandbox.fail("crm", 429, retry_after=7),
+                lambda: sandbox.fail("crm", 422),
+                lambda: sandbox.reset("crm"),
+                lambda: sandbox.slow("crm", 1.0),
+            ):
+                fault()
+                try:
+                    await connector.deliver(DELIVERY_ID, "crm.upsert_lead", LEAD)
+                except (TransientDeliveryError, PermanentDeliveryError) as error:
+                    outcomes.append((type(error), error.status, error.retry_after_s))
+            sandbox.heal("crm")
+            return outcomes
+
+    assert asyncio.run(scenario()) == [
+        (TransientDeliveryError, 429, 7),
+        (PermanentDeliveryError, 422, None),
+        (TransientDeliveryError, None, None),
+        (TransientDeliveryError, None, None),
+    ]
