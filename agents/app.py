@@ -17,29 +17,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, Protocol
 
 import faust
 from faust.types import TableT
 
+from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore
 from agents.outputs import OutputWriter
 from agents.partitioned_table import PartitionedTable
 from agents.records import Consumed
-from agents.route_cache import RouteCache
+from agents.retry import RetryReleaser
 from agents.router import DeliveryEncoder, Router, RouterTopics
 from agents.scheduler import Scheduler
+from agents.sink import CircuitBook, Sink, SinkTopics
+from connectors.destinations import Delivered, HttpClients, connector_for
 from connectors.kafka_producer import AsyncProducer, producer_config
 from connectors.schema_registry import schema_ids
+from connectors.ssrf import OutboundPolicy
+from infra.db.endpoints import Destination, Endpoints
 from infra.db.engine import make_engine
 from infra.db.routes import Routes
 from infra.metrics import exposition
+from infra.secret_box import SecretBox
 from infra.settings import Settings
 from schemas.avro_schemas import load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
+from streams.circuit import CircuitConfig
 from streams.lanes import DEFAULT, HIGH, LOW
+from streams.retry_policy import TIERS, tier_topic
+from streams.routes import DESTINATIONS
 
 log = logging.getLogger("crmbus.agents")
 
@@ -64,20 +74,24 @@ async def or_exit(work: Awaitable[object]) -> None:
 class Wiring:
     """What the agents share in one process, opened once the loop runs."""
 
-    def __init__(
-        self, settings: Settings, app: faust.App, dedupe: TableT[bytes, bytes], scheduled: TableT[bytes, bytes]
-    ) -> None:
+    def __init__(self, settings: Settings, app: faust.App, tables: Mapping[str, TableT[bytes, bytes]]) -> None:
         self.settings = settings
         self.app = app
         self.topics = RouterTopics(settings.topic_prefix)
         self.ids = schema_ids(settings.schema_registry_url)
         engine = make_engine(settings.database)
         repository = Routes(engine, actor="worker")
-        self.routes = RouteCache(repository.load_enabled, repository.fingerprint, settings.routes_poll_s)
-        self.dedupe = DedupeStore(PartitionedTable(dedupe), settings.dedupe_ttl_s)
-        self.scheduled_table = PartitionedTable(scheduled)
+        destinations = Endpoints(engine, SecretBox.from_settings(settings), actor="worker")
+        self.routes = ConfigCache(
+            repository.load_enabled, destinations.load_enabled, repository.fingerprint, settings.routes_poll_s
+        )
+        self.dedupe = DedupeStore(PartitionedTable(tables["router-dedupe"]), settings.dedupe_ttl_s)
+        self.scheduled_table = PartitionedTable(tables["scheduled"])
+        self.finished = PartitionedTable(tables["sink-finished"])
+        self.circuits = CircuitBook(PartitionedTable(tables["circuits"]), CircuitConfig())
         self.recovered = asyncio.Event()
         self._producer: AsyncProducer | None = None
+        self._clients: HttpClients | None = None
         self._opening = asyncio.Lock()
         self.scheduler: Scheduler | None = None
 
@@ -111,6 +125,44 @@ class Wiring:
                 writer=await self.writer(),
             )
         return self.scheduler
+
+    def delivery_codec(self, topic: str) -> AvroCodec:
+        return self.codec("delivery.v1.avsc", topic)
+
+    async def sink(self, kind: str) -> Sink:
+        if self._clients is None:
+            policy = OutboundPolicy.from_allow_list(
+                self.settings.outbound_allow_list, allow_loopback=self.settings.outbound_allow_loopback
+            )
+            self._clients = HttpClients(policy)
+        clients = self._clients
+
+        async def call(
+            destination: Destination, delivery_id: str, action: str, payload: Mapping[str, Any]
+        ) -> Delivered:
+            connector = connector_for(
+                destination.kind, url=destination.url, config=destination.config, secret=destination.secret,
+                client=clients, endpoint_id=destination.id,
+            )  # fmt: skip
+            return await connector.deliver(delivery_id, action, payload)
+
+        return Sink(
+            kind=kind,
+            deliveries=self.delivery_codec,
+            outcomes=self.codec("delivery_outcome.v1.avsc", self.settings.topic_prefix + "crmbus.deliveries"),
+            topics=SinkTopics(self.settings.topic_prefix),
+            config=self.routes,
+            finished=self.finished,
+            circuits=self.circuits,
+            call=call,
+            writer=await self.writer(),
+            max_in_flight=self.settings.sink_max_in_flight,
+        )
+
+    async def releaser(self, tier: str) -> RetryReleaser:
+        return RetryReleaser(
+            tier=tier, deliveries=self.delivery_codec, prefix=self.settings.topic_prefix, writer=await self.writer()
+        )
 
     @property
     def ready(self) -> bool:
@@ -169,36 +221,38 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
         value_serializer="raw",
         worker_redirect_stdouts=False,
     )
-    dedupe = app.Table(
-        "router-dedupe",
-        partitions=partitions,
-        changelog_topic=_changelog(app, "router-dedupe", partitions, retention_s=settings.dedupe_ttl_s + 3600),
-        help="Idempotency keys acted on, per tenant.",
-    )
-    scheduled = app.Table(
-        "scheduled",
-        partitions=partitions,
-        changelog_topic=_changelog(app, "scheduled", partitions),
-        help="Delayed actions not yet due, by delivery id.",
-    )
-    wiring = Wiring(settings, app, dedupe, scheduled)
+    kept_for = {
+        "router-dedupe": ("Idempotency keys acted on, per tenant.", settings.dedupe_ttl_s + 3600),
+        "scheduled": ("Delayed actions not yet due, by delivery id.", None),
+        "sink-finished": ("Delivery ids a destination took, so a redelivered record is not sent again.", 7 * 86400.0),
+        "circuits": ("Circuit breaker state per (tenant, destination).", None),
+    }
+    tables = {
+        name: app.Table(
+            name,
+            partitions=partitions,
+            changelog_topic=_changelog(app, name, partitions, retention_s=kept),
+            help=purpose,
+        )
+        for name, (purpose, kept) in kept_for.items()
+    }
+    wiring = Wiring(settings, app, tables)
 
     async def on_scheduled_recovered() -> None:
         (await wiring.the_scheduler()).rebuild()
         wiring.recovered.set()
 
-    scheduled.on_recover(on_scheduled_recovered)
+    tables["scheduled"].on_recover(on_scheduled_recovered)
 
     for lane in (HIGH, DEFAULT, LOW):
-        _router_agent(app, wiring, lane)
+        _batch_agent(app, wiring, prefix + lane, f"router:{lane}", partial(wiring.router, lane))
+    for kind in DESTINATIONS:
+        topic = f"{prefix}crmbus.deliver.{kind}"
+        _batch_agent(app, wiring, topic, f"sink:{kind}", partial(wiring.sink, kind))
+    for tier in TIERS:
+        _batch_agent(app, wiring, tier_topic(tier, prefix), f"retry:{tier.name}", partial(wiring.releaser, tier.name))
 
-    @app.agent(_raw_topic(app, wiring.topics.scheduled), name="scheduler", concurrency=1)
-    async def schedule(stream: Any) -> None:
-        scheduler = await wiring.the_scheduler()
-        async for events in stream.noack_take(settings.worker_batch_max, settings.worker_batch_wait_s):
-            await or_exit(scheduler.accept([Consumed.of(event) for event in events]))
-            for event in events:
-                await stream.ack(event)
+    _batch_agent(app, wiring, wiring.topics.scheduled, "scheduler", wiring.the_scheduler)
 
     async def release_due() -> None:
         if not wiring.ready:
@@ -231,14 +285,21 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     return app
 
 
-def _router_agent(app: faust.App, wiring: Wiring, lane: str) -> None:
+class _Handler(Protocol):
+    async def handle(self, batch: Sequence[Consumed]) -> None: ...
+
+
+def _batch_agent(
+    app: faust.App, wiring: Wiring, topic: str, name: str, make: Callable[[], Awaitable[_Handler]]
+) -> None:
+    """An agent on ``topic`` that hands each batch to a handler and acknowledges it once handled."""
     settings = wiring.settings
 
-    async def route(stream: Any) -> None:
-        router = await wiring.router(lane)
+    async def consume(stream: Any) -> None:
+        handler = await make()
         async for events in stream.noack_take(settings.worker_batch_max, settings.worker_batch_wait_s):
-            await or_exit(router.handle([Consumed.of(event) for event in events]))
+            await or_exit(handler.handle([Consumed.of(event) for event in events]))
             for event in events:
                 await stream.ack(event)
 
-    app.agent(_raw_topic(app, settings.topic_prefix + lane), name=f"router:{lane}", concurrency=1)(route)
+    app.agent(_raw_topic(app, topic), name=name, concurrency=1)(consume)

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 
 import orjson
 
+from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore, dedupe_key
 from agents.outputs import FatalOutputError, Output, OutputWriter, Refused
 from agents.records import Consumed
-from agents.route_cache import RouteCache
 from infra.metrics import DEAD_LETTERS, ROUTER_BATCH, ROUTER_EVENTS, ROUTER_OUTPUTS
 from schemas.codec import AvroCodec
 from streams.dead_letter import REPLAY, ROUTE_ID, dead_letter_headers, header
@@ -90,7 +90,7 @@ class Router:
         envelopes: AvroCodec,
         deliveries: DeliveryEncoder,
         topics: RouterTopics,
-        routes: RouteCache,
+        routes: ConfigCache,
         dedupe: DedupeStore,
         writer: OutputWriter,
         clock: Callable[[], datetime] = _utcnow,

@@ -44,7 +44,7 @@ class Scheduler:
         self._clock = clock
         self._index = DueIndex()
 
-    async def accept(self, batch: Sequence[Consumed]) -> None:
+    async def handle(self, batch: Sequence[Consumed]) -> None:
         """Hold each delayed action of ``batch`` (release at once what is already due)."""
         now = self._clock()
         due_now: list[Output] = []

@@ -66,6 +66,27 @@ SCHEDULED_LATENESS = Histogram(
     buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0),
 )
 
+SINK_DELIVERIES = Counter(
+    "crmbus_deliveries_total",
+    "Delivery attempts and skips, by destination and outcome (delivered, retrying, dead_lettered, duplicate_skipped).",
+    ["destination", "outcome"],
+)
+SINK_ATTEMPT_SECONDS = Histogram(
+    "crmbus_delivery_attempt_seconds", "Time a destination took to answer.", ["destination"], buckets=_LATENCY_BUCKETS
+)
+SINK_PARKED = Counter(
+    "crmbus_deliveries_parked_total",
+    "Deliveries parked in a retry tier because their circuit was open.",
+    ["destination"],
+)
+CIRCUITS_OPEN = Gauge(
+    "crmbus_circuits_open", "Circuits (tenant, destination) open or half-open on this worker.", ["destination"],
+    multiprocess_mode="sum",
+)  # fmt: skip
+RETRIES_RELEASED = Counter(
+    "crmbus_retries_released_total", "Deliveries sent back to their destination from a retry tier.", ["tier"]
+)
+
 
 def reject(reason: RejectionReason, count: int = 1) -> None:
     INGRESS_REJECTED.labels(reason=reason).inc(count)

@@ -104,12 +104,24 @@ class Settings(BaseSettings):
     scheduler_tick_s: float = Field(
         0.5, gt=0, le=10, description="How often the scheduler releases delayed actions that are due."
     )
+    sink_max_in_flight: int = Field(
+        64, ge=1, le=1024, description="Most calls one sink agent has open at once (per destination, per process)."
+    )
+    outbound_allow_loopback: bool = Field(
+        False,
+        description="Let sinks call http:// destinations on loopback (the sandbox, tests). Keep off in production.",
+    )
+    outbound_allow_list: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Private networks or hosts sinks may call anyway, e.g. an internal CRM (comma-separated CIDRs "
+        "or host names); everything else private, loopback or link-local is refused.",
+    )
     sandbox_url: str = Field(
         "http://127.0.0.1:18100",
         description="Base URL of the sandbox destinations; a new tenant's destinations start there.",
     )
 
-    @field_validator("high_priority_types", "low_priority_types", mode="before")
+    @field_validator("high_priority_types", "low_priority_types", "outbound_allow_list", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

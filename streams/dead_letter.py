@@ -22,6 +22,8 @@ STAGE = "crmbus-stage"
 ROUTE_ID = "crmbus-route-id"
 DESTINATION = "crmbus-destination"
 ATTEMPTS = "crmbus-attempts"
+STATUS_CODE = "crmbus-status-code"
+FIRST_FAILURE_AT = "crmbus-first-failure-at"
 REPLAY = "crmbus-replay"
 """Set by a replay: the router then skips its dedupe check (the sinks' delivery ids still hold)."""
 
@@ -46,15 +48,18 @@ def dead_letter_headers(
     route_id: str | None = None,
     destination: str | None = None,
     attempts: int | None = None,
+    status_code: int | None = None,
+    first_failure_at: datetime | None = None,
 ) -> list[tuple[str, bytes]]:
-    """The headers of the DLQ copy of the record at ``origin`` that failed with ``error``."""
+    """The headers of the DLQ copy of the record at ``origin`` that failed with ``error``
+    (``failed_at`` is the last failure; ``first_failure_at`` the first, for deliveries)."""
     headers = [
         (ORIGINAL_TOPIC, origin.topic.encode()),
         (ORIGINAL_PARTITION, str(origin.partition).encode()),
         (ORIGINAL_OFFSET, str(origin.offset).encode()),
         (ERROR_CLASS, type(error).__name__.encode()),
         (ERROR_MESSAGE, str(error)[:_MESSAGE_LIMIT].encode("utf-8", "replace")),
-        (FAILED_AT, failed_at.isoformat().replace("+00:00", "Z").encode()),
+        (FAILED_AT, _iso(failed_at)),
         (STAGE, stage.encode()),
     ]
     if route_id is not None:
@@ -63,7 +68,15 @@ def dead_letter_headers(
         headers.append((DESTINATION, destination.encode()))
     if attempts is not None:
         headers.append((ATTEMPTS, str(attempts).encode()))
+    if status_code is not None:
+        headers.append((STATUS_CODE, str(status_code).encode()))
+    if first_failure_at is not None:
+        headers.append((FIRST_FAILURE_AT, _iso(first_failure_at)))
     return headers
+
+
+def _iso(moment: datetime) -> bytes:
+    return moment.isoformat().replace("+00:00", "Z").encode()
 
 
 def header(headers: Sequence[tuple[str, bytes]] | None, name: str) -> str | None:

@@ -55,13 +55,15 @@ class Route:
 class RouteBook:
     """Every enabled route, indexed by (tenant, event type); ``version`` says which load it is."""
 
-    __slots__ = ("_by_key", "_count", "version")
+    __slots__ = ("_by_id", "_by_key", "_count", "version")
 
     def __init__(self, routes: Iterable[Route], version: str = "") -> None:
         by_key: defaultdict[tuple[str, str], list[Route]] = defaultdict(list)
+        self._by_id: dict[str, Route] = {}
         count = 0
         for route in routes:
             by_key[(route.tenant_id, route.event_type)].append(route)
+            self._by_id[route.id] = route
             count += 1
         self._by_key = {key: tuple(sorted(found, key=lambda r: r.id)) for key, found in by_key.items()}
         self._count = count
@@ -69,6 +71,9 @@ class RouteBook:
 
     def routes_for(self, tenant_id: str, event_type: str) -> tuple[Route, ...]:
         return self._by_key.get((tenant_id, event_type), ())
+
+    def route(self, route_id: str) -> Route | None:
+        return self._by_id.get(route_id)
 
     def __len__(self) -> int:
         return self._count

@@ -1,0 +1,67 @@
+"""The retry agent: deliveries wait in their tier topic until due, then go back to their destination.
+
+Each tier topic has one fixed delay (``crmbus.retry.5s`` … ``crmbus.retry.6h``), so records arrive
+in roughly the order they fall due: the agent takes a batch, releases each record once its
+``not_before`` has passed (to ``crmbus.deliver.<destination>``, the record unchanged: its attempt
+count and first failure travel with it), and sleeps until the next is due. Nothing waits in
+memory beyond one batch, and a batch is acknowledged only after all of it was released and
+acknowledged by Kafka, so a crash releases again (absorbed by delivery ids), never loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from agents.outputs import FatalOutputError, Output, OutputWriter
+from agents.records import Consumed
+from infra.metrics import DEAD_LETTERS, RETRIES_RELEASED
+from schemas.codec import AvroCodec
+from streams.dead_letter import dead_letter_headers
+from streams.errors import PoisonMessageError
+
+
+class RetryReleaser:
+    def __init__(
+        self,
+        *,
+        tier: str,
+        deliveries: Callable[[str], AvroCodec],
+        prefix: str,
+        writer: OutputWriter,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._tier, self._codec_for, self._prefix, self._writer, self._clock = tier, deliveries, prefix, writer, clock
+
+    async def handle(self, batch: Sequence[Consumed]) -> None:
+        waiting: list[tuple[float, int, Output]] = []
+        letters: list[Output] = []
+        for index, record in enumerate(batch):
+            try:
+                delivery = self._codec_for(record.origin.topic).decode(record.value)
+                due = delivery["not_before"].timestamp() if delivery["not_before"] is not None else 0.0
+                topic = f"{self._prefix}crmbus.deliver.{delivery['destination']}"
+            except (PoisonMessageError, KeyError, AttributeError) as error:
+                DEAD_LETTERS.labels(stage="retry.decode", error_class=type(error).__name__).inc()
+                failed_at = datetime.fromtimestamp(self._clock(), UTC)
+                headers = dead_letter_headers(record.origin, error, failed_at, stage="retry.decode")
+                letters.append(Output(f"{self._prefix}crmbus.dlq", record.key, record.value, headers))
+                continue
+            waiting.append((due, index, Output(topic, record.key, record.value)))
+        await self._write(letters)
+        waiting.sort(key=lambda item: (item[0], item[1]))
+        while waiting:
+            wait = waiting[0][0] - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            now = self._clock()
+            due = [output for when, _, output in waiting if when <= now]
+            waiting = waiting[len(due) :]
+            await self._write(due)
+            RETRIES_RELEASED.labels(tier=self._tier).inc(len(due))
+
+    async def _write(self, outputs: list[Output]) -> None:
+        if outputs and await self._writer.write(outputs):
+            raise FatalOutputError("Kafka refused a released retry")
