@@ -7,21 +7,13 @@ from __future__ import annotations
 import json
 import threading
 import urllib.request
-import uuid
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 
-import pytest
 from sqlalchemy import update
-from sqlalchemy.engine import Engine
 
 from infra.db.models import EventMapping
 from infra.db.routes import Routes
 from infra.db.tenants import Tenants
-from infra.settings import Settings
-from infra.topics import apply_catalogue
-from schemas.catalogue import load_catalogue
 from streams.dead_letter import (
     ERROR_CLASS,
     ORIGINAL_OFFSET,
@@ -31,68 +23,7 @@ from streams.dead_letter import (
     STAGE,
 )
 from streams.routes import delivery_id
-from tests.conftest import free_port
-from tests.integration.ingress_harness import isolated_settings
-from tests.integration.worker_harness import (
-    LaneWriter,
-    Read,
-    TopicReader,
-    Workers,
-    committed,
-    deliveries_reader,
-    event,
-    worker_env,
-)
-
-EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples" / "events"
-SANDBOX = "http://127.0.0.1:18100"
-
-
-def example(name: str, **changes: object) -> dict[str, object]:
-    payload = json.loads((EXAMPLES / f"{name}.json").read_text())
-    payload.update(changes)
-    return payload
-
-
-@dataclass
-class Bus:
-    settings: Settings
-    engine: Engine
-    tenant: str
-    lane: LaneWriter
-    tmp: Path
-    port: int
-
-    def workers(self, processes: int = 1, **env: str) -> Workers:
-        log = self.tmp / f"worker-{uuid.uuid4().hex[:6]}.log"
-        return Workers(worker_env(self.settings, self.tmp / "state", self.port, **env), processes, log)
-
-    def reader(self, *extra: str) -> TopicReader:
-        return deliveries_reader(self.settings.kafka_bootstrap, self.settings.topic_prefix, extra)
-
-    def topic(self, name: str) -> str:
-        return self.settings.topic_prefix + name
-
-    def group(self) -> str:
-        return f"{self.settings.topic_prefix}crmbus-worker"
-
-
-@pytest.fixture
-def bus(kafka_bootstrap, kafka_admin, database_url, migrated, unique, topic_prefix, tmp_path) -> Bus:
-    apply_catalogue(kafka_admin, load_catalogue().with_prefix(topic_prefix), replication_factor=1)
-    tenant = f"t-{unique[-8:]}"
-    Tenants(migrated, actor="test").create(tenant, "Clínica Teste", sandbox_url=SANDBOX)
-    settings = isolated_settings(kafka_bootstrap, database_url, unique, topic_prefix)
-    lane = LaneWriter(kafka_bootstrap, topic_prefix + "crmbus.events")
-    return Bus(settings, migrated, tenant, lane, tmp_path, free_port())
-
-
-def by_destination(seen: list[Read], event_id: uuid.UUID) -> dict[str, list[dict]]:
-    found: dict[str, list[dict]] = {}
-    for read in seen:
-        if read.record is not None and read.record["event_id"] == event_id and ".deliver." in read.topic:
-            found.setdefault(read.record["destination"], []).append(read.record)
-    return found
+from tests.integration.worker_harness import Bus, Read, TopicReader, by_destination, committed, event, example
 
 
 def test_each_seed_flow_fans_out_to_its_destinations_with_mapped_payloads(bus):

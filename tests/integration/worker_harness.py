@@ -3,6 +3,7 @@ and read what they write."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from sqlalchemy.engine import Engine
 
 from connectors.kafka_producer import producer_config
+from infra.secret_box import SecretBox
 from infra.settings import Settings
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
@@ -28,6 +31,53 @@ from streams.envelope import Envelope
 CRMBUS = str(Path(sys.executable).with_name("crmbus"))
 DESTINATIONS = ("crm", "financeiro", "zapi", "waha", "email", "marketing", "webhook")
 PARTITIONS = 6
+
+
+EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples" / "events"
+SANDBOX = "http://127.0.0.1:18100"
+
+
+def example(name: str, **changes: object) -> dict[str, object]:
+    payload = json.loads((EXAMPLES / f"{name}.json").read_text())
+    payload.update(changes)
+    return payload
+
+
+@dataclass
+class Bus:
+    settings: Settings
+    engine: Engine
+    tenant: str
+    lane: LaneWriter
+    tmp: Path
+    port: int
+
+    secret_key: str
+
+    def workers(self, processes: int = 1, **env: str) -> Workers:
+        log = self.tmp / f"worker-{uuid.uuid4().hex[:6]}.log"
+        env = {"CRMBUS_SECRET_KEY": self.secret_key, **env}
+        return Workers(worker_env(self.settings, self.tmp / "state", self.port, **env), processes, log)
+
+    def box(self) -> SecretBox:
+        return SecretBox(self.secret_key.encode())
+
+    def reader(self, *extra: str) -> TopicReader:
+        return deliveries_reader(self.settings.kafka_bootstrap, self.settings.topic_prefix, extra)
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic_prefix + name
+
+    def group(self) -> str:
+        return f"{self.settings.topic_prefix}crmbus-worker"
+
+
+def by_destination(seen: list[Read], event_id: uuid.UUID) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for read in seen:
+        if read.record is not None and read.record["event_id"] == event_id and ".deliver." in read.topic:
+            found.setdefault(read.record["destination"], []).append(read.record)
+    return found
 
 
 def worker_env(settings: Settings, state_dir: Path, web_port: int, **extra: str) -> dict[str, str]:
