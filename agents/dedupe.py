@@ -16,6 +16,7 @@ import struct
 import time
 from collections.abc import Callable
 
+from agents.outputs import Output
 from agents.partitioned_table import PartitionedTable
 
 _STAMP = struct.Struct(">d")
@@ -33,8 +34,9 @@ class DedupeStore:
         stamp = self._table.get(key)
         return stamp is not None and self._clock() - _STAMP.unpack(stamp)[0] < self._ttl_s
 
-    def remember(self, partition: int, key: bytes) -> None:
-        self._table.put(partition, key, _STAMP.pack(self._clock()))
+    def remember(self, partition: int, key: bytes) -> Output:
+        """Remember ``key``; the returned changelog record must be written for it to last."""
+        return self._table.put(partition, key, _STAMP.pack(self._clock()))
 
     def sweep(self) -> int:
         """Forget expired keys held in memory; returns how many."""

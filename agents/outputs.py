@@ -35,8 +35,9 @@ class FatalOutputError(CrmbusError):
 class Output:
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone (a deleted table key)
     headers: Headers | None = None
+    partition: int | None = None  # None: by key
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,4 +84,4 @@ class OutputWriter:
         return refused
 
     async def _send(self, output: Output) -> Delivered:
-        return await self._producer.send(output.topic, output.value, output.key, output.headers)
+        return await self._producer.send(output.topic, output.value, output.key, output.headers, output.partition)

@@ -1,10 +1,12 @@
-"""A Faust table written with an explicit changelog partition.
+"""A Faust table whose changes the agent writes itself, to an explicit changelog partition.
 
 Faust writes a table change to the changelog partition of "the current event", which a
-batching agent (``noack_take``) cannot give: one batch mixes partitions. Here the caller
-names the partition of the input record the change belongs to, so the change is restored on
-whichever worker owns that partition after a restart or a rebalance. Keys and values are
-bytes; a deleted key leaves a tombstone.
+batching agent (``noack_take``) cannot give: one batch mixes partitions. And Faust's own send
+path costs far more per record than the confluent producer the agents already use. So ``put``
+and ``delete`` change this worker's copy and return the changelog record; the agent writes it
+with its other outputs (``OutputWriter``), acknowledged by Kafka before the batch is. Faust
+still owns the changelog topic and restores the table from it after a restart or a rebalance.
+Keys and values are bytes; a deleted key leaves a tombstone.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from faust.types import TableT
+
+from agents.outputs import Output
 
 
 class PartitionedTable:
@@ -26,13 +30,13 @@ class PartitionedTable:
     def get(self, key: bytes) -> bytes | None:
         return cast(bytes | None, self._store.get(key))
 
-    def put(self, partition: int, key: bytes, value: bytes) -> None:
+    def put(self, partition: int, key: bytes, value: bytes) -> Output:
         self._store[key] = value
-        self._table.send_changelog(partition, key, value)
+        return Output(self._table.changelog_topic.get_topic_name(), key, value, partition=partition)
 
-    def delete(self, partition: int, key: bytes) -> None:
+    def delete(self, partition: int, key: bytes) -> Output:
         self._store.pop(key, None)
-        self._table.send_changelog(partition, key, None, value_serializer="raw")
+        return Output(self._table.changelog_topic.get_topic_name(), key, None, partition=partition)
 
     def forget(self, key: bytes) -> None:
         """Drop ``key`` from this worker's memory only; the changelog keeps it until its retention."""

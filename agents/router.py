@@ -116,10 +116,14 @@ class Router:
         refused = await self._writer.write(outputs)
         if refused:
             await self._dead_letter_refused(batch, outputs, owners, refused)
-        for partition, key in remember:
-            self._dedupe.remember(partition, key)
-        for outcome, count in outcomes.items():
-            ROUTER_EVENTS.labels(lane=self._lane, outcome=outcome).inc(count)
+        # Only now, with every output acknowledged, may the keys be remembered (and made durable).
+        if await self._writer.write([self._dedupe.remember(partition, key) for partition, key in remember]):
+            raise FatalOutputError("Kafka refused a dedupe changelog record")
+        for outcome, count in outcomes.items():  # one metric update per kind and batch, not per record
+            if outcome.startswith("out:"):
+                ROUTER_OUTPUTS.labels(kind=outcome[4:]).inc(count)
+            else:
+                ROUTER_EVENTS.labels(lane=self._lane, outcome=outcome).inc(count)
         ROUTER_BATCH.observe(time.monotonic() - started)
 
     def _route_one(
@@ -152,7 +156,7 @@ class Router:
             later = planned.not_before is not None and planned.not_before > now
             topic = self._topics.scheduled if later else self._topics.deliver(planned.route.destination)
             outputs.append(Output(topic, record.key, self._deliveries.encode(topic, envelope, planned)))
-            ROUTER_OUTPUTS.labels(kind="scheduled" if later else "deliver").inc()
+            outcomes["out:scheduled" if later else "out:deliver"] += 1
         for failure in plan.failures:
             outputs.append(
                 self._dead_letter(
@@ -166,7 +170,7 @@ class Router:
         public = public_topic_for(envelope.type, self._topics.prefix)
         if public is not None and only_route is None:
             outputs.append(Output(public, record.key, record.value))
-            ROUTER_OUTPUTS.labels(kind="public").inc()
+            outcomes["out:public"] += 1
         outcomes["dead_lettered" if plan.failures else "routed" if plan.deliveries else "unrouted"] += 1
         return outputs
 

@@ -49,6 +49,7 @@ class Scheduler:
         now = self._clock()
         due_now: list[Output] = []
         letters: list[Output] = []
+        held: list[Output] = []
         for record in batch:
             try:
                 delivery = self._deliveries.decode(record.value)
@@ -66,9 +67,9 @@ class Scheduler:
                 continue
             key = delivery["delivery_id"].encode()
             pending = Pending(due, record.origin.partition, topic, record.key or b"", record.value)
-            self._table.put(pending.partition, key, pending.pack())
+            held.append(self._table.put(pending.partition, key, pending.pack()))
             self._index.add(DueEntry(due, key, pending.partition))
-        if await self._writer.write(due_now + letters):
+        if await self._writer.write(due_now + letters + held):
             raise FatalOutputError("Kafka refused a released delayed action or its DLQ copy")
         SCHEDULED_PENDING.set(len(self._table))
 
@@ -92,11 +93,13 @@ class Scheduler:
                 released.append((entry, Pending.unpack(packed)))
         if not released:
             return 0
-        outputs = [Output(pending.topic, pending.key or None, pending.value) for _, pending in released]
+        outputs: list[Output] = [Output(pending.topic, pending.key or None, pending.value) for _, pending in released]
         if await self._writer.write(outputs):
             raise FatalOutputError("Kafka refused a released delayed action")
-        for entry, pending in released:
-            self._table.delete(entry.partition, entry.key)
+        deletions = [self._table.delete(entry.partition, entry.key) for entry, _ in released]
+        if await self._writer.write(deletions):
+            raise FatalOutputError("Kafka refused a scheduler changelog record")
+        for _, pending in released:
             SCHEDULED_LATENESS.observe(max(0.0, now - pending.due))
         SCHEDULED_RELEASED.inc(len(released))
         SCHEDULED_PENDING.set(len(self._table))

@@ -71,6 +71,7 @@ class CircuitBook:
     def __init__(self, table: PartitionedTable, config: CircuitConfig) -> None:
         self._table, self.config = table, config
         self._states: dict[bytes, CircuitState] = {}
+        self._changed: dict[bytes, int] = {}
 
     def get(self, key: bytes) -> CircuitState:
         state = self._states.get(key)
@@ -83,7 +84,12 @@ class CircuitBook:
     def set(self, partition: int, key: bytes, state: CircuitState) -> None:
         if state != self._states.get(key):
             self._states[key] = state
-            self._table.put(partition, key, state.to_bytes())
+            self._changed[key] = partition
+
+    def changelog(self) -> list[Output]:
+        """The changelog records of the states changed since the last call."""
+        changed, self._changed = self._changed, {}
+        return [self._table.put(partition, key, self._states[key].to_bytes()) for key, partition in changed.items()]
 
 
 class RateLimits:
@@ -154,8 +160,10 @@ class Sink:
             self._settle(item, outputs, done)
         if await self._writer.write(outputs):
             raise FatalOutputError("Kafka refused a delivery outcome, retry or DLQ record")
-        for partition, key in done:
-            self._finished.put(partition, key, b"1")
+        # With every outcome stored, the finished ids and circuit states may be made durable.
+        state = [self._finished.put(partition, key, b"1") for partition, key in done] + self._circuits.changelog()
+        if await self._writer.write(state):
+            raise FatalOutputError("Kafka refused a sink changelog record")
 
     # -- before the calls --------------------------------------------------------------------
 

@@ -80,18 +80,26 @@ class AsyncProducer:
         return len(self._producer) if self._producer is not None else 0
 
     def send(
-        self, topic: str, value: bytes, key: bytes | None = None, headers: Headers | None = None
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        headers: Headers | None = None,
+        partition: int | None = None,
     ) -> asyncio.Future[Delivered]:
-        """Enqueue a record; the future resolves with its offset once the broker acknowledged it."""
+        """Enqueue a record (``value`` None: a tombstone; ``partition`` None: by key); the future
+        resolves with its offset once the broker acknowledged it."""
         if self._producer is None or self._loop is None:
             raise RuntimeError("AsyncProducer used outside 'async with'")
         future: asyncio.Future[Delivered] = self._loop.create_future()
         try:
             callback = partial(self._on_delivery, future)
+            extra: dict[str, Any] = {}
             if headers:
-                self._producer.produce(topic, value, key, headers=list(headers), on_delivery=callback)
-            else:
-                self._producer.produce(topic, value, key, on_delivery=callback)
+                extra["headers"] = list(headers)
+            if partition is not None:
+                extra["partition"] = partition
+            self._producer.produce(topic, value, key, on_delivery=callback, **extra)
         except BufferError as exc:
             raise ProduceError("the producer's local queue is full", retriable=True, code="QUEUE_FULL") from exc
         except KafkaException as exc:

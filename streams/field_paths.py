@@ -97,7 +97,7 @@ def reader(path: str) -> Reader:
     def read_nested(payload: Mapping[str, Any], meta: Mapping[str, Any]) -> Any:
         node: Any = payload
         for key in keys:
-            if not isinstance(node, Mapping):
+            if type(node) is not dict and not isinstance(node, Mapping):  # dict first: no ABC check
                 return MISSING
             node = node.get(key)
         return MISSING if node is None else node

@@ -52,6 +52,7 @@ e.g. ``mapping.fields.message.format``) and the rule, never a value: values are 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -86,7 +87,12 @@ def _text(value: Any) -> str:
     return value
 
 
+_E164 = re.compile(r"\+[1-9]\d{7,14}")
+
+
 def _phone_e164(value: Any) -> str:
+    if type(value) is str and _E164.fullmatch(value):  # canonical payloads: already E.164
+        return value
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     try:
@@ -357,6 +363,14 @@ def _formatted(convert: _Format, value: Any, out: str) -> str:
 
 def _writer(out: str, value: _Value) -> _Writer:
     *parents, last = out.split(".")
+    if not parents:  # most fields: no nesting to walk
+
+        def write_top(payload: Mapping[str, Any], meta: Mapping[str, Any], body: dict[str, Any]) -> None:
+            result = value(payload, meta)
+            if result is not MISSING:
+                body[last] = result
+
+        return write_top
 
     def write(payload: Mapping[str, Any], meta: Mapping[str, Any], body: dict[str, Any]) -> None:
         result = value(payload, meta)
@@ -382,8 +396,13 @@ def _remove(body: dict[str, Any], keys: tuple[str, ...]) -> None:
     node.pop(keys[-1], None)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _json_copy(value: Any) -> Any:
     # Payloads are JSON: copying dicts and lists is all a deep copy needs, at a fraction of its cost.
+    if type(value) in _SCALARS:  # the common case, without the slow ABC check below
+        return value
     if isinstance(value, Mapping):
         return {key: _json_copy(item) for key, item in value.items()}
     if isinstance(value, list):
