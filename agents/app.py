@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import faust
 from faust.types import TableT
 
+from agents.archive import Archive
 from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore
 from agents.outputs import OutputWriter
@@ -37,6 +38,7 @@ from connectors.destinations import Delivered, HttpClients, connector_for
 from connectors.kafka_producer import AsyncProducer, producer_config
 from connectors.schema_registry import schema_ids
 from connectors.ssrf import OutboundPolicy
+from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Destination, Endpoints
 from infra.db.engine import make_engine
 from infra.db.routes import Routes
@@ -79,7 +81,7 @@ class Wiring:
         self.app = app
         self.topics = RouterTopics(settings.topic_prefix)
         self.ids = schema_ids(settings.schema_registry_url)
-        engine = make_engine(settings.database)
+        self.engine = engine = make_engine(settings.database)
         repository = Routes(engine, actor="worker")
         destinations = Endpoints(engine, SecretBox.from_settings(settings), actor="worker")
         self.routes = ConfigCache(
@@ -159,6 +161,13 @@ class Wiring:
             max_in_flight=self.settings.sink_max_in_flight,
         )
 
+    async def archive(self) -> Archive:
+        return Archive(
+            log_=DeliveryLog(self.engine),
+            outcomes=self.codec("delivery_outcome.v1.avsc", self.settings.topic_prefix + "crmbus.deliveries"),
+            dlq_topic=self.settings.topic_prefix + "crmbus.dlq",
+        )
+
     async def releaser(self, tier: str) -> RetryReleaser:
         return RetryReleaser(
             tier=tier, deliveries=self.delivery_codec, prefix=self.settings.topic_prefix, writer=await self.writer()
@@ -187,8 +196,9 @@ def _changelog(app: faust.App, table: str, partitions: int, retention_s: float |
     )
 
 
-def _raw_topic(app: faust.App, name: str) -> Any:
-    return app.topic(name, key_serializer="raw", value_serializer="raw")
+def _raw_topic(app: faust.App, names: str | tuple[str, ...]) -> Any:
+    topics = (names,) if isinstance(names, str) else names
+    return app.topic(*topics, key_serializer="raw", value_serializer="raw")
 
 
 def build_app(settings: Settings, index: int = 0) -> faust.App:
@@ -253,6 +263,8 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
         _batch_agent(app, wiring, tier_topic(tier, prefix), f"retry:{tier.name}", partial(wiring.releaser, tier.name))
 
     _batch_agent(app, wiring, wiring.topics.scheduled, "scheduler", wiring.the_scheduler)
+    archived = (prefix + "crmbus.deliveries", prefix + "crmbus.dlq")
+    _batch_agent(app, wiring, archived, "archive", wiring.archive)
 
     async def release_due() -> None:
         if not wiring.ready:
@@ -290,7 +302,7 @@ class _Handler(Protocol):
 
 
 def _batch_agent(
-    app: faust.App, wiring: Wiring, topic: str, name: str, make: Callable[[], Awaitable[_Handler]]
+    app: faust.App, wiring: Wiring, topic: str | tuple[str, ...], name: str, make: Callable[[], Awaitable[_Handler]]
 ) -> None:
     """An agent on ``topic`` that hands each batch to a handler and acknowledges it once handled."""
     settings = wiring.settings

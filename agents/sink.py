@@ -251,7 +251,8 @@ class Sink:
             )
             done.append((partition, delivery["delivery_id"].encode()))
             SINK_DELIVERIES.labels(destination=self.kind, outcome="delivered").inc()
-            outputs.append(self._outcome(delivery, item.destination, "delivered", item.latency_ms, answer=outcome))
+            made = {**delivery, "attempt": delivery["attempt"] + 1}  # outcomes count attempts from 1
+            outputs.append(self._outcome(made, item.destination, "delivered", item.latency_ms, answer=outcome))
             return
         assert isinstance(outcome, DeliveryError)
         # Only a transient failure says the destination is unwell; a 400 is an answer.

@@ -22,11 +22,13 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from sqlalchemy.engine import Engine
 
 from connectors.kafka_producer import producer_config
+from infra.db.routes import Routes
 from infra.secret_box import SecretBox
 from infra.settings import Settings
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
 from streams.envelope import Envelope
+from streams.routes import Route
 
 CRMBUS = str(Path(sys.executable).with_name("crmbus"))
 DESTINATIONS = ("crm", "financeiro", "zapi", "waha", "email", "marketing", "webhook")
@@ -58,6 +60,11 @@ class Bus:
         log = self.tmp / f"worker-{uuid.uuid4().hex[:6]}.log"
         env = {"CRMBUS_SECRET_KEY": self.secret_key, **env}
         return Workers(worker_env(self.settings, self.tmp / "state", self.port, **env), processes, log)
+
+    def routes_of(self, event_type: str) -> list[Route]:
+        """This tenant's enabled routes for ``event_type``, as workers load them."""
+        loaded = Routes(self.engine, actor="test").load_enabled(self.tenant, event_type)
+        return sorted(loaded, key=lambda route: route.id)
 
     def box(self) -> SecretBox:
         return SecretBox(self.secret_key.encode())

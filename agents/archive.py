@@ -1,0 +1,110 @@
+"""The archive agent: delivery outcomes and DLQ records into PostgreSQL, in batches.
+
+It reads ``crmbus.deliveries`` and ``crmbus.dlq`` and writes one transaction per batch
+(``infra.db.delivery_log``). PostgreSQL being away only holds this agent back: it retries the
+batch with backoff and acknowledges it once written, while routing and delivery go on. A DLQ
+row keeps the record's key, bytes and headers, so the archive alone can explain and replay it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from agents.records import Consumed
+from infra.db.delivery_log import DeliveryLog
+from schemas.codec import AvroCodec
+from streams import dead_letter as dlq
+from streams.errors import PoisonMessageError
+
+log = logging.getLogger("crmbus.agents.archive")
+
+_BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.5, 30.0
+_STATUS = {"delivered": "delivered", "retrying": "retrying", "dead_lettered": "dead_lettered"}
+
+
+class Archive:
+    def __init__(self, *, log_: DeliveryLog, outcomes: AvroCodec, dlq_topic: str) -> None:
+        self._log, self._outcomes, self._dlq_topic = log_, outcomes, dlq_topic
+
+    async def handle(self, batch: Sequence[Consumed]) -> None:
+        attempts: list[dict[str, Any]] = []
+        letters: list[dict[str, Any]] = []
+        for record in batch:
+            if record.origin.topic == self._dlq_topic:
+                letters.append(dead_letter_row(record))
+                continue
+            try:
+                outcome = self._outcomes.decode(record.value)
+            except PoisonMessageError:
+                log.warning("undecodable delivery outcome skipped", extra={"offset": record.origin.offset})
+                continue
+            attempts.append(attempt_row(outcome))
+        await self._write(attempts, letters)
+
+    async def _write(self, attempts: list[dict[str, Any]], letters: list[dict[str, Any]]) -> None:
+        backoff = _BACKOFF_FIRST_S
+        while True:
+            try:
+                await asyncio.to_thread(self._log.record, attempts, letters)
+                return
+            except Exception as exc:  # noqa: BLE001 - PostgreSQL away: wait, keep the batch unacknowledged
+                log.warning("archive batch not written, retrying in %.1f s: %s", backoff, type(exc).__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX_S)
+
+
+def attempt_row(outcome: dict[str, Any]) -> dict[str, Any]:
+    endpoint = outcome.get("endpoint_id")
+    return {
+        "delivery_id": outcome["delivery_id"],
+        "attempt": outcome["attempt"],
+        "tenant_id": outcome["tenant_id"],
+        "endpoint_id": uuid.UUID(endpoint) if endpoint else None,
+        "destination": outcome["destination"],
+        "event_id": outcome["event_id"],
+        "event_type": outcome["event_type"],
+        "status": _STATUS.get(outcome["outcome"], "duplicate_skipped"),
+        "status_code": outcome["status_code"],
+        "latency_ms": outcome["latency_ms"],
+        "error_class": outcome["error_class"],
+        "response_excerpt": outcome.get("response_excerpt"),
+        "created_at": outcome["at"],
+    }
+
+
+def dead_letter_row(record: Consumed, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict[str, Any]:
+    headers = record.headers
+    failed_at = _time(dlq.header(headers, dlq.FAILED_AT)) or now()
+    status = dlq.header(headers, dlq.STATUS_CODE)
+    attempts = dlq.header(headers, dlq.ATTEMPTS)
+    return {
+        "tenant_id": record.key.decode("utf-8", "replace") if record.key else None,
+        "destination": dlq.header(headers, dlq.DESTINATION),
+        "delivery_id": None,
+        "original_topic": dlq.header(headers, dlq.ORIGINAL_TOPIC) or record.origin.topic,
+        "original_partition": int(dlq.header(headers, dlq.ORIGINAL_PARTITION) or record.origin.partition),
+        "original_offset": int(dlq.header(headers, dlq.ORIGINAL_OFFSET) or record.origin.offset),
+        "error_class": dlq.header(headers, dlq.ERROR_CLASS) or "unknown",
+        "error_message": dlq.header(headers, dlq.ERROR_MESSAGE) or "",
+        "status_code": int(status) if status and status.isdigit() else None,
+        "attempts": int(attempts) if attempts and attempts.isdigit() else 0,
+        "first_failure_at": _time(dlq.header(headers, dlq.FIRST_FAILURE_AT)) or failed_at,
+        "last_failure_at": failed_at,
+        "key": record.key,
+        "value": record.value,
+        "headers": {name: value.decode("utf-8", "replace") for name, value in headers},
+    }
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None

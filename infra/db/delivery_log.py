@@ -1,0 +1,38 @@
+"""The delivery history in PostgreSQL: every attempt (``webhook_deliveries``) and the DLQ archive
+(``dead_letter``), written in batches by the archive agent.
+
+Writes are idempotent — an attempt is unique by (delivery id, attempt), a DLQ record by its
+original topic, partition and offset — so a batch archived twice (a crash between the insert and
+the offset commit) leaves one row each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.dialects.postgresql import insert
+
+from infra.db.models import DeadLetter, WebhookDelivery
+
+
+class DeliveryLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(self, attempts: Sequence[Mapping[str, Any]], dead_letters: Sequence[Mapping[str, Any]]) -> None:
+        """Insert rows of ``webhook_deliveries`` and ``dead_letter``, skipping those already there."""
+        with self.engine.begin() as connection:
+            if attempts:
+                connection.execute(
+                    insert(WebhookDelivery)
+                    .values(list(attempts))
+                    .on_conflict_do_nothing(index_elements=["delivery_id", "attempt"])
+                )
+            if dead_letters:
+                connection.execute(
+                    insert(DeadLetter)
+                    .values(list(dead_letters))
+                    .on_conflict_do_nothing(index_elements=["original_topic", "original_partition", "original_offset"])
+                )
