@@ -1,7 +1,7 @@
 """``python -m bench run <scenario>``: load a crmbus component on loopback and report.
 
-Each scenario is a module with ``add_arguments(parser)`` and ``run(args) -> exit code``;
-add one by adding its module to ``SCENARIOS``. The last line of stdout is one JSON object.
+Each scenario is a module with ``add_arguments(parser)`` and ``run(args) -> exit code`` (and
+optionally ``DEFAULT_RATE``); add one by adding its module to ``SCENARIOS``. The last line of stdout is one JSON object.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from bench.stack import BenchError
 SCENARIOS = {
     "ingress": "bench.ingress",
     "router": "bench.router",
+    "deliver": "bench.deliver",
 }
 
 
@@ -27,8 +28,9 @@ def _parser() -> argparse.ArgumentParser:
         module = importlib.import_module(module_name)
         doc = module.__doc__ or name
         scenario = scenarios.add_parser(name, help=doc.split("\n", 1)[0], description=doc)
+        rate = float(getattr(module, "DEFAULT_RATE", 5000.0))
         scenario.add_argument(
-            "--rate", type=float, default=5000.0, help="events/s of the fixed-rate run (default 5000)"
+            "--rate", type=float, default=rate, help=f"events/s of the fixed-rate run (default {rate:g})"
         )
         scenario.add_argument("--duration", type=float, default=10.0, help="seconds of the fixed-rate run (default 10)")
         scenario.add_argument("--runs", type=int, default=1, help="repeat and report medians (default 1)")
