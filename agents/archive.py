@@ -17,6 +17,7 @@ from typing import Any
 
 from agents.records import Consumed
 from infra.db.delivery_log import DeliveryLog
+from infra.metrics import DLQ_DEPTH
 from schemas.codec import AvroCodec
 from streams import dead_letter as dlq
 from streams.errors import PoisonMessageError
@@ -51,6 +52,8 @@ class Archive:
         while True:
             try:
                 await asyncio.to_thread(self._log.record, attempts, letters)
+                if letters:
+                    DLQ_DEPTH.set(await asyncio.to_thread(self._log.open_dead_letters))
                 return
             except Exception as exc:  # noqa: BLE001 - PostgreSQL away: wait, keep the batch unacknowledged
                 log.warning("archive batch not written, retrying in %.1f s: %s", backoff, type(exc).__name__)

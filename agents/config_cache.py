@@ -28,15 +28,20 @@ class DestinationBook:
     def __init__(self, destinations: Iterable[Destination] = ()) -> None:
         self._by_id: dict[str, Destination] = {}
         self._by_kind: dict[tuple[str, str], Destination] = {}
+        self._by_name: dict[tuple[str, str], Destination] = {}
         for destination in sorted(destinations, key=lambda d: d.name):
             self._by_id[destination.id] = destination
             self._by_kind.setdefault((destination.tenant_id, destination.kind), destination)
+            self._by_name[(destination.tenant_id, destination.name)] = destination
 
     def get(self, destination_id: str) -> Destination | None:
         return self._by_id.get(destination_id)
 
     def of_kind(self, tenant_id: str, kind: str) -> Destination | None:
         return self._by_kind.get((tenant_id, kind))
+
+    def named(self, tenant_id: str, name: str) -> Destination | None:
+        return self._by_name.get((tenant_id, name))
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -63,6 +68,11 @@ class ConfigCache:
         if found is None or found.tenant_id != tenant_id:
             found = self.destinations.of_kind(tenant_id, kind)
         return found
+
+    def fallback_for(self, destination: Destination) -> Destination | None:
+        """The same tenant's destination named in ``destination``'s config ``fallback``, if enabled."""
+        name = destination.config.get("fallback")
+        return self.destinations.named(destination.tenant_id, name) if isinstance(name, str) else None
 
     async def refresh(self) -> bool:
         """Reload when the fingerprint moved; True when something changed. Errors propagate."""

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +33,7 @@ from agents.partitioned_table import PartitionedTable
 from agents.records import Consumed
 from connectors.destinations import Delivered
 from infra.db.endpoints import Destination
-from infra.metrics import DEAD_LETTERS, SINK_ATTEMPT_SECONDS, SINK_DELIVERIES, SINK_PARKED
+from infra.metrics import CIRCUITS_OPEN, DEAD_LETTERS, SINK_ATTEMPT_SECONDS, SINK_DELIVERIES, SINK_PARKED
 from schemas.codec import AvroCodec
 from streams import circuit
 from streams.circuit import CircuitConfig, CircuitState
@@ -89,6 +89,12 @@ class CircuitBook:
     def changelog(self) -> list[Output]:
         """The changelog records of the states changed since the last call."""
         changed, self._changed = self._changed, {}
+        if changed:
+            unwell = Counter(
+                key.partition(b"\x1f")[2].decode() for key, s in self._states.items() if s.state != "closed"
+            )
+            for kind in {key.partition(b"\x1f")[2].decode() for key in self._states}:
+                CIRCUITS_OPEN.labels(destination=kind).set(unwell[kind])
         return [self._table.put(partition, key, self._states[key].to_bytes()) for key, partition in changed.items()]
 
 
@@ -117,8 +123,13 @@ class _Item:
     delivery: dict[str, Any]
     destination: Destination
     circuit_key: bytes
+    action: str
+    fallback: bool = False  # sent through the destination's fallback while its circuit is open
     outcome: Delivered | DeliveryError | None = None
     latency_ms: float = 0.0
+
+
+_FALLBACK_ACTIONS = {"send_text"}  # what a WhatsApp fallback can do on another provider
 
 
 class Sink:
@@ -191,10 +202,27 @@ class Sink:
         decision, state = circuit.allow(self._circuits.get(circuit_key), time.time(), self._circuits.config)
         self._circuits.set(record.origin.partition, circuit_key, state)
         if not decision.allowed:
+            via = self._fallback(record, delivery, destination)
+            if via is not None:
+                return via
             SINK_PARKED.labels(destination=self.kind).inc()
             outputs.append(self._park(record, delivery, decision.retry_at or time.time() + 5))
             return None
-        return _Item(record, delivery, destination, circuit_key)
+        return _Item(record, delivery, destination, circuit_key, delivery["action"])
+
+    def _fallback(self, record: Consumed, delivery: dict[str, Any], destination: Destination) -> _Item | None:
+        """While this destination's circuit is open, a notification may go through its configured
+        fallback (e.g. Z-API → WAHA), if that one's own circuit lets it."""
+        other = self._config.fallback_for(destination)
+        verb = delivery["action"].partition(".")[2]
+        if other is None or verb not in _FALLBACK_ACTIONS:
+            return None
+        key = f"{delivery['tenant_id']}\x1f{other.kind}".encode()
+        decision, state = circuit.allow(self._circuits.get(key), time.time(), self._circuits.config)
+        self._circuits.set(record.origin.partition, key, state)
+        if not decision.allowed:
+            return None
+        return _Item(record, delivery, other, key, f"{other.kind}.{verb}", fallback=True)
 
     def _park(self, record: Consumed, delivery: dict[str, Any], retry_at: float) -> Output:
         """Circuit open: wait in the retry tier that fits, without spending an attempt."""
@@ -229,9 +257,8 @@ class Sink:
             started = time.perf_counter()
             try:
                 item.outcome = await self._call(
-                    item.destination, item.delivery["delivery_id"], item.delivery["action"],
-                    orjson.loads(item.delivery["payload"]),
-                )  # fmt: skip
+                    item.destination, item.delivery["delivery_id"], item.action, orjson.loads(item.delivery["payload"])
+                )
             except DeliveryError as error:
                 item.outcome = error
             except Exception as error:  # a connector bug must not stop the partition
@@ -250,7 +277,8 @@ class Sink:
                 partition, item.circuit_key, circuit.record(state, time.time(), True, self._circuits.config)
             )
             done.append((partition, delivery["delivery_id"].encode()))
-            SINK_DELIVERIES.labels(destination=self.kind, outcome="delivered").inc()
+            label = "delivered_fallback" if item.fallback else "delivered"
+            SINK_DELIVERIES.labels(destination=self.kind, outcome=label).inc()
             made = {**delivery, "attempt": delivery["attempt"] + 1}  # outcomes count attempts from 1
             outputs.append(self._outcome(made, item.destination, "delivered", item.latency_ms, answer=outcome))
             return
@@ -311,7 +339,8 @@ class Sink:
                 "tenant_id": delivery["tenant_id"],
                 "event_type": delivery["event_type"],
                 "route_id": delivery["route_id"],
-                "destination": self.kind,
+                # the destination actually called: a fallback is recorded as itself (e.g. waha)
+                "destination": destination.kind if destination is not None else self.kind,
                 "endpoint_id": destination.id if destination is not None else None,
                 "attempt": delivery["attempt"],
                 "outcome": outcome,

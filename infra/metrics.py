@@ -83,6 +83,9 @@ CIRCUITS_OPEN = Gauge(
     "crmbus_circuits_open", "Circuits (tenant, destination) open or half-open on this worker.", ["destination"],
     multiprocess_mode="sum",
 )  # fmt: skip
+DLQ_DEPTH = Gauge(
+    "crmbus_dlq_open_records", "DLQ records archived and not yet replayed or discarded.", multiprocess_mode="max"
+)
 RETRIES_RELEASED = Counter(
     "crmbus_retries_released_total", "Deliveries sent back to their destination from a retry tier.", ["tier"]
 )

@@ -6,10 +6,13 @@ from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
-from infra.dlq_replay import replay
+from infra.db.delivery_log import DeliveryLog
+from infra.db.engine import scoped_engine
+from infra.dlq_replay import ReplayReport, replay
 from infra.settings import Settings
-from streams.dead_letter import ERROR_CLASS, STAGE
+from streams.dead_letter import ERROR_CLASS, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC, STAGE
 from streams.errors import ConfigurationError
 from streams.replay_filter import ReplayFilter, parse_since
 
@@ -38,6 +41,8 @@ def replay_command(
     except ValueError as exc:
         raise ConfigurationError(f"--since/--until: {exc}") from exc
     report = replay(settings.kafka_bootstrap, settings.topic_prefix + "crmbus.dlq", selection, dry_run=dry_run)
+    if not dry_run and report.selected:
+        _mark_archived(settings, report)
     verb = "would replay" if dry_run else "replayed"
     console.print(f"dlq: scanned {report.scanned}, {verb} {len(report.selected)}")
     for item in report.selected[:_SAMPLE]:
@@ -46,3 +51,17 @@ def replay_command(
             f"{item.headers.get(STAGE, '?')} {item.headers.get(ERROR_CLASS, '?')}",
             highlight=False,
         )
+
+
+def _mark_archived(settings: Settings, report: ReplayReport) -> None:
+    """The archive's rows of what was replayed say so; PostgreSQL being away does not undo the replay."""
+    origins = [
+        (item.headers.get(ORIGINAL_TOPIC, ""), int(item.headers.get(ORIGINAL_PARTITION, -1)),
+         int(item.headers.get(ORIGINAL_OFFSET, -1)))
+        for item in report.selected
+    ]  # fmt: skip
+    try:
+        with scoped_engine(settings.database) as engine:
+            DeliveryLog(engine).mark_replayed(origins)
+    except SQLAlchemyError as exc:
+        console.print(f"dlq: replayed, but the archive was not updated ({type(exc).__name__})")

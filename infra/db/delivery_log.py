@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from infra.db.models import DeadLetter, WebhookDelivery
@@ -36,3 +36,19 @@ class DeliveryLog:
                     .values(list(dead_letters))
                     .on_conflict_do_nothing(index_elements=["original_topic", "original_partition", "original_offset"])
                 )
+
+    def open_dead_letters(self) -> int:
+        """DLQ records archived and neither replayed nor discarded: the DLQ's depth."""
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).where(DeadLetter.status == "open")).scalar_one())
+
+    def mark_replayed(self, origins: Sequence[tuple[str, int, int]]) -> int:
+        """Mark archived DLQ records (by original topic, partition, offset) replayed; how many."""
+        if not origins:
+            return 0
+        where = tuple_(DeadLetter.original_topic, DeadLetter.original_partition, DeadLetter.original_offset).in_(
+            list(origins)
+        )
+        with self.engine.begin() as connection:
+            done = connection.execute(update(DeadLetter).where(where).values(status="replayed", replayed_at=func.now()))
+            return int(done.rowcount)

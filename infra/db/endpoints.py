@@ -21,6 +21,7 @@ from infra.db.audit import audit
 from infra.db.models import Tenant, WebhookEndpoint
 from infra.secret_box import SecretBox
 from streams.errors import ConfigurationError
+from streams.routes import DESTINATIONS
 
 _ACTIVE = "active"
 
@@ -75,6 +76,45 @@ class Endpoints:
             query = query.where(WebhookEndpoint.tenant_id == tenant_id)
         with Session(self.engine) as session:
             return [EndpointView.of(row) for row in session.scalars(query)]
+
+    def add(
+        self,
+        tenant_id: str,
+        name: str,
+        kind: str,
+        url: str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        secret: str | None = None,
+    ) -> EndpointView:
+        """A new destination of ``tenant_id`` (the seed gives each tenant five; WAHA, webhooks and
+        second CRMs are added here)."""
+        if kind not in DESTINATIONS:
+            raise ConfigurationError(f"kind must be one of {', '.join(DESTINATIONS)}")
+        with Session(self.engine) as session, session.begin():
+            if session.get(Tenant, tenant_id) is None:
+                raise ConfigurationError(f"no tenant {tenant_id!r}")
+            row = WebhookEndpoint(
+                tenant_id=tenant_id,
+                name=name,
+                kind=kind,
+                url=url,
+                config=dict(config or {}),
+                secret_encrypted=self.box.seal(secret.encode()) if secret is not None else None,
+            )
+            session.add(row)
+            session.flush()
+            audit(
+                session,
+                actor=self.actor,
+                tenant_id=tenant_id,
+                action="endpoint.add",
+                target_type="webhook_endpoint",
+                target_id=str(row.id),
+                details={"kind": kind},
+            )
+            session.refresh(row)
+            return EndpointView.of(row)
 
     def update(
         self,

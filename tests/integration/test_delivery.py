@@ -13,8 +13,11 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from infra.db.endpoints import Endpoints
+from infra.db.models import DeadLetter, WebhookDelivery
 from infra.processes import wait_until
 from infra.sandbox import Received, SandboxClient
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
@@ -155,6 +158,31 @@ def test_a_permanent_error_goes_to_the_dlq_at_once_with_headers_saying_why(wired
     assert len(sandbox.requests("financeiro")) == 1  # not retried
 
 
+def test_every_attempt_and_every_dlq_record_is_archived_in_postgresql(wired, sandbox):
+    sandbox.fail("financeiro", status=400)
+    running = workers(wired).start()
+    try:
+        wired.lane.send([event(wired.tenant, "client.registered", example("client.registered"))])
+        until(lambda: len(_archived(wired)[0]) == 3 and len(_archived(wired)[1]) == 1, 60, "the archive rows")
+    finally:
+        running.stop()
+    attempts, letters = _archived(wired)
+    assert sorted((a.destination, a.status, a.status_code) for a in attempts) == [
+        ("email", "delivered", 202),
+        ("financeiro", "dead_lettered", 400),
+        ("zapi", "delivered", 200),
+    ]
+    assert all(a.attempt == 1 and a.event_type == "client.registered" and a.latency_ms > 0 for a in attempts)
+    (letter,) = letters
+    assert (letter.destination, letter.status_code, letter.error_class) == ("financeiro", 400, "PermanentDeliveryError")
+    assert letter.value and letter.key == wired.tenant.encode() and letter.status == "open"
+
+
+def _archived(bus: Bus) -> tuple[list[WebhookDelivery], list[DeadLetter]]:
+    with Session(bus.engine) as session:
+        return list(session.scalars(select(WebhookDelivery))), list(session.scalars(select(DeadLetter)))
+
+
 def test_a_delivery_that_keeps_failing_is_dead_lettered_when_its_attempts_run_out(wired, sandbox):
     Endpoints(wired.engine, wired.box(), actor="test").update(
         wired.tenant, "marketing", config={"retry": {"max_attempts": 2, "tiers": ["5s"]}}
@@ -233,6 +261,29 @@ def test_after_a_destination_recovers_dlq_replay_delivers_each_record_once_and_a
         dlq.close()
     assert len(sandbox.requests("financeiro")) == calls + 1  # the second replay called nobody
     assert len(set(keys(sandbox.applied("financeiro")))) == 4
+    until(lambda: [d.status for d in _archived(wired)[1]] == ["replayed"] * 3, 30, "the archive to say replayed")
+
+
+def test_while_z_apis_circuit_is_open_whatsapp_goes_through_the_waha_fallback(wired, sandbox):
+    endpoints = Endpoints(wired.engine, wired.box(), actor="test")
+    endpoints.add(wired.tenant, "waha", "waha", sandbox.url_of("waha"), secret="sandbox-waha-key")
+    endpoints.update(wired.tenant, "zapi", config={"fallback": "waha"})
+    sandbox.fail("zapi", status=503)
+    running = workers(wired).start()
+    try:
+        wired.lane.send([lead(wired) for _ in range(10)])
+        until(lambda: len(sandbox.requests("zapi")) >= 10, 60, "ten failed Z-API replies")
+        wired.lane.send([lead(wired) for _ in range(5)])
+        until(lambda: len(sandbox.applied("waha")) >= 5, 60, "replies through WAHA")
+    finally:
+        running.stop()
+    sent = sandbox.applied("waha")[0]
+    assert sent.body == {
+        "session": "default",
+        "chatId": "5511987654321@c.us",
+        "text": "Olá, Maria! Recebemos seu contato e em breve nossa equipe vai falar com você por aqui.",
+    }
+    assert sent.headers.get("X-Api-Key") is None  # the sandbox never records credentials
 
 
 def test_a_kill_9_during_deliveries_ends_with_every_delivery_applied_once_or_dead_lettered(wired, sandbox):
@@ -265,6 +316,7 @@ def replay(bus: Bus, *args: str) -> str:
     env.update(
         CRMBUS_KAFKA_BOOTSTRAP=bus.settings.kafka_bootstrap,
         CRMBUS_TOPIC_PREFIX=bus.settings.topic_prefix,
+        CRMBUS_DATABASE_URL=bus.settings.database_url.get_secret_value(),
         CRMBUS_STATE_DIR=str(bus.tmp / "state"),
         COLUMNS="200",
     )
