@@ -201,6 +201,13 @@ class LocalKafka:
             "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
             "log4j.logger.kafka.request.logger=WARN\n"
             "log4j.logger.state.change.logger=WARN\n"
+            # Per-partition and per-config INFO lines: gigabytes when tests create and drop topics.
+            "log4j.logger.org.apache.kafka.controller.ReplicationControlManager=WARN\n"
+            "log4j.logger.org.apache.kafka.controller.ConfigurationControlManager=WARN\n"
+            "log4j.logger.kafka.server.metadata.DynamicConfigPublisher=WARN\n"
+            "log4j.logger.kafka.log=WARN\n"
+            "log4j.logger.kafka.cluster.Partition=WARN\n"
+            "log4j.logger.org.apache.kafka.storage.internals.log=WARN\n"
         )
 
     def _classpath(self) -> str:

@@ -7,7 +7,19 @@ import sys
 import typer
 from rich.console import Console
 
-from infra.cli import apikeys, database, dlq, registry, routes, sandbox, services, sources, tenants, topics
+from infra.cli import (
+    apikeys,
+    database,
+    destinations,
+    dlq,
+    registry,
+    routes,
+    sandbox,
+    services,
+    sources,
+    tenants,
+    topics,
+)
 from streams.errors import CrmbusError
 
 app = typer.Typer(
@@ -23,6 +35,7 @@ app.add_typer(registry.app, name="schemas")
 app.add_typer(apikeys.app, name="apikeys")
 app.add_typer(sources.app, name="sources")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(destinations.app, name="destinations")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(routes.app, name="routes")
 app.command("sandbox")(sandbox.sandbox)

@@ -1,0 +1,51 @@
+"""`crmbus destinations` against the session's real database: credentials go in sealed and never
+come back out."""
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from infra.cli import app
+from infra.db.models import WebhookEndpoint
+from infra.db.tenants import Tenants
+
+
+@pytest.fixture
+def crmbus(database_url, migrated, unique, tmp_path, monkeypatch):
+    url = make_url(database_url).update_query_dict({"options": f"-csearch_path={unique}"})
+    monkeypatch.setenv("CRMBUS_DATABASE_URL", url.render_as_string(hide_password=False))
+    monkeypatch.setenv("CRMBUS_STATE_DIR", str(tmp_path))
+    Tenants(migrated, actor="test").create("acme", "Acme Cuidados", sandbox_url="http://127.0.0.1:18100")
+    runner = CliRunner()
+
+    def invoke(*args, stdin=None):
+        result = runner.invoke(app, list(args), input=stdin, catch_exceptions=False)
+        return result.exit_code, result.output
+
+    return invoke
+
+
+def test_a_destination_is_pointed_at_its_real_system_with_a_secret_that_is_never_shown(crmbus, migrated):
+    code, output = crmbus(
+        "destinations", "set", "--tenant", "acme", "--name", "crm", "--url", "https://crm.example.com.br",
+        "--config", '{"ordered": true}', "--secret-stdin", stdin="tok_live_123\n",
+    )  # fmt: skip
+    assert code == 0 and "secret set" in output and "tok_live_123" not in output
+    code, listing = crmbus("destinations", "list", "--tenant", "acme")
+    crm = next(line for line in listing.splitlines() if "  crm  " in line)
+    assert "https://crm.example.com.br" in crm and '"ordered": true' in crm and "tok_live_123" not in listing
+    with Session(migrated) as session:
+        stored = session.scalars(select(WebhookEndpoint.secret_encrypted).where(WebhookEndpoint.name == "crm")).one()
+    assert stored is not None and b"tok_live_123" not in stored
+
+
+def test_a_waha_destination_is_added_and_a_bad_config_is_refused_with_one_clear_line(crmbus):
+    code, output = crmbus(
+        "destinations", "add", "--tenant", "acme", "--name", "waha", "--kind", "waha",
+        "--url", "https://waha.example.com.br", "--secret-stdin", stdin="waha-key\n",
+    )  # fmt: skip
+    assert code == 0 and "waha  waha  https://waha.example.com.br  enabled  secret set" in output
+    with pytest.raises(Exception, match="--config must be a JSON object"):
+        crmbus("destinations", "set", "--tenant", "acme", "--name", "waha", "--config", "[1]")
