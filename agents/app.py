@@ -1,8 +1,9 @@
 """The Faust app of a crmbus worker: topics, tables, agents, timers and pages, wired from Settings.
 
 Agents are thin: each takes a batch with ``noack_take`` (concurrency 1, faust-streaming's
-offset gaps with more), hands it to ``Router``/``Scheduler`` and acknowledges the batch only once
-they return, that is once every output is acknowledged by Kafka. Outputs go through one
+offset gaps with more), hands it to its handler — ``Router`` per lane, ``Scheduler``, ``Sink`` per
+destination, ``RetryReleaser`` per retry tier, ``Archive`` — and acknowledges the batch only once
+the handler returns, that is once every output is acknowledged by Kafka. Outputs go through one
 confluent-kafka producer per process (acks=all, idempotent), not Faust's per-send path, which
 costs several times more CPU per record. Tables use explicit changelog partitions
 (``PartitionedTable``) because a batch mixes partitions.
@@ -96,9 +97,14 @@ class Wiring:
         self._clients: HttpClients | None = None
         self._opening = asyncio.Lock()
         self.scheduler: Scheduler | None = None
+        self._codecs: dict[tuple[str, str], AvroCodec] = {}
 
     def codec(self, schema_file: str, topic: str) -> AvroCodec:
-        return AvroCodec(load_schema(schema_file), f"{topic}-value", self.ids)
+        """One codec per (schema, topic), made once: agents ask for one per record."""
+        codec = self._codecs.get((schema_file, topic))
+        if codec is None:
+            codec = self._codecs[(schema_file, topic)] = AvroCodec(load_schema(schema_file), f"{topic}-value", self.ids)
+        return codec
 
     async def writer(self) -> OutputWriter:
         async with self._opening:

@@ -38,7 +38,13 @@ from schemas.codec import AvroCodec
 from streams import circuit
 from streams.circuit import CircuitConfig, CircuitState
 from streams.dead_letter import REPLAY, dead_letter_headers, header
-from streams.errors import DeliveryError, PermanentDeliveryError, PoisonMessageError, TransientDeliveryError
+from streams.errors import (
+    DeliveryError,
+    InvalidRouteError,
+    PermanentDeliveryError,
+    PoisonMessageError,
+    TransientDeliveryError,
+)
 from streams.rate_limit import Limit, TokenBucket
 from streams.redact import safe_excerpt
 from streams.retry_policy import DeadLetter, RetryPolicy, decide, tier_topic
@@ -98,6 +104,15 @@ class CircuitBook:
         return [self._table.put(partition, key, self._states[key].to_bytes()) for key, partition in changed.items()]
 
 
+def _retry_policy(destination: Destination) -> RetryPolicy:
+    """The destination's retry settings; a bad config falls back to the defaults, never stops the sink."""
+    try:
+        return RetryPolicy.from_config(destination.config.get("retry") or {})
+    except (InvalidRouteError, TypeError, ValueError) as exc:
+        log.warning("destination %s: retry config ignored: %s", destination.id, exc)
+        return RetryPolicy()
+
+
 class RateLimits:
     """A token bucket per destination, from its config ``rate_limit: {per_s, burst}``."""
 
@@ -109,7 +124,11 @@ class RateLimits:
         settings = destination.config.get("rate_limit")
         if not isinstance(settings, Mapping):
             return
-        limit = Limit(float(settings.get("per_s", 10)), float(settings.get("burst", settings.get("per_s", 10))))
+        try:
+            limit = Limit(float(settings.get("per_s", 10)), float(settings.get("burst", settings.get("per_s", 10))))
+        except (TypeError, ValueError):
+            log.warning("destination %s: rate_limit config ignored", destination.id)
+            return
         bucket = self._buckets.get(destination.id)
         if bucket is None or bucket.limit != limit:
             bucket = self._buckets[destination.id] = TokenBucket(limit, limit.burst, self._clock())
@@ -125,6 +144,7 @@ class _Item:
     circuit_key: bytes
     action: str
     fallback: bool = False  # sent through the destination's fallback while its circuit is open
+    held: bool = False  # never called: an earlier delivery of the same ordered queue failed
     outcome: Delivered | DeliveryError | None = None
     latency_ms: float = 0.0
 
@@ -249,6 +269,7 @@ class Sink:
             if not isinstance(item.outcome, Delivered):
                 for later in queue[index + 1 :]:
                     later.outcome = TransientDeliveryError(f"{self.kind}: held behind an earlier failed delivery")
+                    later.held = True
                 return
 
     async def _attempt(self, item: _Item) -> None:
@@ -285,13 +306,14 @@ class Sink:
         assert isinstance(outcome, DeliveryError)
         # Only a transient failure says the destination is unwell; a 400 is an answer.
         healthy = not isinstance(outcome, TransientDeliveryError)
-        self._circuits.set(
-            partition, item.circuit_key, circuit.record(state, time.time(), healthy, self._circuits.config)
-        )
+        if not item.held:
+            self._circuits.set(
+                partition, item.circuit_key, circuit.record(state, time.time(), healthy, self._circuits.config)
+            )
         now = self._clock()
         first = delivery["first_failure_at"] or now
         attempt = delivery["attempt"] + 1
-        policy = RetryPolicy.from_config(item.destination.config.get("retry", {}))
+        policy = _retry_policy(item.destination)
         verdict = decide(policy, attempt=attempt, first_failure_at=first, now=now, error=outcome, rand=self._rand())
         failed = {**delivery, "attempt": attempt, "first_failure_at": first}
         if isinstance(verdict, DeadLetter):

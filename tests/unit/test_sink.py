@@ -1,0 +1,197 @@
+"""The sink's decisions for one batch, with the destination, the tables and Kafka faked."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from agents.outputs import Output
+from agents.records import Consumed
+from agents.sink import CircuitBook, Sink, SinkTopics
+from connectors.destinations import Delivered
+from infra.db.endpoints import Destination
+from schemas.avro_schemas import CatalogueSchemaIds, load_schema
+from schemas.codec import AvroCodec
+from streams.circuit import CircuitConfig
+from streams.dead_letter import ATTEMPTS, STAGE, STATUS_CODE, Origin
+from streams.errors import PermanentDeliveryError, TransientDeliveryError
+
+NOW = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
+IDS = CatalogueSchemaIds()
+DELIVERIES = AvroCodec(load_schema("delivery.v1.avsc"), "crmbus.deliver.crm-value", IDS)
+OUTCOMES = AvroCodec(load_schema("delivery_outcome.v1.avsc"), "crmbus.deliveries-value", IDS)
+
+
+class Table:
+    def __init__(self):
+        self.data = {}
+
+    def get(self, key):
+        return self.data.get(key)
+
+    def put(self, partition, key, value):
+        self.data[key] = value
+        return Output("changelog", key, value, partition=partition)
+
+
+class Config:
+    def __init__(self, *destinations: Destination, fallback: Destination | None = None):
+        self.ready = asyncio.Event()
+        self.ready.set()
+        self._destinations, self._fallback = destinations, fallback
+
+    def destination_for(self, tenant_id, route_id, kind):
+        return next((d for d in self._destinations if d.tenant_id == tenant_id and d.kind == kind), None)
+
+    def fallback_for(self, destination):
+        return self._fallback
+
+
+class Writer:
+    def __init__(self):
+        self.written: list[Output] = []
+
+    async def write(self, outputs):
+        self.written.extend(outputs)
+        return []
+
+
+def crm(**config) -> Destination:
+    return Destination("ep-crm", "acme", "crm", "crm", "https://crm.example.com.br", config, "token")
+
+
+def delivery(n: int = 0, attempt: int = 0) -> Consumed:
+    value = DELIVERIES.encode(
+        {
+            "delivery_id": f"d-{n}",
+            "event_id": uuid.uuid4(),
+            "tenant_id": "acme",
+            "event_type": "lead.created",
+            "destination": "crm",
+            "route_id": "r-1",
+            "action": "crm.upsert_lead",
+            "payload": '{"name": "Maria"}',
+            "attempt": attempt,
+            "first_failure_at": NOW if attempt else None,
+            "not_before": None,
+            "correlation_id": None,
+            "ordering_key": None,
+        }
+    )
+    return Consumed(Origin("crmbus.deliver.crm", 2, 100 + n), b"acme", value)
+
+
+def sink(config: Config, answers, circuits: CircuitBook | None = None) -> tuple[Sink, Writer, list[str]]:
+    writer, called = Writer(), []
+
+    async def call(destination, delivery_id, action, payload):
+        called.append(f"{destination.kind}:{action}:{delivery_id}")
+        answer = answers(delivery_id)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    made = Sink(
+        kind="crm",
+        deliveries=lambda topic: DELIVERIES,
+        outcomes=OUTCOMES,
+        topics=SinkTopics(""),
+        config=config,
+        finished=Table(),
+        circuits=circuits or CircuitBook(Table(), CircuitConfig()),
+        call=call,
+        writer=writer,
+        max_in_flight=8,
+        clock=lambda: NOW,
+        rand=lambda: 0.5,
+    )
+    return made, writer, called
+
+
+def topics(writer: Writer) -> list[str]:
+    return [o.topic for o in writer.written if o.topic != "changelog"]
+
+
+OK = Delivered(201, 12.0, '{"id": "lead_1"}')
+
+
+def test_a_delivered_record_is_remembered_and_a_redelivery_calls_nobody():
+    made, writer, called = sink(Config(crm()), lambda _: OK)
+    asyncio.run(made.handle([delivery(1)]))
+    asyncio.run(made.handle([delivery(1)]))
+    assert called == ["crm:crm.upsert_lead:d-1"]
+    outcomes = [OUTCOMES.decode(o.value)["outcome"] for o in writer.written if o.topic == "crmbus.deliveries"]
+    assert outcomes == ["delivered", "duplicate_skipped"]
+
+
+def test_a_transient_failure_goes_to_the_retry_tier_its_attempt_calls_for():
+    made, writer, _ = sink(Config(crm()), lambda _: TransientDeliveryError("503", status=503))
+    asyncio.run(made.handle([delivery(1, attempt=2)]))
+    (retry,) = [o for o in writer.written if o.topic.startswith("crmbus.retry.")]
+    assert retry.topic == "crmbus.retry.2m"  # the third attempt failed: third tier
+    record = DELIVERIES.decode(retry.value)
+    assert record["attempt"] == 3 and record["first_failure_at"] == NOW and record["not_before"] > NOW
+
+
+def test_a_permanent_failure_is_dead_lettered_with_its_status_and_attempts():
+    made, writer, _ = sink(Config(crm()), lambda _: PermanentDeliveryError("400", status=400))
+    record = delivery(1)
+    asyncio.run(made.handle([record]))
+    (letter,) = [o for o in writer.written if o.topic == "crmbus.dlq"]
+    headers = dict(letter.headers)
+    assert (headers[STAGE], headers[STATUS_CODE], headers[ATTEMPTS]) == (b"sink.permanent", b"400", b"1")
+    assert (letter.key, letter.value) == (b"acme", record.value)  # the original bytes, untouched
+
+
+def test_a_bad_retry_config_falls_back_to_the_defaults_instead_of_stopping_the_sink():
+    made, writer, _ = sink(Config(crm(retry={"max_attempt": 3})), lambda _: TransientDeliveryError("503"))
+    asyncio.run(made.handle([delivery(1)]))
+    assert topics(writer) == ["crmbus.retry.5s", "crmbus.deliveries"]
+
+
+def test_in_an_ordered_destination_a_failure_holds_the_later_deliveries_of_the_tenant_uncalled():
+    answers = {"d-1": OK, "d-2": TransientDeliveryError("503"), "d-3": OK}
+    made, writer, called = sink(Config(crm(ordered=True)), answers.__getitem__)
+    asyncio.run(made.handle([delivery(1), delivery(2), delivery(3)]))
+    assert called == ["crm:crm.upsert_lead:d-1", "crm:crm.upsert_lead:d-2"]
+    retried = [DELIVERIES.decode(o.value)["delivery_id"] for o in writer.written if o.topic.startswith("crmbus.retry")]
+    assert retried == ["d-2", "d-3"]
+
+
+def test_an_open_circuit_parks_deliveries_without_calling_or_spending_an_attempt():
+    circuits = CircuitBook(Table(), CircuitConfig(consecutive_failures=2))
+    made, writer, called = sink(Config(crm()), lambda _: TransientDeliveryError("503"), circuits)
+    asyncio.run(made.handle([delivery(1)]))
+    asyncio.run(made.handle([delivery(2)]))
+    writer.written.clear()
+    asyncio.run(made.handle([delivery(3)]))
+    assert called == ["crm:crm.upsert_lead:d-1", "crm:crm.upsert_lead:d-2"]
+    (parked,) = writer.written
+    assert parked.topic == "crmbus.retry.30s" and DELIVERIES.decode(parked.value)["attempt"] == 0
+
+
+def test_while_the_circuit_is_open_a_text_goes_through_the_fallback_recorded_as_it():
+    waha = Destination("ep-waha", "acme", "waha", "waha", "https://waha.example.com.br", {}, "key")
+    circuits = CircuitBook(Table(), CircuitConfig(consecutive_failures=1))
+    made, writer, called = sink(Config(crm(), fallback=waha), lambda _: TransientDeliveryError("503"), circuits)
+    asyncio.run(made.handle([delivery(1)]))
+    text = Consumed(delivery(2).origin, b"acme", delivery(2).value)
+    made._call = _answering(called, OK)  # the fallback answers
+    asyncio.run(made.handle([_as_text(text)]))
+    assert called[-1] == "waha:waha.send_text:d-2"
+    (outcome,) = [OUTCOMES.decode(o.value) for o in writer.written[-3:] if o.topic == "crmbus.deliveries"]
+    assert (outcome["destination"], outcome["outcome"], outcome["endpoint_id"]) == ("waha", "delivered", "ep-waha")
+
+
+def _answering(called, answer):
+    async def call(destination, delivery_id, action, payload):
+        called.append(f"{destination.kind}:{action}:{delivery_id}")
+        return answer
+
+    return call
+
+
+def _as_text(record: Consumed) -> Consumed:
+    fields = DELIVERIES.decode(record.value)
+    return Consumed(record.origin, record.key, DELIVERIES.encode({**fields, "action": "zapi.send_text"}))
