@@ -45,7 +45,7 @@ from infra.db.engine import make_engine
 from infra.db.routes import Routes
 from infra.metrics import exposition
 from infra.secret_box import SecretBox
-from infra.settings import Settings
+from infra.settings import WORKER_ROLES, Settings
 from schemas.avro_schemas import load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
@@ -88,11 +88,12 @@ class Wiring:
         self.routes = ConfigCache(
             repository.load_enabled, destinations.load_enabled, repository.fingerprint, settings.routes_poll_s
         )
-        self.dedupe = DedupeStore(PartitionedTable(tables["router-dedupe"]), settings.dedupe_ttl_s)
-        self.scheduled_table = PartitionedTable(tables["scheduled"])
-        self.finished = PartitionedTable(tables["sink-finished"])
-        self.circuits = CircuitBook(PartitionedTable(tables["circuits"]), CircuitConfig())
+        self.tables = {name: PartitionedTable(table) for name, table in tables.items()}
         self.recovered = asyncio.Event()
+        if not tables:  # nothing to restore: retry and archive roles alone
+            self.recovered.set()
+        self._dedupe: DedupeStore | None = None
+        self._circuits: CircuitBook | None = None
         self._producer: AsyncProducer | None = None
         self._clients: HttpClients | None = None
         self._opening = asyncio.Lock()
@@ -113,6 +114,18 @@ class Wiring:
                 self._producer = await AsyncProducer(config).__aenter__()
             return OutputWriter(self._producer)
 
+    @property
+    def dedupe(self) -> DedupeStore:
+        if self._dedupe is None:
+            self._dedupe = DedupeStore(self.tables["router-dedupe"], self.settings.dedupe_ttl_s)
+        return self._dedupe
+
+    @property
+    def circuits(self) -> CircuitBook:
+        if self._circuits is None:
+            self._circuits = CircuitBook(self.tables["circuits"], CircuitConfig())
+        return self._circuits
+
     async def router(self, lane: str) -> Router:
         return Router(
             lane=lane,
@@ -127,7 +140,7 @@ class Wiring:
     async def the_scheduler(self) -> Scheduler:
         if self.scheduler is None:
             self.scheduler = Scheduler(
-                table=self.scheduled_table,
+                table=self.tables["scheduled"],
                 deliveries=self.codec("delivery.v1.avsc", self.topics.scheduled),
                 topics=self.topics,
                 writer=await self.writer(),
@@ -160,7 +173,7 @@ class Wiring:
             outcomes=self.codec("delivery_outcome.v1.avsc", self.settings.topic_prefix + "crmbus.deliveries"),
             topics=SinkTopics(self.settings.topic_prefix),
             config=self.routes,
-            finished=self.finished,
+            finished=self.tables["sink-finished"],
             circuits=self.circuits,
             call=call,
             writer=await self.writer(),
@@ -184,11 +197,13 @@ class Wiring:
         return self.routes.ready.is_set() and self.recovered.is_set() and not self.app.rebalancing
 
 
-def _changelog(app: faust.App, table: str, partitions: int, retention_s: float | None = None) -> Any:
-    """A table's changelog as Faust would make it, but with bytes keys and values (Faust's Table
-    takes no serializer arguments) and, with ``retention_s``, compacted and also expired."""
+def _changelog(app: faust.App, name: str, partitions: int, retention_s: float | None = None) -> Any:
+    """A table's changelog ``<name>-changelog`` as Faust would make it, but with bytes keys and
+    values (Faust's Table takes no serializer arguments), named the same whichever roles a process
+    runs (a deployment can split them later and keep its state), and, with ``retention_s``,
+    compacted and also expired."""
     return app.topic(
-        f"{app.conf.id}-{table}-changelog",
+        f"{name}-changelog",
         key_serializer="raw",
         value_serializer="raw",
         partitions=partitions,
@@ -216,8 +231,11 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     datadir.parent.mkdir(parents=True, exist_ok=True)
     catalogue = load_catalogue()
     partitions = catalogue[DEFAULT].partitions
+    roles = settings.worker_roles
+    # One consumer group per set of roles: a process running only sinks must not take lanes.
+    group = "" if roles == WORKER_ROLES else "-" + "-".join(roles)
     app = faust.App(
-        f"{prefix}crmbus-worker",
+        f"{prefix}crmbus-worker{group}",
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
         store="memory://",
         autodiscover=False,
@@ -238,39 +256,46 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
         worker_redirect_stdouts=False,
     )
     kept_for = {
-        "router-dedupe": ("Idempotency keys acted on, per tenant.", settings.dedupe_ttl_s + 3600),
-        "scheduled": ("Delayed actions not yet due, by delivery id.", None),
-        "sink-finished": ("Delivery ids a destination took, so a redelivered record is not sent again.", 7 * 86400.0),
-        "circuits": ("Circuit breaker state per (tenant, destination).", None),
+        "router-dedupe": ("router", "Idempotency keys acted on, per tenant.", settings.dedupe_ttl_s + 3600),
+        "scheduled": ("scheduler", "Delayed actions not yet due, by delivery id.", None),
+        "sink-finished": ("sinks", "Delivery ids a destination took: a redelivery is not sent again.", 7 * 86400.0),
+        "circuits": ("sinks", "Circuit breaker state per (tenant, destination).", None),
     }
     tables = {
         name: app.Table(
             name,
             partitions=partitions,
-            changelog_topic=_changelog(app, name, partitions, retention_s=kept),
+            changelog_topic=_changelog(app, f"{prefix}crmbus-worker-{name}", partitions, retention_s=kept),
             help=purpose,
         )
-        for name, (purpose, kept) in kept_for.items()
+        for name, (role, purpose, kept) in kept_for.items()
+        if role in roles
     }
     wiring = Wiring(settings, app, tables)
 
-    async def on_scheduled_recovered() -> None:
-        (await wiring.the_scheduler()).rebuild()
+    async def on_recovered() -> None:
+        if "scheduled" in tables:
+            (await wiring.the_scheduler()).rebuild()
         wiring.recovered.set()
 
-    tables["scheduled"].on_recover(on_scheduled_recovered)
+    for table in tables.values():
+        table.on_recover(on_recovered)
 
-    for lane in (HIGH, DEFAULT, LOW):
-        _batch_agent(app, wiring, prefix + lane, f"router:{lane}", partial(wiring.router, lane))
-    for kind in DESTINATIONS:
-        topic = f"{prefix}crmbus.deliver.{kind}"
-        _batch_agent(app, wiring, topic, f"sink:{kind}", partial(wiring.sink, kind))
-    for tier in TIERS:
-        _batch_agent(app, wiring, tier_topic(tier, prefix), f"retry:{tier.name}", partial(wiring.releaser, tier.name))
-
-    _batch_agent(app, wiring, wiring.topics.scheduled, "scheduler", wiring.the_scheduler)
-    archived = (prefix + "crmbus.deliveries", prefix + "crmbus.dlq")
-    _batch_agent(app, wiring, archived, "archive", wiring.archive)
+    if "router" in roles:
+        for lane in (HIGH, DEFAULT, LOW):
+            _batch_agent(app, wiring, prefix + lane, f"router:{lane}", partial(wiring.router, lane))
+    if "sinks" in roles:
+        for kind in DESTINATIONS:
+            _batch_agent(app, wiring, f"{prefix}crmbus.deliver.{kind}", f"sink:{kind}", partial(wiring.sink, kind))
+    if "retry" in roles:
+        for tier in TIERS:
+            topic = tier_topic(tier, prefix)
+            _batch_agent(app, wiring, topic, f"retry:{tier.name}", partial(wiring.releaser, tier.name))
+    if "scheduler" in roles:
+        _batch_agent(app, wiring, wiring.topics.scheduled, "scheduler", wiring.the_scheduler)
+    if "archive" in roles:
+        archived = (prefix + "crmbus.deliveries", prefix + "crmbus.dlq")
+        _batch_agent(app, wiring, archived, "archive", wiring.archive)
 
     async def release_due() -> None:
         if not wiring.ready:
@@ -285,9 +310,11 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     async def sweep_dedupe() -> None:
         wiring.dedupe.sweep()
 
-    app.timer(settings.scheduler_tick_s)(release_due)
     app.task(keep_routes_fresh)
-    app.timer(_DEDUPE_SWEEP_S)(sweep_dedupe)
+    if "scheduler" in roles:
+        app.timer(settings.scheduler_tick_s)(release_due)
+    if "router" in roles:
+        app.timer(_DEDUPE_SWEEP_S)(sweep_dedupe)
 
     @app.page("/health")
     async def health(view: Any, request: Any) -> Any:

@@ -145,6 +145,7 @@ class _Item:
     action: str
     fallback: bool = False  # sent through the destination's fallback while its circuit is open
     held: bool = False  # never called: an earlier delivery of the same ordered queue failed
+    parked_until: float | None = None  # never called: the circuit opened while the batch was under way
     outcome: Delivered | DeliveryError | None = None
     latency_ms: float = 0.0
 
@@ -274,6 +275,10 @@ class Sink:
 
     async def _attempt(self, item: _Item) -> None:
         async with self._slots:
+            state = self._circuits.get(item.circuit_key)
+            if state.state == "open":  # opened by this batch's earlier calls: stop calling a dead destination
+                item.parked_until = state.opened_at + state.open_for_s
+                return
             await self._limits.wait(item.destination)
             started = time.perf_counter()
             try:
@@ -287,16 +292,22 @@ class Sink:
                 item.outcome = PermanentDeliveryError(f"{self.kind}: connector error {type(error).__name__}")
             item.latency_ms = (time.perf_counter() - started) * 1000
             SINK_ATTEMPT_SECONDS.labels(destination=self.kind).observe(item.latency_ms / 1000)
+            # Recorded at once, so the calls still queued in this batch see the circuit open.
+            # Only a transient failure says the destination is unwell; a 400 is an answer.
+            healthy = not isinstance(item.outcome, TransientDeliveryError)
+            now = time.time()
+            state = circuit.record(self._circuits.get(item.circuit_key), now, healthy, self._circuits.config)
+            self._circuits.set(item.record.origin.partition, item.circuit_key, state)
 
     # -- after the calls ---------------------------------------------------------------------
 
     def _settle(self, item: _Item, outputs: list[Output], done: list[tuple[int, bytes]]) -> None:
         delivery, outcome, partition = item.delivery, item.outcome, item.record.origin.partition
-        state = self._circuits.get(item.circuit_key)
+        if item.parked_until is not None:
+            SINK_PARKED.labels(destination=self.kind).inc()
+            outputs.append(self._park(item.record, delivery, item.parked_until))
+            return
         if isinstance(outcome, Delivered):
-            self._circuits.set(
-                partition, item.circuit_key, circuit.record(state, time.time(), True, self._circuits.config)
-            )
             done.append((partition, delivery["delivery_id"].encode()))
             label = "delivered_fallback" if item.fallback else "delivered"
             SINK_DELIVERIES.labels(destination=self.kind, outcome=label).inc()
@@ -304,12 +315,6 @@ class Sink:
             outputs.append(self._outcome(made, item.destination, "delivered", item.latency_ms, answer=outcome))
             return
         assert isinstance(outcome, DeliveryError)
-        # Only a transient failure says the destination is unwell; a 400 is an answer.
-        healthy = not isinstance(outcome, TransientDeliveryError)
-        if not item.held:
-            self._circuits.set(
-                partition, item.circuit_key, circuit.record(state, time.time(), healthy, self._circuits.config)
-            )
         now = self._clock()
         first = delivery["first_failure_at"] or now
         attempt = delivery["attempt"] + 1

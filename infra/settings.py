@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+WORKER_ROLES = ("router", "scheduler", "sinks", "retry", "archive")
 
 
 class Settings(BaseSettings):
@@ -88,6 +89,11 @@ class Settings(BaseSettings):
 
     # -- workers (router, scheduler) --------------------------------------------------------
     worker_processes: int = Field(2, ge=1, le=64, description="Faust worker processes `crmbus worker` starts.")
+    worker_roles: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("router", "scheduler", "sinks", "retry", "archive"),
+        description="What `crmbus worker` runs (comma-separated): router, scheduler, sinks, retry, archive. "
+        "Running roles in separate processes keeps one from stalling another.",
+    )
     worker_web_port: int = Field(
         18010, description="Health and metrics port of the first worker; worker i listens on this + i."
     )
@@ -121,7 +127,15 @@ class Settings(BaseSettings):
         description="Base URL of the sandbox destinations; a new tenant's destinations start there.",
     )
 
-    @field_validator("high_priority_types", "low_priority_types", "outbound_allow_list", mode="before")
+    @field_validator("worker_roles")
+    @classmethod
+    def _known_roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(WORKER_ROLES)
+        if unknown or not value:
+            raise ValueError(f"worker roles are some of {', '.join(WORKER_ROLES)}; not {', '.join(sorted(unknown))}")
+        return tuple(role for role in WORKER_ROLES if role in value)
+
+    @field_validator("high_priority_types", "low_priority_types", "outbound_allow_list", "worker_roles", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import typer
@@ -140,15 +141,22 @@ def ingress(
 
 def worker(
     processes: int | None = typer.Option(None, help="Worker processes (default CRMBUS_WORKER_PROCESSES)."),
+    roles: str | None = typer.Option(
+        None, help="Comma-separated: router, scheduler, sinks, retry, archive (default CRMBUS_WORKER_ROLES: all)."
+    ),
 ) -> None:
-    """Run the Faust workers (router, scheduler) in the foreground until Ctrl-C."""
+    """Run the Faust workers (router, scheduler, sinks, retry, archive) in the foreground until Ctrl-C."""
     from agents.worker import serve as serve_workers  # Faust is heavy: import it only for this command
 
-    settings = Settings()
+    overrides: dict[str, object] = {}
     if processes is not None:
-        settings = settings.model_copy(update={"worker_processes": processes})
+        overrides["CRMBUS_WORKER_PROCESSES"] = str(processes)
+    if roles is not None:
+        overrides["CRMBUS_WORKER_ROLES"] = roles
+    os.environ.update({k: str(v) for k, v in overrides.items()})  # validated by Settings like the environment
+    settings = Settings()
     console.print(
-        f"worker: {settings.worker_processes} processes, health on "
+        f"worker: {','.join(settings.worker_roles)} in {settings.worker_processes} processes, health on "
         f"http://127.0.0.1:{settings.worker_web_port}/health (+ index)"
     )
     raise typer.Exit(serve_workers(settings))

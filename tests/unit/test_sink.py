@@ -195,3 +195,13 @@ def _answering(called, answer):
 def _as_text(record: Consumed) -> Consumed:
     fields = DELIVERIES.decode(record.value)
     return Consumed(record.origin, record.key, DELIVERIES.encode({**fields, "action": "zapi.send_text"}))
+
+
+def test_a_circuit_that_opens_during_a_batch_stops_the_calls_still_queued_in_it():
+    circuits = CircuitBook(Table(), CircuitConfig(consecutive_failures=2))
+    made, writer, called = sink(Config(crm()), lambda _: TransientDeliveryError("timed out"), circuits)
+    made._slots = asyncio.Semaphore(1)  # one call at a time, so the order is known
+    asyncio.run(made.handle([delivery(n) for n in range(10)]))
+    assert len(called) == 2
+    parked = [o for o in writer.written if o.topic == "crmbus.retry.30s"]
+    assert len(parked) == 8 and {DELIVERIES.decode(o.value)["attempt"] for o in parked} == {0}
