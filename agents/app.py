@@ -51,7 +51,7 @@ from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
 from streams.circuit import CircuitConfig
 from streams.lanes import DEFAULT, HIGH, LOW
-from streams.retry_policy import TIERS, tier_topic
+from streams.retry_policy import TIERS, Tier, tier_topic
 from streams.routes import DESTINATIONS
 
 log = logging.getLogger("crmbus.agents")
@@ -187,9 +187,19 @@ class Wiring:
             dlq_topic=self.settings.topic_prefix + "crmbus.dlq",
         )
 
-    async def releaser(self, tier: str) -> RetryReleaser:
+    async def releaser(self, tier: Tier) -> RetryReleaser:
+        topic = tier_topic(tier, self.settings.topic_prefix)
+
+        def mine() -> set[Any]:
+            return {tp for tp in self.app.consumer.assignment() if tp.topic == topic}
+
         return RetryReleaser(
-            tier=tier, deliveries=self.delivery_codec, prefix=self.settings.topic_prefix, writer=await self.writer()
+            tier=tier.name,
+            deliveries=self.delivery_codec,
+            prefix=self.settings.topic_prefix,
+            writer=await self.writer(),
+            hold=lambda: self.app.consumer.pause_partitions(mine()),
+            resume=lambda: self.app.consumer.resume_partitions(mine()),
         )
 
     @property
@@ -290,7 +300,7 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     if "retry" in roles:
         for tier in TIERS:
             topic = tier_topic(tier, prefix)
-            _batch_agent(app, wiring, topic, f"retry:{tier.name}", partial(wiring.releaser, tier.name))
+            _batch_agent(app, wiring, topic, f"retry:{tier.name}", partial(wiring.releaser, tier))
     if "scheduler" in roles:
         _batch_agent(app, wiring, wiring.topics.scheduled, "scheduler", wiring.the_scheduler)
     if "archive" in roles:

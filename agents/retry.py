@@ -3,9 +3,11 @@
 Each tier topic has one fixed delay (``crmbus.retry.5s`` … ``crmbus.retry.6h``), so records arrive
 in roughly the order they fall due: the agent takes a batch, releases each record once its
 ``not_before`` has passed (to ``crmbus.deliver.<destination>``, the record unchanged: its attempt
-count and first failure travel with it), and sleeps until the next is due. Nothing waits in
-memory beyond one batch, and a batch is acknowledged only after all of it was released and
-acknowledged by Kafka, so a crash releases again (absorbed by delivery ids), never loses.
+count and first failure travel with it), and sleeps until the next is due. While it sleeps, the
+tier's partitions are paused (``hold``), so Faust does not fill the agent's buffer meanwhile — a
+full buffer would stall every agent of the process. Nothing waits in memory beyond one batch,
+and a batch is acknowledged only after all of it was released and acknowledged by Kafka, so a
+crash releases again (absorbed by delivery ids), never loses.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from schemas.codec import AvroCodec
 from streams.dead_letter import dead_letter_headers
 from streams.errors import PoisonMessageError
 
+_HOLD_AFTER_S = 0.5  # shorter waits are not worth pausing for
+
 
 class RetryReleaser:
     def __init__(
@@ -31,9 +35,12 @@ class RetryReleaser:
         deliveries: Callable[[str], AvroCodec],
         prefix: str,
         writer: OutputWriter,
+        hold: Callable[[], None] = lambda: None,
+        resume: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._tier, self._codec_for, self._prefix, self._writer, self._clock = tier, deliveries, prefix, writer, clock
+        self._hold, self._resume = hold, resume
 
     async def handle(self, batch: Sequence[Consumed]) -> None:
         waiting: list[tuple[float, int, Output]] = []
@@ -52,15 +59,23 @@ class RetryReleaser:
             waiting.append((due, index, Output(topic, record.key, record.value)))
         await self._write(letters)
         waiting.sort(key=lambda item: (item[0], item[1]))
-        while waiting:
-            wait = waiting[0][0] - self._clock()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            now = self._clock()
-            due = [output for when, _, output in waiting if when <= now]
-            waiting = waiting[len(due) :]
-            await self._write(due)
-            RETRIES_RELEASED.labels(tier=self._tier).inc(len(due))
+        held = False
+        try:
+            while waiting:
+                wait = waiting[0][0] - self._clock()
+                if wait > _HOLD_AFTER_S and not held:
+                    self._hold()
+                    held = True
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                now = self._clock()
+                due = [output for when, _, output in waiting if when <= now]
+                waiting = waiting[len(due) :]
+                await self._write(due)
+                RETRIES_RELEASED.labels(tier=self._tier).inc(len(due))
+        finally:
+            if held:
+                self._resume()
 
     async def _write(self, outputs: list[Output]) -> None:
         if outputs and await self._writer.write(outputs):
