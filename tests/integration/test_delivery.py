@@ -63,11 +63,11 @@ def workers(bus: Bus, **env: str) -> Workers:
     return bus.workers(CRMBUS_OUTBOUND_ALLOW_LOOPBACK="true", **env)
 
 
-def until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+def until(condition: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.2) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+        time.sleep(every_s)
 
 
 def keys(received: list[Received]) -> list[str | None]:
@@ -286,8 +286,9 @@ def test_while_z_apis_circuit_is_open_whatsapp_goes_through_the_waha_fallback(wi
     assert sent.headers.get("X-Api-Key") is None  # the sandbox never records credentials
 
 
+@pytest.mark.timeout(600)  # a broker rebalance after the kill and a busy machine can take minutes
 def test_a_kill_9_during_deliveries_ends_with_every_delivery_applied_once_or_dead_lettered(wired, sandbox):
-    leads = [lead(wired) for _ in range(300)]
+    leads = [lead(wired) for _ in range(200)]
     routes = wired.routes_of("lead.created")
     wanted = {delivery_id(e.event_id, r.id) for e in leads for r in routes}
     running = workers(wired, CRMBUS_WORKER_BATCH_MAX="50").start()
@@ -298,17 +299,17 @@ def test_a_kill_9_during_deliveries_ends_with_every_delivery_applied_once_or_dea
 
     try:
         sender.start()
-        until(lambda: len(applied()) >= 150, 120, "some deliveries before the kill")
+        until(lambda: len(applied()) >= 100, 120, "some deliveries before the kill")
         running.kill()
         sender.join(60)
         running = workers(wired).start()
-        until(lambda: wanted <= applied(), 240, "every delivery after the restart")
+        until(lambda: wanted <= applied(), 420, "every delivery after the restart", every_s=1.0)
     finally:
         sender.join(60)
         running.stop()
     for system in ("crm", "zapi", "marketing"):
         got = keys(sandbox.applied(system))
-        assert len(got) == len(set(got)) == 300  # once each, whatever was redelivered
+        assert len(got) == len(set(got)) == 200  # once each, whatever was redelivered
 
 
 def replay(bus: Bus, *args: str) -> str:
