@@ -19,8 +19,9 @@ import argparse
 import contextlib
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
@@ -29,7 +30,19 @@ from bench.deliver_destination import DestinationClient
 from bench.deliver_load import DELIVER, DeliveryTemplate, templates
 from bench.deliver_phases import FAILING_DESTINATION, DeliverBench
 from bench.deliver_report import SystemResult, figures, summary, system_table
-from bench.deliver_systems import GroupProgress, ceiling, fast_destination, sandbox, secret_key, tenants, workers
+from bench.deliver_systems import (
+    RETRY_ROLES,
+    ROUTER_ROLES,
+    SINK_ROLES,
+    GroupProgress,
+    ceiling,
+    fast_destination,
+    sandbox,
+    secret_key,
+    tenants,
+    worker_group,
+    workers,
+)
 from bench.deliver_topics import create_topics, delete_topics
 from bench.lane_load import LaneWriter
 from bench.report import console
@@ -127,11 +140,17 @@ def _templates(shared: _Shared, prefix: str) -> list[list[DeliveryTemplate]]:
         raise BenchError(str(error)) from error
 
 
-def _bench(shared: _Shared, servers: Servers, system: TreeMeter, progress: GroupProgress, prefix: str) -> DeliverBench:
+def _bench(
+    shared: _Shared, servers: Sequence[Servers], system: TreeMeter, progress: GroupProgress, prefix: str
+) -> DeliverBench:
     settings, args = shared.infra.settings, shared.args
+
+    def describe() -> str:
+        return "\n".join(f"-- {s.name} ({s.log_file}):\n{s.tail()}" for s in servers)
+
     return DeliverBench(
         shared.client, system, shared.server_meter, shared.infra.broker_pid, progress, settings.kafka_bootstrap,
-        prefix, _templates(shared, prefix), DESTINATIONS, args.idle_timeout, args.max_wait, servers.tail,
+        prefix, _templates(shared, prefix), DESTINATIONS, args.idle_timeout, args.max_wait, describe,
     )  # fmt: skip
 
 
@@ -149,33 +168,44 @@ def _ceiling(shared: _Shared, prefix: str) -> SystemResult:
             TreeMeter(lambda: servers.roots) as system,
             contextlib.closing(GroupProgress(settings.kafka_bootstrap, group)) as progress,
         ):
-            bench = _bench(shared, servers, system, progress, prefix)
+            bench = _bench(shared, [servers], system, progress, prefix)
             warm = bench.warm_up(bench.direct("warm-up", WARM_UP_EVENTS)[0])
             backlog, _ = bench.direct("backlog", args.backlog)
         return SystemResult("ceiling", [warm, backlog], None, system.peak_rss_mb)
 
 
 def _crmbus(shared: _Shared, count: int, prefix: str) -> SystemResult:
+    """``count`` sink processes, measured; a retry process to heal the failing backlog; a router for
+    the lane phases (warm-up, rate) only, stopped before the backlogs. Each its own ``crmbus worker
+    --roles`` and consumer group, as an operator would run them for throughput: Faust blocks every
+    agent of a process when one agent's buffer is full. The system's CPU is all of theirs."""
     settings, args = shared.infra.settings, shared.args
     catalogue = load_catalogue().with_prefix(prefix)
     lane = catalogue[prefix + LANE]
     registry = settings.schema_registry_url
+    routed = {lane.name: worker_group(prefix, ROUTER_ROLES)}  # the lane phases wait on it too
     with _topics(shared, prefix):
-        start = workers(
-            count, prefix, shared.log_dir, args.start_timeout, shared.key, shared.client.url, args.max_in_flight
-        )
+        start = partial(
+            workers, prefix=prefix, log_dir=shared.log_dir, timeout_s=args.start_timeout, key=shared.key,
+            sandbox_url=shared.client.url, max_in_flight=args.max_in_flight,
+        )  # fmt: skip
         with (
-            start as servers,
-            TreeMeter(lambda: servers.roots) as system,
-            contextlib.closing(GroupProgress(settings.kafka_bootstrap, f"{prefix}crmbus-worker")) as progress,
+            start(count, SINK_ROLES) as sinks,
+            start(1, RETRY_ROLES) as retry,
+            start(1, ROUTER_ROLES) as router,
+            TreeMeter(lambda: [*sinks.roots, *retry.roots, *router.roots]) as system,
+            contextlib.closing(
+                GroupProgress(settings.kafka_bootstrap, worker_group(prefix, SINK_ROLES), routed)
+            ) as progress,
         ):
-            bench = _bench(shared, servers, system, progress, prefix)
+            bench = _bench(shared, [sinks, retry, router], system, progress, prefix)
             where = (lane.name, lane.partitions)
             warm = bench.warm_up(
                 bench.lane("warm-up", shared.writer, where, shared.tenants, WARM_UP_EVENTS, 300.0, registry)
             )
             count_at_rate = round(args.rate * args.duration)
             rate = bench.lane("rate", shared.writer, where, shared.tenants, count_at_rate, args.rate, registry)
+            router.stop()  # the backlogs go straight into the deliver topics: the sinks alone are measured
             backlog, _ = bench.direct("backlog", args.backlog)
             shared.client.fail(FAILING_DESTINATION, status=503)
             try:

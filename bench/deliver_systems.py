@@ -2,8 +2,13 @@
 
 - the destinations: ``bench.deliver_destination`` (fast) or ``crmbus sandbox`` (every contract
   checked), ready when the control API answers;
-- ``crmbus worker --processes N`` on its own topic prefix, allowed to call loopback, with the
-  key that opens the destinations' secrets; ready when every process answers 200 on /health;
+- ``crmbus worker --roles ...`` on its own topic prefix, allowed to call loopback, with the
+  key that opens the destinations' secrets, ready when every process answers 200 on /health;
+  each part in processes of its own, as an operator would deploy them for throughput (Faust
+  blocks every agent of a process when one agent's buffer is full): ``--processes N --roles
+  sinks`` (what is measured), ``--processes 1 --roles retry`` (heals the failing backlog) and,
+  for the lane phases only, ``--processes 1 --roles router,scheduler``. Each set of roles is
+  its own consumer group (``worker_group``);
 - the ceiling: ``python -m bench.deliver_ceiling``, ready once its consumer has partitions;
 - bench tenants made with ``crmbus tenants create`` against the sandbox, their destinations
   given a credential (the sinks refuse a destination without one), and disabled again at the end
@@ -20,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -29,11 +34,20 @@ from bench.stack import HOST, BenchError, Servers, free_port, ingress_command
 from infra.db.endpoints import Endpoints
 from infra.db.engine import make_engine
 from infra.secret_box import SecretBox
-from infra.settings import Settings
+from infra.settings import WORKER_ROLES, Settings
 
 # Any non-empty credential: the sandbox checks that one is present, not its value.
 BENCH_SECRET = "bench-token"  # noqa: S105 - a loopback placeholder, not a secret
 _CLI_TIMEOUT_S = 120.0
+SINK_ROLES = ("sinks",)
+RETRY_ROLES = ("retry",)
+ROUTER_ROLES = ("router", "scheduler")
+
+
+def worker_group(prefix: str, roles: Sequence[str]) -> str:
+    """The consumer group of ``crmbus worker --roles <roles>`` (as ``agents.app.build_app`` names it)."""
+    ordered = [role for role in WORKER_ROLES if role in roles]
+    return f"{prefix}crmbus-worker" + ("" if ordered == list(WORKER_ROLES) else "-" + "-".join(ordered))
 
 
 def _status(port: int, path: str) -> int | None:
@@ -55,8 +69,10 @@ class _Sandbox(Servers):
 class _Workers(Servers):
     """``crmbus worker``: one health port per process, counted up from ``port``."""
 
-    def __init__(self, command: list[str], port: int, processes: int, log_dir: Path, env: dict[str, str]) -> None:
-        super().__init__("worker", [command], port, log_dir, env)
+    def __init__(
+        self, name: str, command: list[str], port: int, processes: int, log_dir: Path, env: dict[str, str]
+    ) -> None:
+        super().__init__(name, [command], port, log_dir, env)
         self.ports = [port + index for index in range(processes)]
 
     def _healthy(self) -> bool:
@@ -127,12 +143,16 @@ def worker_env(prefix: str, port: int, key: str, sandbox_url: str, max_in_flight
 
 
 def workers(
-    processes: int, prefix: str, log_dir: Path, timeout_s: float, key: str, sandbox_url: str, max_in_flight: int | None
-) -> Servers:
+    processes: int, roles: Sequence[str], prefix: str, log_dir: Path, timeout_s: float, key: str, sandbox_url: str,
+    max_in_flight: int | None,
+) -> Servers:  # fmt: skip
+    """``crmbus worker --processes <processes> --roles <roles>``, own health ports, log ``worker-<roles>.log``."""
     port = _free_ports(processes)
-    command = [str(ingress_command()), "worker", "--processes", str(processes)]
+    joined = ",".join(roles)
+    command = [str(ingress_command()), "worker", "--processes", str(processes), "--roles", joined]
     env = worker_env(prefix, port, key, sandbox_url, max_in_flight)
-    return _started(_Workers(command, port, processes, log_dir, env), timeout_s)
+    name = "worker-" + "-".join(roles)
+    return _started(_Workers(name, command, port, processes, log_dir, env), timeout_s)
 
 
 def ceiling(
@@ -186,19 +206,34 @@ def tenants(
 
 
 class GroupProgress:
-    """Whether a consumer group has committed everything on some topics (it never joins the group)."""
+    """Whether consumer groups have committed everything on some topics (it never joins them).
 
-    def __init__(self, bootstrap: str, group: str) -> None:
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "log_level": 3})
+    ``group`` is the one that consumes every topic not in ``others`` (topic -> its own group):
+    with the worker's roles split, the lane is the router's group's, the deliver topics the sinks'.
+    """
+
+    def __init__(self, bootstrap: str, group: str, others: Mapping[str, str] | None = None) -> None:
+        self._bootstrap, self._group, self._others = bootstrap, group, dict(others or {})
+        self._consumers: dict[str, Consumer] = {}
+
+    def _consumer(self, group: str) -> Consumer:
+        if group not in self._consumers:
+            config = {"bootstrap.servers": self._bootstrap, "group.id": group, "log_level": 3}
+            self._consumers[group] = Consumer(config)
+        return self._consumers[group]
 
     def lag(self, topics: Sequence[str]) -> int:
-        metadata = self._consumer.list_topics(timeout=10.0)
-        partitions = [TopicPartition(t, p) for t in topics for p in metadata.topics[t].partitions]
-        committed = self._consumer.committed(partitions, timeout=10.0)
+        by_group: dict[str, list[str]] = {}
+        for topic in topics:
+            by_group.setdefault(self._others.get(topic, self._group), []).append(topic)
         lag = 0
-        for tp in committed:
-            high = self._consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10.0)[1]
-            lag += max(0, high - max(tp.offset, 0))
+        for group, mine in by_group.items():
+            consumer = self._consumer(group)
+            metadata = consumer.list_topics(timeout=10.0)
+            partitions = [TopicPartition(t, p) for t in mine for p in metadata.topics[t].partitions]
+            for tp in consumer.committed(partitions, timeout=10.0):
+                high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10.0)[1]
+                lag += max(0, high - max(tp.offset, 0))
         return lag
 
     def wait(self, topics: Sequence[str], limit_s: float, idle_s: float, quiet_s: float = 1.0) -> bool:
@@ -227,4 +262,6 @@ class GroupProgress:
         return False
 
     def close(self) -> None:
-        self._consumer.close()
+        for consumer in self._consumers.values():
+            consumer.close()
+        self._consumers.clear()

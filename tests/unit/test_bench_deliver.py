@@ -7,6 +7,7 @@ from bench.deliver_ceiling import _paths
 from bench.deliver_destination import State, _received
 from bench.deliver_load import expected, templates
 from bench.deliver_receipts import Arrival, Due, healthy_drop_pct, match
+from bench.deliver_systems import worker_group
 from bench.fanout import EventIds, delivery_ids
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
@@ -142,3 +143,9 @@ def test_the_fast_destination_journal_reads_like_the_sandbox_journal():
     assert _received("crm", compact) == _received("crm", sandbox_row)
     assert state.answer(b"DELETE", "/_control/requests", None, b"")[0] == 204
     assert state.rows == {}
+
+
+def test_each_set_of_worker_roles_is_its_own_consumer_group_named_as_the_worker_names_it():
+    assert worker_group("p.", ("sinks",)) == "p.crmbus-worker-sinks"
+    assert worker_group("p.", ("scheduler", "router")) == "p.crmbus-worker-router-scheduler"
+    assert worker_group("p.", ("archive", "retry", "sinks", "scheduler", "router")) == "p.crmbus-worker"
