@@ -277,8 +277,13 @@ class Sink:
         async with self._slots:
             state = self._circuits.get(item.circuit_key)
             if state.state == "open":  # opened by this batch's earlier calls: stop calling a dead destination
-                item.parked_until = state.opened_at + state.open_for_s
-                return
+                via = None if item.fallback else self._fallback(item.record, item.delivery, item.destination)
+                if via is None:
+                    item.parked_until = state.opened_at + state.open_for_s
+                    return
+                item.destination, item.circuit_key, item.action, item.fallback = (
+                    via.destination, via.circuit_key, via.action, True
+                )  # fmt: skip
             await self._limits.wait(item.destination)
             started = time.perf_counter()
             try:
