@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+
 from agents.records import Consumed
 from infra.db.delivery_log import DeliveryLog
 from infra.metrics import DLQ_DEPTH
@@ -25,6 +27,7 @@ from streams.errors import PoisonMessageError
 log = logging.getLogger("crmbus.agents.archive")
 
 _BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.5, 30.0
+# webhook_deliveries.status is at most 16 characters.
 _STATUS = {"delivered": "delivered", "retrying": "retrying", "dead_lettered": "dead_lettered"}
 
 
@@ -55,6 +58,11 @@ class Archive:
                 if letters:
                     DLQ_DEPTH.set(await asyncio.to_thread(self._log.open_dead_letters))
                 return
+            except (DataError, IntegrityError, ProgrammingError) as exc:
+                # Rows PostgreSQL can never take: retrying would stall this agent and, through Faust's
+                # shared conductor, its process. Kafka keeps the records (crmbus.deliveries, crmbus.dlq).
+                log.error("archive batch refused by PostgreSQL, skipped: %s", type(exc).__name__)
+                return
             except Exception as exc:  # noqa: BLE001 - PostgreSQL away: wait, keep the batch unacknowledged
                 log.warning("archive batch not written, retrying in %.1f s: %s", backoff, type(exc).__name__)
                 await asyncio.sleep(backoff)
@@ -71,7 +79,7 @@ def attempt_row(outcome: dict[str, Any]) -> dict[str, Any]:
         "destination": outcome["destination"],
         "event_id": outcome["event_id"],
         "event_type": outcome["event_type"],
-        "status": _STATUS.get(outcome["outcome"], "duplicate_skipped"),
+        "status": _STATUS.get(outcome["outcome"], "duplicate"),
         "status_code": outcome["status_code"],
         "latency_ms": outcome["latency_ms"],
         "error_class": outcome["error_class"],

@@ -148,7 +148,7 @@ class WebhookDelivery(Base):
     destination: Mapped[str] = mapped_column(String(32))
     event_id: Mapped[uuid.UUID]
     event_type: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(16))  # delivered | retrying | dead_lettered | duplicate_skipped
+    status: Mapped[str] = mapped_column(String(16))  # delivered | retrying | dead_lettered | duplicate
     status_code: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[float] = mapped_column(Double)
     error_class: Mapped[str | None] = mapped_column(String(100))
