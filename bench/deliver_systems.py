@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from bench.router_systems import free_ports
 from bench.stack import HOST, BenchError, Servers, free_port, ingress_command
 from infra.db.endpoints import Endpoints
 from infra.db.engine import make_engine
@@ -93,20 +93,6 @@ def _started(servers: Servers, timeout_s: float, ready_files: list[Path] | None 
     return servers
 
 
-def _free_ports(count: int) -> int:
-    """A port such that it and the ``count - 1`` after it are free now."""
-    for _ in range(50):
-        base = free_port()
-        try:
-            for offset in range(1, count):
-                with socket.socket() as probe:
-                    probe.bind((HOST, base + offset))
-        except OSError:
-            continue
-        return base
-    raise BenchError(f"found no {count} consecutive free ports on {HOST}")
-
-
 def sandbox(log_dir: Path, timeout_s: float) -> Servers:
     port = free_port()
     command = [str(ingress_command()), "sandbox", "--host", HOST, "--port", str(port)]
@@ -147,7 +133,7 @@ def workers(
     max_in_flight: int | None,
 ) -> Servers:  # fmt: skip
     """``crmbus worker --processes <processes> --roles <roles>``, own health ports, log ``worker-<roles>.log``."""
-    port = _free_ports(processes)
+    port = free_ports(processes)
     joined = ",".join(roles)
     command = [str(ingress_command()), "worker", "--processes", str(processes), "--roles", joined]
     env = worker_env(prefix, port, key, sandbox_url, max_in_flight)

@@ -53,7 +53,7 @@ def _status(port: int) -> int | None:
         connection.close()
 
 
-def _free_ports(count: int) -> int:
+def free_ports(count: int) -> int:
     """A port such that it and the ``count - 1`` after it are free now."""
     for _ in range(50):
         base = free_port()
@@ -88,7 +88,7 @@ def ceiling_router(bootstrap: str, prefix: str, log_dir: Path, timeout_s: float,
 
 
 def crmbus_workers(processes: int, prefix: str, log_dir: Path, timeout_s: float) -> Servers:
-    port = _free_ports(processes)
+    port = free_ports(processes)
     command = [str(ingress_command()), "worker", "--processes", str(processes), "--roles", ROUTER_ROLES]
     env = {"CRMBUS_TOPIC_PREFIX": prefix, "CRMBUS_WORKER_WEB_PORT": str(port)}
     return _started(_WorkerServers(command, port, processes, log_dir, env), timeout_s)
