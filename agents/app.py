@@ -20,7 +20,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import faust
 from faust.types import TableT
@@ -35,6 +35,7 @@ from agents.retry import RetryReleaser
 from agents.router import DeliveryEncoder, Router, RouterTopics
 from agents.scheduler import Scheduler
 from agents.sink import CircuitBook, Sink, SinkTopics
+from agents.stall_guard import Progress, Reading, StallDetector
 from connectors.destinations import Delivered, HttpClients, connector_for
 from connectors.kafka_producer import AsyncProducer, producer_config
 from connectors.schema_registry import schema_ids
@@ -43,7 +44,7 @@ from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Destination, Endpoints
 from infra.db.engine import make_engine
 from infra.db.routes import Routes
-from infra.metrics import exposition
+from infra.metrics import STALLS_UNBLOCKED, exposition
 from infra.secret_box import SecretBox
 from infra.settings import WORKER_ROLES, Settings
 from schemas.avro_schemas import load_schema
@@ -98,6 +99,7 @@ class Wiring:
         self._clients: HttpClients | None = None
         self._opening = asyncio.Lock()
         self.scheduler: Scheduler | None = None
+        self.progress: Progress[Any] = Progress()
         self._codecs: dict[tuple[str, str], AvroCodec] = {}
 
     def codec(self, schema_file: str, topic: str) -> AvroCodec:
@@ -320,7 +322,29 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     async def sweep_dedupe() -> None:
         wiring.dedupe.sweep()
 
+    detector: StallDetector[Any] = StallDetector()
+    generation = [app.consumer_generation_id]
+
+    async def unblock_stalls() -> None:
+        """Seek back partitions whose fetched records Faust dropped (see ``agents.stall_guard``)."""
+        if not wiring.ready or generation[0] != app.consumer_generation_id:
+            generation[0] = app.consumer_generation_id
+            detector.forget()
+            return
+        committed = _committed(app)
+        readings = {}
+        for tp in app.consumer.assignment():
+            if tp.topic not in sources:
+                continue
+            position = await app.consumer.position(tp)
+            known = [o for o in (wiring.progress.handled_next(tp), committed.get(tp)) if o is not None]
+            if position is not None:
+                readings[tp] = Reading(position, max(known, default=None), wiring.progress.idle(tp.topic))
+        await _read_again(app, detector.observe(readings), "fetched records its agent never got", prefix)
+
+    sources = {topic for agent in app.agents.values() for topic in agent.channel.topics}
     app.task(keep_routes_fresh)
+    app.timer(settings.worker_stall_check_s)(unblock_stalls)
     if "scheduler" in roles:
         app.timer(settings.scheduler_tick_s)(release_due)
     if "router" in roles:
@@ -350,11 +374,36 @@ def _batch_agent(
     """An agent on ``topic`` that hands each batch to a handler and acknowledges it once handled."""
     settings = wiring.settings
 
+    topics = (topic,) if isinstance(topic, str) else topic
+    progress = wiring.progress
+
     async def consume(stream: Any) -> None:
         handler = await make()
         async for events in stream.noack_take(settings.worker_batch_max, settings.worker_batch_wait_s):
+            progress.begin(topics)
             await or_exit(handler.handle([Consumed.of(event) for event in events]))
             for event in events:
                 await stream.ack(event)
+            spans: dict[Any, tuple[int, int]] = {}
+            for event in events:
+                tp, offset = event.message.tp, event.message.offset
+                first, _ = spans.get(tp, (offset, offset))
+                spans[tp] = (min(first, offset), offset)
+            holes = progress.end(topics, spans, app.consumer_generation_id, _committed(app))
+            await _read_again(app, holes, "skipped records", settings.topic_prefix)
 
     app.agent(_raw_topic(app, topic), name=name, concurrency=1)(consume)
+
+
+async def _read_again(app: faust.App, partitions: Mapping[Any, int], what: str, prefix: str) -> None:
+    """Seek each partition back to its offset: records Faust fetched never reached the agent."""
+    for tp, offset in partitions.items():
+        log.warning("Faust %s on %s[%d]; reading again from offset %d", what, tp.topic, tp.partition, offset)
+        STALLS_UNBLOCKED.labels(topic=tp.topic.removeprefix(prefix)).inc()
+        await app.consumer.seek(tp, offset)
+
+
+def _committed(app: faust.App) -> Mapping[Any, int | None]:
+    """Faust's own record of each partition's committed offset."""
+    committed: Mapping[Any, int | None] = cast(Any, app.consumer)._committed_offset
+    return committed

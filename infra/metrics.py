@@ -89,6 +89,11 @@ DLQ_DEPTH = Gauge(
 RETRIES_RELEASED = Counter(
     "crmbus_retries_released_total", "Deliveries sent back to their destination from a retry tier.", ["tier"]
 )
+STALLS_UNBLOCKED = Counter(
+    "crmbus_worker_stalls_unblocked_total",
+    "Partitions sought back because records fetched by Faust never reached their agent.",
+    ["topic"],
+)
 
 
 def reject(reason: RejectionReason, count: int = 1) -> None:

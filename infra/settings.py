@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     worker_batch_wait_s: float = Field(
         0.05, gt=0, le=5, description="Longest a router agent waits to fill a batch before processing it."
     )
+    worker_stall_check_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often a worker looks for partitions whose fetched records never reached their agent.",
+    )
     dedupe_ttl_s: float = Field(
         86_400, gt=0, description="How long an idempotency key is remembered: a repeat within it is dropped."
     )

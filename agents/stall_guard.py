@@ -1,0 +1,116 @@
+"""Re-reads records Faust fetched but never handed to an agent.
+
+faust-streaming drops records it has already fetched in some races around a rebalance: a batch
+being drained when the consumer generation changes or flow control is suspended is cut short
+(``Consumer.getmany``, ``Consumer._drain_messages`` and ``Stream._py_aiter`` skip the rest; see
+faust-streaming#216, #221, #223). Those records were never acknowledged, so nothing is lost, but
+the consumer's position is already past them and Faust only reads them again after the next
+rebalance: until then the partition is silently stalled. It happened here after a worker was
+restarted following a ``kill -9``: once the lane's position stood at 200 while its agent, idle,
+had handled 12; another time the agent got offsets 0-4 and then 160-199, and Faust's commits stayed
+at 5 for good.
+
+Two guards. Each batch an agent handles is checked for a hole before it (its first offset past
+the one expected next): the hole is read again at once. And every few seconds each source
+partition's consumer position is compared with the offset after the last record handled there:
+a partition whose position is ahead while its agent is idle, with nothing changed since the
+previous look, is sought back to that offset. Either guard reads a given hole again once, so a
+legitimate one (a transaction marker written by another producer) is accepted the second time.
+Records read again are absorbed downstream like any redelivery (dedupe, delivery ids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One partition at one look: the consumer's next fetch offset, the offset after the last
+    record handled (None: not known yet), and whether its agent was waiting for records."""
+
+    position: int
+    handled_next: int | None
+    idle: bool
+
+
+class StallDetector(Generic[P]):
+    def __init__(self) -> None:
+        self._previous: dict[P, Reading] = {}
+        self._sought: dict[P, Reading] = {}
+
+    def observe(self, now: Mapping[P, Reading]) -> dict[P, int]:
+        """The partitions to seek back, each with the offset to read again from."""
+        stalled = {}
+        for partition, reading in now.items():
+            if (
+                reading.idle
+                and reading.handled_next is not None
+                and reading.position > reading.handled_next
+                and self._previous.get(partition) == reading
+                and self._sought.get(partition) != reading
+            ):
+                stalled[partition] = reading.handled_next
+                self._sought[partition] = reading
+        self._previous = dict(now)
+        return stalled
+
+    def forget(self) -> None:
+        """After a rebalance: positions and handled offsets start afresh."""
+        self._previous.clear()
+        self._sought.clear()
+
+
+class Progress(Generic[P]):
+    """What each agent is doing, as the guard needs it: busy or idle per topic, and per partition
+    the offset after the last record handled in this consumer generation.
+
+    It also finds holes: a batch that starts past the offset expected next (the last handled +
+    1, or Faust's committed offset for a partition's first batch) means Faust skipped records in
+    between. Each hole is reported once, so a legitimate one (a transaction marker) is read
+    again once and then accepted.
+    """
+
+    def __init__(self) -> None:
+        self._busy: dict[str, int] = {}
+        self._handled_next: dict[P, int] = {}
+        self._generation: int | None = None
+        self._reported: set[tuple[P, int, int]] = set()
+
+    def begin(self, topics: tuple[str, ...]) -> None:
+        for topic in topics:
+            self._busy[topic] = self._busy.get(topic, 0) + 1
+
+    def end(
+        self,
+        topics: tuple[str, ...],
+        spans: Mapping[P, tuple[int, int]],
+        generation: int,
+        committed: Mapping[P, int | None],
+    ) -> dict[P, int]:
+        """Record a handled batch (``spans``: first and last offset per partition); returns the
+        partitions with a hole before it, each with the offset to read again from."""
+        if generation != self._generation:  # a rebalance: what was handled before says nothing now
+            self._generation = generation
+            self._handled_next.clear()
+            self._reported.clear()
+        for topic in topics:
+            self._busy[topic] -= 1
+        holes = {}
+        for partition, (first, last) in spans.items():
+            expected = self._handled_next.get(partition, committed.get(partition))
+            if expected is not None and first > expected and (partition, expected, first) not in self._reported:
+                self._reported.add((partition, expected, first))
+                holes[partition] = expected
+            self._handled_next[partition] = max(self._handled_next.get(partition, 0), last + 1)
+        return holes
+
+    def idle(self, topic: str) -> bool:
+        return self._busy.get(topic, 0) == 0
+
+    def handled_next(self, partition: P) -> int | None:
+        return self._handled_next.get(partition)
