@@ -16,6 +16,7 @@ SCENARIOS = {
     "ingress": "bench.ingress",
     "router": "bench.router",
     "deliver": "bench.deliver",
+    "e2e": "bench.e2e",
 }
 
 
