@@ -8,7 +8,7 @@ import shutil
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from streams.errors import MissingToolError, StartTimeoutError
@@ -49,8 +49,9 @@ def process_cmdline(pid: int) -> str | None:
         return None
 
 
-def spawn_detached(command: list[str], log_file: Path) -> int:
-    """Start a service in its own session, stdout and stderr appended to ``log_file``.
+def spawn_detached(command: list[str], log_file: Path, env: Mapping[str, str] | None = None) -> int:
+    """Start a service in its own session, stdout and stderr appended to ``log_file``; its
+    environment is ``env``, else this process's.
 
     posix_spawn rather than subprocess.Popen: the service outlives this process, and a
     Popen object would warn about a child still running when it is collected.
@@ -60,7 +61,7 @@ def spawn_detached(command: list[str], log_file: Path) -> int:
         (os.POSIX_SPAWN_OPEN, 1, str(log_file), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
         (os.POSIX_SPAWN_DUP2, 1, 2),
     ]
-    return os.posix_spawn(command[0], command, dict(os.environ), file_actions=actions, setsid=True)
+    return os.posix_spawn(command[0], command, dict(env or os.environ), file_actions=actions, setsid=True)
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.2) -> None:

@@ -10,6 +10,7 @@ from rich.console import Console
 from infra.cli import (
     apikeys,
     database,
+    demo,
     destinations,
     dlq,
     registry,
@@ -39,6 +40,7 @@ app.add_typer(destinations.app, name="destinations")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(routes.app, name="routes")
 app.command("sandbox")(sandbox.sandbox)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 
 import typer
@@ -11,11 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.schema_registry import schema_ids
+from infra.bus_node import LocalBus
 from infra.cli.registry import register_all
 from infra.db.engine import scoped_engine
 from infra.db.migrate import upgrade
+from infra.demo_tenant import ensure_demo_tenant
 from infra.kafka_node import LocalKafka
 from infra.postgres_node import LocalPostgres
+from infra.processes import tail
 from infra.settings import Settings
 from infra.topics import apply_catalogue
 from ingress.server import serve
@@ -69,8 +74,11 @@ def postgres_status() -> None:
     _print_status(Settings())
 
 
-def up() -> None:
-    """Bring the stack up: Kafka, PostgreSQL, topics from the catalogue, database migrations."""
+def up(
+    detach: bool = typer.Option(False, "--detach", help="Return once everything answers; 'crmbus down' stops it."),
+) -> None:
+    """Run the whole bus: Kafka, PostgreSQL, topics, migrations, a demo tenant, the sandbox
+    destinations, the ingress and the workers. Ctrl-C (or 'crmbus down') stops everything."""
     settings = Settings()
     _timed_up("kafka", LocalKafka(settings).up)
     _timed_up("postgres", LocalPostgres(settings).up)
@@ -82,13 +90,42 @@ def up() -> None:
     console.print(f"schemas: {len(subjects)} subjects with ids")
     with scoped_engine(settings.database) as engine:
         upgrade(engine)
-    console.print("database: migrated to head")
-    _print_status(settings)
+        console.print("database: migrated to head")
+        demo = ensure_demo_tenant(engine, settings)
+    console.print(f"tenant: {demo.tenant_id} ({'created with the seed flows' if demo.created else 'exists'})")
+    bus = LocalBus(settings)
+    for process in bus.processes:
+        console.print(f"{process.name}: starting …", end="\r")
+        began = time.monotonic()
+        started = bus.up_one(process)
+        verb = "started" if started else "already running, reused"
+        console.print(f"{process.name}: {verb} ({time.monotonic() - began:.1f} s)")
+    _print_bus(settings, demo.api_key)
+    if detach:
+        return
+    console.print("\nCtrl-C stops everything.")
+    _wait_for_interrupt(bus)
+    down()
+
+
+def _wait_for_interrupt(bus: LocalBus) -> None:
+    """Until Ctrl-C or SIGTERM, or until one of the bus's processes dies (its log tail is shown)."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        for process in bus.exited():
+            console.print(
+                f"[red]{process.name} stopped[/]; see {bus.log_file(process)}:\n{tail(bus.log_file(process))}"
+            )
+            return
 
 
 def down() -> None:
-    """Stop every service crmbus started; leaves no process of ours behind."""
+    """Stop every process and service crmbus started; leaves no process of ours behind."""
     settings = Settings()
+    for name in LocalBus(settings).down():
+        console.print(f"{name}: stopped")
     console.print("kafka: stopped" if LocalKafka(settings).down() else "kafka: not running here")
     console.print("postgres: stopped" if LocalPostgres(settings).down() else "postgres: not running here")
 
@@ -107,13 +144,13 @@ def _print_status(settings: Settings) -> None:
     table.add_row(
         "kafka",
         kafka.bootstrap,
-        "[green]answering[/]" if kafka.answering else "[red]down[/]",
+        _answering(kafka.answering),
         f"pid {kafka.pid}, log {kafka.log_file}" if kafka.pid else "not started by crmbus",
     )
     table.add_row(
         "postgres",
         postgres.url,
-        "[green]answering[/]" if postgres.answering else "[red]down[/]",
+        _answering(postgres.answering),
         f"data {postgres.data_dir}, log {postgres.log_file}" if postgres.running_here else "not started by crmbus",
     )
     table.add_row(
@@ -122,6 +159,32 @@ def _print_status(settings: Settings) -> None:
         "registry" if settings.schema_registry_url else "catalogue",
         "",
     )
+    for process in LocalBus(settings).status():
+        table.add_row(
+            process.process.name,
+            process.process.health_url,
+            _answering(process.healthy),
+            f"pid {process.pid}, log {process.log_file}" if process.pid else "not started by crmbus",
+        )
+    console.print(table)
+
+
+def _answering(answering: bool) -> str:
+    return "[green]answering[/]" if answering else "[red]down[/]"
+
+
+def _print_bus(settings: Settings, api_key: str) -> None:
+    """Where everything is, once ``crmbus up`` has it running."""
+    ingress = f"http://{settings.ingress_host}:{settings.ingress_port}"
+    table = Table(title="crmbus is up", show_header=False)
+    table.add_row("ingress", f"{ingress}  (POST /v1/events; docs {ingress}/docs; {ingress}/status)")
+    table.add_row("API key", f"{api_key}  (tenant demo; kept in .crmbus/bus/demo.key)")
+    table.add_row("sandbox", f"{settings.sandbox_url}  (CRM, Financeiro, Z-API, WAHA, e-mail, marketing)")
+    table.add_row("  received", f"{settings.sandbox_url}/_control/<system>/requests")
+    table.add_row("workers", f"http://127.0.0.1:{settings.worker_web_port}/health  and  /metrics")
+    table.add_row("kafka", f"{settings.kafka_bootstrap}  (e.g. kcat -b {settings.kafka_bootstrap} -L)")
+    table.add_row("postgres", settings.database.render_as_string(hide_password=True))
+    table.add_row("try", "crmbus demo   (posts leads, clients and services, and shows them delivered)")
     console.print(table)
 
 

@@ -1,0 +1,98 @@
+"""`crmbus up` runs the whole bus (sandbox, ingress, workers, a demo tenant with a key) on the
+broker and database it finds; `crmbus demo` then sees every seed flow delivered at the sandbox,
+with one destination failing long enough to open its circuit; `crmbus down` or Ctrl-C leaves no
+process of the bus behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import make_url
+
+from infra.processes import process_cmdline, read_pid
+from tests.conftest import free_port
+from tests.integration.worker_harness import CRMBUS
+
+PROCESSES = ("sandbox", "ingress", "worker")
+
+
+@pytest.fixture
+def env(kafka_bootstrap, database_url, migrated, unique, topic_prefix, tmp_path) -> dict[str, str]:
+    url = make_url(database_url).update_query_dict({"options": f"-csearch_path={unique}"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMBUS_")}
+    env.update(
+        CRMBUS_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        CRMBUS_DATABASE_URL=url.render_as_string(hide_password=False),
+        CRMBUS_TOPIC_PREFIX=topic_prefix,
+        CRMBUS_STATE_DIR=str(tmp_path / "state"),
+        CRMBUS_INGRESS_PORT=str(free_port()),
+        CRMBUS_INGRESS_WORKERS="1",
+        CRMBUS_SANDBOX_URL=f"http://127.0.0.1:{free_port()}",
+        CRMBUS_WORKER_WEB_PORT=str(free_port()),
+        CRMBUS_WORKER_PROCESSES="1",
+        CRMBUS_ROUTES_POLL_S="1",
+        COLUMNS="200",
+    )
+    return env
+
+
+def crmbus(env: dict[str, str], *args: str, timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CRMBUS, *args], env=env, capture_output=True, text=True, timeout=timeout_s)
+
+
+def running_pids(env: dict[str, str]) -> dict[str, int]:
+    home = Path(env["CRMBUS_STATE_DIR"]) / "bus"
+    pids = {name: read_pid(home / f"{name}.pid") for name in PROCESSES}
+    return {name: pid for name, pid in pids.items() if pid is not None and process_cmdline(pid) is not None}
+
+
+@pytest.mark.timeout(420)
+def test_up_then_demo_delivers_every_seed_flow_and_down_stops_every_process(env):
+    up = crmbus(env, "up", "--detach")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "crmb_" in up.stdout and f"127.0.0.1:{env['CRMBUS_INGRESS_PORT']}" in up.stdout
+    started = running_pids(env)
+    try:
+        assert set(started) == set(PROCESSES)
+        again = crmbus(env, "up", "--detach")
+        assert again.returncode == 0 and "already running, reused" in again.stdout
+        assert running_pids(env) == started
+        demo = crmbus(env, "demo", "--per-kind", "2")
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "financeiro circuit opened" in demo.stdout and "financeiro circuit closed" in demo.stdout
+        assert "every delivery due now arrived" in demo.stdout
+        for flow in ("site lead", "WhatsApp lead", "client registered", "service completed", "WhatsApp message"):
+            assert flow in demo.stdout
+        assert "2 due in 2 h (feedback request)" in demo.stdout
+    finally:
+        down = crmbus(env, "down", timeout_s=120)
+    assert down.returncode == 0, down.stderr
+    assert all(f"{name}: stopped" in down.stdout for name in PROCESSES)
+    assert all(process_cmdline(pid) is None for pid in started.values())
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_on_up_stops_every_process_it_started(env):
+    foreground = subprocess.Popen(
+        [CRMBUS, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    assert foreground.stdout is not None
+    try:
+        for line in foreground.stdout:
+            if "Ctrl-C stops everything" in line:
+                break
+        started = running_pids(env)
+        assert set(started) == set(PROCESSES)
+        foreground.send_signal(signal.SIGINT)
+        rest, _ = foreground.communicate(timeout=120)
+    finally:
+        if foreground.poll() is None:
+            os.killpg(foreground.pid, signal.SIGKILL)
+            crmbus(env, "down", timeout_s=120)
+    assert foreground.returncode == 0, rest
+    assert all(process_cmdline(pid) is None for pid in started.values())
+    assert running_pids(env) == {}
