@@ -214,8 +214,12 @@ class Sink:
         if header(record.headers, REPLAY) is not None:  # a replay starts its attempts afresh
             delivery = {**delivery, "attempt": 0, "first_failure_at": None}
         destination = self._config.destination_for(delivery["tenant_id"], delivery["route_id"], self.kind)
-        if destination is None:
-            missing = PermanentDeliveryError(f"tenant has no enabled {self.kind} destination")
+        if destination is None or destination.secret_unreadable:
+            missing = PermanentDeliveryError(
+                f"tenant has no enabled {self.kind} destination"
+                if destination is None
+                else f"the {self.kind} destination's secret cannot be opened with this CRMBUS_SECRET_KEY"
+            )
             outputs.append(self._dead_letter(record, delivery, missing, stage="sink.destination"))
             outputs.append(self._outcome(delivery, destination, "dead_lettered", 0.0, missing))
             return None

@@ -9,6 +9,7 @@ config or secret is picked up within ``CRMBUS_ROUTES_POLL_S`` without a restart.
 from __future__ import annotations
 
 import builtins
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from infra.db.models import Tenant, WebhookEndpoint
 from infra.secret_box import SecretBox
 from streams.errors import ConfigurationError
 from streams.routes import DESTINATIONS
+
+log = logging.getLogger("crmbus.endpoints")
 
 _ACTIVE = "active"
 
@@ -37,6 +40,9 @@ class Destination:
     url: str
     config: Mapping[str, Any]
     secret: str | None
+    secret_unreadable: bool = False
+    """Its stored secret cannot be opened with this process's CRMBUS_SECRET_KEY: deliveries to it
+    are dead-lettered (replayable once the key or the secret is set right), the others go on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,15 +175,22 @@ class Endpoints:
         )
         with Session(self.engine) as session:
             rows = session.scalars(query).all()
-        return [
-            Destination(
-                str(row.id),
-                row.tenant_id,
-                row.name,
-                row.kind,
-                row.url,
-                dict(row.config),
-                self.box.open(row.secret_encrypted).decode() if row.secret_encrypted is not None else None,
-            )
-            for row in rows
-        ]
+        return [self._opened(row) for row in rows]
+
+    def _opened(self, row: WebhookEndpoint) -> Destination:
+        secret, unreadable = None, False
+        if row.secret_encrypted is not None:
+            try:
+                secret = self.box.open(row.secret_encrypted).decode()
+            except ConfigurationError:
+                unreadable = True  # one destination sealed under another key must not stop every tenant
+                log.warning(
+                    "destination %s (tenant %s, %s): its secret cannot be opened with this CRMBUS_SECRET_KEY; "
+                    "its deliveries go to the DLQ",
+                    row.id,
+                    row.tenant_id,
+                    row.name,
+                )
+        return Destination(
+            str(row.id), row.tenant_id, row.name, row.kind, row.url, dict(row.config), secret, unreadable
+        )

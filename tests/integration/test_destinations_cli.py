@@ -2,14 +2,17 @@
 come back out."""
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from infra.cli import app
+from infra.db.endpoints import Endpoints
 from infra.db.models import WebhookEndpoint
 from infra.db.tenants import Tenants
+from infra.secret_box import SecretBox
 
 
 @pytest.fixture
@@ -49,3 +52,14 @@ def test_a_waha_destination_is_added_and_a_bad_config_is_refused_with_one_clear_
     assert code == 0 and "waha  waha  https://waha.example.com.br  enabled  secret set" in output
     with pytest.raises(Exception, match="--config must be a JSON object"):
         crmbus("destinations", "set", "--tenant", "acme", "--name", "waha", "--config", "[1]")
+
+
+def test_a_secret_sealed_under_another_key_flags_its_destination_and_the_others_still_load(migrated):
+    Tenants(migrated, actor="test").create("acme", sandbox_url="http://127.0.0.1:18100")
+    Endpoints(migrated, SecretBox(Fernet.generate_key()), actor="test").update("acme", "crm", secret="old-key-token")
+    ours = Endpoints(migrated, SecretBox(Fernet.generate_key()), actor="test")
+    ours.update("acme", "zapi", secret="zapi-token")
+    loaded = {d.name: d for d in ours.load_enabled()}
+    assert loaded["crm"].secret_unreadable and loaded["crm"].secret is None
+    assert loaded["zapi"].secret == "zapi-token" and not loaded["zapi"].secret_unreadable
+    assert len(loaded) == len(ours.list("acme"))

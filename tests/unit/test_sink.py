@@ -14,7 +14,7 @@ from infra.db.endpoints import Destination
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
 from streams.circuit import CircuitConfig
-from streams.dead_letter import ATTEMPTS, STAGE, STATUS_CODE, Origin
+from streams.dead_letter import ATTEMPTS, ERROR_MESSAGE, STAGE, STATUS_CODE, Origin
 from streams.errors import PermanentDeliveryError, TransientDeliveryError
 
 NOW = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
@@ -123,6 +123,15 @@ def test_a_delivered_record_is_remembered_and_a_redelivery_calls_nobody():
     assert called == ["crm:crm.upsert_lead:d-1"]
     outcomes = [OUTCOMES.decode(o.value)["outcome"] for o in writer.written if o.topic == "crmbus.deliveries"]
     assert outcomes == ["delivered", "duplicate_skipped"]
+
+
+def test_a_destination_whose_secret_cannot_be_opened_dead_letters_its_deliveries_uncalled():
+    sealed_elsewhere = Destination("ep-crm", "acme", "crm", "crm", "https://crm.example.com.br", {}, None, True)
+    made, writer, called = sink(Config(sealed_elsewhere), lambda _: OK)
+    asyncio.run(made.handle([delivery(1)]))
+    assert called == []
+    (letter,) = [o for o in writer.written if o.topic == "crmbus.dlq"]
+    assert dict(letter.headers)[ERROR_MESSAGE].decode().endswith("cannot be opened with this CRMBUS_SECRET_KEY")
 
 
 def test_a_transient_failure_goes_to_the_retry_tier_its_attempt_calls_for():
