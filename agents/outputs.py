@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connectors.kafka_producer import AsyncProducer, Delivered, Headers
+from connectors.kafka_producer import AsyncProducer, Headers
 from streams.errors import CrmbusError, ProduceError
 
 log = logging.getLogger("crmbus.agents.outputs")
@@ -60,17 +60,17 @@ class OutputWriter:
         refused: list[Refused] = []
         backoff = _BACKOFF_FIRST_S
         while pending:
-            results = await asyncio.gather(*(self._send(output) for output in pending), return_exceptions=True)
+            errors = await self._producer.send_many(
+                [(o.topic, o.value, o.key, o.headers, o.partition) for o in pending]
+            )
             again: list[Output] = []
-            for output, result in zip(pending, results, strict=True):
-                if isinstance(result, Delivered):
+            for output, error in zip(pending, errors, strict=True):
+                if error is None:
                     continue
-                if isinstance(result, ProduceError) and not is_transient(result):
-                    refused.append(Refused(output, result))
-                elif isinstance(result, ProduceError):
+                if is_transient(error):
                     again.append(output)
                 else:
-                    raise FatalOutputError(f"unexpected failure writing outputs: {type(result).__name__}")
+                    refused.append(Refused(output, error))
             if again:
                 log.warning(
                     "kafka refused %d of %d output records for now; retrying in %.1f s",
@@ -82,6 +82,3 @@ class OutputWriter:
                 backoff = min(backoff * 2, _BACKOFF_MAX_S)
             pending = again
         return refused
-
-    async def _send(self, output: Output) -> Delivered:
-        return await self._producer.send(output.topic, output.value, output.key, output.headers, output.partition)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -23,6 +23,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from streams.errors import ProduceError
 
 Headers = Sequence[tuple[str, bytes]]
+Record = tuple[str, bytes | None, bytes | None, Headers | None, int | None]
+"""topic, value (None: a tombstone), key, headers, partition (None: by key)"""
 _POLL_INTERVAL_S = 0.001
 
 
@@ -108,6 +110,45 @@ class AsyncProducer:
             self._polling = self._loop.call_soon(self._poll)
         return future
 
+    def send_many(self, records: Sequence[Record]) -> asyncio.Future[list[ProduceError | None]]:
+        """Enqueue every record; the future resolves once each was acknowledged or failed, with
+        one entry per record: None when stored, else its ProduceError.
+
+        One future for the whole batch, resolved by a countdown in the delivery reports: a batch
+        of thousands costs no task or future per record (``asyncio.gather`` over ``send`` spent
+        an eighth of the router's CPU on them)."""
+        if self._producer is None or self._loop is None:
+            raise RuntimeError("AsyncProducer used outside 'async with'")
+        done: asyncio.Future[list[ProduceError | None]] = self._loop.create_future()
+        results: list[ProduceError | None] = [None] * len(records)
+        remaining = [len(records)]
+
+        def settle(index: int, error: ProduceError | None) -> None:
+            results[index] = error
+            remaining[0] -= 1
+            if remaining[0] == 0 and not done.done():
+                done.set_result(results)
+
+        produce = self._producer.produce
+        for index, (topic, value, key, headers, partition) in enumerate(records):
+            report = partial(_report, settle, index)
+            try:
+                if partition is None:
+                    produce(topic, value, key, on_delivery=report, headers=list(headers) if headers else None)
+                else:
+                    produce(
+                        topic, value, key, partition, on_delivery=report, headers=list(headers) if headers else None
+                    )
+            except BufferError:
+                settle(index, ProduceError("the producer's local queue is full", retriable=True, code="QUEUE_FULL"))
+            except KafkaException as exc:
+                settle(index, _failure(exc.args[0]))
+        if not records:
+            done.set_result(results)
+        if self._polling is None:
+            self._polling = self._loop.call_soon(self._poll)
+        return done
+
     async def ping(self, timeout_s: float = 2.0) -> None:
         """A metadata round trip to the cluster; ProduceError when it does not answer in time."""
         if self._producer is None:
@@ -149,3 +190,10 @@ class AsyncProducer:
             future.set_exception(_failure(error))
         else:
             future.set_result(Delivered(message.topic() or "", message.partition() or 0, message.offset() or 0))
+
+
+def _report(
+    settle: Callable[[int, ProduceError | None], None], index: int, error: KafkaError | None, _: Message
+) -> None:
+    # Runs inside poll() on the loop's own thread.
+    settle(index, None if error is None else _failure(error))

@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from connectors.kafka_producer import AsyncProducer, producer_config
@@ -36,6 +37,29 @@ def test_every_acknowledged_record_is_in_the_topic_and_a_tenant_keeps_one_partit
     for i, d in enumerate(delivered):
         by_tenant.setdefault(i % 7, set()).add(d.partition)
     assert all(len(partitions) == 1 for partitions in by_tenant.values())
+
+
+def test_a_batch_sent_at_once_reports_each_record_and_an_explicit_partition_is_kept(
+    kafka_bootstrap, kafka_admin, topic_prefix
+):
+    catalogue, topic = lane(topic_prefix)
+    apply_catalogue(kafka_admin, catalogue, replication_factor=1)
+    missing = f"{topic_prefix}no-such-topic"
+    records = [(topic, f"event-{i}".encode(), b"tenant", None, i % 6) for i in range(1_000)]
+
+    async def send() -> list:
+        async with AsyncProducer(producer_config(kafka_bootstrap, 1.5, 5)) as producer:
+            return await producer.send_many([*records, (missing, b"x", None, None, None)])
+
+    *stored, refused = asyncio.run(send())
+    assert stored == [None] * 1_000
+    assert isinstance(refused, ProduceError)
+    probe = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "producer-test-probe"})
+    try:
+        per_partition = [probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(6)]
+    finally:
+        probe.close()
+    assert per_partition == [167, 167, 167, 167, 166, 166]  # i % 6 over 1,000 records, whatever the key says
 
 
 def test_a_topic_that_does_not_exist_fails_the_send_instead_of_creating_it(kafka_bootstrap, topic_prefix):
