@@ -94,18 +94,25 @@ def up(
         demo = ensure_demo_tenant(engine, settings)
     console.print(f"tenant: {demo.tenant_id} ({'created with the seed flows' if demo.created else 'exists'})")
     bus = LocalBus(settings)
-    for process in bus.processes:
-        console.print(f"{process.name}: starting …", end="\r")
-        began = time.monotonic()
-        started = bus.up_one(process)
-        verb = "started" if started else "already running, reused"
-        console.print(f"{process.name}: {verb} ({time.monotonic() - began:.1f} s)")
+    try:
+        for process in bus.processes:
+            console.print(f"{process.name}: starting …", end="\r")
+            began = time.monotonic()
+            started = bus.up_one(process)
+            verb = "started" if started else "already running, reused"
+            console.print(f"{process.name}: {verb} ({time.monotonic() - began:.1f} s)")
+    except BaseException:  # a process that would not start, or Ctrl-C: leave nothing half up
+        bus.down()
+        raise
     _print_bus(settings, demo.api_key)
     if detach:
         return
-    console.print("\nCtrl-C stops everything.")
-    _wait_for_interrupt(bus)
-    down()
+    try:
+        _wait_for_interrupt(bus)
+    except KeyboardInterrupt:  # Ctrl-C a moment before the wait took it over
+        pass
+    finally:
+        down()
 
 
 def _wait_for_interrupt(bus: LocalBus) -> None:
@@ -113,6 +120,7 @@ def _wait_for_interrupt(bus: LocalBus) -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    console.print("\nCtrl-C stops everything.")  # only once Ctrl-C is ours to handle
     while not stop.wait(1.0):
         for process in bus.exited():
             console.print(
