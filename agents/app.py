@@ -338,15 +338,16 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
             detector.forget()
             return
         committed = _committed(app)
+        mine = [tp for tp in app.consumer.assignment() if tp.topic in sources]
+        ends = await app.consumer.highwaters(*mine) if mine else {}
         readings = {}
-        for tp in app.consumer.assignment():
-            if tp.topic not in sources:
-                continue
+        for tp in mine:
             position = await app.consumer.position(tp)
             known = [o for o in (wiring.progress.handled_next(tp), committed.get(tp)) if o is not None]
             if position is not None:
-                readings[tp] = Reading(position, max(known, default=None), wiring.progress.idle(tp.topic))
-        await _read_again(app, detector.observe(readings), "fetched records its agent never got", prefix)
+                idle = wiring.progress.idle(tp.topic)
+                readings[tp] = Reading(position, max(known, default=None), idle, ends.get(tp))
+        await _read_again(app, detector.observe(readings), "left records its agent never got", prefix)
 
     sources = {topic for agent in app.agents.values() for topic in agent.channel.topics}
     app.task(keep_routes_fresh)
@@ -406,6 +407,8 @@ async def _read_again(app: faust.App, partitions: Mapping[Any, int], what: str, 
     for tp, offset in partitions.items():
         log.warning("Faust %s on %s[%d]; reading again from offset %d", what, tp.topic, tp.partition, offset)
         STALLS_UNBLOCKED.labels(topic=tp.topic.removeprefix(prefix)).inc()
+        app.consumer.on_buffer_drop(tp)  # back among the partitions Faust fetches, if a full buffer took it out
+        app.consumer.resume_partitions([tp])
         await app.consumer.seek(tp, offset)
 
 

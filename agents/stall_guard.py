@@ -12,17 +12,19 @@ at 5 for good.
 
 Two guards. Each batch an agent handles is checked for a hole before it (its first offset past
 the one expected next): the hole is read again at once. And every few seconds each source
-partition's consumer position is compared with the offset after the last record handled there:
-a partition whose position is ahead while its agent is idle, with nothing changed since the
-previous look, is sought back to that offset. Either guard reads a given hole again once, so a
-legitimate one (a transaction marker written by another producer) is accepted the second time.
-Records read again are absorbed downstream like any redelivery (dedupe, delivery ids).
+partition's consumer position is compared with the offset after the last record handled there
+and with the partition's end: a partition whose position is ahead of what its idle agent handled,
+or whose records wait while nothing is fetched (Faust can leave a partition out of its fetches
+after a full buffer), with nothing changed since the previous look, is sought back and resumed.
+Either guard reads a given hole again once, so a legitimate one (a transaction marker written by
+another producer) is accepted the second time. Records read again are absorbed downstream like
+any redelivery (dedupe, delivery ids).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 P = TypeVar("P")
@@ -31,11 +33,22 @@ P = TypeVar("P")
 @dataclass(frozen=True, slots=True)
 class Reading:
     """One partition at one look: the consumer's next fetch offset, the offset after the last
-    record handled (None: not known yet), and whether its agent was waiting for records."""
+    record handled (None: not known yet), whether its agent was waiting for records, and the
+    partition's end offset (not compared between looks: producers may keep writing)."""
 
     position: int
     handled_next: int | None
     idle: bool
+    end: int | None = field(default=None, compare=False)
+
+    def read_from(self) -> int | None:
+        """Where to read again if this partition is stuck, else None: records fetched past the
+        last one handled, or records waiting that are not being fetched at all."""
+        if self.handled_next is not None and self.position > self.handled_next:
+            return self.handled_next
+        if self.end is not None and self.end > max(self.position, self.handled_next or 0):
+            return self.position
+        return None
 
 
 class StallDetector(Generic[P]):
@@ -47,14 +60,14 @@ class StallDetector(Generic[P]):
         """The partitions to seek back, each with the offset to read again from."""
         stalled = {}
         for partition, reading in now.items():
+            offset = reading.read_from()
             if (
-                reading.idle
-                and reading.handled_next is not None
-                and reading.position > reading.handled_next
+                offset is not None
+                and reading.idle
                 and self._previous.get(partition) == reading
                 and self._sought.get(partition) != reading
             ):
-                stalled[partition] = reading.handled_next
+                stalled[partition] = offset
                 self._sought[partition] = reading
         self._previous = dict(now)
         return stalled

@@ -40,6 +40,20 @@ def test_the_same_stall_is_sought_back_once_and_a_new_one_again():
     assert detector.observe({LANE: later}) == {LANE: 40}
 
 
+def test_records_waiting_while_an_idle_agent_gets_nothing_are_read_from_the_position():
+    detector: StallDetector[tuple[str, int]] = StallDetector()
+    assert detector.observe({LANE: Reading(2583, 2583, True, end=3000)}) == {}
+    assert detector.observe({LANE: Reading(2583, 2583, True, end=3050)}) == {LANE: 2583}  # producers go on
+
+
+def test_a_partition_read_to_its_end_or_still_moving_is_left_alone():
+    detector: StallDetector[tuple[str, int]] = StallDetector()
+    detector.observe({LANE: Reading(3000, 3000, True, end=3000)})
+    assert detector.observe({LANE: Reading(3000, 3000, True, end=3000)}) == {}
+    detector.observe({LANE: Reading(2000, 2000, True, end=3000)})
+    assert detector.observe({LANE: Reading(2400, 2400, True, end=3000)}) == {}
+
+
 def test_forgetting_starts_afresh_after_a_rebalance():
     detector: StallDetector[tuple[str, int]] = StallDetector()
     stalled = Reading(200, 12, True)
