@@ -84,19 +84,10 @@ class _ReadyFile(Servers):
         return True
 
 
-def _started(servers: Servers, timeout_s: float, ready_files: list[Path] | None = None) -> Servers:
-    try:
-        servers.start(timeout_s, ready_files)
-    except BaseException:
-        servers.stop()
-        raise
-    return servers
-
-
 def sandbox(log_dir: Path, timeout_s: float) -> Servers:
     port = free_port()
     command = [str(ingress_command()), "sandbox", "--host", HOST, "--port", str(port)]
-    return _started(_Sandbox("sandbox", [command], port, log_dir), timeout_s)
+    return _Sandbox("sandbox", [command], port, log_dir).started(timeout_s)
 
 
 def fast_destination(log_dir: Path, timeout_s: float) -> Servers:
@@ -104,7 +95,7 @@ def fast_destination(log_dir: Path, timeout_s: float) -> Servers:
     ready = Path(tempfile.mkdtemp(prefix="deliver-destination-", dir=log_dir)) / "ready"
     command = [sys.executable, "-m", "bench.deliver_destination", "--host", HOST, "--port", str(port)]
     servers = _Sandbox("destination", [[*command, "--ready-file", str(ready)]], port, log_dir)
-    return _started(servers, timeout_s, [ready])
+    return servers.started(timeout_s, [ready])
 
 
 def secret_key(settings: Settings) -> str:
@@ -138,7 +129,7 @@ def workers(
     command = [str(ingress_command()), "worker", "--processes", str(processes), "--roles", joined]
     env = worker_env(prefix, port, key, sandbox_url, max_in_flight)
     name = "worker-" + "-".join(roles)
-    return _started(_Workers(name, command, port, processes, log_dir, env), timeout_s)
+    return _Workers(name, command, port, processes, log_dir, env).started(timeout_s)
 
 
 def ceiling(
@@ -156,7 +147,7 @@ def ceiling(
         command += ["--registry-url", registry_url]
     ready = [ready_dir / f"ready-{index}" for index in range(processes)]
     commands = [[*command, "--ready-file", str(path)] for path in ready]
-    return _started(_ReadyFile("deliver-ceiling", commands, 0, log_dir), timeout_s, ready)
+    return _ReadyFile("deliver-ceiling", commands, 0, log_dir).started(timeout_s, ready)
 
 
 @contextlib.contextmanager

@@ -70,15 +70,6 @@ class _Processes(Servers):
         return True
 
 
-def _started(servers: Servers, timeout_s: float) -> Servers:
-    try:
-        servers.start(timeout_s)
-    except BaseException:
-        servers.stop()
-        raise
-    return servers
-
-
 def _all_started(stack: contextlib.ExitStack, starts: Sequence[Callable[[], Servers]]) -> list[Servers]:
     """Start every part at once (Faust workers take seconds each), all stopped with ``stack``."""
     with ThreadPoolExecutor(len(starts)) as pool:
@@ -123,7 +114,7 @@ def crmbus(options: Options, prefix: str, secret: str, broker_pid: int | None) -
             ingress, router, sinks, background = _all_started(
                 stack,
                 [
-                    partial(_started, Servers("ingress", [command], port, options.log_dir, env), options.timeout_s),
+                    partial(Servers("ingress", [command], port, options.log_dir, env).started, options.timeout_s),
                     partial(start, 1, ROUTER_ROLES),
                     partial(start, options.sink_processes, SINK_ROLES),
                     partial(start, 1, BACKGROUND_ROLES),
@@ -144,7 +135,7 @@ def _front(backend: str, secret: str, options: Options, env: dict[str, str], ext
         sys.executable, "-m", "bench.baselines.front", "--backend", backend, "--port", str(port), "--secret", secret,
         *extra,
     ]  # fmt: skip
-    return _started(Servers(f"{backend}-front", [command], port, options.log_dir, env), options.timeout_s)
+    return Servers(f"{backend}-front", [command], port, options.log_dir, env).started(options.timeout_s)
 
 
 @contextlib.contextmanager
@@ -165,7 +156,7 @@ def queue_baseline(name: str, options: Options, secret: str) -> Iterator[Running
         raise BenchError(f"no queue baseline {name!r}")
     with redis_server(options.log_dir, options.timeout_s) as redis:
         env = {"BENCH_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0", "BENCH_DESTINATION_URL": options.receiver_url}
-        workers_ = _started(_Processes(f"{name}-worker", [pool], 0, options.log_dir, env), options.timeout_s)
+        workers_ = _Processes(f"{name}-worker", [pool], 0, options.log_dir, env).started(options.timeout_s)
         with workers_, _front(name, secret, options, env) as front:
             parts = {"front": _pids(front), "worker": _pids(workers_), "redis": _pids(redis)}
             yield Running(name, front.port, secret, parts, (front, workers_, redis))
@@ -184,7 +175,7 @@ def ceiling(options: Options, prefix: str, secret: str, broker_pid: int | None) 
             sys.executable, "-m", "bench.baselines.kafka_chain", "--bootstrap", settings.kafka_bootstrap,
             "--topic", topic, "--group", f"{prefix}consumer", "--destination-url", options.receiver_url,
         ]  # fmt: skip
-        consumer = _started(_Processes("ceiling-consumer", [consumer_command], 0, options.log_dir), options.timeout_s)
+        consumer = _Processes("ceiling-consumer", [consumer_command], 0, options.log_dir).started(options.timeout_s)
         kafka = ["--bootstrap", settings.kafka_bootstrap, "--topic", topic]
         with consumer, _front("kafka", secret, options, {}, kafka) as front:
             parts = {"front": _pids(front), "consumer": _pids(consumer), **_broker(broker_pid)}

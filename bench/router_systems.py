@@ -67,15 +67,6 @@ def free_ports(count: int) -> int:
     raise BenchError(f"found no {count} consecutive free ports on {HOST}")
 
 
-def _started(servers: Servers, timeout_s: float, ready_files: list[Path] | None = None) -> Servers:
-    try:
-        servers.start(timeout_s, ready_files)
-    except BaseException:
-        servers.stop()
-        raise
-    return servers
-
-
 def ceiling_router(bootstrap: str, prefix: str, log_dir: Path, timeout_s: float, registry_url: str | None) -> Servers:
     ready = Path(tempfile.mkdtemp(prefix="router-ceiling-", dir=log_dir)) / "ready"
     command = [
@@ -84,14 +75,14 @@ def ceiling_router(bootstrap: str, prefix: str, log_dir: Path, timeout_s: float,
     ]  # fmt: skip
     if registry_url:
         command += ["--registry-url", registry_url]
-    return _started(_CeilingServers("router-ceiling", [command], 0, log_dir), timeout_s, [ready])
+    return _CeilingServers("router-ceiling", [command], 0, log_dir).started(timeout_s, [ready])
 
 
 def crmbus_workers(processes: int, prefix: str, log_dir: Path, timeout_s: float) -> Servers:
     port = free_ports(processes)
     command = [str(ingress_command()), "worker", "--processes", str(processes), "--roles", ROUTER_ROLES]
     env = {"CRMBUS_TOPIC_PREFIX": prefix, "CRMBUS_WORKER_WEB_PORT": str(port)}
-    return _started(_WorkerServers(command, port, processes, log_dir, env), timeout_s)
+    return _WorkerServers(command, port, processes, log_dir, env).started(timeout_s)
 
 
 def worker_available() -> bool:

@@ -111,6 +111,15 @@ class Servers:
     def roots(self) -> list[int]:
         return [p.pid for p in self.processes if p.poll() is None]
 
+    def started(self, timeout_s: float, ready_files: list[Path] | None = None) -> Servers:
+        """``start``, stopping whatever did start if it fails; returns self."""
+        try:
+            self.start(timeout_s, ready_files)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     def start(self, timeout_s: float, ready_files: list[Path] | None = None) -> None:
         with self.log_file.open("ab") as log:
             for command in self.commands:
@@ -168,13 +177,7 @@ def ceiling_servers(workers: int, log_dir: Path, timeout_s: float) -> Servers:
     ready_dir = Path(tempfile.mkdtemp(prefix="ceiling-", dir=log_dir))
     ready = [ready_dir / f"worker-{i}" for i in range(workers)]
     command = [sys.executable, "-m", "bench.ceiling", "--host", HOST, "--port", str(port), "--ready-file"]
-    servers = Servers("ceiling", [[*command, str(path)] for path in ready], port, log_dir)
-    try:
-        servers.start(timeout_s, ready)
-    except BaseException:
-        servers.stop()
-        raise
-    return servers
+    return Servers("ceiling", [[*command, str(path)] for path in ready], port, log_dir).started(timeout_s, ready)
 
 
 def ingress_command() -> Path:
@@ -196,10 +199,4 @@ UNLIMITED = {
 def ingress_servers(workers: int, log_dir: Path, timeout_s: float) -> Servers:
     port = free_port()
     command = [str(ingress_command()), "ingress", "--host", HOST, "--port", str(port), "--workers", str(workers)]
-    servers = Servers("ingress", [command], port, log_dir, env=UNLIMITED)
-    try:
-        servers.start(timeout_s)
-    except BaseException:
-        servers.stop()
-        raise
-    return servers
+    return Servers("ingress", [command], port, log_dir, env=UNLIMITED).started(timeout_s)

@@ -52,10 +52,4 @@ def redis_server(log_dir: Path, timeout_s: float) -> Servers:
         redis_binary(), "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
         "--dir", str(log_dir), "--daemonize", "no",
     ]  # fmt: skip
-    servers = _Redis("redis", [command], port, log_dir)
-    try:
-        servers.start(timeout_s)
-    except BaseException:
-        servers.stop()
-        raise
-    return servers
+    return _Redis("redis", [command], port, log_dir).started(timeout_s)
