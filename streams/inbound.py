@@ -8,6 +8,7 @@ from typing import Any
 
 from streams.envelope import Envelope
 from streams.errors import InvalidEventError
+from streams.instants import InstantOutOfRangeError, as_utc
 
 FIELDS = ("type", "payload", "occurred_at", "idempotency_key", "correlation_id", "ordering_key")
 MAX_KEY_LENGTH = 200
@@ -35,9 +36,13 @@ def _instant(doc: Mapping[str, Any], name: str, now: datetime) -> datetime | Non
         instant = None
     if instant is None or instant.tzinfo is None:
         raise InvalidEventError(f"{name} must be an ISO-8601 timestamp with a time zone", field=name)
+    try:
+        instant = as_utc(instant)
+    except InstantOutOfRangeError as exc:
+        raise InvalidEventError(f"{name} {exc}", field=name) from None
     if instant - now > FUTURE_TOLERANCE:
         raise InvalidEventError(f"{name} is more than 5 minutes in the future", field=name)
-    return instant.astimezone(UTC)
+    return instant
 
 
 def envelope_from_request(

@@ -7,12 +7,13 @@ because the value may be personal data (LGPD); ``streams.event_types`` prefixes 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from streams.instants import InstantOutOfRangeError, as_utc
 from streams.phone import normalise_phone
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
@@ -38,7 +39,10 @@ def _email(value: str) -> str:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return as_utc(value)
+    except InstantOutOfRangeError as exc:
+        raise PydanticCustomError("instant", str(exc)) from None
 
 
 def _cep(value: str) -> str:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams.errors import InvalidEventError
+from streams.instants import InstantOutOfRangeError, as_utc
 
 # Epoch values above this are milliseconds: 10**11 seconds is the year 5138.
 _MILLISECONDS_FROM = 10**11
@@ -67,9 +68,10 @@ def epoch_datetime(value: Any, path: str) -> datetime | None:
         raise invalid(path, "must be a Unix time in seconds or milliseconds")
     seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
     try:
-        return datetime.fromtimestamp(seconds, UTC)
+        moment = datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         raise invalid(path, "must be a Unix time in seconds or milliseconds") from None
+    return _in_range(moment, path)
 
 
 def iso_datetime(value: Any, path: str) -> datetime | None:
@@ -84,4 +86,11 @@ def iso_datetime(value: Any, path: str) -> datetime | None:
         raise invalid(path, "must be an ISO-8601 date-time with offset") from None
     if parsed.tzinfo is None:
         raise invalid(path, "must include a UTC offset (e.g. -03:00 or Z)")
-    return parsed.astimezone(UTC)
+    return _in_range(parsed, path)
+
+
+def _in_range(moment: datetime, path: str) -> datetime:
+    try:
+        return as_utc(moment)
+    except InstantOutOfRangeError as exc:
+        raise invalid(path, str(exc)) from None

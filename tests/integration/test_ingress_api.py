@@ -90,6 +90,7 @@ BAD_INPUT = [
     ("unknown type", {"json": {"type": "lead.exploded", "payload": {}}}, "acme", 422, "invalid-event", "type"),
     ("wrong field", {"json": {"type": "lead.created", "payload": LEAD | {"phone": "123"}}}, "acme", 422, "invalid-event", "payload.phone"),
     ("tenant in body", {"json": {"type": "lead.created", "payload": LEAD, "tenant_id": "beta"}}, "acme", 422, "invalid-event", "tenant_id"),
+    ("timestamp at year 1", {"json": {"type": "lead.created", "payload": LEAD, "occurred_at": "0001-01-01T00:30:00+01:00"}}, "acme", 422, "invalid-event", "occurred_at"),
     ("future timestamp", {"json": {"type": "lead.created", "payload": LEAD, "occurred_at": "2099-01-01T00:00:00+00:00"}}, "acme", 422, "invalid-event", "occurred_at"),
 ]  # fmt: skip
 

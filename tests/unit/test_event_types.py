@@ -166,6 +166,21 @@ def test_a_service_must_end_after_it_starts():
     assert (error.field, str(error)) == ("ended_at", "ended_at: must be later than started_at")
 
 
+# The first was found by schemathesis: a datetime at year 1 overflowed Python's range and was a 500.
+@pytest.mark.parametrize(
+    "moment",
+    ["0001-01-01T01:02:00Z", "0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00", "1969-12-31T23:59:59Z", "2200-01-01T00:00:00Z"],
+)  # fmt: skip
+def test_an_instant_outside_1970_to_2199_is_refused_by_name(moment):
+    error = refusal("service.completed", service(started_at="2026-03-05T19:00:00Z", ended_at=moment))
+    assert (error.field, str(error)) == ("ended_at", "ended_at: must be between 1970-01-01 and 2199-12-31 (UTC)")
+
+
+def test_the_last_instant_of_2199_is_accepted():
+    payload = validate_payload("service.completed", service(ended_at="2199-12-31T23:59:59-00:00"))
+    assert payload["ended_at"] == "2199-12-31T23:59:59Z"
+
+
 @pytest.mark.parametrize("amount", ["125000", 1250.5, 0, -100])
 def test_an_amount_is_a_positive_integer_of_cents(amount):
     assert refusal("payment.received", payment(amount_cents=amount)).field == "amount_cents"

@@ -75,6 +75,7 @@ def test_an_unknown_service_is_refused_listing_the_ones_we_know():
         ({"email": "maria@"}, "email"),
         ({"utm_source": "x" * 101}, "utm_source"),
         ({"enviado_em": "2026-03-02T14:05:00"}, "enviado_em"),
+        ({"enviado_em": "0001-01-01T00:30:00+01:00"}, "enviado_em"),
         ({"id": "not an id"}, "id"),
     ],
 )

@@ -85,6 +85,12 @@ def test_momment_in_seconds_or_milliseconds_is_the_same_instant():
     assert in_ms.occurred_at == in_seconds.occurred_at
 
 
+def test_a_momment_past_2199_is_refused_naming_it():
+    with pytest.raises(InvalidEventError) as raised:
+        map_zapi(example("zapi", "received_text") | {"momment": 7_258_118_400_000})
+    assert raised.value.field == "momment"
+
+
 def test_the_callback_type_is_read_whatever_its_case():
     assert map_zapi(example("zapi", "received_text") | {"type": "ReceivedCallBack"})
 
