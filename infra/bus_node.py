@@ -1,4 +1,5 @@
-"""The bus's own processes under ``crmbus up``: the sandbox destinations, the ingress and the workers.
+"""The bus's own processes under ``crmbus up``: the sandbox destinations, the ingress, the workers
+and the operator dashboard.
 
 Each runs detached in its own session, like the broker, with its pid file and log under
 ``<state_dir>/bus/``, so ``crmbus down`` from another terminal stops it as surely as Ctrl-C in
@@ -52,7 +53,8 @@ class ProcessStatus:
 
 
 def bus_processes(settings: Settings) -> tuple[BusProcess, ...]:
-    """Sandbox, ingress and workers, in the order they start (destinations before senders).
+    """Sandbox, ingress, workers and the dashboard, in the order they start (destinations before
+    senders, the dashboard that watches them last).
 
     The workers may call loopback destinations: the sandbox is one. A deployment with real
     destinations runs ``crmbus worker`` itself, where ``CRMBUS_OUTBOUND_ALLOW_LOOPBACK`` keeps its
@@ -85,7 +87,21 @@ def bus_processes(settings: Settings) -> tuple[BusProcess, ...]:
             "CRMBUS_WORKER_WEB_PORT",
             {"CRMBUS_OUTBOUND_ALLOW_LOOPBACK": os.environ.get("CRMBUS_OUTBOUND_ALLOW_LOOPBACK", "true")},
         ),
+        BusProcess(
+            "dashboard",
+            ("dashboard",),
+            str(URL.build(scheme="http", host=_reachable(settings.dashboard_host), port=settings.dashboard_port))
+            + "/health",
+            settings.dashboard_port,
+            "CRMBUS_DASHBOARD_PORT",
+            {},
+        ),
     )
+
+
+def _reachable(host: str) -> str:
+    """Where to reach a server listening on ``host``: a wildcard address is reached on loopback."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - compared, not bound
 
 
 def healthy(url: str, timeout_s: float = 1.0) -> bool:

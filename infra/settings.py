@@ -132,6 +132,29 @@ class Settings(BaseSettings):
         description="Base URL of the sandbox destinations; a new tenant's destinations start there.",
     )
 
+    # -- operator dashboard -----------------------------------------------------------------
+    dashboard_host: str = Field(
+        "127.0.0.1",
+        description="Address the operator dashboard listens on; anything but loopback needs CRMBUS_DASHBOARD_TOKEN.",
+    )
+    dashboard_port: int = Field(18020, description="Port of the operator dashboard (`crmbus dashboard`).")
+    dashboard_token: SecretStr | None = Field(
+        None,
+        description="Token the dashboard asks for (at least 16 characters): `Authorization: Bearer <token>`, or "
+        "the password of HTTP Basic in a browser. Unset: no token, and the dashboard only listens on loopback.",
+    )
+    dashboard_worker_urls: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Workers the dashboard scrapes besides those `crmbus worker` runs here (port "
+        "CRMBUS_WORKER_WEB_PORT + i for each of CRMBUS_WORKER_PROCESSES): comma-separated base URLs.",
+    )
+    dashboard_sla_p95_ms: float = Field(
+        2000, gt=0, description="Delivery SLA: 95 % of a destination's attempts answer within this many ms."
+    )
+    dashboard_sla_success_rate: float = Field(
+        0.95, gt=0, le=1, description="Delivery SLA: at least this share of a destination's attempts succeed."
+    )
+
     @field_validator("worker_roles")
     @classmethod
     def _known_roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -140,7 +163,14 @@ class Settings(BaseSettings):
             raise ValueError(f"worker roles are some of {', '.join(WORKER_ROLES)}; not {', '.join(sorted(unknown))}")
         return tuple(role for role in WORKER_ROLES if role in value)
 
-    @field_validator("high_priority_types", "low_priority_types", "outbound_allow_list", "worker_roles", mode="before")
+    @field_validator(
+        "high_priority_types",
+        "low_priority_types",
+        "outbound_allow_list",
+        "worker_roles",
+        "dashboard_worker_urls",
+        mode="before",
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

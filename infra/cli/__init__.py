@@ -9,6 +9,7 @@ from rich.console import Console
 
 from infra.cli import (
     apikeys,
+    dashboard,
     database,
     demo,
     destinations,
@@ -41,6 +42,7 @@ app.add_typer(tenants.app, name="tenants")
 app.add_typer(routes.app, name="routes")
 app.command("sandbox")(sandbox.sandbox)
 app.command("demo")(demo.demo)
+app.command("dashboard")(dashboard.dashboard)
 
 
 def main() -> None:

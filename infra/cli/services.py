@@ -14,6 +14,7 @@ from rich.table import Table
 
 from connectors.schema_registry import schema_ids
 from infra.bus_node import LocalBus
+from infra.cli.dashboard import dashboard_url
 from infra.cli.registry import register_all
 from infra.db.engine import scoped_engine
 from infra.db.migrate import upgrade
@@ -23,6 +24,7 @@ from infra.postgres_node import LocalPostgres
 from infra.processes import tail
 from infra.settings import Settings
 from infra.topics import apply_catalogue
+from ingress.dashboard.access import check_exposure
 from ingress.server import serve
 from schemas.catalogue import load_catalogue
 
@@ -78,8 +80,9 @@ def up(
     detach: bool = typer.Option(False, "--detach", help="Return once everything answers; 'crmbus down' stops it."),
 ) -> None:
     """Run the whole bus: Kafka, PostgreSQL, topics, migrations, a demo tenant, the sandbox
-    destinations, the ingress and the workers. Ctrl-C (or 'crmbus down') stops everything."""
+    destinations, the ingress, the workers and the dashboard. Ctrl-C (or 'crmbus down') stops everything."""
     settings = Settings()
+    check_exposure(settings.dashboard_host, settings.dashboard_token)  # before anything starts
     _timed_up("kafka", LocalKafka(settings).up)
     _timed_up("postgres", LocalPostgres(settings).up)
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
@@ -190,6 +193,7 @@ def _print_bus(settings: Settings, api_key: str) -> None:
     table.add_row("sandbox", f"{settings.sandbox_url}  (CRM, Financeiro, Z-API, WAHA, e-mail, marketing)")
     table.add_row("  received", f"{settings.sandbox_url}/_control/<system>/requests")
     table.add_row("workers", f"http://127.0.0.1:{settings.worker_web_port}/health  and  /metrics")
+    table.add_row("dashboard", f"{dashboard_url(settings)}  (JSON: /dashboard/api/overview)")
     table.add_row("kafka", f"{settings.kafka_bootstrap}  (e.g. kcat -b {settings.kafka_bootstrap} -L)")
     table.add_row("postgres", settings.database.render_as_string(hide_password=True))
     table.add_row("try", "crmbus demo   (posts leads, clients and services, and shows them delivered)")

@@ -1,14 +1,20 @@
-"""`crmbus up` runs the whole bus (sandbox, ingress, workers, a demo tenant with a key) on the
-broker and database it finds; `crmbus demo` then sees every seed flow delivered at the sandbox,
-with one destination failing long enough to open its circuit; `crmbus down` or Ctrl-C leaves no
-process of the bus behind."""
+"""`crmbus up` runs the whole bus (sandbox, ingress, workers, dashboard, a demo tenant with a key)
+on the broker and database it finds; `crmbus demo` then sees every seed flow delivered at the
+sandbox, with one destination failing long enough to open its circuit, and the dashboard shows
+those deliveries and failures; `crmbus down` or Ctrl-C leaves no process of the bus behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import make_url
@@ -17,7 +23,7 @@ from infra.processes import process_cmdline, read_pid
 from tests.conftest import free_port
 from tests.integration.worker_harness import CRMBUS
 
-PROCESSES = ("sandbox", "ingress", "worker")
+PROCESSES = ("sandbox", "ingress", "worker", "dashboard")
 
 
 @pytest.fixture
@@ -34,6 +40,7 @@ def env(kafka_bootstrap, database_url, migrated, unique, topic_prefix, tmp_path)
         CRMBUS_SANDBOX_URL=f"http://127.0.0.1:{free_port()}",
         CRMBUS_WORKER_WEB_PORT=str(free_port()),
         CRMBUS_WORKER_PROCESSES="1",
+        CRMBUS_DASHBOARD_PORT=str(free_port()),
         CRMBUS_ROUTES_POLL_S="1",
         COLUMNS="200",
     )
@@ -42,6 +49,29 @@ def env(kafka_bootstrap, database_url, migrated, unique, topic_prefix, tmp_path)
 
 def crmbus(env: dict[str, str], *args: str, timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CRMBUS, *args], env=env, capture_output=True, text=True, timeout=timeout_s)
+
+
+def dashboard_shows(env: dict[str, str], done: Callable[[dict[str, Any]], bool], timeout_s: float = 60) -> dict:
+    """The dashboard's overview once ``done`` holds for it (the archive writes attempts a moment
+    after the sandbox got them)."""
+    url = f"http://127.0.0.1:{env['CRMBUS_DASHBOARD_PORT']}/dashboard/api/overview"
+    deadline, doc = time.monotonic() + timeout_s, {}
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                doc = json.loads(response.read())
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            doc = {}
+        if doc and done(doc):
+            return doc
+        time.sleep(0.5)
+    raise AssertionError(f"the dashboard never showed it; last overview: {doc}")
+
+
+def financeiro_failed_then_delivered(doc: dict[str, Any]) -> bool:
+    rows = {(r["tenant_id"], r["destination"]): r["windows"]["15m"] for r in doc["deliveries"].get("rows", [])}
+    financeiro = rows.get(("demo", "financeiro"), {})
+    return financeiro.get("retrying", 0) >= 1 and financeiro.get("delivered", 0) >= 1
 
 
 def running_pids(env: dict[str, str]) -> dict[str, int]:
@@ -55,6 +85,7 @@ def test_up_then_demo_delivers_every_seed_flow_and_down_stops_every_process(env)
     up = crmbus(env, "up", "--detach")
     assert up.returncode == 0, up.stdout + up.stderr
     assert "crmb_" in up.stdout and f"127.0.0.1:{env['CRMBUS_INGRESS_PORT']}" in up.stdout
+    assert f"http://127.0.0.1:{env['CRMBUS_DASHBOARD_PORT']}/dashboard" in up.stdout
     started = running_pids(env)
     try:
         assert set(started) == set(PROCESSES)
@@ -68,6 +99,10 @@ def test_up_then_demo_delivers_every_seed_flow_and_down_stops_every_process(env)
         for flow in ("site lead", "WhatsApp lead", "client registered", "service completed", "WhatsApp message"):
             assert flow in demo.stdout
         assert "2 due in 2 h (feedback request)" in demo.stdout
+        doc = dashboard_shows(env, financeiro_failed_then_delivered)
+        assert [worker["state"] for worker in doc["workers"]] == ["up"]
+        assert doc["consumer_lag"]["status"] == "ok"
+        assert f"{env['CRMBUS_TOPIC_PREFIX']}crmbus-worker" in {g["group"] for g in doc["consumer_lag"]["groups"]}
     finally:
         down = crmbus(env, "down", timeout_s=120)
     assert down.returncode == 0, down.stderr

@@ -1,0 +1,28 @@
+"""``crmbus dashboard``: the operator dashboard in the foreground."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from infra.settings import Settings
+from ingress.dashboard.access import check_exposure
+from ingress.dashboard.app import serve
+
+console = Console()
+
+
+def dashboard(
+    host: str | None = typer.Option(None, help="Listen address (default CRMBUS_DASHBOARD_HOST)."),
+    port: int | None = typer.Option(None, help="Port (default CRMBUS_DASHBOARD_PORT)."),
+) -> None:
+    """Run the operator dashboard (deliveries and SLA, DLQ, workers, consumer lag) until Ctrl-C."""
+    overrides = {"dashboard_host": host, "dashboard_port": port}
+    settings = Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    check_exposure(settings.dashboard_host, settings.dashboard_token)
+    console.print(f"dashboard: {dashboard_url(settings)}  (JSON: /dashboard/api/overview)")
+    serve(settings)
+
+
+def dashboard_url(settings: Settings) -> str:
+    return f"http://{settings.dashboard_host}:{settings.dashboard_port}/dashboard"

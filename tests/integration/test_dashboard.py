@@ -1,0 +1,316 @@
+"""`crmbus dashboard` as a real process on the real PostgreSQL and broker: the JSON overview and the
+HTML page show the figures of the seeded delivery log and DLQ archive, the workers it can and
+cannot reach, and consumer lag; sources that are away show as unreachable; off loopback it asks
+for its token."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import NewTopic
+from sqlalchemy import make_url
+
+from infra.db.delivery_log import DeliveryLog
+from tests.conftest import free_port
+from tests.integration.worker_harness import CRMBUS
+
+NOW = datetime.now(UTC)
+PERSONAL = ("maria.souza@example.com", "+5511987654321", "Maria Souza")
+WORKER_METRICS = b"""# HELP crmbus_circuits_open Circuits (tenant, destination) open or half-open on this worker.
+# TYPE crmbus_circuits_open gauge
+crmbus_circuits_open{destination="financeiro"} 2.0
+crmbus_circuits_open{destination="crm"} 0.0
+# HELP crmbus_worker_stalls_unblocked_total Partitions sought back.
+# TYPE crmbus_worker_stalls_unblocked_total counter
+crmbus_worker_stalls_unblocked_total{topic="crmbus.events"} 1.0
+# HELP crmbus_routes_loaded Enabled routes the worker applies.
+# TYPE crmbus_routes_loaded gauge
+crmbus_routes_loaded 7.0
+"""
+
+
+def attempt(tenant, destination, status, latency_ms, ago_s, error_class=None):
+    return {
+        "delivery_id": f"d-{uuid.uuid4()}",
+        "attempt": 1,
+        "tenant_id": tenant,
+        "endpoint_id": None,
+        "destination": destination,
+        "event_id": uuid.uuid4(),
+        "event_type": "lead.created",
+        "status": status,
+        "status_code": 200 if status == "delivered" else 503,
+        "latency_ms": latency_ms,
+        "error_class": error_class,
+        "response_excerpt": f"{PERSONAL[2]} <{PERSONAL[0]}> {PERSONAL[1]}",
+        "created_at": NOW - timedelta(seconds=ago_s),
+    }
+
+
+def dead_letter(tenant, destination, error_class, failed_ago_s, status="open"):
+    failed_at = NOW - timedelta(seconds=failed_ago_s)
+    return {
+        "tenant_id": tenant,
+        "destination": destination,
+        "delivery_id": None,
+        "original_topic": "crmbus.deliver.x",
+        "original_partition": 0,
+        "original_offset": int(uuid.uuid4().int % 10**12),
+        "error_class": error_class,
+        "error_message": f"{PERSONAL[0]} refused",
+        "status_code": 503,
+        "attempts": 8,
+        "first_failure_at": failed_at - timedelta(hours=1),
+        "last_failure_at": failed_at,
+        "key": tenant.encode(),
+        "value": PERSONAL[1].encode(),
+        "headers": {"crmbus-error-message": PERSONAL[0]},
+        "status": status,
+    }
+
+
+@pytest.fixture
+def seeded(migrated):
+    """Two tenants' attempts (now, 2 h ago, 2 days ago) and DLQ records (open and replayed)."""
+    acme, beta = "acme", "beta"
+    DeliveryLog(migrated).record(
+        [
+            # acme → crm, last 15 min: 3 delivered, 1 retrying, 1 dead-lettered; latencies 10..50 ms
+            attempt(acme, "crm", "delivered", 10, 600),
+            attempt(acme, "crm", "delivered", 20, 500),
+            attempt(acme, "crm", "retrying", 50, 400, "TransientDeliveryError"),
+            attempt(acme, "crm", "dead_lettered", 40, 300, "PermanentDeliveryError"),
+            attempt(acme, "crm", "delivered", 30, 200),
+            attempt(acme, "crm", "duplicate", 0, 100),  # skipped: no call, not an attempt
+            attempt(acme, "crm", "delivered", 70, 2 * 3600),  # the day only
+            attempt(acme, "crm", "delivered", 5, 2 * 86400),  # neither window
+            # beta → zapi is down: every attempt retries
+            attempt(beta, "zapi", "retrying", 3000, 60, "TransientDeliveryError"),
+            attempt(beta, "zapi", "retrying", 3000, 30, "TransientDeliveryError"),
+        ],
+        [
+            dead_letter(acme, "financeiro", "TransientDeliveryError", 3 * 3600),
+            dead_letter(acme, "financeiro", "TransientDeliveryError", 600),
+            dead_letter(acme, "financeiro", "TransientDeliveryError", 5 * 3600, status="replayed"),
+            dead_letter(beta, None, "DecodeError", 120),
+        ],
+    )
+    return acme, beta
+
+
+@pytest.fixture
+def fake_worker() -> Iterator[str]:
+    """A worker's /health and /metrics as `crmbus worker` serves them."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b'{"status": "ok"}' if self.path == "/health" else WORKER_METRICS
+            self.send_response(200 if self.path in ("/health", "/metrics") else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def lagging_group(kafka_admin, kafka_bootstrap, topic_prefix) -> tuple[str, str]:
+    """A workers' consumer group that committed 2 of the 5 records of a topic, and left."""
+    topic, group = f"{topic_prefix}crmbus.deliver.crm", f"{topic_prefix}crmbus-worker"
+    for future in kafka_admin.create_topics([NewTopic(topic, 1, 1)]).values():
+        future.result(30)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for i in range(5):
+        producer.produce(topic, b"x", str(i).encode())
+    assert producer.flush(15) == 0
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": group, "enable.auto.commit": False})
+    consumer.commit(offsets=[TopicPartition(topic, 0, 2)], asynchronous=False)
+    consumer.close()
+    return group, topic
+
+
+def base_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMBUS_")}
+    env.update(
+        CRMBUS_STATE_DIR=str(tmp_path / "state"),
+        CRMBUS_DASHBOARD_PORT=str(free_port()),
+        CRMBUS_WORKER_PROCESSES="1",
+        CRMBUS_WORKER_WEB_PORT=str(free_port()),  # nothing listens there: a worker that is down
+        CRMBUS_LOG_LEVEL="warning",
+    )
+    env.update(settings)
+    return env
+
+
+@contextmanager
+def dashboard(env: dict[str, str], tmp_path: Path, timeout_s: float = 60) -> Iterator[str]:
+    log = tmp_path / f"dashboard-{uuid.uuid4().hex[:6]}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([CRMBUS, "dashboard"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{env['CRMBUS_DASHBOARD_PORT']}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while get(f"{base}/health")[0] != 200:
+            assert proc.poll() is None, f"dashboard exited with {proc.returncode}: {log.read_text()}"
+            assert time.monotonic() < deadline, f"dashboard not answering in {timeout_s} s: {log.read_text()}"
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0, ""
+
+
+def test_the_overview_and_the_page_show_the_bus_as_the_log_archive_workers_and_kafka_say(
+    seeded, fake_worker, lagging_group, kafka_bootstrap, database_url, unique, tmp_path
+):
+    acme, beta = seeded
+    group, topic = lagging_group
+    url = make_url(database_url).update_query_dict({"options": f"-csearch_path={unique}"})
+    env = base_env(
+        tmp_path,
+        CRMBUS_DATABASE_URL=url.render_as_string(hide_password=False),
+        CRMBUS_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        CRMBUS_TOPIC_PREFIX=group.removesuffix("crmbus-worker"),
+        CRMBUS_DASHBOARD_WORKER_URLS=fake_worker,
+        CRMBUS_DASHBOARD_SLA_SUCCESS_RATE="0.5",
+        CRMBUS_DASHBOARD_SLA_P95_MS="1000",
+    )
+    down_worker = f"http://127.0.0.1:{env['CRMBUS_WORKER_WEB_PORT']}"
+    with dashboard(env, tmp_path) as base:
+        status, body = get(f"{base}/dashboard/api/overview")
+        page_status, page = get(f"{base}/dashboard")
+    assert status == 200 and page_status == 200
+
+    doc = json.loads(body)
+    rows = {(row["tenant_id"], row["destination"]): row["windows"] for row in doc["deliveries"]["rows"]}
+    assert set(rows) == {(acme, "crm"), (beta, "zapi")}
+    recent, day = rows[(acme, "crm")]["15m"], rows[(acme, "crm")]["24h"]
+    assert (recent["delivered"], recent["retrying"], recent["dead_lettered"]) == (3, 1, 1)
+    assert recent["success_rate"] == 0.6
+    assert (recent["p50_ms"], recent["p95_ms"]) == (30.0, 48.0)  # percentile_cont over 10..50 ms
+    assert recent["last_error_class"] == "PermanentDeliveryError"  # the later of the two errors
+    assert recent["sla"] == "ok"
+    assert (day["attempts"], day["delivered"]) == (6, 4)  # + the attempt 2 h ago, not the one 2 days ago
+    zapi = rows[(beta, "zapi")]["15m"]
+    assert (zapi["retrying"], zapi["success_rate"], zapi["sla"]) == (2, 0.0, "breached")
+    assert zapi["sla_reasons"] == ["success 0.0 % < 50 %", "p95 3000 ms > 1000 ms"]
+
+    dlq = doc["dead_letters"]
+    assert dlq["open_records"] == 3  # the replayed record is no longer open
+    by_group = {(g["tenant_id"], g["destination"], g["error_class"]): g for g in dlq["groups"]}
+    financeiro = by_group[(acme, "financeiro", "TransientDeliveryError")]
+    assert financeiro["open_records"] == 2
+    assert 3 * 3600 <= financeiro["oldest_age_s"] <= 3 * 3600 + 120
+    assert financeiro["replay"] == (
+        f"crmbus dlq replay --tenant {acme} --destination financeiro --error-class TransientDeliveryError"
+    )
+    assert (
+        by_group[(beta, None, "DecodeError")]["replay"]
+        == f"crmbus dlq replay --tenant {beta} --error-class DecodeError"
+    )
+
+    workers = {worker["address"]: worker for worker in doc["workers"]}
+    assert workers[down_worker]["state"] == "unreachable"
+    assert workers[fake_worker]["state"] == "up"
+    assert workers[fake_worker]["circuits_open"] == {"financeiro": 2}
+    assert (workers[fake_worker]["stalls_unblocked"], workers[fake_worker]["routes_loaded"]) == (1, 7)
+
+    assert doc["consumer_lag"]["status"] == "ok"
+    lag = {g["group"]: g for g in doc["consumer_lag"]["groups"]}
+    assert (lag[group]["lag"], lag[group]["by_topic"], lag[group]["state"]) == (3, {topic: 3}, "empty")
+
+    assert doc["healthy"] is False
+    assert doc["attention"] == [
+        f"worker {down_worker} unreachable",
+        f"consumer group {group} has no member and 3 records waiting",
+        "3 open DLQ records",
+        f"SLA breached: {beta} → zapi (success 0.0 % < 50 %; p95 3000 ms > 1000 ms)",
+    ]
+
+    assert f"<td>{acme}</td><td>crm</td><td class=n>3</td><td class=n>1</td><td class=n>1</td>" in page
+    assert "<td class=n>60.0 %</td><td class=n>30.0 ms</td><td class=n>48.0 ms</td>" in page
+    assert f"<code>{financeiro['replay']}</code>" in page
+    assert f"<td>{down_worker}</td><td><span class=bad>unreachable" in page
+    assert "financeiro: 2" in page
+    assert f"{topic}: 3" in page
+    for text in (body, page):
+        assert not any(personal in text for personal in PERSONAL)
+
+
+def test_postgresql_and_kafka_away_show_as_unreachable_and_the_page_still_answers(tmp_path):
+    env = base_env(
+        tmp_path,
+        CRMBUS_DATABASE_URL=f"postgresql+psycopg://crmbus:crmbus@127.0.0.1:{free_port()}/crmbus",
+        CRMBUS_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
+    )
+    with dashboard(env, tmp_path) as base:
+        status, body = get(f"{base}/dashboard/api/overview")
+        page_status, page = get(f"{base}/dashboard")
+    assert status == 200 and page_status == 200
+    doc = json.loads(body)
+    assert doc["deliveries"] == {"status": "unreachable", "error": "OperationalError"}
+    assert doc["dead_letters"]["status"] == "unreachable"
+    assert doc["consumer_lag"]["status"] == "unreachable"
+    assert doc["attention"][:2] == ["PostgreSQL unreachable", "Kafka unreachable"]
+    assert "PostgreSQL unreachable (OperationalError)" in page
+    assert "Kafka unreachable" in page
+
+
+def test_with_a_token_the_dashboard_answers_only_who_presents_it(tmp_path):
+    token = "s3cret-dashboard-token"
+    env = base_env(
+        tmp_path,
+        CRMBUS_DASHBOARD_TOKEN=token,
+        CRMBUS_DATABASE_URL=f"postgresql+psycopg://crmbus:crmbus@127.0.0.1:{free_port()}/crmbus",
+        CRMBUS_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
+    )
+    with dashboard(env, tmp_path) as base:
+        anonymous = get(f"{base}/dashboard")
+        wrong = get(f"{base}/dashboard/api/overview", {"Authorization": "Bearer not-the-token-at-all"})
+        bearer = get(f"{base}/dashboard/api/overview", {"Authorization": f"Bearer {token}"})
+        health = get(f"{base}/health")
+    assert anonymous[0] == 401 and wrong[0] == 401
+    assert "acme" not in anonymous[1]
+    assert bearer[0] == 200 and "attention" in json.loads(bearer[1])
+    assert health[0] == 200
+
+
+def test_off_loopback_without_a_token_the_dashboard_refuses_to_start(tmp_path):
+    env = base_env(tmp_path, CRMBUS_DASHBOARD_HOST="0.0.0.0")
+    refused = subprocess.run([CRMBUS, "dashboard"], env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1
+    assert "CRMBUS_DASHBOARD_TOKEN" in refused.stderr
