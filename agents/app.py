@@ -28,6 +28,7 @@ from faust.types import TableT
 from agents.archive import Archive
 from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore
+from agents.fetching import BatchedFetchApp, FetchBatching
 from agents.outputs import OutputWriter
 from agents.partitioned_table import PartitionedTable
 from agents.records import Consumed
@@ -252,8 +253,9 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     roles = settings.worker_roles
     # One consumer group per set of roles: a process running only sinks must not take lanes.
     group = "" if roles == WORKER_ROLES else "-" + "-".join(roles)
-    app = faust.App(
+    app = BatchedFetchApp(
         f"{prefix}crmbus-worker{group}",
+        fetch_batching=FetchBatching(settings.worker_fetch_min_bytes, settings.worker_fetch_max_wait_ms),
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
         store="memory://",
         autodiscover=False,

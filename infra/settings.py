@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     worker_batch_wait_s: float = Field(
         0.05, gt=0, le=5, description="Longest a router agent waits to fill a batch before processing it."
     )
+    worker_fetch_min_bytes: int = Field(
+        65_536, ge=1, description="Bytes a worker's fetch asks the broker to gather before answering."
+    )
+    worker_fetch_max_wait_ms: int = Field(
+        50, ge=0, le=1500, description="Longest the broker holds a worker's fetch to gather those bytes."
+    )
     worker_stall_check_s: float = Field(
         5.0,
         gt=0,
