@@ -4,7 +4,9 @@ aiohttp rather than httpx: measured on this machine (see the connectors' commit)
 several times less CPU per request, and a sink worker is CPU-bound long before the network is.
 
 ``HttpClients`` owns one ``ClientSession`` per destination endpoint, so a slow CRM's pool never
-holds back a WhatsApp provider's, and one ``close()`` ends them all. Each session:
+holds back a WhatsApp provider's, and one ``close()`` ends them all, together with the SMTP
+pools of e-mail destinations that send through an SMTP server (``smtp``, ``connectors.smtp``).
+Each session:
 
 - keeps connections alive, at most ``limit_per_host`` of them (endpoint config ``max_connections``);
 - never follows redirects: a 3xx is an answer to classify (``streams.http_outcome``), not an
@@ -26,16 +28,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
 from types import TracebackType
-from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
+from connectors.limits import Timeouts
+from connectors.smtp import SmtpPools
 from connectors.ssrf import GuardedResolver, OutboundPolicy
 from streams.errors import (
-    ConfigurationError,
     PermanentDeliveryError,
     TransientDeliveryError,
     UnsafeDestinationError,
@@ -48,39 +50,6 @@ SAFE_HEADERS = ("content-type", "retry-after", "x-request-id", "request-id", "x-
 """Response headers kept for the delivery log: none of them carries personal data or a credential."""
 
 
-def _seconds(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 300:
-        raise ConfigurationError(f"timeouts.{what} must be a number of seconds in (0, 300]")
-    return float(value)
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """How long one request may take: to open the socket, between reads, and in all."""
-
-    connect_s: float = 3.0
-    read_s: float = 10.0
-    total_s: float = 15.0
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Timeouts:
-        """Endpoint config ``{"timeouts": {"connect": 3, "read": 10, "total": 15}}``; each key optional."""
-        given = config.get("timeouts") or {}
-        if not isinstance(given, Mapping) or set(given) - {"connect", "read", "total"}:
-            raise ConfigurationError("timeouts must be an object with connect, read and total seconds")
-        defaults = cls()
-        return cls(
-            _seconds(given.get("connect", defaults.connect_s), "connect"),
-            _seconds(given.get("read", defaults.read_s), "read"),
-            _seconds(given.get("total", defaults.total_s), "total"),
-        )
-
-    def client_timeout(self) -> aiohttp.ClientTimeout:
-        # sock_connect rather than connect: waiting for a free pooled connection is bounded by
-        # total, and must not be mistaken for a destination that does not accept connections.
-        return aiohttp.ClientTimeout(total=self.total_s, sock_connect=self.connect_s, sock_read=self.read_s)
-
-
 @dataclass(frozen=True, slots=True)
 class Response:
     """What a destination answered, reduced to what a delivery log may keep."""
@@ -89,14 +58,6 @@ class Response:
     headers: Mapping[str, str]
     excerpt: str
     latency_ms: float
-
-
-def pool_size(config: Mapping[str, Any], default: int) -> int:
-    """Endpoint config ``max_connections``: how many connections its pool may open at once."""
-    size = config.get("max_connections", default)
-    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 256:
-        raise ConfigurationError("max_connections must be an integer from 1 to 256")
-    return int(size)
 
 
 class HttpClients:
@@ -109,8 +70,10 @@ class HttpClients:
         limit_per_host: int = 16,
         body_cap_bytes: int = BODY_CAP_BYTES,
         resolver_factory: Callable[[], AbstractResolver] = DefaultResolver,
+        smtp: SmtpPools | None = None,
     ) -> None:
         self.policy = policy
+        self.smtp = smtp if smtp is not None else SmtpPools(policy)
         self.limit_per_host = limit_per_host
         self._body_cap = body_cap_bytes
         self._resolver_factory = resolver_factory
@@ -160,7 +123,7 @@ class HttpClients:
         started = time.perf_counter()
         try:
             async with session.post(
-                url, data=body, headers=headers, allow_redirects=False, timeout=timeouts.client_timeout()
+                url, data=body, headers=headers, allow_redirects=False, timeout=_client_timeout(timeouts)
             ) as answer:
                 excerpt = await self._read_capped(answer)
                 kept = {name: answer.headers[name] for name in SAFE_HEADERS if name in answer.headers}
@@ -186,13 +149,20 @@ class HttpClients:
         return b"".join(chunks).decode("utf-8", errors="replace")[:EXCERPT_CHARS]
 
     async def close(self) -> None:
-        """Close every session and its resolver; a later request opens fresh ones."""
+        """Close every session, resolver and SMTP pool; a later request opens fresh ones."""
         sessions, self._sessions = list(self._sessions.values()), {}
         resolvers, self._resolvers = self._resolvers, []
         for session in sessions:
             await session.close()
         for resolver in resolvers:
             await resolver.close()
+        await self.smtp.close()
+
+
+def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
+    # sock_connect rather than connect: waiting for a free pooled connection is bounded by
+    # total, and must not be mistaken for a destination that does not accept connections.
+    return aiohttp.ClientTimeout(total=timeouts.total_s, sock_connect=timeouts.connect_s, sock_read=timeouts.read_s)
 
 
 def _why(exc: BaseException) -> str:

@@ -122,19 +122,31 @@ class OutboundPolicy:
             raise UnsafeDestinationError("the destination URL must be absolute, with a host")
         if parsed.user or parsed.password:
             raise UnsafeDestinationError("the destination URL must not carry credentials; use the secret")
+        if parsed.scheme == "http":
+            if not (is_loopback_host(host) and self.allow_loopback):
+                raise UnsafeDestinationError(f"{host}: destinations must use https")
+        elif parsed.scheme != "https":
+            raise UnsafeDestinationError(f"{host}: destinations must use https")
+        self.check_host(host)
+        return parsed
+
+    def check_host(self, host: str) -> None:
+        """Refuse a host that is an IP literal we do not call, or a number posing as a name.
+
+        Host names are judged later, by the addresses they resolve to when connecting.
+        """
         literal = _ip_literal(host)
         if literal is None and _ends_in_a_number(host):
             # 127.1, 2130706433, 0x7f.0.0.1: resolvers read these as IPv4; nobody means them as names.
             raise UnsafeDestinationError(f"{host} is not a canonical IP address nor a host name")
-        if parsed.scheme == "http":
-            loopback = host.lower() in _LOOPBACK_NAMES or (literal is not None and refusal(literal) == "loopback")
-            if not (loopback and self.allow_loopback):
-                raise UnsafeDestinationError(f"{host}: destinations must use https")
-        elif parsed.scheme != "https":
-            raise UnsafeDestinationError(f"{host}: destinations must use https")
         if literal is not None:
             self.check_address(literal, host)
-        return parsed
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback IP literal: the only hosts crmbus may call without TLS."""
+    literal = _ip_literal(host)
+    return host.lower() in _LOOPBACK_NAMES or (literal is not None and refusal(literal) == "loopback")
 
 
 def _ends_in_a_number(host: str) -> bool:

@@ -9,7 +9,10 @@ WhatsApp and marketing requests it causes, then point each destination at its re
 This module is data only. Every route has a stable ``key`` (``"<event type>/<what it does>"``),
 from which the repository derives the route's id, so seeding a tenant twice adds nothing and a
 seed route the tenant disabled stays disabled. Texts people read (WhatsApp messages) are in
-Portuguese; the placeholder configs hold no real secrets.
+Portuguese; the placeholder configs hold no real secrets. ``EMAIL_TEMPLATES`` are the texts of the
+e-mail templates the seed routes name, which an SMTP destination renders itself
+(``streams.email_templates``): a tenant that points its e-mail destination at an SMTP server
+sends them as they are until it writes its own.
 """
 
 from __future__ import annotations
@@ -121,6 +124,22 @@ _LEAD_ROUTES = (
     ),
 )
 
+_WELCOME = "boas_vindas"
+
+EMAIL_TEMPLATES: Mapping[str, Mapping[str, str]] = {
+    _WELCOME: {
+        "subject": "Boas-vindas, {name}! Seu cadastro está concluído",
+        "text": "Olá, {name}!\n\n"
+        "Seu cadastro está concluído e é um prazer ter você conosco.\n\n"
+        "Se tiver qualquer dúvida, é só responder este e-mail ou falar com a gente pelo WhatsApp.\n\n"
+        "Até breve!\n",
+        "html": "<p>Olá, {name}!</p>\n"
+        "<p>Seu cadastro está concluído e é um prazer ter você conosco.</p>\n"
+        "<p>Se tiver qualquer dúvida, é só responder este e-mail ou falar com a gente pelo WhatsApp.</p>\n"
+        "<p>Até breve!</p>\n",
+    },
+}
+
 _CLIENT_ROUTES = (
     SeedRoute(
         key="client.registered/email",
@@ -131,7 +150,7 @@ _CLIENT_ROUTES = (
         mapping={
             "fields": {
                 "to": {"from": "email"},
-                "template": {"const": "boas_vindas"},
+                "template": {"const": _WELCOME},
                 "variables.name": {"from": "name", "format": "first_name"},
             }
         },

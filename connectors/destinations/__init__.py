@@ -8,6 +8,9 @@ The sink builds a connector from an endpoint row (secret already opened) and cal
 
 A connector that cannot be built (unknown kind, unsafe URL, missing secret, invalid config) raises
 ``PermanentDeliveryError``: the sink has one vocabulary, retry or dead-letter, for every failure.
+
+The URL chooses how an e-mail destination sends: ``https://`` through an e-mail HTTP API
+(``EmailDestination``), ``smtp://`` or ``smtps://`` through an SMTP server (``SmtpEmailDestination``).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from connectors.destinations.crm import CrmDestination
 from connectors.destinations.email import EmailDestination
 from connectors.destinations.financeiro import FinanceiroDestination
 from connectors.destinations.marketing import MarketingDestination
+from connectors.destinations.smtp import SmtpEmailDestination
 from connectors.destinations.waha import WahaDestination
 from connectors.destinations.webhook import WebhookDestination
 from connectors.destinations.zapi import ZapiDestination
 from connectors.http import HttpClients
+from connectors.smtp import is_smtp_url
 from streams.errors import ConfigurationError, PermanentDeliveryError
 
 __all__ = ["CONNECTORS", "Connector", "Delivered", "HttpClients", "connector_for"]
@@ -57,6 +62,8 @@ def connector_for(
     except KeyError:
         raise PermanentDeliveryError(f"no connector for destination kind {kind!r}") from None
     try:
+        if kind == SmtpEmailDestination.kind and is_smtp_url(url):
+            return SmtpEmailDestination(url=url, config=config, secret=secret, client=client, endpoint_id=endpoint_id)
         return connector(url=url, config=config, secret=secret, client=client, endpoint_id=endpoint_id)
     except ConfigurationError as exc:
         raise PermanentDeliveryError(f"{kind} destination is misconfigured: {exc}") from exc

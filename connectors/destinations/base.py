@@ -19,7 +19,8 @@ from typing import Any, ClassVar, Protocol
 
 import orjson
 
-from connectors.http import HttpClients, Timeouts, pool_size
+from connectors.http import HttpClients
+from connectors.limits import Timeouts, pool_size
 from streams.errors import ConfigurationError, PermanentDeliveryError
 from streams.http_outcome import OutcomePolicy, classify
 

@@ -75,7 +75,9 @@ def add(
     tenant: str = typer.Option(..., help="Tenant id."),
     name: str = typer.Option(..., help="Name routes refer to, e.g. waha."),
     kind: str = typer.Option(..., help="crm, financeiro, zapi, waha, email, marketing or webhook."),
-    url: str = typer.Option(..., help="Base URL (https; http only to loopback when allowed)."),
+    url: str = typer.Option(
+        ..., help="Base URL (https; http only to loopback when allowed); smtp:// or smtps:// for e-mail over SMTP."
+    ),
     config: str | None = typer.Option(None, help='JSON object, e.g. \'{"session": "default"}\'.'),
     secret_stdin: bool = typer.Option(False, "--secret-stdin", help="Read the credential from standard input."),
 ) -> None:
