@@ -3,7 +3,8 @@
 Agents are thin: each takes a batch with ``noack_take`` (concurrency 1, faust-streaming's
 offset gaps with more), hands it to its handler — ``Router`` per lane, ``Scheduler``, ``Sink`` per
 destination, ``RetryReleaser`` per retry tier, ``Archive`` — and acknowledges the batch only once
-the handler returns, that is once every output is acknowledged by Kafka. Outputs go through one
+the handler returns, that is once every output is acknowledged by Kafka; the consumer commits
+only acknowledged offsets, without holes (``agents.consumer``). Outputs go through one
 confluent-kafka producer per process (acks=all, idempotent), not Faust's per-send path, which
 costs several times more CPU per record. Tables use explicit changelog partitions
 (``PartitionedTable``) because a batch mixes partitions.
@@ -27,8 +28,8 @@ from faust.types import TableT
 
 from agents.archive import Archive
 from agents.config_cache import ConfigCache
+from agents.consumer import FetchBatching, StrictConsumer, WorkerApp
 from agents.dedupe import DedupeStore
-from agents.fetching import BatchedFetchApp, FetchBatching
 from agents.outputs import OutputWriter
 from agents.partitioned_table import PartitionedTable
 from agents.records import Consumed
@@ -253,7 +254,7 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     roles = settings.worker_roles
     # One consumer group per set of roles: a process running only sinks must not take lanes.
     group = "" if roles == WORKER_ROLES else "-" + "-".join(roles)
-    app = BatchedFetchApp(
+    app = WorkerApp(
         f"{prefix}crmbus-worker{group}",
         fetch_batching=FetchBatching(settings.worker_fetch_min_bytes, settings.worker_fetch_max_wait_ms),
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
@@ -335,6 +336,8 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
 
     async def unblock_stalls() -> None:
         """Seek back partitions whose fetched records Faust dropped (see ``agents.stall_guard``)."""
+        consumer = cast(StrictConsumer, app.consumer)
+        await consumer.settle_commit_bases()
         if not wiring.ready or generation[0] != app.consumer_generation_id:
             generation[0] = app.consumer_generation_id
             detector.forget()
@@ -348,7 +351,7 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
             known = [o for o in (wiring.progress.handled_next(tp), committed.get(tp)) if o is not None]
             if position is not None:
                 idle = wiring.progress.idle(tp.topic)
-                readings[tp] = Reading(position, max(known, default=None), idle, ends.get(tp))
+                readings[tp] = Reading(position, max(known, default=None), idle, ends.get(tp), consumer.head_hole(tp))
         await _read_again(app, detector.observe(readings), "left records its agent never got", prefix)
 
     sources = {topic for agent in app.agents.values() for topic in agent.channel.topics}
@@ -393,12 +396,10 @@ def _batch_agent(
             await or_exit(handler.handle([Consumed.of(event) for event in events]))
             for event in events:
                 await stream.ack(event)
-            spans: dict[Any, tuple[int, int]] = {}
+            offsets: dict[Any, list[int]] = {}
             for event in events:
-                tp, offset = event.message.tp, event.message.offset
-                first, _ = spans.get(tp, (offset, offset))
-                spans[tp] = (min(first, offset), offset)
-            holes = progress.end(topics, spans, app.consumer_generation_id, _committed(app))
+                offsets.setdefault(event.message.tp, []).append(event.message.offset)
+            holes = progress.end(topics, offsets, app.consumer_generation_id, _committed(app))
             await _read_again(app, holes, "skipped records", settings.topic_prefix)
 
     app.agent(_raw_topic(app, topic), name=name, concurrency=1)(consume)

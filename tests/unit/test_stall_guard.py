@@ -1,5 +1,6 @@
 """The stall guard seeks a partition back only when Faust fetched past records its idle agent never
-got, and only after two identical looks."""
+got (or that its commit waits for), and only after two identical looks; each handled batch is
+checked for records skipped before or inside it."""
 
 from agents.stall_guard import Progress, Reading, StallDetector
 
@@ -62,36 +63,56 @@ def test_forgetting_starts_afresh_after_a_rebalance():
     assert detector.observe({LANE: stalled}) == {}
 
 
+def test_a_commit_waiting_on_a_record_never_acknowledged_is_read_again_from_it():
+    detector: StallDetector[tuple[str, int]] = StallDetector()
+    waiting = Reading(position=1009, handled_next=1009, idle=True, end=1009, hole=202)
+    assert detector.observe({LANE: waiting}) == {}
+    assert detector.observe({LANE: waiting}) == {LANE: 202}
+
+
 def test_progress_knows_busy_topics_and_the_offset_after_the_last_record_handled():
     progress: Progress[tuple[str, int]] = Progress()
     assert progress.idle("lane") and progress.handled_next(LANE) is None
     progress.begin(("lane",))
     assert not progress.idle("lane")
-    assert progress.end(("lane",), {LANE: (0, 11)}, generation=1, committed={LANE: 0}) == {}
+    assert progress.end(("lane",), {LANE: range(0, 12)}, generation=1, committed={LANE: 0}) == {}
     assert progress.idle("lane") and progress.handled_next(LANE) == 12
     progress.begin(("lane",))
-    progress.end(("lane",), {LANE: (3, 5)}, generation=1, committed={})  # records read again never move it back
+    progress.end(("lane",), {LANE: [3, 4, 5]}, generation=1, committed={})  # read again: never moves it back
     assert progress.handled_next(LANE) == 12
 
 
 def test_a_batch_starting_past_the_next_expected_offset_reports_the_hole_once():
     progress: Progress[tuple[str, int]] = Progress()
     progress.begin(("lane",))
-    progress.end(("lane",), {LANE: (0, 4)}, generation=1, committed={LANE: 0})
+    progress.end(("lane",), {LANE: range(0, 5)}, generation=1, committed={LANE: 0})
     progress.begin(("lane",))
-    assert progress.end(("lane",), {LANE: (160, 199)}, generation=1, committed={LANE: 5}) == {LANE: 5}
+    assert progress.end(("lane",), {LANE: range(160, 200)}, generation=1, committed={LANE: 5}) == {LANE: 5}
     progress.begin(("lane",))
-    progress.end(("lane",), {LANE: (5, 199)}, generation=1, committed={LANE: 5})  # the hole read again
+    progress.end(("lane",), {LANE: range(5, 200)}, generation=1, committed={LANE: 5})  # the hole read again
     progress.begin(("lane",))
-    assert progress.end(("lane",), {LANE: (201, 210)}, generation=1, committed={}) == {LANE: 200}
+    assert progress.end(("lane",), {LANE: range(201, 211)}, generation=1, committed={}) == {LANE: 200}
     progress.begin(("lane",))
-    assert progress.end(("lane",), {LANE: (201, 210)}, generation=1, committed={}) == {}  # read again: no new hole
+    assert progress.end(("lane",), {LANE: range(201, 211)}, generation=1, committed={}) == {}  # reported once
+
+
+def test_a_hole_inside_a_batch_is_found_even_without_a_committed_offset():
+    progress: Progress[tuple[str, int]] = Progress()
+    progress.begin(("lane",))
+    assert progress.end(("lane",), {LANE: [*range(0, 202), *range(1007, 1100)]}, 1, committed={}) == {LANE: 202}
+    assert progress.handled_next(LANE) == 1100
+
+
+def test_records_read_again_inside_a_batch_are_no_hole():
+    progress: Progress[tuple[str, int]] = Progress()
+    progress.begin(("lane",))
+    assert progress.end(("lane",), {LANE: [*range(50, 60), *range(40, 50)]}, 1, committed={LANE: 50}) == {}
 
 
 def test_a_first_batch_is_checked_against_the_committed_offset_and_a_rebalance_starts_afresh():
     progress: Progress[tuple[str, int]] = Progress()
     progress.begin(("lane",))
-    assert progress.end(("lane",), {LANE: (30, 40)}, generation=1, committed={LANE: 12}) == {LANE: 12}
+    assert progress.end(("lane",), {LANE: range(30, 41)}, generation=1, committed={LANE: 12}) == {LANE: 12}
     progress.begin(("lane",))
-    assert progress.end(("lane",), {LANE: (90, 95)}, generation=2, committed={LANE: 90}) == {}
+    assert progress.end(("lane",), {LANE: range(90, 96)}, generation=2, committed={LANE: 90}) == {}
     assert progress.handled_next(LANE) == 96

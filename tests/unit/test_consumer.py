@@ -1,0 +1,91 @@
+"""The workers' consumer fetches in batches and commits only offsets agents acknowledged, one
+after the other from the committed offset: never over a record Faust dropped."""
+
+import asyncio
+
+import pytest
+from faust.types import TP
+
+from agents.app import build_app
+from agents.consumer import FetchBatching, commit_point
+from infra.settings import Settings
+
+LANE = TP("crmbus.events", 0)
+
+
+def test_the_workers_kafka_consumer_asks_the_broker_to_gather_the_configured_fetch(tmp_path):
+    settings = Settings(worker_fetch_min_bytes=1234, worker_fetch_max_wait_ms=77, state_dir=tmp_path)
+
+    async def built() -> tuple[int, int]:
+        thread = build_app(settings).consumer._thread  # Faust's consumer thread, not started
+        consumer = thread._create_worker_consumer(thread.transport)  # what its start() would open
+        try:
+            return consumer._fetch_min_bytes, consumer._fetch_max_wait_ms
+        finally:
+            await consumer.stop()
+            thread.thread_loop.close()
+
+    assert asyncio.run(built()) == (1234, 77)
+
+
+@pytest.mark.parametrize(("min_bytes", "max_wait_ms"), [(0, 50), (1, -1)])
+def test_fetch_batching_refuses_values_kafka_would_not_take(min_bytes, max_wait_ms):
+    with pytest.raises(ValueError, match="fetch batching"):
+        FetchBatching(min_bytes, max_wait_ms)
+
+
+@pytest.mark.parametrize(
+    ("acked", "committed", "expected"),
+    [
+        ([10, 11, 12], 10, 13),
+        ([11, 12, 13], 10, 10),  # the record at 10 was never acknowledged (faust-streaming#606)
+        ([10, 11, 40, 41], 10, 12),  # a jump is a dropped record, not a gap to skip
+        ([], 10, 10),
+        ([7, 8, 10, 11], 10, 12),  # offsets below the committed one were read again
+    ],
+)
+def test_the_commit_point_moves_only_over_acknowledged_offsets_without_a_hole(acked, committed, expected):
+    assert commit_point(acked, committed) == expected
+
+
+@pytest.fixture
+def consumer(tmp_path):
+    """The consumer a worker builds, not started: its acknowledgement bookkeeping is Faust's own."""
+    consumer = build_app(Settings(state_dir=tmp_path)).consumer
+    yield consumer
+    consumer._thread.thread_loop.close()
+
+
+def _acknowledge(consumer, *offsets: int) -> None:
+    for offset in offsets:
+        consumer._acked[LANE].append(offset)
+        consumer._acked_index[LANE].add(offset)
+
+
+def _commit(consumer) -> int | None:
+    """What Faust's commit does, short of the broker: pick the offsets and take them as committed."""
+    offsets = consumer._filter_committable_offsets([LANE])
+    consumer._committed_offset.update(offsets)
+    return offsets.get(LANE)
+
+
+def test_a_jump_faust_reports_as_a_gap_is_not_committed_over(consumer):
+    consumer._committed_offset[LANE] = 201
+    _acknowledge(consumer, 201)
+    asyncio.run(consumer._add_gap(LANE, 202, 1006))  # what Faust calls when it dropped 202..1006
+    _acknowledge(consumer, 1007, 1008)
+    assert _commit(consumer) == 202
+    assert _commit(consumer) is None
+    assert consumer.head_hole(LANE) == 202
+    _acknowledge(consumer, *range(202, 1007))  # the dropped records, read again and handled
+    assert _commit(consumer) == 1009
+    assert consumer.head_hole(LANE) is None and consumer._acked[LANE] == []
+
+
+def test_nothing_is_committed_before_the_partition_has_a_base(consumer):
+    _acknowledge(consumer, 5, 6)
+    assert _commit(consumer) is None
+    consumer._committed_offset[LANE] = 0  # settled: the partition's earliest offset
+    assert _commit(consumer) is None and consumer.head_hole(LANE) == 0
+    consumer._committed_offset[LANE] = 5  # retention removed 0..4
+    assert _commit(consumer) == 7
