@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, TransportT
 
@@ -126,7 +127,11 @@ class StrictConsumer(driver.Consumer):
         unsettled = [tp for tp in partitions if self._committed_offset.get(tp) is None or self.head_hole(tp)]
         if not unsettled:
             return
-        earliest = await self.earliest_offsets(*unsettled)
+        try:
+            earliest = await self.earliest_offsets(*unsettled)
+        except (KafkaError, OSError) as exc:  # the broker away: no base, so no commit, until next time
+            self.log.warning("could not read the earliest offsets: %s", type(exc).__name__)
+            return
         for tp, offset in earliest.items():
             committed = self._committed_offset.get(tp)
             if tp in self.assignment() and (committed is None or committed < offset):
