@@ -17,6 +17,7 @@ SCENARIOS = {
     "router": "bench.router",
     "deliver": "bench.deliver",
     "e2e": "bench.e2e",
+    "clients": "bench.clients",
 }
 
 
