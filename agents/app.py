@@ -98,7 +98,10 @@ class Wiring:
         self._dedupe: DedupeStore | None = None
         self._circuits: CircuitBook | None = None
         self._producer: AsyncProducer | None = None
-        self._clients: HttpClients | None = None
+        policy = OutboundPolicy.from_allow_list(
+            settings.outbound_allow_list, allow_loopback=settings.outbound_allow_loopback
+        )
+        self.clients = HttpClients(policy)  # opens connections only when a sink first calls out
         self._opening = asyncio.Lock()
         self.scheduler: Scheduler | None = None
         self.progress: Progress[Any] = Progress()
@@ -155,12 +158,7 @@ class Wiring:
         return self.codec("delivery.v1.avsc", topic)
 
     async def sink(self, kind: str) -> Sink:
-        if self._clients is None:
-            policy = OutboundPolicy.from_allow_list(
-                self.settings.outbound_allow_list, allow_loopback=self.settings.outbound_allow_loopback
-            )
-            self._clients = HttpClients(policy)
-        clients = self._clients
+        clients = self.clients
         # One connector per destination until a reload replaces the Destination object: building
         # one (URL checks included) per delivery cost 5 % of a sink's CPU.
         made: dict[str, tuple[Destination, Connector]] = {}
@@ -215,6 +213,10 @@ class Wiring:
     @property
     def ready(self) -> bool:
         return self.routes.ready.is_set() and self.recovered.is_set() and not self.app.rebalancing
+
+    async def close(self) -> None:
+        """End the destinations' connections cleanly: HTTP sessions closed, SMTP sessions QUIT."""
+        await self.clients.close()
 
 
 def _changelog(app: faust.App, name: str, partitions: int, retention_s: float | None = None) -> Any:
@@ -354,6 +356,12 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
                 readings[tp] = Reading(position, max(known, default=None), idle, ends.get(tp), consumer.head_hole(tp))
         await _read_again(app, detector.observe(readings), "left records its agent never got", prefix)
 
+    async def close_connections(sender: Any, **_: Any) -> None:
+        await wiring.close()
+
+    # Sent once the agents have stopped. (mode types a handler with mypy_extensions' argument
+    # kinds, which a plain function does not match.)
+    app.on_before_shutdown.connect(close_connections)  # type: ignore[arg-type]
     sources = {topic for agent in app.agents.values() for topic in agent.channel.topics}
     app.task(keep_routes_fresh)
     app.timer(settings.worker_stall_check_s)(unblock_stalls)

@@ -32,7 +32,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import aiosmtplib
 from yarl import URL
@@ -132,6 +132,14 @@ def _literal(host: str) -> IPAddress | None:
         return None
 
 
+def _raise_as_delivery_error(exc: BaseException, step: Step, label: str) -> NoReturn:
+    """Raise ``exc`` again as the delivery error it means at ``step``; a cancellation as it is."""
+    error = delivery_error(exc, step, label) if isinstance(exc, Exception) else exc
+    if error is exc:
+        raise exc
+    raise error from exc
+
+
 @dataclass(slots=True)
 class _Connection:
     client: aiosmtplib.SMTP
@@ -200,15 +208,10 @@ class SmtpPool:
             await connection.client.rcpt(recipient)
             step = "data"
             answer = await connection.client.data(message)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - closed, then raised again
             if connection is not None:
                 connection.client.close()  # mid-transaction or broken: never reused
-            if not isinstance(exc, Exception):
-                raise
-            error = delivery_error(exc, step, label)
-            if error is exc:
-                raise
-            raise error from exc
+            _raise_as_delivery_error(exc, step, label)
         self._keep(connection)
         return answer.code, answer.message
 
@@ -255,17 +258,12 @@ class SmtpPool:
             if server.username is not None and server.password is not None:
                 step = "login"
                 await client.login(server.username, server.password)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - closed, then raised again
             if client is not None:
                 client.close()  # and with it the socket, which its transport owns
             elif sock is not None:
                 sock.close()
-            if not isinstance(exc, Exception):
-                raise
-            error = delivery_error(exc, step, label)
-            if error is exc:
-                raise
-            raise error from exc
+            _raise_as_delivery_error(exc, step, label)
         return _Connection(client, self._clock())
 
     async def _socket(self) -> socket.socket:
