@@ -124,7 +124,9 @@ class StrictConsumer(driver.Consumer):
         where retention removed the records the committed offset points at."""
         acking = self.app.topics.acks_enabled_for
         partitions = [tp for tp in self.assignment() if acking(tp.topic)]
-        unsettled = [tp for tp in partitions if self._committed_offset.get(tp) is None or self.head_hole(tp)]
+        unsettled = [
+            tp for tp in partitions if self._committed_offset.get(tp) is None or self.head_hole(tp) is not None
+        ]
         if not unsettled:
             return
         try:

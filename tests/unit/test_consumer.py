@@ -89,3 +89,22 @@ def test_nothing_is_committed_before_the_partition_has_a_base(consumer):
     assert _commit(consumer) is None and consumer.head_hole(LANE) == 0
     consumer._committed_offset[LANE] = 5  # retention removed 0..4
     assert _commit(consumer) == 7
+
+
+def test_bases_come_from_the_earliest_offset_where_nothing_was_committed_or_retention_passed_it(consumer, monkeypatch):
+    fresh, trimmed, steady = LANE, TP("crmbus.events", 1), TP("crmbus.events", 2)
+    monkeypatch.setattr(consumer, "assignment", lambda: {fresh, trimmed, steady})
+    asked: list[set[TP]] = []
+
+    async def earliest_offsets(*partitions: TP) -> dict[TP, int]:
+        asked.append(set(partitions))
+        return {tp: 100 for tp in partitions}
+
+    monkeypatch.setattr(consumer, "earliest_offsets", earliest_offsets)
+    monkeypatch.setattr(consumer.app.topics, "acks_enabled_for", lambda topic: True)
+    consumer._committed_offset[trimmed] = 0  # records 0..99 removed by retention, 150 handled since
+    consumer._acked[trimmed].append(150)
+    consumer._committed_offset[steady] = 120
+    asyncio.run(consumer.settle_commit_bases())
+    assert asked == [{fresh, trimmed}]
+    assert [consumer._committed_offset[tp] for tp in (fresh, trimmed, steady)] == [100, 100, 120]
