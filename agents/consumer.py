@@ -36,6 +36,7 @@ retention left behind the partition's start, where the records are gone anyway.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,9 +106,9 @@ class StrictConsumer(driver.Consumer):
             return None
         acked.sort()
         new = commit_point(acked, committed)
-        settled = [offset for offset in acked if offset < new]
-        del acked[: len(settled)]
-        self._acked_index[tp].difference_update(settled)
+        settled = bisect_left(acked, new)  # acked[:settled] are at or below the new commit
+        self._acked_index[tp].difference_update(acked[:settled])
+        del acked[:settled]
         return new if new > committed else None
 
     def head_hole(self, tp: TP) -> int | None:
@@ -134,9 +135,10 @@ class StrictConsumer(driver.Consumer):
         except (KafkaError, OSError) as exc:  # the broker away: no base, so no commit, until next time
             self.log.warning("could not read the earliest offsets: %s", type(exc).__name__)
             return
+        assigned = self.assignment()  # again: a rebalance may have come while we waited
         for tp, offset in earliest.items():
             committed = self._committed_offset.get(tp)
-            if tp in self.assignment() and (committed is None or committed < offset):
+            if tp in assigned and (committed is None or committed < offset):
                 self._committed_offset[tp] = offset
 
 

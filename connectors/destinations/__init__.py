@@ -57,13 +57,14 @@ def connector_for(
     endpoint_id: str | None = None,
 ) -> Connector:
     """The connector for one endpoint; ``endpoint_id`` names its connection pool (default: its URL)."""
+    connector: type[Connector]
     try:
         connector = CONNECTORS[kind]
     except KeyError:
         raise PermanentDeliveryError(f"no connector for destination kind {kind!r}") from None
+    if kind == SmtpEmailDestination.kind and is_smtp_url(url):
+        connector = SmtpEmailDestination
     try:
-        if kind == SmtpEmailDestination.kind and is_smtp_url(url):
-            return SmtpEmailDestination(url=url, config=config, secret=secret, client=client, endpoint_id=endpoint_id)
         return connector(url=url, config=config, secret=secret, client=client, endpoint_id=endpoint_id)
     except ConfigurationError as exc:
         raise PermanentDeliveryError(f"{kind} destination is misconfigured: {exc}") from exc
