@@ -97,15 +97,15 @@ class Settings(BaseSettings):
     worker_web_port: int = Field(
         18010, description="Health and metrics port of the first worker; worker i listens on this + i."
     )
-    worker_batch_max: int = Field(2000, ge=1, description="Most records a router agent takes in one batch.")
+    worker_batch_max: int = Field(2000, ge=1, description="Most records a worker's agent takes in one batch.")
     worker_batch_wait_s: float = Field(
-        0.05, gt=0, le=5, description="Longest a router agent waits to fill a batch before processing it."
+        0.02, gt=0, le=5, description="Longest a worker's agent waits to fill a batch before handling it."
     )
     worker_fetch_min_bytes: int = Field(
         65_536, ge=1, description="Bytes a worker's fetch asks the broker to gather before answering."
     )
     worker_fetch_max_wait_ms: int = Field(
-        50, ge=0, le=1500, description="Longest the broker holds a worker's fetch to gather those bytes."
+        20, ge=0, le=1500, description="Longest the broker holds a worker's fetch to gather those bytes."
     )
     worker_stall_check_s: float = Field(
         5.0,
