@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, cast
 
+from faust.stores.memory import Store as MemoryStore
 from faust.types import TableT
 
 from agents.outputs import Output
@@ -28,7 +29,10 @@ class PartitionedTable:
         return self._table.data
 
     def get(self, key: bytes) -> bytes | None:
-        return cast(bytes | None, self._store.get(key))
+        store = self._store
+        if isinstance(store, MemoryStore):  # a dict underneath: a miss costs no KeyError (Mapping.get)
+            return cast(bytes | None, store.data.get(key))
+        return cast(bytes | None, store.get(key))
 
     def put(self, partition: int, key: bytes, value: bytes) -> Output:
         self._store[key] = value

@@ -26,6 +26,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.metadata import version
 from types import TracebackType
 
@@ -159,6 +160,7 @@ class HttpClients:
         await self.smtp.close()
 
 
+@lru_cache(maxsize=1024)  # one per distinct endpoint setting: building it per request showed in profiles
 def _client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     # sock_connect rather than connect: waiting for a free pooled connection is bounded by
     # total, and must not be mistaken for a destination that does not accept connections.
