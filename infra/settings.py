@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     kafka_delivery_timeout_s: float = Field(
         5.0, gt=0, le=60, description="How long a write may wait for Kafka's acknowledgement before a 503."
     )
-    kafka_linger_ms: float = Field(2.0, ge=0, description="How long the producer waits to fill a batch.")
+    kafka_linger_ms: float = Field(2.0, ge=0, description="How long a producer (ingress, workers) waits to fill a batch.")
     high_priority_types: Annotated[tuple[str, ...], NoDecode] = Field(
         ("payment.received", "whatsapp.message.received", "whatsapp.message.status", "whatsapp.session.status"),
         description="Event types written to crmbus.events.high (comma-separated).",
@@ -99,7 +99,10 @@ class Settings(BaseSettings):
     )
     worker_batch_max: int = Field(2000, ge=1, description="Most records a worker's agent takes in one batch.")
     worker_batch_wait_s: float = Field(
-        0.02, gt=0, le=5, description="Longest a worker's agent waits to fill a batch before handling it."
+        0.02, gt=0, le=5, description="Longest a router or sink agent waits to fill a batch before handling it."
+    )
+    worker_background_batch_wait_s: float = Field(
+        0.5, gt=0, le=5, description="The same for the agents no delivery waits on: retry tiers, scheduler, archive."
     )
     worker_fetch_min_bytes: int = Field(
         65_536, ge=1, description="Bytes a worker's fetch asks the broker to gather before answering."
