@@ -117,8 +117,9 @@ class Wiring:
     async def writer(self) -> OutputWriter:
         async with self._opening:
             if self._producer is None:
-                settings = self.settings
-                config = producer_config(settings.kafka_bootstrap, _OUTPUT_TIMEOUT_S, settings.kafka_linger_ms)
+                # 5 ms, not the ingress's 2: measured end to end at 250 events/s, 2 ms nearly doubled
+                # the broker's CPU (more, smaller produce requests) and lowered the saturating rate.
+                config = producer_config(self.settings.kafka_bootstrap, _OUTPUT_TIMEOUT_S, linger_ms=5.0)
                 self._producer = await AsyncProducer(config).__aenter__()
             return OutputWriter(self._producer)
 

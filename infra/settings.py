@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     kafka_delivery_timeout_s: float = Field(
         5.0, gt=0, le=60, description="How long a write may wait for Kafka's acknowledgement before a 503."
     )
-    kafka_linger_ms: float = Field(2.0, ge=0, description="How long a producer (ingress, workers) waits to fill a batch.")
+    kafka_linger_ms: float = Field(2.0, ge=0, description="How long the ingress's producer waits to fill a batch.")
     high_priority_types: Annotated[tuple[str, ...], NoDecode] = Field(
         ("payment.received", "whatsapp.message.received", "whatsapp.message.status", "whatsapp.session.status"),
         description="Event types written to crmbus.events.high (comma-separated).",
