@@ -246,6 +246,20 @@ def _raw_topic(app: faust.App, names: str | tuple[str, ...]) -> Any:
     return app.topic(*topics, key_serializer="raw", value_serializer="raw")
 
 
+_HOT_ROLES = frozenset({"router", "sinks"})  # on every event's way
+
+
+def fetch_batching(settings: Settings) -> FetchBatching:
+    """How a worker's consumer fetches: within ``CRMBUS_WORKER_FETCH_MAX_WAIT_MS`` when it runs a
+    role on every event's way; a process running only background roles (retry tiers, scheduler,
+    archive) lets the broker gather for as long as its agents fill batches, a fraction of the
+    fetches, on both sides."""
+    wait_ms = settings.worker_fetch_max_wait_ms
+    if not _HOT_ROLES.intersection(settings.worker_roles):
+        wait_ms = max(wait_ms, round(settings.worker_background_batch_wait_s * 1000))
+    return FetchBatching(settings.worker_fetch_min_bytes, wait_ms)
+
+
 def build_app(settings: Settings, index: int = 0) -> faust.App:
     """The worker app for process ``index`` (its web port is ``worker_web_port + index``)."""
     for name in _QUIET_LOGGERS:  # they build DEBUG records per send even when nobody reads them
@@ -260,7 +274,7 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     group = "" if roles == WORKER_ROLES else "-" + "-".join(roles)
     app = WorkerApp(
         f"{prefix}crmbus-worker{group}",
-        fetch_batching=FetchBatching(settings.worker_fetch_min_bytes, settings.worker_fetch_max_wait_ms),
+        fetch_batching=fetch_batching(settings),
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
         store="memory://",
         autodiscover=False,

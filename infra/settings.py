@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         0.02, gt=0, le=5, description="Longest a router or sink agent waits to fill a batch before handling it."
     )
     worker_background_batch_wait_s: float = Field(
-        0.5, gt=0, le=5, description="The same for the agents no delivery waits on: retry tiers, scheduler, archive."
+        0.5, gt=0, le=1.5, description="The same for the agents no delivery waits on: retry tiers, scheduler, archive."
     )
     worker_fetch_min_bytes: int = Field(
         65_536, ge=1, description="Bytes a worker's fetch asks the broker to gather before answering."

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 from faust.types import TP
 
-from agents.app import build_app
+from agents.app import build_app, fetch_batching
 from agents.consumer import FetchBatching, commit_point
 from infra.settings import Settings
 
@@ -26,6 +26,30 @@ def test_the_workers_kafka_consumer_asks_the_broker_to_gather_the_configured_fet
             thread.thread_loop.close()
 
     assert asyncio.run(built()) == (1234, 77)
+
+
+@pytest.mark.parametrize(
+    ("roles", "expected_wait_ms"),
+    [
+        (("router", "scheduler", "sinks", "retry", "archive"), 20),
+        (("sinks",), 20),
+        (("router", "scheduler"), 20),
+        (("retry", "archive"), 500),
+        (("scheduler",), 500),
+    ],
+)
+def test_only_a_process_without_routing_or_delivery_lets_the_broker_gather_as_long_as_its_batches(
+    tmp_path, roles, expected_wait_ms
+):
+    settings = Settings(
+        worker_roles=roles,
+        worker_fetch_max_wait_ms=20,
+        worker_background_batch_wait_s=0.5,
+        worker_fetch_min_bytes=4096,
+        state_dir=tmp_path,
+    )
+
+    assert fetch_batching(settings) == FetchBatching(4096, expected_wait_ms)
 
 
 @pytest.mark.parametrize(("min_bytes", "max_wait_ms"), [(0, 50), (1, -1)])
