@@ -214,3 +214,26 @@ def test_a_circuit_that_opens_during_a_batch_stops_the_calls_still_queued_in_it(
     assert len(called) == 2
     parked = [o for o in writer.written if o.topic == "crmbus.retry.30s"]
     assert len(parked) == 8 and {DELIVERIES.decode(o.value)["attempt"] for o in parked} == {0}
+
+
+def test_a_batch_calls_every_delivery_with_at_most_max_in_flight_calls_open_at_once():
+    made, _, called = sink(Config(crm()), lambda _: OK)  # max_in_flight=8
+    open_calls, most_open = 0, 0
+    plain_call = made._call
+
+    async def counting_call(destination, delivery_id, action, payload):
+        nonlocal open_calls, most_open
+        open_calls += 1
+        most_open = max(most_open, open_calls)
+        await asyncio.sleep(0)  # let the other callers in while this one is open
+        try:
+            return await plain_call(destination, delivery_id, action, payload)
+        finally:
+            open_calls -= 1
+
+    made._call = counting_call
+
+    asyncio.run(made.handle([delivery(n) for n in range(50)]))
+
+    assert sorted(called) == sorted(f"crm:crm.upsert_lead:d-{n}" for n in range(50))
+    assert most_open == 8
