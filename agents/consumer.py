@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+from faust.transport.consumer import ensure_TPset
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, TransportT
 
@@ -95,6 +96,16 @@ class StrictConsumer(driver.Consumer):
 
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def resume_partitions(self, tps: Iterable[TP]) -> None:
+        """Faust adds ``tps`` to its active partitions as given, but a message's ``tp`` is aiokafka's
+        TopicPartition, not Faust's TP, and the next fetch then fails Faust's assertion that every
+        active partition is a TP, crashing the worker (it did, in the retry worker, when the stall
+        guard resumed a partition the releaser held)."""
+        super().resume_partitions(ensure_TPset(tps))
+
+    def on_buffer_drop(self, tp: TP) -> None:
+        super().on_buffer_drop(TP(tp.topic, tp.partition))
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Faust's hook for a jump in offsets: here it acknowledges nothing (see the module)."""

@@ -4,6 +4,7 @@ after the other from the committed offset: never over a record Faust dropped."""
 import asyncio
 
 import pytest
+from aiokafka.structs import TopicPartition  # type: ignore[import-untyped]
 from faust.types import TP
 
 from agents.app import build_app, fetch_batching
@@ -26,6 +27,22 @@ def test_the_workers_kafka_consumer_asks_the_broker_to_gather_the_configured_fet
             thread.thread_loop.close()
 
     assert asyncio.run(built()) == (1234, 77)
+
+
+def test_a_held_partition_resumed_by_a_messages_own_partition_object_leaves_faust_able_to_fetch(tmp_path):
+    consumer = build_app(Settings(state_dir=tmp_path)).consumer
+    consumer._active_partitions = set()
+    held, buffered = TP("crmbus.retry.30s", 1), TP("crmbus.retry.30s", 2)
+    consumer.pause_partitions([held])
+    consumer.on_buffer_full(buffered)
+
+    # A message's tp is aiokafka's TopicPartition: equal to Faust's TP, but not one.
+    consumer.resume_partitions([TopicPartition(held.topic, held.partition)])
+    consumer.on_buffer_drop(TopicPartition(buffered.topic, buffered.partition))
+
+    active = consumer._get_active_partitions()  # Faust asserts every active partition is a TP
+    assert active == {held, buffered}
+    assert all(type(tp) is TP for tp in active)
 
 
 @pytest.mark.parametrize(
