@@ -323,8 +323,8 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     # Routing and delivery are on every event's way: they wait little to fill a batch. The retry
     # tiers, the scheduler and the archive hold records for seconds anyway: fuller batches cost
     # less (one PostgreSQL transaction per archive batch).
-    hot = wiring.settings.worker_batch_wait_s
-    background = wiring.settings.worker_background_batch_wait_s
+    hot = settings.worker_batch_wait_s
+    background = settings.worker_background_batch_wait_s
     if "router" in roles:
         for lane in (HIGH, DEFAULT, LOW):
             _batch_agent(app, wiring, prefix + lane, f"router:{lane}", partial(wiring.router, lane), hot)
