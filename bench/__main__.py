@@ -18,6 +18,7 @@ SCENARIOS = {
     "deliver": "bench.deliver",
     "e2e": "bench.e2e",
     "clients": "bench.clients",
+    "drain": "bench.drain",
 }
 
 

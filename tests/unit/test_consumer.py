@@ -2,6 +2,7 @@
 after the other from the committed offset: never over a record Faust dropped."""
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 from aiokafka.structs import TopicPartition  # type: ignore[import-untyped]
@@ -149,3 +150,78 @@ def test_bases_come_from_the_earliest_offset_where_nothing_was_committed_or_rete
     asyncio.run(consumer.settle_commit_bases())
     assert asked == [{fresh, trimmed}]
     assert [consumer._committed_offset[tp] for tp in (fresh, trimmed, steady)] == [100, 100, 120]
+
+
+class _Fetches:
+    """Stands in for Faust's ``getmany``: one fetch per call, then the fetcher stops. Like Faust's,
+    it yields nothing more of a fetch once the flow is stopped."""
+
+    def __init__(self, consumer, *fetches: list[int]) -> None:
+        self.consumer = consumer
+        self.fetches = list(fetches)
+        self.fetcher = SimpleNamespace(_stopped=asyncio.Event())
+
+    async def getmany(self, timeout: float):
+        offsets = self.fetches.pop(0)
+        if not self.fetches:
+            self.fetcher._stopped.set()
+        for offset in offsets:
+            if not self.consumer.flow_active:
+                return
+            yield LANE, SimpleNamespace(offset=offset)
+
+
+def _drain(tmp_path, fetches: list[list[int]], callback_for) -> dict[TP, int | None]:
+    """Run the worker consumer's fetch loop over ``fetches``, handing each record to the callback
+    ``callback_for(consumer)`` makes; returns the read offsets it leaves."""
+
+    async def drain() -> dict[TP, int | None]:
+        consumer = build_app(Settings(state_dir=tmp_path)).consumer  # built in the loop its tasks run on
+        try:
+            source = _Fetches(consumer, *fetches)
+            consumer.getmany = source.getmany
+            consumer.callback = callback_for(consumer)
+            await consumer._drain_messages(source.fetcher)
+            return dict(consumer._read_offset)
+        finally:
+            consumer._thread.thread_loop.close()
+
+    return asyncio.run(drain())
+
+
+def test_every_fetched_record_reaches_the_agents_in_order_except_those_below_the_read_offset(tmp_path):
+    handed: list[int] = []
+
+    def callback_for(consumer):
+        async def callback(message) -> None:
+            handed.append(message.offset)
+
+        return callback
+
+    read = _drain(tmp_path, [[0, 1, 2], [3, 4], [2, 5]], callback_for)  # 2 again: fetched twice around a seek
+    assert handed == [0, 1, 2, 3, 4, 5]
+    assert read[LANE] == 5
+
+
+def test_a_suspended_flow_abandons_the_record_in_hand_marks_it_read_and_hands_over_no_more_of_its_fetch(tmp_path):
+    handed: list[int] = []
+    abandoned: list[int] = []
+
+    def callback_for(consumer):
+        async def callback(message) -> None:
+            if message.offset == 1:  # a full stream buffer while a rebalance begins
+                consumer.stop_flow()
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    abandoned.append(message.offset)
+                    consumer.resume_flow()  # the rebalance over
+                    raise
+            handed.append(message.offset)
+
+        return callback
+
+    read = _drain(tmp_path, [[0, 1, 2, 3], [4]], callback_for)
+    assert abandoned == [1]
+    assert handed == [0, 4]
+    assert read[LANE] == 4
