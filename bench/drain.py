@@ -93,10 +93,13 @@ async def drain(loop_name: str, records: int, fetch: int) -> Drained:
 
     consumer.getmany = getmany
     consumer.callback = count
-    cpu, wall = time.process_time(), time.perf_counter()
-    await _LOOPS[loop_name](consumer, fetcher)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    fetch_ms.append((time.perf_counter() - fetched_at[0]) * 1000)
+    try:
+        cpu, wall = time.process_time(), time.perf_counter()
+        await _LOOPS[loop_name](consumer, fetcher)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        fetch_ms.append((time.perf_counter() - fetched_at[0]) * 1000)
+    finally:
+        consumer._thread.thread_loop.close()  # the consumer thread's loop, made but never started
     return Drained(handed[0], cpu, wall, Latency.of(fetch_ms))
 
 
