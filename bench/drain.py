@@ -28,6 +28,7 @@ from rich.table import Table
 
 from agents.app import build_app
 from agents.consumer import StrictConsumer
+from bench.clients import ratio
 from bench.report import console
 from bench.stack import BenchError
 from bench.stats import Latency, Report, json_line, median_report
@@ -67,7 +68,8 @@ class Drained:
 
 async def drain(loop_name: str, records: int, fetch: int) -> Drained:
     """Run one drain loop over ``records`` records, ``fetch`` to a fetch, round-robin over partitions."""
-    consumer = build_app(Settings(state_dir=tempfile.mkdtemp(prefix="crmbus-bench-drain-"))).consumer
+    with tempfile.TemporaryDirectory(prefix="crmbus-bench-drain-") as state_dir:
+        consumer = build_app(Settings(state_dir=state_dir)).consumer  # the loops never touch its state
     fetcher = SimpleNamespace(_stopped=asyncio.Event())
     partitions = [TP("crmbus.deliver.crm", p) for p in range(_PARTITIONS)]
     fetches = -(-records // fetch)
@@ -121,7 +123,7 @@ def summary(reports: Sequence[Report]) -> Report:
         "p50_ms": merged[f"{OURS}_p50_ms"],
         "p99_ms": merged[f"{OURS}_p99_ms"],
         "lost": merged[f"{OURS}_lost"],
-        "baseline_ratio": ours / baseline if baseline else math.nan,
+        "baseline_ratio": ratio(ours, baseline),
         "cpu_us_saved_per_record": merged[f"{BASELINE}_cpu_us_per_record"] - merged[f"{OURS}_cpu_us_per_record"],
     }
     return {**headline, **merged}
