@@ -35,6 +35,7 @@ from infra.db.endpoints import Endpoints
 from infra.db.engine import make_engine
 from infra.secret_box import SecretBox
 from infra.settings import WORKER_ROLES, Settings
+from infra.watermarks import high_watermark
 
 # Any non-empty credential: the sandbox checks that one is present, not its value.
 BENCH_SECRET = "bench-token"  # noqa: S105 - a loopback placeholder, not a secret
@@ -209,7 +210,7 @@ class GroupProgress:
             metadata = consumer.list_topics(timeout=10.0)
             partitions = [TopicPartition(t, p) for t in mine for p in metadata.topics[t].partitions]
             for tp in consumer.committed(partitions, timeout=10.0):
-                high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10.0)[1]
+                high = high_watermark(consumer, tp.topic, tp.partition)
                 lag += max(0, high - max(tp.offset, 0))
         return lag
 

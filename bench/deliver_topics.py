@@ -19,6 +19,7 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 from bench.fanout import Output, delivery_ids
 from bench.stack import BenchError
 from infra.topics import apply_catalogue
+from infra.watermarks import high_watermark
 from schemas.catalogue import load_catalogue
 
 DELIVER = "crmbus.deliver."
@@ -80,15 +81,7 @@ class DeliverTopics:
         return {(t, p): self._high(t, p) for t, p in self.partitions}
 
     def _high(self, topic: str, partition: int) -> int:
-        # Right after creation a partition may not have its leader yet: ask again, briefly.
-        deadline = time.monotonic() + _TIMEOUT_S
-        while True:
-            try:
-                return int(self._consumer.get_watermark_offsets(TopicPartition(topic, partition), _TIMEOUT_S)[1])
-            except KafkaException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        return high_watermark(self._consumer, topic, partition, _TIMEOUT_S)
 
     def settle(self, since: Offsets, expected: int, idle_s: float, limit_s: float, quiet_s: float = 1.0) -> Offsets:
         """End offsets once ``expected`` records landed and nothing moved for ``quiet_s``, or nothing

@@ -11,7 +11,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
+
+from infra.watermarks import high_watermark
 
 _TIMEOUT_S = 10.0
 
@@ -24,8 +26,7 @@ def end_offsets(bootstrap: str, topics: Iterable[str]) -> int:
         total = 0
         for topic in topics:
             for partition in metadata.topics[topic].partitions:
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=_TIMEOUT_S)
-                total += high
+                total += high_watermark(consumer, topic, partition, _TIMEOUT_S)
         return total
     finally:
         consumer.close()

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
 from connectors.kafka_producer import producer_config
+from infra.watermarks import high_watermark
 from streams.dead_letter import ORIGINAL_TOPIC, REPLAY, ROUTE_ID, header
 from streams.errors import ProduceError
 from streams.replay_filter import ReplayFilter
@@ -47,7 +48,7 @@ def read_dlq(bootstrap: str, dlq: str, timeout_s: float = 30.0) -> Iterator[Mess
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "crmbus-dlq-replay", "enable.auto.commit": False})
     try:
         partitions = consumer.list_topics(dlq, timeout=timeout_s).topics[dlq].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(dlq, p), timeout=timeout_s)[1] for p in partitions}
+        ends = {p: high_watermark(consumer, dlq, p, timeout_s) for p in partitions}
         remaining = {p: end for p, end in ends.items() if end > 0}
         consumer.assign([TopicPartition(dlq, p, OFFSET_BEGINNING) for p in remaining])
         deadline = time.monotonic() + timeout_s

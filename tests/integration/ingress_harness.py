@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy.engine import make_url
 
 from infra.settings import Settings
+from infra.watermarks import high_watermark
 from ingress.app import build_app
 
 LEAD = {"name": "Ana Souza", "phone": "+55 11 99999-0000", "channel": "site"}
@@ -45,18 +45,8 @@ def end_offsets(bootstrap: str, topics: list[str], partitions: int = 6) -> dict[
     """Records per topic. A partition still becoming leader right after creation is asked again."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "ingress-test-probe"})
 
-    def high_watermark(topic: str, partition: int) -> int:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
-            except KafkaException as exc:
-                if exc.args[0].code() != KafkaError.NOT_LEADER_FOR_PARTITION or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-
     try:
-        return {topic: sum(high_watermark(topic, p) for p in range(partitions)) for topic in topics}
+        return {topic: sum(high_watermark(consumer, topic, p) for p in range(partitions)) for topic in topics}
     finally:
         consumer.close()
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from infra.db.api_keys import ApiKeys
 from infra.processes import wait_until
 from infra.topics import apply_catalogue
+from infra.watermarks import high_watermark
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
@@ -31,7 +32,7 @@ def all_event_ids(bootstrap):
     codec = AvroCodec(load_schema("envelope.v1.avsc"), "any", CatalogueSchemaIds())
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader", "enable.auto.commit": False})
     assignments = [TopicPartition(t, p, 0) for t in LANES for p in range(6)]
-    ends = {(tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in assignments}
+    ends = {(tp.topic, tp.partition): high_watermark(consumer, tp.topic, tp.partition) for tp in assignments}
     consumer.assign(assignments)
     seen, deadline = set(), time.monotonic() + 60
     positions = {key: 0 for key in ends}

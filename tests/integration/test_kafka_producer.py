@@ -3,11 +3,12 @@
 import asyncio
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from connectors.kafka_producer import AsyncProducer, producer_config
 from infra.topics import apply_catalogue
+from infra.watermarks import high_watermark
 from schemas.catalogue import Catalogue, load_catalogue
 from streams.errors import ProduceError
 from tests.integration.ingress_harness import end_offsets
@@ -56,7 +57,7 @@ def test_a_batch_sent_at_once_reports_each_record_and_an_explicit_partition_is_k
     assert isinstance(refused, ProduceError)
     probe = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "producer-test-probe"})
     try:
-        per_partition = [probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(6)]
+        per_partition = [high_watermark(probe, topic, p) for p in range(6)]
     finally:
         probe.close()
     assert per_partition == [167, 167, 167, 167, 166, 166]  # i % 6 over 1,000 records, whatever the key says
