@@ -1,13 +1,13 @@
 """The Faust app of a crmbus worker: topics, tables, agents, timers and pages, wired from Settings.
 
-Agents are thin: each takes a batch with ``noack_take`` (concurrency 1, faust-streaming's
-offset gaps with more), hands it to its handler — ``Router`` per lane, ``Scheduler``, ``Sink`` per
-destination, ``RetryReleaser`` per retry tier, ``Archive`` — and acknowledges the batch only once
-the handler returns, that is once every output is acknowledged by Kafka; the consumer commits
-only acknowledged offsets, without holes (``agents.consumer``). Outputs go through one
-confluent-kafka producer per process (acks=all, idempotent), not Faust's per-send path, which
-costs several times more CPU per record. Tables use explicit changelog partitions
-(``PartitionedTable``) because a batch mixes partitions.
+Agents are thin: each takes a batch straight from its channel's queue (``agents.take``;
+concurrency 1, faust-streaming's offset gaps with more), hands it to its handler — ``Router``
+per lane, ``Scheduler``, ``Sink`` per destination, ``RetryReleaser`` per retry tier,
+``Archive`` — and acknowledges the batch only once the handler returns, that is once every output
+is acknowledged by Kafka; the consumer commits only acknowledged offsets, without holes
+(``agents.consumer``). Outputs go through one confluent-kafka producer per process (acks=all,
+idempotent), not Faust's per-send path, which costs several times more CPU per record. Tables
+use explicit changelog partitions (``PartitionedTable``) because a batch mixes partitions.
 
 If a batch can neither be written nor dead-lettered, the process exits at once with status 70
 without acknowledging: the batch is read again after a restart. Carrying on would let later
@@ -38,6 +38,7 @@ from agents.router import DeliveryEncoder, Router, RouterTopics
 from agents.scheduler import Scheduler
 from agents.sink import CircuitBook, Sink, SinkTopics
 from agents.stall_guard import Progress, Reading, StallDetector
+from agents.take import acknowledge, take
 from connectors.destinations import Connector, Delivered, HttpClients, connector_for
 from connectors.kafka_producer import AsyncProducer, producer_config
 from connectors.schema_registry import schema_ids
@@ -426,11 +427,10 @@ def _batch_agent(
 
     async def consume(stream: Any) -> None:
         handler = await make()
-        async for events in stream.noack_take(settings.worker_batch_max, within_s):
+        async for events in take(stream, settings.worker_batch_max, within_s):
             progress.begin(topics)
             await or_exit(handler.handle([Consumed.of(event) for event in events]))
-            for event in events:
-                await stream.ack(event)
+            acknowledge(stream, events)
             offsets: dict[Any, list[int]] = {}
             for event in events:
                 offsets.setdefault(event.message.tp, []).append(event.message.offset)

@@ -1,7 +1,7 @@
 """A Faust table whose changes the agent writes itself, to an explicit changelog partition.
 
 Faust writes a table change to the changelog partition of "the current event", which a
-batching agent (``noack_take``) cannot give: one batch mixes partitions. And Faust's own send
+batching agent (``agents.take``) cannot give: one batch mixes partitions. And Faust's own send
 path costs far more per record than the confluent producer the agents already use. So ``put``
 and ``delete`` change this worker's copy and return the changelog record; the agent writes it
 with its other outputs (``OutputWriter``), acknowledged by Kafka before the batch is. Faust
