@@ -41,25 +41,21 @@ async def take(stream: StreamT[Any], max_records: int, within_s: float) -> Async
         batch: list[EventT[Any]] = []
         deadline = clock() + within_s
         while len(batch) < max_records:
-            if queue.empty():
-                left = deadline - clock()
-                if left <= 0:
-                    if batch:
-                        break
-                    deadline = clock() + within_s  # an empty window: open the next one
-                    continue
-                try:
+            try:
+                if not queue.empty():
+                    event = queue.get_nowait()
+                elif (left := deadline - clock()) > 0:
                     async with asyncio.timeout(left):
                         event = await queue.get()
-                except TimeoutError:
+                elif batch:
+                    break
+                else:
+                    deadline = clock() + within_s  # an empty window: open the next one
                     continue
-                except StopAsyncIteration:  # the actor was told to stop reading (``Actor.cancel``)
-                    return
-            else:
-                try:
-                    event = queue.get_nowait()
-                except StopAsyncIteration:
-                    return
+            except TimeoutError:
+                continue
+            except StopAsyncIteration:  # the actor was told to stop reading (``Actor.cancel``)
+                return
             message = event.message
             if not flow_active() or message.generation_id != app.consumer_generation_id:
                 event.ack()  # read before a rebalance: dropped, as Faust's stream drops it
