@@ -10,6 +10,7 @@ import faust
 import uvloop
 
 from agents.app import build_app
+from infra.collector import tune_for_streams
 from infra.logging import configure_logging
 from infra.settings import Settings
 from infra.supervisor import exit_with, supervise
@@ -22,6 +23,7 @@ def run_worker(settings: Settings, index: int = 0, parent_pid: int | None = None
     configure_logging(settings.log_level)
     uvloop.install()
     app = build_app(settings, index)
+    tune_for_streams()
     worker = faust.Worker(app, loglevel="warn", quiet=True, redirect_stdouts=False, override_logging=False)
     worker.execute_from_commandline()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -10,6 +9,7 @@ from aiohttp import web
 
 from connectors.kafka_producer import AsyncProducer, producer_config
 from connectors.schema_registry import schema_ids
+from infra.collector import freeze_startup_objects
 from infra.db.api_keys import ApiKeys
 from infra.db.engine import make_engine
 from infra.db.inbound_sources import InboundSources
@@ -69,7 +69,6 @@ async def _resources(settings: Settings, app: web.Application) -> AsyncIterator[
         )
         # Everything built so far lives as long as the process: keep it out of the collector's
         # full passes, whose pauses over these objects showed up as tail latency.
-        gc.collect()
-        gc.freeze()
+        freeze_startup_objects()
         yield
     engine.dispose()

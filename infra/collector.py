@@ -1,0 +1,31 @@
+"""Python's cyclic garbage collector, set for processes that live long and move many records.
+
+Measured in a worker during ``bench run deliver --workers 1`` (collector passes timed through
+``gc.callbacks``): with Python's defaults, thresholds (700, 10, 10), the collector took about
+11 s of the worker's 68 s of CPU. Each of some 40 full passes walked the ~280,000 objects that
+imports and the app had built (functions, closures, types) plus the events waiting in Faust's
+buffers, at 100-190 ms a pass; thousands of young passes walked those waiting events again.
+Frozen start-up objects and a young generation of 50,000 brought it under 1 s.
+"""
+
+from __future__ import annotations
+
+import gc
+
+# Young objects allocated between passes (Python's default: 700). The 50,000 measured above
+# cost a few MiB of garbage cycles kept a little longer; nothing else grows with it.
+YOUNG_THRESHOLD = 50_000
+MIDDLE_THRESHOLD = 20  # young passes per middle pass (default 10)
+OLD_THRESHOLD = 100  # middle passes before a full pass is considered (default 10)
+
+
+def freeze_startup_objects() -> None:
+    """Keep what exists now (modules, the app, its long-lived resources) out of every later pass."""
+    gc.collect()
+    gc.freeze()
+
+
+def tune_for_streams() -> None:
+    """Start-up objects frozen, and fewer, larger passes over the records in flight."""
+    freeze_startup_objects()
+    gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLD_THRESHOLD)
