@@ -222,7 +222,7 @@ def _one_run(index: int, tag: str, shared: _Shared) -> Report:
         for count in _worker_counts(shared.args.workers):
             systems.append(_crmbus(shared, count, f"bench.{tag}.{index}.crmbus{count}."))
     console.print(system_table(f"run {index}: every system", systems))
-    return figures(systems)
+    return figures(systems, shared.args.ceiling_processes)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from bench.deliver_ceiling import _paths
 from bench.deliver_destination import State, _received
 from bench.deliver_load import expected, templates
 from bench.deliver_receipts import Arrival, Due, healthy_drop_pct, match
+from bench.deliver_report import headline_system
 from bench.deliver_systems import worker_group
 from bench.fanout import EventIds, delivery_ids
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
@@ -74,6 +75,17 @@ def test_healthy_drop_is_the_share_of_healthy_throughput_lost_while_another_dest
     assert healthy_drop_pct(2000.0, 1900.0) == pytest.approx(5.0)
     assert healthy_drop_pct(2000.0, 2200.0) == pytest.approx(-10.0)
     assert healthy_drop_pct(0.0, 100.0) is None
+
+
+def test_the_headline_compares_the_ceiling_with_crmbus_on_as_many_processes():
+    measured = {"crmbus1": 2_700.0, "crmbus2": 4_200.0}
+    assert headline_system(measured, ceiling_processes=1) == "crmbus1"
+    assert headline_system(measured, ceiling_processes=2) == "crmbus2"
+
+
+def test_without_a_like_for_like_system_the_headline_is_the_fastest():
+    assert headline_system({"crmbus1": 2_700.0, "crmbus2": 4_200.0}, ceiling_processes=3) == "crmbus2"
+    assert headline_system({}, ceiling_processes=1) is None
 
 
 def test_templates_are_the_routers_records_and_take_each_events_ids():
