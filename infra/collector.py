@@ -6,6 +6,10 @@ Measured in a worker during ``bench run deliver --workers 1`` (collector passes 
 imports and the app had built (functions, closures, types) plus the events waiting in Faust's
 buffers, at 100-190 ms a pass; thousands of young passes walked those waiting events again.
 Frozen start-up objects and a young generation of 50,000 brought it under 1 s.
+
+The ingress processes froze their start-up objects already; the larger young generation took
+their collector's time in ``bench run ingress --duration 6`` from ~1.2 s to ~0.2 s of ~25 s of
+CPU each, and the p99 of single requests at 5,000/s from 102-227 ms to 18-46 ms (single runs).
 """
 
 from __future__ import annotations

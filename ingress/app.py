@@ -9,7 +9,7 @@ from aiohttp import web
 
 from connectors.kafka_producer import AsyncProducer, producer_config
 from connectors.schema_registry import schema_ids
-from infra.collector import freeze_startup_objects
+from infra.collector import tune_for_streams
 from infra.db.api_keys import ApiKeys
 from infra.db.engine import make_engine
 from infra.db.inbound_sources import InboundSources
@@ -69,6 +69,6 @@ async def _resources(settings: Settings, app: web.Application) -> AsyncIterator[
         )
         # Everything built so far lives as long as the process: keep it out of the collector's
         # full passes, whose pauses over these objects showed up as tail latency.
-        freeze_startup_objects()
+        tune_for_streams()
         yield
     engine.dispose()
