@@ -68,7 +68,8 @@ async def _resources(settings: Settings, app: web.Application) -> AsyncIterator[
             ),
         )
         # Everything built so far lives as long as the process: keep it out of the collector's
-        # full passes, whose pauses over these objects showed up as tail latency.
+        # full passes, whose pauses over these objects showed up as tail latency, and collect
+        # each request's young objects in larger, rarer passes.
         tune_for_streams()
         yield
     engine.dispose()
