@@ -23,13 +23,9 @@ MIDDLE_THRESHOLD = 20  # young passes per middle pass (default 10)
 OLD_THRESHOLD = 100  # middle passes before a full pass is considered (default 10)
 
 
-def freeze_startup_objects() -> None:
-    """Keep what exists now (modules, the app, its long-lived resources) out of every later pass."""
+def tune_for_streams() -> None:
+    """What exists now (modules, the app, its long-lived resources) frozen out of every later pass,
+    and fewer, larger passes over the records in flight."""
     gc.collect()
     gc.freeze()
-
-
-def tune_for_streams() -> None:
-    """Start-up objects frozen, and fewer, larger passes over the records in flight."""
-    freeze_startup_objects()
     gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLD_THRESHOLD)

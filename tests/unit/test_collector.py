@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.collector import MIDDLE_THRESHOLD, OLD_THRESHOLD, YOUNG_THRESHOLD, freeze_startup_objects, tune_for_streams
+from infra.collector import MIDDLE_THRESHOLD, OLD_THRESHOLD, YOUNG_THRESHOLD, tune_for_streams
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ class Node:
 
 def test_objects_alive_at_start_up_are_frozen_out_of_later_passes():
     started_with = Node()
-    freeze_startup_objects()
+    tune_for_streams()
     assert gc.get_freeze_count() > 0
     assert not any(o is started_with for o in gc.get_objects())  # frozen objects are in no generation
 
