@@ -1,11 +1,11 @@
 """The Faust app of a crmbus worker: topics, tables, agents, timers and pages, wired from Settings.
 
-Agents are thin: each takes a batch straight from its channel's queue (``agents.take``;
+Agents are thin: each takes a batch straight from its channel's queue (``agents.runtime.take``;
 concurrency 1, faust-streaming's offset gaps with more), hands it to its handler — ``Router``
 per lane, ``Scheduler``, ``Sink`` per destination, ``RetryReleaser`` per retry tier,
 ``Archive`` — and acknowledges the batch only once the handler returns, that is once every output
 is acknowledged by Kafka; the consumer commits only acknowledged offsets, without holes
-(``agents.consumer``). Outputs go through one confluent-kafka producer per process (acks=all,
+(``agents.runtime.consumer``). Outputs go through one confluent-kafka producer per process (acks=all,
 idempotent), not Faust's per-send path, which costs several times more CPU per record. Tables
 use explicit changelog partitions (``PartitionedTable``) because a batch mixes partitions.
 
@@ -28,28 +28,28 @@ from faust.types import TableT
 
 from agents.archive import Archive
 from agents.config_cache import ConfigCache
-from agents.consumer import FetchBatching, StrictConsumer, WorkerApp
 from agents.dedupe import DedupeStore
 from agents.outputs import OutputWriter
-from agents.partitioned_table import PartitionedTable
 from agents.records import Consumed
 from agents.retry import RetryReleaser
 from agents.router import DeliveryEncoder, Router, RouterTopics
+from agents.runtime.consumer import FetchBatching, StrictConsumer, WorkerApp
+from agents.runtime.partitioned_table import PartitionedTable
+from agents.runtime.stall_guard import Progress, Reading, StallDetector
+from agents.runtime.take import acknowledge, take
 from agents.scheduler import Scheduler
 from agents.sink import CircuitBook, Sink, SinkTopics
-from agents.stall_guard import Progress, Reading, StallDetector
-from agents.take import acknowledge, take
 from connectors.destinations import Connector, Delivered, HttpClients, connector_for
-from connectors.kafka_producer import AsyncProducer, producer_config
-from connectors.schema_registry import schema_ids
+from connectors.kafka.producer import AsyncProducer, producer_config
+from connectors.kafka.schema_registry import schema_ids
 from connectors.ssrf import OutboundPolicy
+from infra.core.metrics import STALLS_UNBLOCKED, exposition
+from infra.core.secret_box import SecretBox
+from infra.core.settings import WORKER_ROLES, Settings
 from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Destination, Endpoints
 from infra.db.engine import make_engine
 from infra.db.routes import Routes
-from infra.metrics import STALLS_UNBLOCKED, exposition
-from infra.secret_box import SecretBox
-from infra.settings import WORKER_ROLES, Settings
 from schemas.avro_schemas import load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
@@ -359,7 +359,7 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     generation = [app.consumer_generation_id]
 
     async def unblock_stalls() -> None:
-        """Seek back partitions whose fetched records Faust dropped (see ``agents.stall_guard``)."""
+        """Seek back partitions whose fetched records Faust dropped (see ``agents.runtime.stall_guard``)."""
         consumer = cast(StrictConsumer, app.consumer)
         await consumer.settle_commit_bases()
         if not wiring.ready or generation[0] != app.consumer_generation_id:

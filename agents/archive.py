@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 
 from agents.records import Consumed
+from infra.core.metrics import DLQ_DEPTH
 from infra.db.delivery_log import DeliveryLog
-from infra.metrics import DLQ_DEPTH
 from schemas.codec import AvroCodec
 from streams import dead_letter as dlq
 from streams.errors import PoisonMessageError

@@ -13,8 +13,8 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
+from infra.core.metrics import ROUTES_LOADED, ROUTES_RELOADS
 from infra.db.endpoints import Destination
-from infra.metrics import ROUTES_LOADED, ROUTES_RELOADS
 from streams.routes import Route, RouteBook
 
 log = logging.getLogger("crmbus.agents.config")

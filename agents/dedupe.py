@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from agents.outputs import Output
-from agents.partitioned_table import PartitionedTable
+from agents.runtime.partitioned_table import PartitionedTable
 
 _STAMP = struct.Struct(">d")
 

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connectors.kafka_producer import AsyncProducer, Headers
+from connectors.kafka.producer import AsyncProducer, Headers
 from streams.errors import CrmbusError, ProduceError
 
 log = logging.getLogger("crmbus.agents.outputs")

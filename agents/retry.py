@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from agents.outputs import FatalOutputError, Output, OutputWriter
 from agents.records import Consumed
-from infra.metrics import DEAD_LETTERS, RETRIES_RELEASED
+from infra.core.metrics import DEAD_LETTERS, RETRIES_RELEASED
 from schemas.codec import AvroCodec
 from streams.dead_letter import dead_letter_headers
 from streams.errors import PoisonMessageError

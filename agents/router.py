@@ -22,7 +22,7 @@ from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore, dedupe_key
 from agents.outputs import FatalOutputError, Output, OutputWriter, Refused
 from agents.records import Consumed
-from infra.metrics import DEAD_LETTERS, ROUTER_BATCH, ROUTER_EVENTS, ROUTER_OUTPUTS
+from infra.core.metrics import DEAD_LETTERS, ROUTER_BATCH, ROUTER_EVENTS, ROUTER_OUTPUTS
 from schemas.codec import AvroCodec
 from streams.dead_letter import REPLAY, ROUTE_ID, dead_letter_headers, header
 from streams.envelope import Envelope

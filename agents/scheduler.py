@@ -18,10 +18,10 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 
 from agents.outputs import FatalOutputError, Output, OutputWriter
-from agents.partitioned_table import PartitionedTable
 from agents.records import Consumed
 from agents.router import RouterTopics
-from infra.metrics import DEAD_LETTERS, SCHEDULED_LATENESS, SCHEDULED_PENDING, SCHEDULED_RELEASED
+from agents.runtime.partitioned_table import PartitionedTable
+from infra.core.metrics import DEAD_LETTERS, SCHEDULED_LATENESS, SCHEDULED_PENDING, SCHEDULED_RELEASED
 from schemas.codec import AvroCodec
 from streams.dead_letter import dead_letter_headers
 from streams.due_index import DueEntry, DueIndex, Pending

@@ -29,11 +29,11 @@ import orjson
 
 from agents.config_cache import ConfigCache
 from agents.outputs import FatalOutputError, Output, OutputWriter
-from agents.partitioned_table import PartitionedTable
 from agents.records import Consumed
+from agents.runtime.partitioned_table import PartitionedTable
 from connectors.destinations import Delivered
+from infra.core.metrics import CIRCUITS_OPEN, DEAD_LETTERS, SINK_ATTEMPT_SECONDS, SINK_DELIVERIES, SINK_PARKED
 from infra.db.endpoints import Destination
-from infra.metrics import CIRCUITS_OPEN, DEAD_LETTERS, SINK_ATTEMPT_SECONDS, SINK_DELIVERIES, SINK_PARKED
 from schemas.codec import AvroCodec
 from streams import circuit
 from streams.circuit import CircuitConfig, CircuitState

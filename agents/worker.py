@@ -1,6 +1,6 @@
 """Run workers: ``worker_processes`` Faust workers in one consumer group, each on its own port.
 
-Kafka shares the partitions among them; the parent only supervises (infra.supervisor): a signal
+Kafka shares the partitions among them; the parent only supervises (infra.core.supervisor): a signal
 stops the children gracefully (batches in hand finish, acknowledged offsets commit).
 """
 
@@ -10,10 +10,10 @@ import faust
 import uvloop
 
 from agents.app import build_app
-from infra.collector import tune_for_streams
-from infra.logging import configure_logging
-from infra.settings import Settings
-from infra.supervisor import exit_with, supervise
+from infra.core.collector import tune_for_streams
+from infra.core.logging import configure_logging
+from infra.core.settings import Settings
+from infra.core.supervisor import exit_with, supervise
 
 
 def run_worker(settings: Settings, index: int = 0, parent_pid: int | None = None) -> None:

@@ -50,9 +50,9 @@ from bench.resources import TreeMeter
 from bench.router_systems import worker_available
 from bench.stack import BenchError, Infra, Servers, infra, ingress_command
 from bench.stats import Report, json_line, median_report
+from infra.core.settings import Settings
 from infra.db.engine import make_engine
 from infra.db.routes import Routes
-from infra.settings import Settings
 from schemas.catalogue import load_catalogue
 
 DEFAULT_RATE = 200.0  # lead.created events/s: 600 deliveries/s, below what one worker delivers

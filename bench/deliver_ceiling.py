@@ -19,8 +19,8 @@ import aiohttp
 import orjson
 from confluent_kafka import Consumer
 
-from connectors.schema_registry import schema_ids
-from infra.sandbox.contracts import AUTH_HEADERS, CONTRACTS
+from connectors.kafka.schema_registry import schema_ids
+from infra.devtools.sandbox.contracts import AUTH_HEADERS, CONTRACTS
 from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec
 

@@ -142,7 +142,7 @@ class Received:
 
 
 def _received(system: str, row: Any) -> Received:
-    """A compact row of this destination, or a sandbox journal entry (``infra.sandbox.journal``)."""
+    """A compact row of this destination, or a sandbox journal entry (``infra.devtools.sandbox.journal``)."""
     if isinstance(row, dict):
         key, at, applied, duplicate = row["idempotency_key"], row["at"], row["applied"], row["duplicate"]
         return Received(key, system, at, applied, duplicate, row["status"] or 0)

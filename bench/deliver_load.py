@@ -21,8 +21,8 @@ from agents.router import DeliveryEncoder
 from bench.deliver_receipts import Due
 from bench.fanout import EventIds
 from bench.lane_load import LEAD
-from connectors.kafka_producer import producer_config
-from connectors.schema_registry import schema_ids
+from connectors.kafka.producer import producer_config
+from connectors.kafka.schema_registry import schema_ids
 from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec
 from streams.envelope import Envelope

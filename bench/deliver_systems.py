@@ -31,11 +31,11 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from bench.router_systems import free_ports
 from bench.stack import HOST, BenchError, Servers, free_port, ingress_command
+from connectors.kafka.watermarks import high_watermark
+from infra.core.secret_box import SecretBox
+from infra.core.settings import WORKER_ROLES, Settings
 from infra.db.endpoints import Endpoints
 from infra.db.engine import make_engine
-from infra.secret_box import SecretBox
-from infra.settings import WORKER_ROLES, Settings
-from infra.watermarks import high_watermark
 
 # Any non-empty credential: the sandbox checks that one is present, not its value.
 BENCH_SECRET = "bench-token"  # noqa: S105 - a loopback placeholder, not a secret

@@ -18,8 +18,8 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 
 from bench.fanout import Output, delivery_ids
 from bench.stack import BenchError
-from infra.topics import apply_catalogue
-from infra.watermarks import high_watermark
+from connectors.kafka.admin import apply_catalogue
+from connectors.kafka.watermarks import high_watermark
 from schemas.catalogue import load_catalogue
 
 DELIVER = "crmbus.deliver."

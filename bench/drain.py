@@ -2,7 +2,7 @@
 
 Every record a worker consumes passes from the fetch loop (``Consumer._drain_messages``) to the
 agents' streams. Faust guards each record's hand-over with ``Service.wait_first`` (tasks and an
-``asyncio.wait`` per record); the workers' ``agents.consumer.StrictConsumer`` guards each fetch's.
+``asyncio.wait`` per record); the workers' ``agents.runtime.consumer.StrictConsumer`` guards each fetch's.
 Both loops run here, in this process, on the consumer a worker builds, over ``--records`` records
 fetched ``--fetch`` at a time from an in-memory stand-in of Faust's ``getmany``, handed to a
 callback that only counts: what is measured is the hand-over itself, not Kafka, not the agents.
@@ -27,12 +27,12 @@ from faust.types import TP
 from rich.table import Table
 
 from agents.app import build_app
-from agents.consumer import StrictConsumer
+from agents.runtime.consumer import StrictConsumer
 from bench.clients import ratio
 from bench.report import console
 from bench.stack import BenchError
 from bench.stats import Latency, Report, json_line, median_report
-from infra.settings import Settings
+from infra.core.settings import Settings
 
 OURS, BASELINE = "crmbus", "faust"
 _LOOPS: dict[str, Callable[[Any, Any], Any]] = {

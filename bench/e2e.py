@@ -32,9 +32,9 @@ from bench.router_systems import worker_available
 from bench.saturation import SearchPolicy, Step, search
 from bench.stack import BenchError, Infra, Servers, free_port, infra, ingress_available, ingress_command
 from bench.stats import Report, json_line, median_report
+from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
 from infra.db.engine import make_engine
-from infra.settings import Settings
 
 DEFAULT_RATE = 100.0  # events/s (300 deliveries/s): under what every system but Celery sustains on 2 cores
 COMPARABLE = ("ceiling", *BASELINES)

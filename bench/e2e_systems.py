@@ -28,7 +28,7 @@ from bench.baselines.redis_server import redis_server
 from bench.deliver_systems import ROUTER_ROLES, SINK_ROLES, workers
 from bench.deliver_topics import create_topics, delete_topics
 from bench.stack import UNLIMITED, BenchError, Servers, free_port, ingress_command
-from infra.settings import Settings
+from infra.core.settings import Settings
 
 SYSTEMS = ("crmbus", "celery", "dramatiq", "ceiling")
 BACKGROUND_ROLES = ("retry", "archive")

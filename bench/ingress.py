@@ -34,7 +34,7 @@ from bench.stack import (
     ingress_servers,
 )
 from bench.stats import Report, json_line, median_report
-from infra.settings import Settings
+from infra.core.settings import Settings
 
 MODES = ("single", "batch")
 MIN_STEP_REQUESTS = 150

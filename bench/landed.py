@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer
 
-from infra.watermarks import high_watermark
+from connectors.kafka.watermarks import high_watermark
 
 _TIMEOUT_S = 10.0
 

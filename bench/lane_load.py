@@ -27,8 +27,8 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from bench.fanout import EventIds
-from connectors.kafka_producer import producer_config
-from connectors.schema_registry import schema_ids
+from connectors.kafka.producer import producer_config
+from connectors.kafka.schema_registry import schema_ids
 from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec
 from streams.envelope import Envelope

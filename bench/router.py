@@ -28,7 +28,7 @@ from bench.router_report import SystemResult, figures, summary, system_table
 from bench.router_systems import ceiling_router, create_tenant, crmbus_workers, worker_available
 from bench.stack import BenchError, Infra, Servers, infra, ingress_command
 from bench.stats import Report, json_line, median_report
-from infra.settings import Settings
+from infra.core.settings import Settings
 from schemas.catalogue import load_catalogue
 from streams.routes import DESTINATIONS
 

@@ -22,13 +22,13 @@ from types import TracebackType
 
 from confluent_kafka.admin import AdminClient
 
+from connectors.kafka.admin import apply_catalogue
+from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
-from infra.kafka_node import LocalKafka
-from infra.postgres_node import LocalPostgres
-from infra.settings import Settings
-from infra.topics import apply_catalogue
+from infra.local.kafka_node import LocalKafka
+from infra.local.postgres_node import LocalPostgres
 from schemas.catalogue import Catalogue, load_catalogue
 
 HOST = "127.0.0.1"

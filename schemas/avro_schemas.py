@@ -1,6 +1,6 @@
 """The Avro schemas crmbus publishes, and the ids they carry on the wire.
 
-Ids come from a schema registry when one is configured (connectors/schema_registry.py)
+Ids come from a schema registry when one is configured (connectors/kafka/schema_registry.py)
 and otherwise from ``avro/ids.yaml``, a versioned, append-only catalogue in this folder.
 Both honour the ``SchemaIds`` protocol, so the codec does not care which.
 """

@@ -14,10 +14,10 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from infra.core.settings import Settings
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
-from infra.kafka_node import LocalKafka
-from infra.settings import Settings
+from infra.local.kafka_node import LocalKafka
 from tests import services
 
 

@@ -14,9 +14,9 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from infra.kafka_node import LocalKafka
-from infra.postgres_node import LocalPostgres
-from infra.settings import Settings
+from infra.core.settings import Settings
+from infra.local.kafka_node import LocalKafka
+from infra.local.postgres_node import LocalPostgres
 
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.7.1"
 POSTGRES_IMAGE = "postgres:16-alpine"

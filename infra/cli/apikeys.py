@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys, KeyView
 from infra.db.engine import scoped_engine
-from infra.settings import Settings
 from schemas.catalogue import parse_duration_ms
 
 app = typer.Typer(help="Tenants' API keys.", no_args_is_help=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from infra.settings import Settings
-from ingress.dashboard.access import check_exposure
-from ingress.dashboard.app import serve
+from infra.core.settings import Settings
+from ingress.console.access import check_exposure
+from ingress.console.app import serve
 
 console = Console()
 

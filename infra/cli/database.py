@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from infra.core.settings import Settings
 from infra.db.engine import scoped_engine
 from infra.db.migrate import upgrade
-from infra.settings import Settings
 
 app = typer.Typer(help="The PostgreSQL schema.", no_args_is_help=True)
 

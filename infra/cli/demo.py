@@ -5,12 +5,12 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from infra.core.settings import Settings
 from infra.db.engine import scoped_engine
-from infra.demo.mix import demo_events
-from infra.demo.run import run_demo
-from infra.demo_tenant import read_demo_key
-from infra.sandbox.contracts import SYSTEMS, System
-from infra.settings import Settings
+from infra.devtools.demo.mix import demo_events
+from infra.devtools.demo.run import run_demo
+from infra.devtools.demo_tenant import read_demo_key
+from infra.devtools.sandbox.contracts import SYSTEMS, System
 
 console = Console()
 

@@ -15,10 +15,10 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from infra.core.secret_box import SecretBox
+from infra.core.settings import Settings
 from infra.db.endpoints import Endpoints, EndpointView
 from infra.db.engine import scoped_engine
-from infra.secret_box import SecretBox
-from infra.settings import Settings
 from streams.errors import ConfigurationError
 
 app = typer.Typer(help="A tenant's destinations (CRM, Financeiro, Z-API, WAHA, e-mail, ...).", no_args_is_help=True)

@@ -8,10 +8,10 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
+from infra.cli.dlq_replay import ReplayReport, replay
+from infra.core.settings import Settings
 from infra.db.delivery_log import DeliveryLog
 from infra.db.engine import scoped_engine
-from infra.dlq_replay import ReplayReport, replay
-from infra.settings import Settings
 from streams.dead_letter import ERROR_CLASS, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC, STAGE
 from streams.errors import ConfigurationError
 from streams.replay_filter import ReplayFilter, parse_since

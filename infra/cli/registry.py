@@ -6,8 +6,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connectors.schema_registry import schema_ids
-from infra.settings import Settings
+from connectors.kafka.schema_registry import schema_ids
+from infra.core.settings import Settings
 from schemas.avro_schemas import SchemaIds, load_schema
 from schemas.catalogue import RAW_VALUE, Catalogue, load_catalogue
 

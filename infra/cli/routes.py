@@ -16,9 +16,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from infra.core.settings import Settings
 from infra.db.engine import scoped_engine
 from infra.db.routes import Routes
-from infra.settings import Settings
 from streams.envelope import Envelope
 from streams.errors import ConfigurationError, InvalidEventError, InvalidRouteError
 from streams.event_types import validate_payload

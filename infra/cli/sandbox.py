@@ -6,9 +6,9 @@ import typer
 from rich.console import Console
 from yarl import URL
 
-from infra.logging import configure_logging
-from infra.sandbox import CONTRACTS, serve
-from infra.settings import Settings
+from infra.core.logging import configure_logging
+from infra.core.settings import Settings
+from infra.devtools.sandbox import CONTRACTS, serve
 
 console = Console()
 

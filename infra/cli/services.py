@@ -12,20 +12,20 @@ from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.table import Table
 
-from connectors.schema_registry import schema_ids
-from infra.bus_node import LocalBus
+from connectors.kafka.admin import apply_catalogue
+from connectors.kafka.schema_registry import schema_ids
 from infra.cli.dashboard import dashboard_url
 from infra.cli.registry import register_all
+from infra.core.processes import tail
+from infra.core.settings import Settings
 from infra.db.engine import scoped_engine
 from infra.db.migrate import upgrade
-from infra.demo_tenant import ensure_demo_tenant
-from infra.kafka_node import LocalKafka
-from infra.postgres_node import LocalPostgres
-from infra.processes import tail
-from infra.settings import Settings
-from infra.topics import apply_catalogue
-from ingress.dashboard.access import check_exposure
-from ingress.server import serve
+from infra.devtools.demo_tenant import ensure_demo_tenant
+from infra.local.bus_node import LocalBus
+from infra.local.kafka_node import LocalKafka
+from infra.local.postgres_node import LocalPostgres
+from ingress.api.server import serve
+from ingress.console.access import check_exposure
 from schemas.catalogue import load_catalogue
 
 console = Console()

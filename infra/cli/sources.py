@@ -10,10 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.core.secret_box import SecretBox
+from infra.core.settings import Settings
 from infra.db.engine import scoped_engine
 from infra.db.inbound_sources import SOURCES, InboundSources
-from infra.secret_box import SecretBox
-from infra.settings import Settings
 
 app = typer.Typer(help="Webhook endpoints of tenants' sources (Z-API, WAHA, site, CRM, Operacao, Financeiro).")
 console = Console()

@@ -6,9 +6,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.core.settings import Settings
 from infra.db.engine import scoped_engine
 from infra.db.tenants import Tenants
-from infra.settings import Settings
 from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES
 
 app = typer.Typer(help="Tenants and their seed flows.", no_args_is_help=True)

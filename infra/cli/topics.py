@@ -7,8 +7,8 @@ from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.table import Table
 
-from infra.settings import Settings
-from infra.topics import apply_plan, describe_topics
+from connectors.kafka.admin import apply_plan, describe_topics
+from infra.core.settings import Settings
 from schemas.catalogue import load_catalogue
 from schemas.topic_plan import plan_topics
 

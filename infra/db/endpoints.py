@@ -1,6 +1,6 @@
 """A tenant's destinations (``webhook_endpoints``): where its deliveries go and with which credentials.
 
-Secrets are sealed (``infra.secret_box``) before they reach PostgreSQL and opened only when a
+Secrets are sealed (``infra.core.secret_box``) before they reach PostgreSQL and opened only when a
 worker loads the destinations it calls; they never appear in a listing, a log or an audit row.
 Every change bumps ``updated_at``, which the workers' routes fingerprint watches, so a new URL,
 config or secret is picked up within ``CRMBUS_ROUTES_POLL_S`` without a restart.
@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from infra.core.secret_box import SecretBox
 from infra.db.audit import audit
 from infra.db.models import Tenant, WebhookEndpoint
-from infra.secret_box import SecretBox
 from streams.errors import ConfigurationError
 from streams.routes import DESTINATIONS
 

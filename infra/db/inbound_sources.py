@@ -11,9 +11,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from infra.core.secret_box import SecretBox
 from infra.db.audit import audit
 from infra.db.models import InboundSource, Tenant
-from infra.secret_box import SecretBox
 from streams.api_keys import digest_of
 from streams.errors import ConfigurationError, ServiceUnreachableError
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
+from connectors.kafka.admin import apply_catalogue
 from infra.db.tenants import Tenants
-from infra.topics import apply_catalogue
 from schemas.catalogue import load_catalogue
 from tests.conftest import free_port
 from tests.integration.ingress_harness import isolated_settings

@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestServer
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy.engine import make_url
 
-from infra.settings import Settings
-from infra.watermarks import high_watermark
-from ingress.app import build_app
+from connectors.kafka.watermarks import high_watermark
+from infra.core.settings import Settings
+from ingress.api.app import build_app
 
 LEAD = {"name": "Ana Souza", "phone": "+55 11 99999-0000", "channel": "site"}
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from connectors.kafka.admin import describe_topics
 from infra.cli import app
 from infra.db.api_keys import ApiKeys
-from infra.topics import describe_topics
 from schemas.catalogue import load_catalogue
 
 

@@ -16,7 +16,7 @@ from standardwebhooks import Webhook
 
 from connectors.destinations import CONNECTORS, Delivered, HttpClients, connector_for
 from connectors.ssrf import OutboundPolicy
-from infra.sandbox import CONTRACTS, Sandbox
+from infra.devtools.sandbox import CONTRACTS, Sandbox
 from streams import standard_webhooks
 from streams.errors import PermanentDeliveryError, TransientDeliveryError, UnsafeDestinationError
 from streams.routes import DESTINATIONS
@@ -471,7 +471,7 @@ def test_a_name_that_resolves_to_loopback_is_reached_when_loopback_is_allowed():
     assert len(received) == 1
 
 
-# -- the same connectors against the sandbox destinations (infra/sandbox) ----------------------------
+# -- the same connectors against the sandbox destinations (infra/devtools/sandbox) ----------------------------
 
 
 def sandbox_target(sandbox, contract):

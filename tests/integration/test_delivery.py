@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from infra.db.endpoints import Endpoints
 from infra.db.models import DeadLetter, WebhookDelivery
-from infra.processes import wait_until
-from infra.sandbox import Received, SandboxClient
+from infra.devtools.sandbox import Received, SandboxClient
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
 from streams.dead_letter import ATTEMPTS, DESTINATION, ERROR_CLASS, STAGE, STATUS_CODE
+from streams.deadlines import wait_until
 from streams.routes import delivery_id
 from tests.conftest import free_port
 from tests.integration.worker_harness import CRMBUS, Bus, TopicReader, Workers, event, example

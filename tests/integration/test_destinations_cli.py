@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from infra.cli import app
+from infra.core.secret_box import SecretBox
 from infra.db.endpoints import Endpoints
 from infra.db.models import WebhookEndpoint
 from infra.db.tenants import Tenants
-from infra.secret_box import SecretBox
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import uuid
 import pytest
 from sqlalchemy.orm import Session
 
+from connectors.kafka.admin import apply_catalogue
 from infra.db.api_keys import ApiKeys
 from infra.db.models import WebhookDelivery
-from infra.topics import apply_catalogue
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec

@@ -13,11 +13,11 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import status_code_conformance
 from sqlalchemy import text
 
+from connectors.kafka.admin import apply_catalogue
 from infra.db.api_keys import ApiKeys
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
-from infra.topics import apply_catalogue
-from ingress.app import build_app
+from ingress.api.app import build_app
 from schemas.catalogue import load_catalogue
 from tests.conftest import free_port
 from tests.integration.ingress_harness import isolated_settings

@@ -2,8 +2,8 @@
 
 import re
 
+from connectors.kafka.admin import apply_catalogue
 from infra.db.api_keys import ApiKeys
-from infra.topics import apply_catalogue
 from schemas.catalogue import load_catalogue
 from tests.integration.ingress_harness import LEAD, bearer, isolated_settings, run, running_ingress
 

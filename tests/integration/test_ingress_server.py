@@ -14,13 +14,13 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from sqlalchemy.engine import make_url
 
+from connectors.kafka.admin import apply_catalogue
+from connectors.kafka.watermarks import high_watermark
 from infra.db.api_keys import ApiKeys
-from infra.processes import wait_until
-from infra.topics import apply_catalogue
-from infra.watermarks import high_watermark
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
+from streams.deadlines import wait_until
 from streams.envelope import Envelope
 from tests.conftest import free_port
 from tests.integration.ingress_harness import LEAD, bearer

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from connectors.kafka.admin import apply_catalogue
+from infra.core.secret_box import SecretBox
 from infra.db.api_keys import ApiKeys
 from infra.db.inbound_sources import InboundSources
-from infra.secret_box import SecretBox
-from infra.topics import apply_catalogue
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec

@@ -1,12 +1,12 @@
 """When PostgreSQL goes away, keys the ingress verified recently keep working from its cache;
 a key it cannot check gets a clear 503, never a 401 and never a 202."""
 
+from connectors.kafka.admin import apply_catalogue
+from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
-from infra.postgres_node import LocalPostgres
-from infra.settings import Settings
-from infra.topics import apply_catalogue
+from infra.local.postgres_node import LocalPostgres
 from schemas.catalogue import load_catalogue
 from tests.conftest import free_port
 from tests.integration.ingress_harness import LEAD, bearer, end_offsets, run, running_ingress

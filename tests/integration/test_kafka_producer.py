@@ -6,9 +6,9 @@ import pytest
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
-from connectors.kafka_producer import AsyncProducer, producer_config
-from infra.topics import apply_catalogue
-from infra.watermarks import high_watermark
+from connectors.kafka.admin import apply_catalogue
+from connectors.kafka.producer import AsyncProducer, producer_config
+from connectors.kafka.watermarks import high_watermark
 from schemas.catalogue import Catalogue, load_catalogue
 from streams.errors import ProduceError
 from tests.integration.ingress_harness import end_offsets

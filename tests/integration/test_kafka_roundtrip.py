@@ -2,7 +2,7 @@
 
 from confluent_kafka import Consumer, Producer
 
-from infra.topics import apply_catalogue
+from connectors.kafka.admin import apply_catalogue
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec

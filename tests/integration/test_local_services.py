@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.kafka_node import LocalKafka
-from infra.postgres_node import LocalPostgres
-from infra.processes import port_accepts
-from infra.settings import Settings
+from infra.core.processes import port_accepts
+from infra.core.settings import Settings
+from infra.local.kafka_node import LocalKafka
+from infra.local.postgres_node import LocalPostgres
 from streams.errors import PortInUseError, ServiceUnreachableError, StartTimeoutError
 from tests.conftest import free_port
 

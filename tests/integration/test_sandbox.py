@@ -14,8 +14,8 @@ import aiohttp
 import httpx
 import pytest
 
-from infra.processes import wait_until
-from infra.sandbox import CONTRACTS, SYSTEMS, Sandbox, SandboxClient
+from infra.devtools.sandbox import CONTRACTS, SYSTEMS, Sandbox, SandboxClient
+from streams.deadlines import wait_until
 from streams.routes import DESTINATIONS
 from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES
 from tests.conftest import free_port

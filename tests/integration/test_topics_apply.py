@@ -6,9 +6,9 @@ import subprocess
 import pytest
 from confluent_kafka.admin import NewTopic
 
-from infra.processes import wait_until
-from infra.topics import apply_catalogue, describe_topics
+from connectors.kafka.admin import apply_catalogue, describe_topics
 from schemas.catalogue import Catalogue, load_catalogue
+from streams.deadlines import wait_until
 from streams.errors import TopicConflictError
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import make_url
 
-from infra.processes import process_cmdline, read_pid
+from infra.core.processes import process_cmdline, read_pid
 from tests.conftest import free_port
 from tests.integration.worker_harness import CRMBUS
 

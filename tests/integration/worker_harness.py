@@ -21,10 +21,10 @@ from typing import Any
 from confluent_kafka import Consumer, Producer, TopicPartition
 from sqlalchemy.engine import Engine
 
-from connectors.kafka_producer import producer_config
+from connectors.kafka.producer import producer_config
+from infra.core.secret_box import SecretBox
+from infra.core.settings import Settings
 from infra.db.routes import Routes
-from infra.secret_box import SecretBox
-from infra.settings import Settings
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
 from streams.envelope import Envelope

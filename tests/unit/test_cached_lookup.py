@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from ingress.auth import CachedLookup
+from ingress.api.auth import CachedLookup
 from streams.errors import ServiceUnreachableError
 
 

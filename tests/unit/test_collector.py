@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.collector import MIDDLE_THRESHOLD, OLD_THRESHOLD, YOUNG_THRESHOLD, tune_for_streams
+from infra.core.collector import MIDDLE_THRESHOLD, OLD_THRESHOLD, YOUNG_THRESHOLD, tune_for_streams
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ from aiokafka.structs import TopicPartition  # type: ignore[import-untyped]
 from faust.types import TP
 
 from agents.app import build_app, fetch_batching
-from agents.consumer import FetchBatching, commit_point
-from infra.settings import Settings
+from agents.runtime.consumer import FetchBatching, commit_point
+from infra.core.settings import Settings
 
 LANE = TP("crmbus.events", 0)
 

@@ -5,7 +5,7 @@ import base64
 import pytest
 from pydantic import SecretStr
 
-from ingress.dashboard.access import check_exposure, on_loopback, presented
+from ingress.console.access import check_exposure, on_loopback, presented
 from streams.errors import ConfigurationError
 
 TOKEN = SecretStr("a-token-long-enough-1234")

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from ingress.dashboard.document import Unavailable
-from ingress.dashboard.gather import Gather
+from ingress.console.document import Unavailable
+from ingress.console.gather import Gather
 from streams.delivery_sla import DeliveryFigures, DeliverySla
 from streams.errors import ServiceUnreachableError
 

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from ingress.dashboard.document import Readings, Unavailable, Window, overview
-from ingress.dashboard.page import age, render
+from ingress.console.document import Readings, Unavailable, Window, overview
+from ingress.console.page import age, render
 from streams.bus_health import DeadLetterGroup, GroupLag, PartitionOffsets, WorkerMetrics, WorkerReading
 from streams.delivery_sla import DeliveryFigures, DeliverySla
 

@@ -3,7 +3,7 @@ import json
 import pytest
 import structlog
 
-from infra.logging import REDACTED, configure_logging
+from infra.core.logging import REDACTED, configure_logging
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from infra.settings import Settings
+from infra.core.settings import Settings
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 

@@ -1,7 +1,7 @@
 import httpx
 import pytest
 
-from connectors.schema_registry import RegistrySchemaIds, schema_ids
+from connectors.kafka.schema_registry import RegistrySchemaIds, schema_ids
 from infra.cli.registry import register_all
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.catalogue import load_catalogue

@@ -1,7 +1,7 @@
 import pytest
 
-from infra.kafka_node import LocalKafka
-from infra.settings import Settings
+from infra.core.settings import Settings
+from infra.local.kafka_node import LocalKafka
 from streams.errors import ConfigurationError
 
 

@@ -2,7 +2,7 @@
 got (or that its commit waits for), and only after two identical looks; each handled batch is
 checked for records skipped before or inside it."""
 
-from agents.stall_guard import Progress, Reading, StallDetector
+from agents.runtime.stall_guard import Progress, Reading, StallDetector
 
 LANE = ("lane", 3)
 

@@ -8,8 +8,8 @@ from faust.events import Event
 from faust.types.tuples import ConsumerMessage
 
 from agents.app import build_app
-from agents.take import acknowledge, take
-from infra.settings import Settings
+from agents.runtime.take import acknowledge, take
+from infra.core.settings import Settings
 
 TOPIC = "crmbus.deliver.crm"
 

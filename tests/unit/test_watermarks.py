@@ -3,7 +3,7 @@
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from infra.watermarks import high_watermark
+from connectors.kafka.watermarks import high_watermark
 
 
 class ElectingConsumer:

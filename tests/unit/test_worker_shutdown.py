@@ -4,7 +4,7 @@ import asyncio
 
 import agents.app
 from agents.app import build_app
-from infra.settings import Settings
+from infra.core.settings import Settings
 
 
 class RecordingClients:

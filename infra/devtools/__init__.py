@@ -1,0 +1,2 @@
+"""The sandbox destinations and the demo: tools for developers and demos, not part of a
+production deployment."""

@@ -1,0 +1,64 @@
+"""The demo tenant ``crmbus up`` creates: the seed flows pointing at the sandbox (with stand-in
+credentials, which the sandbox accepts), and an API key.
+
+The key's secret is shown once when created and kept in ``<state_dir>/bus/demo.key`` (mode 0600),
+so a second ``crmbus up`` and ``crmbus demo`` use the same key; a key that no longer
+authenticates (revoked, expired, another database) is replaced.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from infra.core.secret_box import SecretBox
+from infra.core.settings import Settings
+from infra.db.api_keys import ApiKeys
+from infra.db.endpoints import Endpoints
+from infra.db.tenants import Tenants
+
+DEMO_TENANT = "demo"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoTenant:
+    tenant_id: str
+    api_key: str
+    created: bool
+
+
+def demo_key_file(settings: Settings) -> Path:
+    return settings.state_path / "bus" / "demo.key"
+
+
+def ensure_demo_tenant(engine: Engine, settings: Settings) -> DemoTenant:
+    """The demo tenant with every seed flow (pointing at the sandbox) and a working API key."""
+    tenants = Tenants(engine, actor="crmbus up")
+    _, created = tenants.ensure(DEMO_TENANT, "Demo company", sandbox_url=settings.sandbox_url)
+    if not created:
+        tenants.seed(DEMO_TENANT, settings.sandbox_url)  # adds seed flows it lacks, nothing else
+    endpoints = Endpoints(engine, SecretBox.from_settings(settings), actor="crmbus up")
+    for endpoint in endpoints.list(DEMO_TENANT):
+        if not endpoint.has_secret:  # the sandbox takes any credential; a real one set later stays
+            endpoints.update(DEMO_TENANT, endpoint.name, secret=f"sandbox-{endpoint.name}-token")
+    keys = ApiKeys(engine, actor="crmbus up", sandbox_url=settings.sandbox_url)
+    path = demo_key_file(settings)
+    kept = read_demo_key(settings)
+    if kept is not None and keys.authenticate(kept) == DEMO_TENANT:
+        return DemoTenant(DEMO_TENANT, kept, created)
+    _, secret = keys.create(DEMO_TENANT, "crmbus up demo")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret + "\n")
+    return DemoTenant(DEMO_TENANT, secret, created)
+
+
+def read_demo_key(settings: Settings) -> str | None:
+    try:
+        return demo_key_file(settings).read_text().strip() or None
+    except FileNotFoundError:
+        return None

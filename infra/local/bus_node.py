@@ -1,0 +1,190 @@
+"""The bus's own processes under ``crmbus up``: the sandbox destinations, the ingress, the workers
+and the operator dashboard.
+
+Each runs detached in its own session, like the broker, with its pid file and log under
+``<state_dir>/bus/``, so ``crmbus down`` from another terminal stops it as surely as Ctrl-C in
+the one running ``crmbus up``. A process answering its health URL is reused by a second ``up``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from yarl import URL
+
+from infra.core.processes import (
+    port_accepts,
+    process_cmdline,
+    read_pid,
+    spawn_detached,
+    stop_process_group,
+    tail,
+)
+from infra.core.settings import Settings
+from streams.deadlines import wait_until
+from streams.errors import InfraError, PortInUseError, StartTimeoutError
+
+_START_TIMEOUT_S = 120.0  # workers join the group and restore their tables before they answer 200
+
+
+@dataclass(frozen=True, slots=True)
+class BusProcess:
+    """One ``crmbus <command>`` the bus runs, and how to tell it is ready."""
+
+    name: str
+    command: tuple[str, ...]
+    health_url: str
+    port: int
+    port_setting: str
+    env: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStatus:
+    process: BusProcess
+    pid: int | None
+    healthy: bool
+    log_file: Path
+
+
+def bus_processes(settings: Settings) -> tuple[BusProcess, ...]:
+    """Sandbox, ingress, workers and the dashboard, in the order they start (destinations before
+    senders, the dashboard that watches them last).
+
+    The workers may call loopback destinations: the sandbox is one. A deployment with real
+    destinations runs ``crmbus worker`` itself, where ``CRMBUS_OUTBOUND_ALLOW_LOOPBACK`` keeps its
+    default (off).
+    """
+    sandbox = URL(settings.sandbox_url)
+    sandbox_port = sandbox.port or 80
+    return (
+        BusProcess(
+            "sandbox",
+            ("sandbox", "--host", sandbox.host or "127.0.0.1", "--port", str(sandbox_port)),
+            str(sandbox.with_path("/_control/health")),
+            sandbox_port,
+            "CRMBUS_SANDBOX_URL",
+            {},
+        ),
+        BusProcess(
+            "ingress",
+            ("ingress",),
+            f"http://{settings.ingress_host}:{settings.ingress_port}/health",
+            settings.ingress_port,
+            "CRMBUS_INGRESS_PORT",
+            {},
+        ),
+        BusProcess(
+            "worker",
+            ("worker",),
+            f"http://127.0.0.1:{settings.worker_web_port}/health",
+            settings.worker_web_port,
+            "CRMBUS_WORKER_WEB_PORT",
+            {"CRMBUS_OUTBOUND_ALLOW_LOOPBACK": os.environ.get("CRMBUS_OUTBOUND_ALLOW_LOOPBACK", "true")},
+        ),
+        BusProcess(
+            "dashboard",
+            ("dashboard",),
+            str(URL.build(scheme="http", host=_reachable(settings.dashboard_host), port=settings.dashboard_port))
+            + "/health",
+            settings.dashboard_port,
+            "CRMBUS_DASHBOARD_PORT",
+            {},
+        ),
+    )
+
+
+def _reachable(host: str) -> str:
+    """Where to reach a server listening on ``host``: a wildcard address is reached on loopback."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - compared, not bound
+
+
+def healthy(url: str, timeout_s: float = 1.0) -> bool:
+    try:
+        return httpx.get(url, timeout=timeout_s).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class LocalBus:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.state_path / "bus"
+        self.processes = bus_processes(settings)
+
+    def pid_file(self, process: BusProcess) -> Path:
+        return self.home / f"{process.name}.pid"
+
+    def log_file(self, process: BusProcess) -> Path:
+        return self.home / f"{process.name}.log"
+
+    def our_pid(self, process: BusProcess) -> int | None:
+        """The pid of ``process`` as this state directory started it, if it still runs."""
+        pid = read_pid(self.pid_file(process))
+        if pid is None:
+            return None
+        cmdline = process_cmdline(pid)
+        if cmdline is None or f"-m infra {process.command[0]}" not in cmdline:
+            return None
+        return pid
+
+    def up_one(self, process: BusProcess) -> bool:
+        """Start ``process`` unless it already runs, and wait until it answers; True when started."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        if self.our_pid(process) is not None and healthy(process.health_url):
+            return False
+        self._start(process)
+        return True
+
+    def _start(self, process: BusProcess) -> None:
+        pid = self.our_pid(process)
+        if pid is None:
+            if port_accepts("127.0.0.1", process.port):
+                raise PortInUseError(
+                    f"port {process.port} is taken by a process that is not crmbus's {process.name}; "
+                    f"stop it or set {process.port_setting}"
+                )
+            command = [sys.executable, "-m", "infra", *process.command]
+            env = {**os.environ, **process.env}
+            pid = spawn_detached(command, self.log_file(process), env)
+            self.pid_file(process).write_text(f"{pid}\n")
+
+        def ready() -> bool:
+            if process_cmdline(pid) is None:
+                self.pid_file(process).unlink(missing_ok=True)
+                raise InfraError(
+                    f"crmbus {process.name} exited during start-up; see {self.log_file(process)}:\n"
+                    f"{tail(self.log_file(process))}"
+                )
+            return healthy(process.health_url)
+
+        try:
+            wait_until(ready, _START_TIMEOUT_S, f"crmbus {process.name} at {process.health_url}", interval_s=0.25)
+        except StartTimeoutError as error:
+            raise StartTimeoutError(f"{error}; see {self.log_file(process)}:\n{tail(self.log_file(process))}") from None
+
+    def down(self) -> list[str]:
+        """Stop every process this state directory started, senders first. Returns those stopped."""
+        stopped = []
+        for process in reversed(self.processes):
+            pid = self.our_pid(process)
+            self.pid_file(process).unlink(missing_ok=True)
+            if pid is not None:
+                stop_process_group(pid, timeout_s=30)
+                stopped.append(process.name)
+        return stopped
+
+    def exited(self) -> list[BusProcess]:
+        """The processes started by this state directory that are no longer running."""
+        return [p for p in self.processes if self.pid_file(p).exists() and self.our_pid(p) is None]
+
+    def status(self) -> list[ProcessStatus]:
+        return [
+            ProcessStatus(p, self.our_pid(p), healthy(p.health_url, timeout_s=0.5), self.log_file(p))
+            for p in self.processes
+        ]

@@ -1,0 +1,147 @@
+"""The generic API: ``POST /v1/events``, ``POST /v1/events/batch``, ``GET /v1/events/{event_id}``."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC
+from typing import Any
+
+import structlog
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from connectors.kafka.producer import Delivered
+from infra.core.metrics import reject
+from infra.db.models import WebhookDelivery
+from ingress.api.state import STATE
+from ingress.http.bodies import json_response, read_json
+from ingress.http.problems import Problem, invalid_event, kafka_unavailable
+from streams.envelope import Envelope
+from streams.errors import InvalidEventError, ProduceError, ServiceUnreachableError
+from streams.event_types import validate_payload
+from streams.inbound import envelope_from_request
+
+log = structlog.get_logger("crmbus.ingress")
+SOURCE = "api"
+
+
+def _accepted(event: Envelope, where: Delivered) -> dict[str, Any]:
+    return {
+        "event_id": str(event.event_id),
+        "status": "accepted",
+        "type": event.type,
+        "topic": where.topic,
+        "partition": where.partition,
+        "offset": where.offset,
+    }
+
+
+async def post_event(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    principal = await state.principal(request)
+    limit_headers = state.limits.check(principal.tenant_id, str(principal.key_id))
+    document = await read_json(request, state.settings.ingress_max_body_bytes)
+    event = envelope_from_request(
+        document,
+        tenant_id=principal.tenant_id,
+        source=SOURCE,
+        validate_payload=validate_payload,
+        idempotency_header=request.headers.get("Idempotency-Key"),
+    )
+    structlog.contextvars.bind_contextvars(tenant_id=principal.tenant_id, event_id=str(event.event_id))
+    [result] = await state.publisher.publish([event])
+    if isinstance(result, ProduceError):
+        log.warning("kafka_write_failed", code=result.code)
+        raise kafka_unavailable(retry_after_s=5)
+    return json_response(202, _accepted(event, result), limit_headers)
+
+
+async def post_batch(request: web.Request) -> web.Response:
+    """Each valid event is written; each invalid one gets its problem. 202 if all were accepted, else 207."""
+    state = request.app[STATE]
+    principal = await state.principal(request)
+    document = await read_json(request, state.settings.ingress_max_body_bytes)
+    items = document.get("events")
+    if set(document) != {"events"} or not isinstance(items, list) or not items:
+        raise invalid_event('the body must be {"events": [ ... ]} with at least one event', "events")
+    if len(items) > state.settings.ingress_batch_max:
+        raise invalid_event(f"at most {state.settings.ingress_batch_max} events per batch", "events")
+    limit_headers = state.limits.check(principal.tenant_id, str(principal.key_id), cost=len(items))
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    valid: list[tuple[int, Envelope]] = []
+    for index, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise InvalidEventError("each event must be a JSON object", field=None)
+            event = envelope_from_request(
+                item, tenant_id=principal.tenant_id, source=SOURCE, validate_payload=validate_payload
+            )
+            valid.append((index, event))
+        except InvalidEventError as exc:
+            reject("invalid_event")
+            field = f"events[{index}].{exc.field}" if exc.field else f"events[{index}]"
+            results[index] = {"index": index} | invalid_event(str(exc), field).body()
+    written = await state.publisher.publish([event for _, event in valid]) if valid else []
+    for (index, event), outcome in zip(valid, written, strict=True):
+        if isinstance(outcome, ProduceError):
+            results[index] = {"index": index} | kafka_unavailable(retry_after_s=5).body()
+        else:
+            results[index] = {"index": index, "status_code": 202} | _accepted(event, outcome)
+    accepted = sum(1 for r in results if r and r.get("status_code") == 202)
+    if accepted == 0 and all(r and r.get("status") == 503 for r in results):
+        raise kafka_unavailable(retry_after_s=5)
+    status = 202 if accepted == len(items) else 207
+    return json_response(
+        status, {"accepted": accepted, "rejected": len(items) - accepted, "results": results}, limit_headers
+    )
+
+
+async def get_event(request: web.Request) -> web.Response:
+    """What became of an event: its delivery attempts. Only the owning tenant sees them (else 404)."""
+    state = request.app[STATE]
+    principal = await state.principal(request)
+    try:
+        event_id = uuid.UUID(request.match_info["event_id"])
+    except ValueError:
+        raise invalid_event("event_id must be a UUID", "event_id") from None
+
+    def attempts() -> list[WebhookDelivery]:
+        query = (
+            select(WebhookDelivery)
+            .where(WebhookDelivery.event_id == event_id, WebhookDelivery.tenant_id == principal.tenant_id)
+            .order_by(WebhookDelivery.created_at)
+        )
+        with Session(state.engine) as session:
+            return list(session.scalars(query))
+
+    try:
+        rows = await asyncio.to_thread(attempts)
+    except OperationalError as exc:
+        raise ServiceUnreachableError("PostgreSQL unreachable while reading deliveries") from exc
+    if not rows:
+        raise Problem(
+            404, "not-found", "Not found", "no deliveries of this event for your tenant yet", reason="not_found"
+        )
+    deliveries = [
+        {
+            "delivery_id": row.delivery_id,
+            "destination": row.destination,
+            "attempt": row.attempt,
+            "status": row.status,
+            "status_code": row.status_code,
+            "at": row.created_at.astimezone(UTC).isoformat(),
+        }
+        for row in rows
+    ]
+    return json_response(200, {"event_id": str(event_id), "type": rows[0].event_type, "deliveries": deliveries}, {})
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.post("/v1/events", post_event),
+        web.post("/v1/events/batch", post_batch),
+        web.get("/v1/events/{event_id}", get_event),
+    ]

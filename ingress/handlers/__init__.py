@@ -1,1 +1,0 @@
-"""HTTP handlers: the generic event API, one module per source webhook, operations endpoints."""

@@ -1,0 +1,82 @@
+"""Request ids, structured access logs, metrics, and the conversion of every error to a problem."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from infra.core.metrics import INGRESS_LATENCY, INGRESS_REQUESTS
+from ingress.http.problems import Problem, invalid_event
+from streams.errors import InvalidEventError, ServiceUnreachableError, SignatureError
+
+log = structlog.get_logger("crmbus.ingress")
+REQUEST_ID = "X-Request-Id"
+
+
+def _route(request: web.Request) -> str:
+    # The route template, never the raw path: label values must stay few and free of ids.
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def _status_problem(exc: web.HTTPException) -> Problem:
+    if exc.status == 404:
+        return Problem(404, "not-found", "Not found", "no such resource", reason="not_found")
+    if exc.status == 413:
+        return Problem(413, "too-large", "Body too large", "the body is too large", reason="too_large")
+    # Keep only headers that carry meaning (Allow on 405); aiohttp's own Content-Type must not clash.
+    headers = {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
+    return Problem(exc.status, f"http-{exc.status}", exc.reason, exc.reason, headers=headers)
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outermost: request id, timing, metrics and one log line per request."""
+    supplied = request.headers.get(REQUEST_ID, "")
+    request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else uuid.uuid4().hex
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    response = await handler(request)
+    elapsed = time.perf_counter() - started
+    route = _route(request)
+    response.headers[REQUEST_ID] = request_id
+    INGRESS_REQUESTS.labels(route=route, method=request.method, status=str(response.status)).inc()
+    INGRESS_LATENCY.labels(route=route).observe(elapsed)
+    if response.status >= 400:
+        log.info("request", method=request.method, route=route, status=response.status, ms=round(elapsed * 1000, 2))
+    return response
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes application/problem+json; nothing else escapes a handler."""
+    instance = request.path
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem.response(instance)
+    except InvalidEventError as exc:
+        return invalid_event(str(exc), exc.field).response(instance)
+    except SignatureError as exc:
+        return Problem(
+            401, "invalid-signature", "Invalid signature", str(exc),
+            reason="replayed" if exc.reason == "replayed" else "bad_signature",
+        ).response(instance)  # fmt: skip
+    except ServiceUnreachableError:
+        log.warning("dependency_unreachable", route=_route(request))
+        return Problem(
+            503, "dependency-unavailable", "Service unavailable", "a dependency does not answer; retry later",
+            headers={"Retry-After": "5"},
+        ).response(instance)  # fmt: skip
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _status_problem(exc).response(instance)
+    except Exception:
+        log.exception("unhandled_error", route=_route(request))
+        return Problem(500, "internal", "Internal error", "an unexpected error; it has been logged").response(instance)
