@@ -1,0 +1,40 @@
+import pytest
+
+from schemas.catalogue import load_catalogue
+from schemas.topic_names import PUBLIC_TOPICS, TopicNames
+from streams.retry_policy import TIERS
+from streams.routes import DESTINATIONS
+
+pytestmark = pytest.mark.unit
+
+
+def _every_name(names: TopicNames) -> list[str]:
+    return [
+        *names.lanes,
+        *(names.deliver(kind) for kind in DESTINATIONS),
+        *(names.retry(tier.name) for tier in TIERS),
+        names.scheduled,
+        names.deliveries,
+        names.dlq,
+        *(topic for event_type in PUBLIC_TOPICS if (topic := names.public(event_type)) is not None),
+    ]
+
+
+def test_every_name_the_code_uses_is_a_topic_of_the_catalogue():
+    catalogue = load_catalogue()
+    missing = [name for name in _every_name(TopicNames()) if name not in catalogue.topics]
+    assert missing == []
+
+
+def test_every_topic_of_the_catalogue_has_a_name_in_code():
+    assert set(load_catalogue().topics) == set(_every_name(TopicNames()))
+
+
+def test_a_prefix_is_put_before_every_name_including_changelogs():
+    plain, prefixed = TopicNames(), TopicNames("staging.")
+    assert _every_name(prefixed) == ["staging." + name for name in _every_name(plain)]
+    assert prefixed.changelog("circuits") == "staging." + plain.changelog("circuits")
+
+
+def test_an_event_type_without_a_public_topic_has_none():
+    assert TopicNames().public("whatsapp.session.status") is None
