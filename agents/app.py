@@ -85,7 +85,7 @@ class Wiring:
         self.settings = settings
         self.app = app
         self.topics = RouterTopics(settings.topic_prefix)
-        self.ids = schema_ids(settings.schema_registry_url)
+        self.ids = schema_ids(settings)
         self.engine = engine = make_engine(settings.database)
         repository = Routes(engine, actor="worker")
         destinations = Endpoints(engine, SecretBox.from_settings(settings), actor="worker")

@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connectors.kafka.schema_registry import schema_ids
+from connectors.kafka.schema_registry import display_url, schema_ids
 from infra.core.settings import Settings
 from schemas.avro_schemas import SchemaIds, load_schema
 from schemas.catalogue import RAW_VALUE, Catalogue, load_catalogue
@@ -27,10 +27,9 @@ def register_all(catalogue: Catalogue, ids: SchemaIds) -> dict[str, int]:
 def register() -> None:
     """Register every topic's value schema (with a registry) or show the catalogue ids (without)."""
     settings = Settings()
-    subjects = register_all(
-        load_catalogue().with_prefix(settings.topic_prefix), schema_ids(settings.schema_registry_url)
-    )
-    table = Table(title=f"schema ids from {settings.schema_registry_url or 'schemas/avro/ids.yaml'}")
+    subjects = register_all(load_catalogue().with_prefix(settings.topic_prefix), schema_ids(settings))
+    registry = settings.schema_registry_url
+    table = Table(title=f"schema ids from {display_url(registry) if registry else 'schemas/avro/ids.yaml'}")
     table.add_column("subject")
     table.add_column("id", justify="right")
     for subject, schema_id in subjects.items():

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.kafka.admin import apply_catalogue
-from connectors.kafka.schema_registry import schema_ids
+from connectors.kafka.schema_registry import display_url, schema_ids
 from infra.cli.dashboard import dashboard_url
 from infra.cli.registry import register_all
 from infra.core.processes import tail
@@ -89,7 +89,7 @@ def up(
     catalogue = load_catalogue().with_prefix(settings.topic_prefix)
     plan = apply_catalogue(admin, catalogue, settings.kafka_replication_factor)
     console.print(f"topics: {len(plan.create)} created, {len(plan.unchanged)} unchanged of {len(catalogue)}")
-    subjects = register_all(catalogue, schema_ids(settings.schema_registry_url))
+    subjects = register_all(catalogue, schema_ids(settings))
     console.print(f"schemas: {len(subjects)} subjects with ids")
     with scoped_engine(settings.database) as engine:
         upgrade(engine)
@@ -166,7 +166,7 @@ def _print_status(settings: Settings) -> None:
     )
     table.add_row(
         "schema ids",
-        settings.schema_registry_url or "schemas/avro/ids.yaml",
+        display_url(settings.schema_registry_url) if settings.schema_registry_url else "schemas/avro/ids.yaml",
         "registry" if settings.schema_registry_url else "catalogue",
         "",
     )

@@ -48,6 +48,21 @@ class Settings(BaseSettings):
     schema_registry_url: str | None = Field(
         None, description="Confluent-compatible schema registry; unset: ids from schemas/avro/ids.yaml."
     )
+    schema_registry_basic_auth: SecretStr | None = Field(
+        None, description="HTTP Basic credentials for the schema registry, as `user:password` (an API key and secret)."
+    )
+    schema_registry_ca_file: Path | None = Field(
+        None,
+        description="CA certificates (PEM file) that sign the schema registry's TLS certificate; "
+        "unset: the certifi bundle, or SSL_CERT_FILE.",
+    )
+    schema_registry_cert_file: Path | None = Field(
+        None, description="Client certificate (PEM) for a schema registry that asks for mutual TLS."
+    )
+    schema_registry_key_file: Path | None = Field(
+        None,
+        description="Private key (PEM, unencrypted) of that client certificate, unless the certificate file holds it.",
+    )
     secret_key: SecretStr | None = Field(
         None,
         description="Fernet key (url-safe base64, 32 bytes) sealing stored secrets such as webhook signing "

@@ -39,9 +39,7 @@ async def _resources(settings: Settings, app: web.Application) -> AsyncIterator[
     """Open the producer, the database pool and the codec at start; flush and close at stop."""
     engine = make_engine(settings.database, pool_size=4)
     lanes = Lanes.configure(settings.high_priority_types, settings.low_priority_types, settings.topic_prefix)
-    codec = AvroCodec(
-        load_schema("envelope.v1.avsc"), f"{lanes.topics[1]}-value", schema_ids(settings.schema_registry_url)
-    )
+    codec = AvroCodec(load_schema("envelope.v1.avsc"), f"{lanes.topics[1]}-value", schema_ids(settings))
     workers = settings.ingress_workers
     config = producer_config(settings.kafka_bootstrap, settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
     async with AsyncProducer(config) as producer:

@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 from importlib.metadata import version
 from typing import Any
 
-import httpx
 from aiohttp import web
 from sqlalchemy import text
 
+from connectors.kafka.schema_registry import check_registry
 from infra.core.metrics import exposition
 from ingress.api.openapi import DOCS_PAGE, document
 from ingress.api.state import STATE, IngressState
@@ -45,9 +45,8 @@ async def _postgres(state: IngressState) -> None:
     await asyncio.to_thread(select_one)
 
 
-async def _registry(url: str) -> None:
-    async with httpx.AsyncClient(timeout=_CHECK_TIMEOUT_S) as client:
-        (await client.get(url.rstrip("/") + "/subjects")).raise_for_status()
+async def _registry(state: IngressState) -> None:
+    await asyncio.to_thread(check_registry, state.settings, _CHECK_TIMEOUT_S)
 
 
 async def health_detailed(request: web.Request) -> web.Response:
@@ -58,7 +57,7 @@ async def health_detailed(request: web.Request) -> web.Response:
     }
     registry_url = state.settings.schema_registry_url
     if registry_url:
-        checks["schema_registry"] = lambda: _registry(registry_url)
+        checks["schema_registry"] = lambda: _registry(state)
     results = dict(zip(checks, await asyncio.gather(*(_timed(c) for c in checks.values())), strict=True))
     if not registry_url:
         results["schema_registry"] = {"status": "not_configured", "ids_from": "schemas/avro/ids.yaml"}

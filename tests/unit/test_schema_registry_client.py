@@ -1,76 +1,96 @@
-import httpx
+"""How the settings become Confluent's registry client, and the catalogue fallback without one.
+
+The client against a registry that answers (auth, TLS, caching, refusals) is specified in
+tests/integration/test_schema_registry.py, on a loopback fake.
+"""
+
+from pathlib import Path
+
 import pytest
+from pydantic import SecretStr
 
-from connectors.kafka.schema_registry import RegistrySchemaIds, schema_ids
-from infra.cli.registry import register_all
+from connectors.kafka.schema_registry import RegistryAccess, RegistrySchemaIds, display_url, schema_ids
+from infra.core.settings import Settings
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
-from schemas.catalogue import load_catalogue
-from schemas.codec import AvroCodec
-from streams.envelope import Envelope
-from streams.errors import DecodeError, ServiceUnreachableError
-from tests.fakes.schema_registry import FakeSchemaRegistry
+from streams.errors import ConfigurationError, ServiceUnreachableError
+from tests.conftest import free_port
 
 
-@pytest.fixture
-def registry():
-    return FakeSchemaRegistry()
-
-
-@pytest.fixture
-def ids(registry):
-    return RegistrySchemaIds("http://registry.test", client=httpx.Client(transport=registry.transport()))
-
-
-def test_the_codec_writes_the_id_the_registry_gave(ids, registry):
-    codec = AvroCodec(load_schema("envelope.v1.avsc"), "crmbus.events-value", ids)
-    data = codec.encode(Envelope("acme", "lead.created", "site", {}).to_record())
-    assert int.from_bytes(data[1:5], "big") == codec.schema_id
-    assert registry.subjects["crmbus.events-value"] == [codec.schema_id]
-
-
-def test_a_reader_with_a_cold_cache_fetches_the_writer_schema_by_id(registry):
-    writer_ids = RegistrySchemaIds("http://r.test", client=httpx.Client(transport=registry.transport()))
-    reader_ids = RegistrySchemaIds("http://r.test", client=httpx.Client(transport=registry.transport()))
-    event = Envelope("acme", "lead.created", "site", {"k": 1})
-    data = AvroCodec(load_schema("envelope.v1.avsc"), "a-value", writer_ids).encode(event.to_record())
-    asked = registry.requests
-    fetched = reader_ids.schema_for(int.from_bytes(data[1:5], "big"))
-    assert registry.requests == asked + 1
-    assert fetched.name == "io.crmbus.Envelope"
-
-
-def test_ids_are_asked_once_then_served_from_memory(ids, registry):
-    schema = load_schema("envelope.v1.avsc")
-    first = ids.id_for("s-value", schema)
-    asked = registry.requests
-    assert ids.id_for("s-value", schema) == first
-    assert ids.schema_for(first) is schema
-    assert registry.requests == asked
-
-
-def test_an_id_the_registry_does_not_know_is_a_decode_error(ids):
-    with pytest.raises(DecodeError, match="unknown schema id 77"):
-        ids.schema_for(77)
-
-
-def test_an_unreachable_registry_is_a_typed_error():
-    def refuse(request):
-        raise httpx.ConnectError("refused", request=request)
-
-    ids = RegistrySchemaIds("http://r.test", client=httpx.Client(transport=httpx.MockTransport(refuse)))
-    with pytest.raises(ServiceUnreachableError, match="ConnectError"):
-        ids.id_for("s-value", load_schema("envelope.v1.avsc"))
+def settings(**fields):
+    return Settings(**{"schema_registry_url": None} | fields)
 
 
 def test_without_a_registry_url_ids_come_from_the_catalogue():
+    assert isinstance(schema_ids(settings()), CatalogueSchemaIds)
     assert isinstance(schema_ids(None), CatalogueSchemaIds)
-    assert isinstance(schema_ids("http://r.test"), RegistrySchemaIds)
+    assert RegistryAccess.of(settings(schema_registry_basic_auth=SecretStr("u:p"))) is None
 
 
-def test_registering_the_catalogue_publishes_one_subject_per_avro_topic(ids, registry):
-    catalogue = load_catalogue()
-    subjects = register_all(catalogue, ids)
-    assert set(registry.subjects) == set(subjects)
-    assert "crmbus.dlq-value" not in subjects, "the DLQ keeps the original bytes of any schema"
-    assert subjects["crmbus.events-value"] == subjects["crm.lead.created-value"], "one schema, one id"
-    assert len(set(subjects.values())) == 3
+def test_with_a_registry_url_ids_come_from_the_registry():
+    assert isinstance(schema_ids(settings(schema_registry_url="http://registry.test:8081")), RegistrySchemaIds)
+    assert isinstance(schema_ids("http://registry.test:8081"), RegistrySchemaIds), "a bare URL, as benches pass"
+
+
+def test_basic_auth_and_tls_files_reach_the_client_configuration():
+    access = RegistryAccess.of(
+        settings(
+            schema_registry_url="https://registry.example.com",
+            schema_registry_basic_auth=SecretStr("api-key:api-secret"),
+            schema_registry_ca_file=Path("/etc/crmbus/ca.pem"),
+            schema_registry_cert_file=Path("/etc/crmbus/client.pem"),
+            schema_registry_key_file=Path("/etc/crmbus/client.key"),
+        )
+    )
+    assert access is not None
+    config = access.client_config(timeout_s=5.0, retries=2)
+    assert config["url"] == "https://registry.example.com"
+    assert config["basic.auth.user.info"] == "api-key:api-secret"
+    assert config["ssl.ca.location"] == "/etc/crmbus/ca.pem"
+    assert config["ssl.certificate.location"] == "/etc/crmbus/client.pem"
+    assert config["ssl.key.location"] == "/etc/crmbus/client.key"
+
+
+def test_settings_left_unset_are_left_to_the_client_defaults():
+    config = RegistryAccess("http://registry.test").client_config(timeout_s=5.0, retries=2)
+    assert not {"basic.auth.user.info", "ssl.ca.location", "ssl.certificate.location", "ssl.key.location"} & set(config)
+
+
+def test_the_password_shows_in_no_repr_and_no_printed_url():
+    access = RegistryAccess.of(
+        settings(schema_registry_url="https://registry.test", schema_registry_basic_auth=SecretStr("u:s3cret"))
+    )
+    assert "s3cret" not in repr(access)
+    assert display_url("https://key:s3cret@registry.test:8081/ctx") == "https://registry.test:8081/ctx"
+    assert display_url("https://registry.test") == "https://registry.test"
+
+
+def test_a_url_that_is_not_http_is_a_configuration_error_that_hides_its_credentials():
+    with pytest.raises(ConfigurationError, match="not http") as refused:
+        schema_ids("ftp://key:s3cret@registry.test")
+    assert "s3cret" not in str(refused.value)
+
+
+def test_a_key_without_its_certificate_is_a_configuration_error(tmp_path):
+    key = tmp_path / "client.key"
+    key.write_text("not used")
+    with pytest.raises(ConfigurationError, match=r"ssl\.certificate\.location"):
+        schema_ids(settings(schema_registry_url="https://registry.test", schema_registry_key_file=key))
+
+
+def test_a_missing_ca_file_is_a_configuration_error(tmp_path):
+    missing = tmp_path / "nowhere.pem"
+    with pytest.raises(ConfigurationError, match="FileNotFoundError"):
+        schema_ids(settings(schema_registry_url="https://registry.test", schema_registry_ca_file=missing))
+
+
+def test_credentials_not_in_user_colon_password_form_are_a_configuration_error():
+    with pytest.raises(ConfigurationError, match="username") as refused:
+        schema_ids(settings(schema_registry_url="http://r.test", schema_registry_basic_auth=SecretStr("s3cret")))
+    assert "s3cret" not in str(refused.value)
+
+
+def test_an_unreachable_registry_is_a_typed_error():
+    ids = schema_ids(settings(schema_registry_url=f"http://key:s3cret@127.0.0.1:{free_port()}"))
+    with pytest.raises(ServiceUnreachableError, match="ConnectError") as refused:
+        ids.id_for("s-value", load_schema("envelope.v1.avsc"))
+    assert "s3cret" not in str(refused.value)
