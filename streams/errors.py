@@ -4,19 +4,25 @@ Every failure that crosses a layer boundary is one of these; third-party
 exceptions are translated at the edge that meets them (connectors/, infra/).
 
     CrmbusError
-    ├── ConfigurationError          a setting or catalogue entry is wrong; fix the config
-    ├── InfraError                  a local service could not be brought up or reached
-    │   ├── MissingToolError        java, mvn or PostgreSQL binaries are absent
-    │   ├── PortInUseError          a port we must bind is taken by someone else
-    │   ├── StartTimeoutError       a service did not answer in time (names its log)
-    │   ├── ServiceUnreachableError a configured server does not answer
-    │   └── ProduceError            Kafka did not acknowledge a record (``retriable`` says if trying again can help)
-    ├── TopicConflictError          the catalogue asks for a change Kafka cannot make safely
-    ├── InvalidEventError           an inbound event or webhook is malformed (names the field); HTTP 422
-    ├── SignatureError              a webhook's signature is missing, wrong, expired or replayed; HTTP 401
-    └── PoisonMessageError          bytes that cannot become an event; goes to the DLQ
-        ├── DecodeError             not our wire format, unknown schema id, bad Avro
-        └── SchemaMismatchError     decodes, but not into the expected record
+    ├── ConfigurationError              a setting or catalogue entry is wrong; fix the config
+    ├── InfraError                      a local service could not be brought up or reached
+    │   ├── MissingToolError            java, mvn or PostgreSQL binaries are absent
+    │   ├── PortInUseError              a port we must bind is taken by someone else
+    │   ├── StartTimeoutError           a service did not answer in time (names its log)
+    │   ├── ServiceUnreachableError     a configured server does not answer
+    │   └── ProduceError                Kafka did not acknowledge a record; ``retriable`` says if retrying helps
+    ├── TopicConflictError              the catalogue asks for a change Kafka cannot make safely
+    ├── InvalidEventError               an inbound event or webhook is malformed (names the field); HTTP 422
+    ├── SignatureError                  a webhook's signature is missing, wrong, expired or replayed; HTTP 401
+    ├── PoisonMessageError              a record that can never be processed; to the DLQ, not a retry
+    │   ├── DecodeError                 not our wire format, unknown schema id, bad Avro
+    │   ├── SchemaMismatchError         decodes, but not into the expected record
+    │   └── MappingError                a route's mapping cannot build its request (names the output field)
+    ├── InvalidRouteError               a route's filter or mapping is invalid; refused when saved
+    └── DeliveryError                   a destination did not take a delivery (``status``, ``retry_after_s``)
+        ├── TransientDeliveryError      408, 429, 5xx, timeouts, reset connections; retried
+        └── PermanentDeliveryError      other 4xx, a request we cannot build; to the DLQ
+            └── UnsafeDestinationError  refused by the SSRF guard, or not https
 """
 
 from __future__ import annotations

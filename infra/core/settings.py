@@ -1,6 +1,6 @@
 """One typed settings object, read from ``CRMBUS_*`` environment variables once at start-up.
 
-Every field is documented in the README's settings table; the defaults run the whole
+Every field is documented in docs/settings.md; the defaults run the whole
 stack on this machine's loopback with nothing configured.
 """
 
