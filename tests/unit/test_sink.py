@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 
 from agents.outputs import Output
 from agents.records import Consumed
-from agents.sink import CircuitBook, Sink, SinkTopics
+from agents.sink import CircuitBook, Sink
 from connectors.destinations import Delivered
 from infra.db.endpoints import Destination
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
+from schemas.topic_names import TopicNames
 from streams.circuit import CircuitConfig
 from streams.dead_letter import ATTEMPTS, ERROR_MESSAGE, STAGE, STATUS_CODE, Origin
 from streams.errors import PermanentDeliveryError, TransientDeliveryError
@@ -96,14 +97,14 @@ def sink(config: Config, answers, circuits: CircuitBook | None = None) -> tuple[
         kind="crm",
         deliveries=lambda topic: DELIVERIES,
         outcomes=OUTCOMES,
-        topics=SinkTopics(""),
+        topics=TopicNames(""),
         config=config,
         finished=Table(),
         circuits=circuits or CircuitBook(Table(), CircuitConfig()),
         call=call,
         writer=writer,
         max_in_flight=8,
-        clock=lambda: NOW,
+        clock=NOW.timestamp,
         rand=lambda: 0.5,
     )
     return made, writer, called
