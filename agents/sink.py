@@ -230,7 +230,7 @@ class Sink:
             if via is not None:
                 return via
             self._parked.inc()
-            outputs.append(self._park(record, delivery, decision.retry_at or now + 5, now))
+            outputs.append(self._park(record, delivery, destination, decision.retry_at or now + 5, now))
             return None
         return _Item(record, delivery, destination, key, delivery["action"])
 
@@ -250,9 +250,11 @@ class Sink:
             return None
         return _Item(record, delivery, other, key, action, fallback=True)
 
-    def _park(self, record: Consumed, delivery: dict[str, Any], reopens_at: float, now: float) -> Output:
-        """Circuit open: wait in the retry tier that fits, without spending an attempt."""
-        parked = park(RetryPolicy(), reopens_at=reopens_at, now=now)
+    def _park(
+        self, record: Consumed, delivery: dict[str, Any], destination: Destination, reopens_at: float, now: float
+    ) -> Output:
+        """Circuit open: wait in the destination's retry tier that fits, without spending an attempt."""
+        parked = park(self._policy(destination), reopens_at=reopens_at, now=now)
         return self._wait(record, delivery, parked.tier, parked.not_before)
 
     def _policy(self, destination: Destination) -> RetryPolicy:
@@ -334,7 +336,7 @@ class Sink:
         delivery, outcome = item.delivery, item.outcome
         if item.parked_until is not None:
             self._parked.inc()
-            outputs.append(self._park(item.record, delivery, item.parked_until, now))
+            outputs.append(self._park(item.record, delivery, item.destination, item.parked_until, now))
             return
         if isinstance(outcome, Delivered):
             done.append((item.record.origin.partition, delivery["delivery_id"].encode()))
