@@ -38,7 +38,7 @@ from agents.runtime.partitioned_table import PartitionedTable
 from agents.runtime.stall_guard import Progress, Reading, StallDetector
 from agents.runtime.take import acknowledge, take
 from agents.scheduler import Scheduler
-from agents.sink import CircuitBook, Sink, SinkTopics
+from agents.sink import CircuitBook, Sink
 from connectors.destinations import Connector, Delivered, HttpClients, connector_for
 from connectors.kafka.producer import AsyncProducer, producer_config
 from connectors.kafka.schema_registry import schema_ids
@@ -53,6 +53,7 @@ from infra.db.routes import Routes
 from schemas.avro_schemas import load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
+from schemas.topic_names import TopicNames
 from streams.circuit import CircuitConfig
 from streams.lanes import DEFAULT, HIGH, LOW
 from streams.retry_policy import TIERS, Tier, tier_topic
@@ -178,11 +179,12 @@ class Wiring:
                 cached = made[destination.id] = (destination, connector)
             return await cached[1].deliver(delivery_id, action, payload)
 
+        names = TopicNames(self.settings.topic_prefix)
         return Sink(
             kind=kind,
             deliveries=self.delivery_codec,
-            outcomes=self.codec("delivery_outcome.v1.avsc", self.settings.topic_prefix + "crmbus.deliveries"),
-            topics=SinkTopics(self.settings.topic_prefix),
+            outcomes=self.codec("delivery_outcome.v1.avsc", names.deliveries),
+            topics=names,
             config=self.routes,
             finished=self.tables["sink-finished"],
             circuits=self.circuits,

@@ -6,7 +6,13 @@ connector, many at once (bounded) or one after another per tenant when the desti
 order. Then, by outcome: delivered → remembered as finished; transient failure → the retry tier
 ``streams.retry_policy.decide`` picks, or the DLQ when attempts or age run out; permanent failure
 → the DLQ at once; circuit open → parked in a retry tier until it may close, no attempt counted.
-Every attempt also leaves a ``DeliveryOutcome`` on ``crmbus.deliveries`` (archived to PostgreSQL).
+Every attempt also leaves a ``DeliveryOutcome`` on the deliveries topic (archived to PostgreSQL).
+Those choices are pure functions of ``streams.sink_decisions``; the sink does the reading, calling,
+writing and counting around them.
+
+Two clocks are injected: wall time (epoch seconds) for what outlives the process or is compared
+across workers (circuit states, record times, retry due times), and a monotonic clock for what
+must not jump when the wall clock is stepped (call latencies, rate-limit refills).
 
 As in the router, outputs are written and acknowledged by Kafka before finished ids are
 remembered and before the batch is acknowledged: a crash repeats calls, which the destination's
@@ -35,40 +41,28 @@ from connectors.destinations import Delivered
 from infra.core.metrics import CIRCUITS_OPEN, DEAD_LETTERS, SINK_ATTEMPT_SECONDS, SINK_DELIVERIES, SINK_PARKED
 from infra.db.endpoints import Destination
 from schemas.codec import AvroCodec
+from schemas.topic_names import TopicNames
 from streams import circuit
 from streams.circuit import CircuitConfig, CircuitState
 from streams.dead_letter import REPLAY, dead_letter_headers, header
-from streams.errors import (
-    DeliveryError,
-    InvalidRouteError,
-    PermanentDeliveryError,
-    PoisonMessageError,
-    TransientDeliveryError,
-)
+from streams.errors import DeliveryError, PermanentDeliveryError, PoisonMessageError, TransientDeliveryError
 from streams.rate_limit import Limit, TokenBucket
-from streams.redact import safe_excerpt
-from streams.retry_policy import DeadLetter, RetryPolicy, decide, tier_topic
+from streams.retry_policy import DeadLetter, RetryPolicy, Tier
+from streams.sink_decisions import (
+    Outcome,
+    circuit_key,
+    circuit_kind,
+    fallback_action,
+    open_until,
+    outcome_record,
+    park,
+    retry_policy,
+    settle_failure,
+)
 
-log = logging.getLogger("crmbus.agents.sink")
+log = logging.getLogger(__name__)
 
 Call = Callable[[Destination, str, str, Mapping[str, Any]], Awaitable[Delivered]]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class SinkTopics:
-    prefix: str
-
-    @property
-    def dlq(self) -> str:
-        return self.prefix + "crmbus.dlq"
-
-    @property
-    def outcomes(self) -> str:
-        return self.prefix + "crmbus.deliveries"
 
 
 class CircuitBook:
@@ -96,29 +90,19 @@ class CircuitBook:
         """The changelog records of the states changed since the last call."""
         changed, self._changed = self._changed, {}
         if changed:
-            unwell = Counter(
-                key.partition(b"\x1f")[2].decode() for key, s in self._states.items() if s.state != "closed"
-            )
-            for kind in {key.partition(b"\x1f")[2].decode() for key in self._states}:
+            unwell = Counter(circuit_kind(key) for key, s in self._states.items() if s.state != "closed")
+            for kind in {circuit_kind(key) for key in self._states}:
                 CIRCUITS_OPEN.labels(destination=kind).set(unwell[kind])
         return [self._table.put(partition, key, self._states[key].to_bytes()) for key, partition in changed.items()]
 
 
-def _retry_policy(destination: Destination) -> RetryPolicy:
-    """The destination's retry settings; a bad config falls back to the defaults, never stops the sink."""
-    try:
-        return RetryPolicy.from_config(destination.config.get("retry") or {})
-    except (InvalidRouteError, TypeError, ValueError) as exc:
-        log.warning("destination %s: retry config ignored: %s", destination.id, exc)
-        return RetryPolicy()
-
-
 class RateLimits:
-    """A token bucket per destination, from its config ``rate_limit: {per_s, burst}``."""
+    """A token bucket per destination, from its config ``rate_limit: {per_s, burst}``, refilled by
+    a ``monotonic`` clock so that a step of the wall clock neither floods nor starves a destination."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, monotonic: Callable[[], float]) -> None:
         self._buckets: dict[str, TokenBucket] = {}
-        self._clock = clock
+        self._clock = monotonic
 
     async def wait(self, destination: Destination) -> None:
         settings = destination.config.get("rate_limit")
@@ -150,7 +134,6 @@ class _Item:
     latency_ms: float = 0.0
 
 
-_FALLBACK_ACTIONS = {"send_text"}  # what a WhatsApp fallback can do on another provider
 _OUTCOMES = ("delivered", "delivered_fallback", "retrying", "dead_lettered", "duplicate_skipped")
 
 
@@ -161,41 +144,49 @@ class Sink:
         kind: str,
         deliveries: Callable[[str], AvroCodec],
         outcomes: AvroCodec,
-        topics: SinkTopics,
+        topics: TopicNames,
         config: ConfigCache,
         finished: PartitionedTable,
         circuits: CircuitBook,
         call: Call,
         writer: OutputWriter,
         max_in_flight: int,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.kind = kind
         self._codec_for, self._outcomes, self._topics, self._config = deliveries, outcomes, topics, config
+        self._dlq, self._deliveries = topics.dlq, topics.deliveries
         self._finished, self._circuits, self._call, self._writer = finished, circuits, call, writer
         self._max_in_flight = max_in_flight
         self._slots = asyncio.Semaphore(max_in_flight)  # shared by the free callers and the ordered queues
-        self._limits = RateLimits()
+        self._limits = RateLimits(monotonic)
+        self._policies: dict[str, tuple[Destination, RetryPolicy]] = {}
         # Metric children looked up once: ``labels()`` per delivery cost several per cent of the sink's CPU.
         self._counted = {outcome: SINK_DELIVERIES.labels(destination=kind, outcome=outcome) for outcome in _OUTCOMES}
         self._parked = SINK_PARKED.labels(destination=kind)
         self._attempt_seconds = SINK_ATTEMPT_SECONDS.labels(destination=kind)
-        self._clock, self._rand = clock, rand
+        self._clock, self._monotonic, self._rand = clock, monotonic, rand
 
     async def handle(self, batch: Sequence[Consumed]) -> None:
         await self._config.ready.wait()
         outputs: list[Output] = []
         to_call: list[_Item] = []
         seen: set[str] = set()
+        # Nothing waits between here and the calls: one reading of the clock serves the whole batch.
+        now = self._clock()
+        at = datetime.fromtimestamp(now, UTC)
         for record in batch:
-            item = self._prepare(record, outputs, seen)
+            item = self._prepare(record, outputs, seen, now, at)
             if item is not None:
                 to_call.append(item)
         await self._call_all(to_call)
         done: list[tuple[int, bytes]] = []
+        now = self._clock()
+        at = datetime.fromtimestamp(now, UTC)
         for item in to_call:
-            self._settle(item, outputs, done)
+            self._settle(item, outputs, done, now, at)
         if await self._writer.write(outputs):
             raise FatalOutputError("Kafka refused a delivery outcome, retry or DLQ record")
         # With every outcome stored, the finished ids and circuit states may be made durable.
@@ -205,16 +196,18 @@ class Sink:
 
     # -- before the calls --------------------------------------------------------------------
 
-    def _prepare(self, record: Consumed, outputs: list[Output], seen: set[str]) -> _Item | None:
+    def _prepare(
+        self, record: Consumed, outputs: list[Output], seen: set[str], now: float, at: datetime
+    ) -> _Item | None:
         try:
             delivery = self._codec_for(record.origin.topic).decode(record.value)
         except PoisonMessageError as error:
-            outputs.append(self._dead_letter(record, None, error, stage="sink.decode"))
+            outputs.append(self._dead_letter(record, None, error, at, stage="sink.decode"))
             return None
         delivery_id = delivery["delivery_id"]
         if delivery_id in seen or self._finished.get(delivery_id.encode()) is not None:
             self._counted["duplicate_skipped"].inc()
-            outputs.append(self._outcome(delivery, None, "duplicate_skipped", 0.0))
+            outputs.append(self._outcome(delivery, None, "duplicate_skipped", delivery["attempt"], 0.0, at))
             return None
         seen.add(delivery_id)
         if header(record.headers, REPLAY) is not None:  # a replay starts its attempts afresh
@@ -226,43 +219,53 @@ class Sink:
                 if destination is None
                 else f"the {self.kind} destination's secret cannot be opened with this CRMBUS_SECRET_KEY"
             )
-            outputs.append(self._dead_letter(record, delivery, missing, stage="sink.destination"))
-            outputs.append(self._outcome(delivery, destination, "dead_lettered", 0.0, missing))
+            outputs.append(self._dead_letter(record, delivery, missing, at, stage="sink.destination"))
+            outputs.append(self._outcome(delivery, destination, "dead_lettered", delivery["attempt"], 0.0, at, missing))
             return None
-        circuit_key = f"{delivery['tenant_id']}\x1f{self.kind}".encode()
-        decision, state = circuit.allow(self._circuits.get(circuit_key), time.time(), self._circuits.config)
-        self._circuits.set(record.origin.partition, circuit_key, state)
+        key = circuit_key(delivery["tenant_id"], self.kind)
+        decision, state = circuit.allow(self._circuits.get(key), now, self._circuits.config)
+        self._circuits.set(record.origin.partition, key, state)
         if not decision.allowed:
-            via = self._fallback(record, delivery, destination)
+            via = self._fallback(record, delivery, destination, now)
             if via is not None:
                 return via
             self._parked.inc()
-            outputs.append(self._park(record, delivery, decision.retry_at or time.time() + 5))
+            outputs.append(self._park(record, delivery, destination, decision.retry_at or now + 5, now))
             return None
-        return _Item(record, delivery, destination, circuit_key, delivery["action"])
+        return _Item(record, delivery, destination, key, delivery["action"])
 
-    def _fallback(self, record: Consumed, delivery: dict[str, Any], destination: Destination) -> _Item | None:
+    def _fallback(
+        self, record: Consumed, delivery: dict[str, Any], destination: Destination, now: float
+    ) -> _Item | None:
         """While this destination's circuit is open, a notification may go through its configured
         fallback (e.g. Z-API → WAHA), if that one's own circuit lets it."""
         other = self._config.fallback_for(destination)
-        verb = delivery["action"].partition(".")[2]
-        if other is None or verb not in _FALLBACK_ACTIONS:
+        action = None if other is None else fallback_action(delivery["action"], other.kind)
+        if other is None or action is None:
             return None
-        key = f"{delivery['tenant_id']}\x1f{other.kind}".encode()
-        decision, state = circuit.allow(self._circuits.get(key), time.time(), self._circuits.config)
+        key = circuit_key(delivery["tenant_id"], other.kind)
+        decision, state = circuit.allow(self._circuits.get(key), now, self._circuits.config)
         self._circuits.set(record.origin.partition, key, state)
         if not decision.allowed:
             return None
-        return _Item(record, delivery, other, key, f"{other.kind}.{verb}", fallback=True)
+        return _Item(record, delivery, other, key, action, fallback=True)
 
-    def _park(self, record: Consumed, delivery: dict[str, Any], retry_at: float) -> Output:
-        """Circuit open: wait in the retry tier that fits, without spending an attempt."""
-        due = datetime.fromtimestamp(retry_at, UTC)
-        wait = max(0.0, retry_at - time.time())
-        policy = RetryPolicy()
-        tier = next((t for t in policy.tiers if t.delay_s >= wait), policy.tiers[-1])
-        topic = tier_topic(tier, self._topics.prefix)
-        return Output(topic, record.key, self._encode(topic, {**delivery, "not_before": due}))
+    def _park(
+        self, record: Consumed, delivery: dict[str, Any], destination: Destination, reopens_at: float, now: float
+    ) -> Output:
+        """Circuit open: wait in the destination's retry tier that fits, without spending an attempt."""
+        parked = park(self._policy(destination), reopens_at=reopens_at, now=now)
+        return self._wait(record, delivery, parked.tier, parked.not_before)
+
+    def _policy(self, destination: Destination) -> RetryPolicy:
+        """The destination's retry policy, read once per loaded destination (a reload brings a new object)."""
+        known = self._policies.get(destination.id)
+        if known is None or known[0] is not destination:
+            policy, ignored = retry_policy(destination.config)
+            if ignored is not None:
+                log.warning("destination %s: retry config ignored: %s", destination.id, ignored)
+            known = self._policies[destination.id] = (destination, policy)
+        return known[1]
 
     # -- the calls ---------------------------------------------------------------------------
 
@@ -293,17 +296,21 @@ class Sink:
 
     async def _attempt(self, item: _Item) -> None:
         async with self._slots:
-            state = self._circuits.get(item.circuit_key)
-            if state.state == "open":  # opened by this batch's earlier calls: stop calling a dead destination
-                via = None if item.fallback else self._fallback(item.record, item.delivery, item.destination)
+            reopens_at = open_until(self._circuits.get(item.circuit_key))
+            if reopens_at is not None:  # opened by this batch's earlier calls: stop calling a dead destination
+                via = (
+                    None
+                    if item.fallback
+                    else self._fallback(item.record, item.delivery, item.destination, self._clock())
+                )
                 if via is None:
-                    item.parked_until = state.opened_at + state.open_for_s
+                    item.parked_until = reopens_at
                     return
                 item.destination, item.circuit_key, item.action, item.fallback = (
                     via.destination, via.circuit_key, via.action, True
                 )  # fmt: skip
             await self._limits.wait(item.destination)
-            started = time.perf_counter()
+            started = self._monotonic()
             try:
                 item.outcome = await self._call(
                     item.destination, item.delivery["delivery_id"], item.action, orjson.loads(item.delivery["payload"])
@@ -313,92 +320,82 @@ class Sink:
             except Exception as error:  # a connector bug must not stop the partition
                 log.exception("connector failed unexpectedly")
                 item.outcome = PermanentDeliveryError(f"{self.kind}: connector error {type(error).__name__}")
-            item.latency_ms = (time.perf_counter() - started) * 1000
+            item.latency_ms = (self._monotonic() - started) * 1000
             self._attempt_seconds.observe(item.latency_ms / 1000)
             # Recorded at once, so the calls still queued in this batch see the circuit open.
             # Only a transient failure says the destination is unwell; a 400 is an answer.
             healthy = not isinstance(item.outcome, TransientDeliveryError)
-            now = time.time()
-            state = circuit.record(self._circuits.get(item.circuit_key), now, healthy, self._circuits.config)
+            state = circuit.record(self._circuits.get(item.circuit_key), self._clock(), healthy, self._circuits.config)
             self._circuits.set(item.record.origin.partition, item.circuit_key, state)
 
     # -- after the calls ---------------------------------------------------------------------
 
-    def _settle(self, item: _Item, outputs: list[Output], done: list[tuple[int, bytes]]) -> None:
-        delivery, outcome, partition = item.delivery, item.outcome, item.record.origin.partition
+    def _settle(
+        self, item: _Item, outputs: list[Output], done: list[tuple[int, bytes]], now: float, at: datetime
+    ) -> None:
+        delivery, outcome = item.delivery, item.outcome
         if item.parked_until is not None:
             self._parked.inc()
-            outputs.append(self._park(item.record, delivery, item.parked_until))
+            outputs.append(self._park(item.record, delivery, item.destination, item.parked_until, now))
             return
         if isinstance(outcome, Delivered):
-            done.append((partition, delivery["delivery_id"].encode()))
-            label = "delivered_fallback" if item.fallback else "delivered"
-            self._counted[label].inc()
-            made = {**delivery, "attempt": delivery["attempt"] + 1}  # outcomes count attempts from 1
-            outputs.append(self._outcome(made, item.destination, "delivered", item.latency_ms, answer=outcome))
+            done.append((item.record.origin.partition, delivery["delivery_id"].encode()))
+            self._counted["delivered_fallback" if item.fallback else "delivered"].inc()
+            attempt = delivery["attempt"] + 1  # outcomes count attempts from 1
+            outputs.append(
+                self._outcome(delivery, item.destination, "delivered", attempt, item.latency_ms, at, answer=outcome)
+            )
             return
         assert isinstance(outcome, DeliveryError)
-        now = self._clock()
-        first = delivery["first_failure_at"] or now
-        attempt = delivery["attempt"] + 1
-        policy = _retry_policy(item.destination)
-        verdict = decide(policy, attempt=attempt, first_failure_at=first, now=now, error=outcome, rand=self._rand())
-        failed = {**delivery, "attempt": attempt, "first_failure_at": first}
+        failure = settle_failure(self._policy(item.destination), delivery, outcome, now=at, rand=self._rand())
+        failed, verdict = failure.delivery, failure.verdict
         if isinstance(verdict, DeadLetter):
             self._counted["dead_lettered"].inc()
-            outputs.append(self._dead_letter(item.record, failed, outcome, stage=f"sink.{verdict.reason}"))
-            outputs.append(self._outcome(failed, item.destination, "dead_lettered", item.latency_ms, outcome))
-            return
-        self._counted["retrying"].inc()
-        topic = tier_topic(verdict.tier, self._topics.prefix)
-        outputs.append(
-            Output(topic, item.record.key, self._encode(topic, {**failed, "not_before": verdict.not_before}))
-        )
-        outputs.append(self._outcome(failed, item.destination, "retrying", item.latency_ms, outcome))
+            outputs.append(self._dead_letter(item.record, failed, outcome, at, stage=f"sink.{verdict.reason}"))
+            label: Outcome = "dead_lettered"
+        else:
+            self._counted["retrying"].inc()
+            outputs.append(self._wait(item.record, failed, verdict.tier, verdict.not_before))
+            label = "retrying"
+        outputs.append(self._outcome(failed, item.destination, label, failed["attempt"], item.latency_ms, at, outcome))
 
-    def _encode(self, topic: str, delivery: Mapping[str, Any]) -> bytes:
-        return self._codec_for(topic).encode(delivery)
+    def _wait(self, record: Consumed, delivery: Mapping[str, Any], tier: Tier, not_before: datetime) -> Output:
+        """``delivery`` into ``tier``'s topic, not to come back before ``not_before``."""
+        topic = self._topics.retry(tier.name)
+        return Output(topic, record.key, self._codec_for(topic).encode({**delivery, "not_before": not_before}))
 
     def _dead_letter(
-        self, record: Consumed, delivery: Mapping[str, Any] | None, error: BaseException, *, stage: str
+        self, record: Consumed, delivery: Mapping[str, Any] | None, error: BaseException, at: datetime, *, stage: str
     ) -> Output:
         DEAD_LETTERS.labels(stage=stage, error_class=type(error).__name__).inc()
         status = error.status if isinstance(error, DeliveryError) else None
         headers = dead_letter_headers(
-            record.origin, error, self._clock(), stage=stage, destination=self.kind,
+            record.origin, error, at, stage=stage, destination=self.kind,
             route_id=delivery["route_id"] if delivery else None,
             attempts=delivery["attempt"] if delivery else None,
             status_code=status,
             first_failure_at=delivery["first_failure_at"] if delivery else None,
         )  # fmt: skip
-        return Output(self._topics.dlq, record.key, record.value, headers)
+        return Output(self._dlq, record.key, record.value, headers)
 
     def _outcome(
         self,
         delivery: Mapping[str, Any],
         destination: Destination | None,
-        outcome: str,
+        outcome: Outcome,
+        attempt: int,
         latency_ms: float,
+        at: datetime,
         error: DeliveryError | None = None,
         answer: Delivered | None = None,
     ) -> Output:
-        value = self._outcomes.encode(
-            {
-                "delivery_id": delivery["delivery_id"],
-                "event_id": delivery["event_id"],
-                "tenant_id": delivery["tenant_id"],
-                "event_type": delivery["event_type"],
-                "route_id": delivery["route_id"],
-                # the destination actually called: a fallback is recorded as itself (e.g. waha)
-                "destination": destination.kind if destination is not None else self.kind,
-                "endpoint_id": destination.id if destination is not None else None,
-                "attempt": delivery["attempt"],
-                "outcome": outcome,
-                "status_code": answer.status if answer is not None else (error.status if error is not None else None),
-                "latency_ms": latency_ms,
-                "error_class": type(error).__name__ if error is not None else None,
-                "at": self._clock(),
-                "response_excerpt": safe_excerpt(answer.response_excerpt) if answer is not None else None,
-            }
-        )
-        return Output(self._topics.outcomes, delivery["tenant_id"].encode(), value)
+        record = outcome_record(
+            delivery, outcome,
+            # the destination actually called: a fallback is recorded as itself (e.g. waha)
+            destination=destination.kind if destination is not None else self.kind,
+            endpoint_id=destination.id if destination is not None else None,
+            attempt=attempt, latency_ms=latency_ms, at=at, error=error,
+            status=answer.status if answer is not None else None,
+            response=answer.response_excerpt if answer is not None else None,
+        )  # fmt: skip
+        return Output(self._deliveries, delivery["tenant_id"].encode(), self._outcomes.encode(record))

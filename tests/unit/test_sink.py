@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from agents.outputs import Output
 from agents.records import Consumed
-from agents.sink import CircuitBook, Sink, SinkTopics
+from agents.sink import CircuitBook, Sink
 from connectors.destinations import Delivered
 from infra.db.endpoints import Destination
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
+from schemas.topic_names import TopicNames
 from streams.circuit import CircuitConfig
 from streams.dead_letter import ATTEMPTS, ERROR_MESSAGE, STAGE, STATUS_CODE, Origin
 from streams.errors import PermanentDeliveryError, TransientDeliveryError
@@ -96,14 +97,14 @@ def sink(config: Config, answers, circuits: CircuitBook | None = None) -> tuple[
         kind="crm",
         deliveries=lambda topic: DELIVERIES,
         outcomes=OUTCOMES,
-        topics=SinkTopics(""),
+        topics=TopicNames(""),
         config=config,
         finished=Table(),
         circuits=circuits or CircuitBook(Table(), CircuitConfig()),
         call=call,
         writer=writer,
         max_in_flight=8,
-        clock=lambda: NOW,
+        clock=NOW.timestamp,
         rand=lambda: 0.5,
     )
     return made, writer, called
@@ -178,6 +179,30 @@ def test_an_open_circuit_parks_deliveries_without_calling_or_spending_an_attempt
     assert called == ["crm:crm.upsert_lead:d-1", "crm:crm.upsert_lead:d-2"]
     (parked,) = writer.written
     assert parked.topic == "crmbus.retry.30s" and DELIVERIES.decode(parked.value)["attempt"] == 0
+
+
+def test_a_delivery_parked_by_an_open_circuit_waits_in_a_tier_of_its_destinations_own_retry_policy():
+    circuits = CircuitBook(Table(), CircuitConfig(consecutive_failures=1))  # opens for 30 s
+    own_tiers = crm(retry={"tiers": ["5s", "2m", "10m"]})  # no 30 s tier: the 2 min one is the shortest to outlast it
+    made, writer, called = sink(Config(own_tiers), lambda _: TransientDeliveryError("503"), circuits)
+    asyncio.run(made.handle([delivery(1)]))
+    writer.written.clear()
+    asyncio.run(made.handle([delivery(2)]))
+    assert called == ["crm:crm.upsert_lead:d-1"]
+    (parked,) = writer.written
+    record = DELIVERIES.decode(parked.value)
+    assert parked.topic == "crmbus.retry.2m" and record["attempt"] == 0
+    assert record["not_before"] == NOW + timedelta(seconds=30)  # when the circuit may let a call through
+
+
+def test_a_circuit_that_opens_during_a_batch_parks_the_rest_in_a_tier_of_the_destinations_own_policy():
+    circuits = CircuitBook(Table(), CircuitConfig(consecutive_failures=2))
+    own_tiers = crm(retry={"tiers": ["5s", "2m"]})
+    made, writer, called = sink(Config(own_tiers), lambda _: TransientDeliveryError("timed out"), circuits)
+    made._slots = asyncio.Semaphore(1)  # one call at a time, so the order is known
+    asyncio.run(made.handle([delivery(n) for n in range(5)]))
+    assert len(called) == 2
+    assert topics(writer).count("crmbus.retry.2m") == 3
 
 
 def test_while_the_circuit_is_open_a_text_goes_through_the_fallback_recorded_as_it():

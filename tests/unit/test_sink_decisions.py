@@ -1,0 +1,205 @@
+"""The sink's decisions: park, fall back, settle a failure with the destination's own policy, and
+the outcome record of an attempt."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from schemas.avro_schemas import CatalogueSchemaIds, load_schema
+from schemas.codec import AvroCodec
+from streams.circuit import CircuitState
+from streams.errors import PermanentDeliveryError, TransientDeliveryError
+from streams.retry_policy import TIERS, DeadLetter, Retry, RetryPolicy, Tier
+from streams.sink_decisions import (
+    circuit_key,
+    circuit_kind,
+    fallback_action,
+    open_until,
+    outcome_record,
+    park,
+    retry_policy,
+    settle_failure,
+)
+
+T0 = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
+NOW = T0.timestamp()
+MIDDLE = 0.5  # the draw that leaves a delay unjittered
+TIER = {tier.name: tier for tier in TIERS}
+
+
+def policy(*tiers: str, **fields) -> RetryPolicy:
+    return RetryPolicy(tiers=tuple(TIER[name] for name in tiers) if tiers else TIERS, **fields)
+
+
+def delivery(attempt: int = 0, first_failure_at: datetime | None = None) -> dict:
+    return {
+        "delivery_id": "d-1",
+        "event_id": uuid.UUID(int=1),
+        "tenant_id": "acme",
+        "event_type": "lead.created",
+        "destination": "zapi",
+        "route_id": "r-1",
+        "action": "zapi.send_text",
+        "payload": "{}",
+        "attempt": attempt,
+        "first_failure_at": first_failure_at,
+        "not_before": None,
+        "correlation_id": None,
+        "ordering_key": None,
+    }
+
+
+# -- circuits --------------------------------------------------------------------------------
+
+
+def test_each_tenant_has_its_own_circuit_per_destination_kind():
+    assert circuit_key("acme", "zapi") != circuit_key("globex", "zapi")
+    assert circuit_key("acme", "zapi") != circuit_key("acme", "waha")
+    assert circuit_kind(circuit_key("acme", "zapi")) == "zapi"
+
+
+def test_an_open_circuit_lets_no_call_through_until_its_opening_ends():
+    assert open_until(CircuitState("open", opened_at=NOW, open_for_s=30.0)) == NOW + 30
+
+
+def test_a_closed_or_half_open_circuit_is_not_open():
+    assert open_until(CircuitState()) is None
+    assert open_until(CircuitState("half_open", opened_at=NOW, open_for_s=30.0)) is None
+
+
+# -- park ------------------------------------------------------------------------------------
+
+
+def test_a_parked_delivery_waits_in_the_shortest_tier_of_its_destinations_policy_that_outlasts_the_circuit():
+    parked = park(policy("5s", "2m", "10m"), reopens_at=NOW + 30, now=NOW)
+    assert (parked.tier, parked.not_before) == (Tier("2m", 120), T0 + timedelta(seconds=30))
+
+
+def test_with_the_default_policy_a_30_second_opening_parks_in_the_30_second_tier():
+    assert park(RetryPolicy(), reopens_at=NOW + 30, now=NOW).tier == Tier("30s", 30)
+
+
+def test_a_wait_longer_than_the_policys_longest_tier_is_cut_to_that_tier():
+    parked = park(policy("5s", "30s"), reopens_at=NOW + 300, now=NOW)
+    assert (parked.tier, parked.not_before) == (Tier("30s", 30), T0 + timedelta(seconds=30))
+
+
+def test_a_circuit_that_may_already_let_calls_through_parks_in_the_shortest_tier_until_then():
+    parked = park(policy("30s", "2m"), reopens_at=NOW - 1, now=NOW)
+    assert (parked.tier, parked.not_before) == (Tier("30s", 30), T0 - timedelta(seconds=1))
+
+
+# -- fall back -------------------------------------------------------------------------------
+
+
+def test_a_text_can_go_through_the_fallback_provider_as_that_providers_action():
+    assert fallback_action("zapi.send_text", "waha") == "waha.send_text"
+
+
+def test_only_a_text_can_go_through_a_fallback():
+    assert fallback_action("zapi.send_template", "waha") is None
+    assert fallback_action("crm.upsert_lead", "waha") is None
+
+
+# -- the destination's retry policy ----------------------------------------------------------
+
+
+def test_a_destination_retries_as_its_own_retry_config_says():
+    assert retry_policy({"retry": {"max_attempts": 3, "tiers": ["30s", "1h"]}}) == (
+        policy("30s", "1h", max_attempts=3),
+        None,
+    )
+
+
+def test_a_destination_without_a_retry_config_retries_with_the_defaults():
+    assert retry_policy({"ordered": True}) == (RetryPolicy(), None)
+
+
+def test_an_invalid_retry_config_gives_the_defaults_and_says_why():
+    chosen, ignored = retry_policy({"retry": {"max_attempt": 3}})
+    assert chosen == RetryPolicy()
+    assert ignored is not None and ignored.startswith("max_attempt: not a retry setting")
+
+
+def test_a_retry_config_that_is_not_a_mapping_gives_the_defaults():
+    chosen, ignored = retry_policy({"retry": 5})
+    assert chosen == RetryPolicy() and ignored is not None
+
+
+# -- settle a failure ------------------------------------------------------------------------
+
+
+def test_a_first_failure_counts_the_attempt_and_starts_the_age_clock_now():
+    failure = settle_failure(RetryPolicy(), delivery(), TransientDeliveryError("503"), now=T0, rand=MIDDLE)
+    assert failure.verdict == Retry(Tier("5s", 5), T0 + timedelta(seconds=5))
+    assert (failure.delivery["attempt"], failure.delivery["first_failure_at"]) == (1, T0)
+
+
+def test_a_later_failure_keeps_the_time_of_the_first():
+    first = T0 - timedelta(hours=1)
+    failure = settle_failure(RetryPolicy(), delivery(2, first), TransientDeliveryError("503"), now=T0, rand=MIDDLE)
+    assert failure.verdict == Retry(Tier("2m", 120), T0 + timedelta(minutes=2))  # the third attempt: third tier
+    assert (failure.delivery["attempt"], failure.delivery["first_failure_at"]) == (3, first)
+
+
+def test_a_failure_is_judged_by_the_destinations_own_policy():
+    error = TransientDeliveryError("503")
+    assert isinstance(settle_failure(RetryPolicy(), delivery(1, T0), error, now=T0, rand=MIDDLE).verdict, Retry)
+    stingy = policy(max_attempts=2)
+    assert settle_failure(stingy, delivery(1, T0), error, now=T0, rand=MIDDLE).verdict == DeadLetter(
+        "attempts_exhausted"
+    )
+
+
+def test_a_permanent_failure_is_dead_lettered_at_once_with_its_attempt_counted():
+    failure = settle_failure(RetryPolicy(), delivery(), PermanentDeliveryError("400", status=400), now=T0, rand=0.3)
+    assert failure.verdict == DeadLetter("permanent")
+    assert failure.delivery["attempt"] == 1
+
+
+def test_settling_leaves_the_delivery_as_it_was_consumed():
+    consumed = delivery()
+    settle_failure(RetryPolicy(), consumed, TransientDeliveryError("503"), now=T0, rand=MIDDLE)
+    assert consumed == delivery()
+
+
+# -- the outcome record ----------------------------------------------------------------------
+
+OUTCOMES = AvroCodec(load_schema("delivery_outcome.v1.avsc"), "crmbus.deliveries-value", CatalogueSchemaIds())
+
+
+def test_a_delivered_outcome_names_the_destination_called_and_keeps_its_answer_redacted():
+    record = outcome_record(
+        delivery(),
+        "delivered",
+        destination="waha",
+        endpoint_id="ep-waha",
+        attempt=1,
+        latency_ms=12.5,
+        at=T0,
+        status=201,
+        response='{"to": "maria@example.com"}',
+    )
+    assert (record["destination"], record["endpoint_id"], record["attempt"]) == ("waha", "ep-waha", 1)
+    assert (record["status_code"], record["error_class"]) == (201, None)
+    assert record["response_excerpt"] == '{"to": "[email]"}'
+
+
+def test_a_failed_outcome_records_the_errors_class_and_status_and_no_answer():
+    error = TransientDeliveryError("503", status=503)
+    record = outcome_record(
+        delivery(1, T0), "retrying", destination="zapi", endpoint_id="ep-zapi", attempt=1, latency_ms=3.0, at=T0,
+        error=error,
+    )  # fmt: skip
+    assert (record["outcome"], record["status_code"], record["error_class"]) == (
+        "retrying",
+        503,
+        "TransientDeliveryError",
+    )
+    assert record["response_excerpt"] is None
+
+
+def test_an_outcome_record_is_a_valid_delivery_outcome():
+    record = outcome_record(
+        delivery(), "duplicate_skipped", destination="zapi", endpoint_id=None, attempt=0, latency_ms=0.0, at=T0
+    )
+    assert OUTCOMES.decode(OUTCOMES.encode(record)) == record
