@@ -5,6 +5,7 @@ exceptions are translated at the edge that meets them (connectors/, infra/).
 
     CrmbusError
     ├── ConfigurationError              a setting or catalogue entry is wrong; fix the config
+    │   └── UnsupportedRuntimeError     faust-streaming, aiokafka or mode-streaming is not the tested version
     ├── InfraError                      a local service could not be brought up or reached
     │   ├── MissingToolError            java, mvn or PostgreSQL binaries are absent
     │   ├── PortInUseError              a port we must bind is taken by someone else
@@ -34,6 +35,22 @@ class CrmbusError(Exception):
 
 class ConfigurationError(CrmbusError):
     """A setting, catalogue file or schema is invalid."""
+
+
+class UnsupportedRuntimeError(ConfigurationError):
+    """An installed package of the Faust runtime is not the version the workers were tested with:
+    they override its private members, which another version may have moved. Names the package,
+    the installed version (None: not installed) and the tested one."""
+
+    def __init__(self, package: str, *, installed: str | None, tested: str) -> None:
+        found = f"{package} {installed} is installed" if installed is not None else f"{package} is not installed"
+        super().__init__(
+            f"{found}, but crmbus's workers are tested with {package}=={tested} only: "
+            "install the versions in requirements.lock"
+        )
+        self.package = package
+        self.installed = installed
+        self.tested = tested
 
 
 class InfraError(CrmbusError):
