@@ -32,7 +32,7 @@ from agents.dedupe import DedupeStore
 from agents.outputs import OutputWriter
 from agents.records import Consumed
 from agents.retry import RetryReleaser
-from agents.router import DeliveryEncoder, Router, RouterTopics
+from agents.router import DeliveryEncoder, Router
 from agents.runtime.consumer import FetchBatching, StrictConsumer, WorkerApp
 from agents.runtime.partitioned_table import PartitionedTable
 from agents.runtime.stall_guard import Progress, Reading, StallDetector
@@ -53,9 +53,9 @@ from infra.db.routes import Routes
 from schemas.avro_schemas import load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
+from schemas.topic_names import TopicNames
 from streams.circuit import CircuitConfig
-from streams.lanes import DEFAULT, HIGH, LOW
-from streams.retry_policy import TIERS, Tier, tier_topic
+from streams.retry_policy import TIERS, Tier
 from streams.routes import DESTINATIONS
 
 log = logging.getLogger("crmbus.agents")
@@ -84,7 +84,7 @@ class Wiring:
     def __init__(self, settings: Settings, app: faust.App, tables: Mapping[str, TableT[bytes, bytes]]) -> None:
         self.settings = settings
         self.app = app
-        self.topics = RouterTopics(settings.topic_prefix)
+        self.topics = TopicNames(settings.topic_prefix)
         self.ids = schema_ids(settings.schema_registry_url)
         self.engine = engine = make_engine(settings.database)
         repository = Routes(engine, actor="worker")
@@ -139,7 +139,7 @@ class Wiring:
     async def router(self, lane: str) -> Router:
         return Router(
             lane=lane,
-            envelopes=self.codec("envelope.v1.avsc", self.settings.topic_prefix + DEFAULT),
+            envelopes=self.codec("envelope.v1.avsc", self.topics.default),
             deliveries=DeliveryEncoder(lambda topic: self.codec("delivery.v1.avsc", topic)),
             topics=self.topics,
             routes=self.routes,
@@ -194,12 +194,12 @@ class Wiring:
     async def archive(self) -> Archive:
         return Archive(
             log_=DeliveryLog(self.engine),
-            outcomes=self.codec("delivery_outcome.v1.avsc", self.settings.topic_prefix + "crmbus.deliveries"),
-            dlq_topic=self.settings.topic_prefix + "crmbus.dlq",
+            outcomes=self.codec("delivery_outcome.v1.avsc", self.topics.deliveries),
+            dlq_topic=self.topics.dlq,
         )
 
     async def releaser(self, tier: Tier) -> RetryReleaser:
-        topic = tier_topic(tier, self.settings.topic_prefix)
+        topic = self.topics.retry(tier.name)
 
         def mine() -> set[Any]:
             return {tp for tp in self.app.consumer.assignment() if tp.topic == topic}
@@ -207,7 +207,7 @@ class Wiring:
         return RetryReleaser(
             tier=tier.name,
             deliveries=self.delivery_codec,
-            prefix=self.settings.topic_prefix,
+            topics=self.topics,
             writer=await self.writer(),
             hold=lambda: self.app.consumer.pause_partitions(mine()),
             resume=lambda: self.app.consumer.resume_partitions(mine()),
@@ -223,12 +223,12 @@ class Wiring:
 
 
 def _changelog(app: faust.App, name: str, partitions: int, retention_s: float | None = None) -> Any:
-    """A table's changelog ``<name>-changelog`` as Faust would make it, but with bytes keys and
+    """A table's changelog ``name`` as Faust would make it, but with bytes keys and
     values (Faust's Table takes no serializer arguments), named the same whichever roles a process
     runs (a deployment can split them later and keep its state), and, with ``retention_s``,
     compacted and also expired."""
     return app.topic(
-        f"{name}-changelog",
+        name,
         key_serializer="raw",
         value_serializer="raw",
         partitions=partitions,
@@ -269,7 +269,8 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     datadir = settings.state_path / "faust" / f"{prefix}worker-{index}"
     datadir.parent.mkdir(parents=True, exist_ok=True)
     catalogue = load_catalogue()
-    partitions = catalogue[DEFAULT].partitions
+    names = TopicNames(prefix)
+    partitions = catalogue[TopicNames().default].partitions  # the catalogue names topics unprefixed
     roles = settings.worker_roles
     # One consumer group per set of roles: a process running only sinks must not take lanes.
     group = "" if roles == WORKER_ROLES else "-" + "-".join(roles)
@@ -305,7 +306,7 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
         name: app.Table(
             name,
             partitions=partitions,
-            changelog_topic=_changelog(app, f"{prefix}crmbus-worker-{name}", partitions, retention_s=kept),
+            changelog_topic=_changelog(app, names.changelog(name), partitions, retention_s=kept),
             help=purpose,
         )
         for name, (role, purpose, kept) in kept_for.items()
@@ -327,19 +328,21 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
     hot = settings.worker_batch_wait_s
     background = settings.worker_background_batch_wait_s
     if "router" in roles:
-        for lane in (HIGH, DEFAULT, LOW):
-            _batch_agent(app, wiring, prefix + lane, f"router:{lane}", partial(wiring.router, lane), hot)
+        # A lane's agent and its metrics are named without the prefix.
+        for lane, topic in zip(TopicNames().lanes, names.lanes, strict=True):
+            _batch_agent(app, wiring, topic, f"router:{lane}", partial(wiring.router, lane), hot)
     if "sinks" in roles:
         for kind in DESTINATIONS:
-            _batch_agent(app, wiring, f"{prefix}crmbus.deliver.{kind}", f"sink:{kind}", partial(wiring.sink, kind), hot)
+            _batch_agent(app, wiring, names.deliver(kind), f"sink:{kind}", partial(wiring.sink, kind), hot)
     if "retry" in roles:
         for tier in TIERS:
-            topic = tier_topic(tier, prefix)
-            _batch_agent(app, wiring, topic, f"retry:{tier.name}", partial(wiring.releaser, tier), background)
+            _batch_agent(
+                app, wiring, names.retry(tier.name), f"retry:{tier.name}", partial(wiring.releaser, tier), background
+            )
     if "scheduler" in roles:
         _batch_agent(app, wiring, wiring.topics.scheduled, "scheduler", wiring.the_scheduler, background)
     if "archive" in roles:
-        archived = (prefix + "crmbus.deliveries", prefix + "crmbus.dlq")
+        archived = (names.deliveries, names.dlq)
         _batch_agent(app, wiring, archived, "archive", wiring.archive, background)
 
     async def release_due() -> None:
