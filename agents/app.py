@@ -58,7 +58,7 @@ from streams.circuit import CircuitConfig
 from streams.retry_policy import TIERS, Tier
 from streams.routes import DESTINATIONS
 
-log = logging.getLogger("crmbus.agents")
+log = logging.getLogger(__name__)
 
 EXIT_FATAL = 70
 _OUTPUT_TIMEOUT_S = 30.0

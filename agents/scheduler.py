@@ -27,7 +27,7 @@ from streams.dead_letter import dead_letter_headers
 from streams.due_index import DueEntry, DueIndex, Pending
 from streams.errors import PoisonMessageError
 
-log = logging.getLogger("crmbus.agents.scheduler")
+log = logging.getLogger(__name__)
 
 
 class Scheduler:
