@@ -24,7 +24,7 @@ from schemas.codec import AvroCodec
 from streams import dead_letter as dlq
 from streams.errors import PoisonMessageError
 
-log = logging.getLogger("crmbus.agents.archive")
+log = logging.getLogger(__name__)
 
 _BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.5, 30.0
 # webhook_deliveries.status is at most 16 characters.

@@ -17,7 +17,7 @@ from infra.core.metrics import ROUTES_LOADED, ROUTES_RELOADS
 from infra.db.endpoints import Destination
 from streams.routes import Route, RouteBook
 
-log = logging.getLogger("crmbus.agents.config")
+log = logging.getLogger(__name__)
 
 _RETRY_S = 1.0
 

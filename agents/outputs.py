@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from connectors.kafka.producer import AsyncProducer, Headers
 from streams.errors import CrmbusError, ProduceError
 
-log = logging.getLogger("crmbus.agents.outputs")
+log = logging.getLogger(__name__)
 
 # librdkafka reports these as not retriable, yet they only say the cluster was away for a while.
 _TRANSIENT_CODES = frozenset(

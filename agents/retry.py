@@ -21,6 +21,7 @@ from agents.outputs import FatalOutputError, Output, OutputWriter
 from agents.records import Consumed
 from infra.core.metrics import DEAD_LETTERS, RETRIES_RELEASED
 from schemas.codec import AvroCodec
+from schemas.topic_names import TopicNames
 from streams.dead_letter import dead_letter_headers
 from streams.errors import PoisonMessageError
 
@@ -33,13 +34,13 @@ class RetryReleaser:
         *,
         tier: str,
         deliveries: Callable[[str], AvroCodec],
-        prefix: str,
+        topics: TopicNames,
         writer: OutputWriter,
         hold: Callable[[], None] = lambda: None,
         resume: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._tier, self._codec_for, self._prefix, self._writer, self._clock = tier, deliveries, prefix, writer, clock
+        self._tier, self._codec_for, self._topics, self._writer, self._clock = tier, deliveries, topics, writer, clock
         self._hold, self._resume = hold, resume
 
     async def handle(self, batch: Sequence[Consumed]) -> None:
@@ -49,12 +50,12 @@ class RetryReleaser:
             try:
                 delivery = self._codec_for(record.origin.topic).decode(record.value)
                 due = delivery["not_before"].timestamp() if delivery["not_before"] is not None else 0.0
-                topic = f"{self._prefix}crmbus.deliver.{delivery['destination']}"
+                topic = self._topics.deliver(delivery["destination"])
             except (PoisonMessageError, KeyError, AttributeError) as error:
                 DEAD_LETTERS.labels(stage="retry.decode", error_class=type(error).__name__).inc()
                 failed_at = datetime.fromtimestamp(self._clock(), UTC)
                 headers = dead_letter_headers(record.origin, error, failed_at, stage="retry.decode")
-                letters.append(Output(f"{self._prefix}crmbus.dlq", record.key, record.value, headers))
+                letters.append(Output(self._topics.dlq, record.key, record.value, headers))
                 continue
             waiting.append((due, index, Output(topic, record.key, record.value)))
         await self._write(letters)

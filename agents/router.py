@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
@@ -24,31 +23,15 @@ from agents.outputs import FatalOutputError, Output, OutputWriter, Refused
 from agents.records import Consumed
 from infra.core.metrics import DEAD_LETTERS, ROUTER_BATCH, ROUTER_EVENTS, ROUTER_OUTPUTS
 from schemas.codec import AvroCodec
+from schemas.topic_names import TopicNames
 from streams.dead_letter import REPLAY, ROUTE_ID, dead_letter_headers, header
 from streams.envelope import Envelope
 from streams.errors import PoisonMessageError
-from streams.public_topics import public_topic_for
 from streams.routes import PlannedDelivery, fan_out
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class RouterTopics:
-    """Topic names, with the deployment's prefix."""
-
-    prefix: str
-    dlq: str = field(init=False)
-    scheduled: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "dlq", self.prefix + "crmbus.dlq")
-        object.__setattr__(self, "scheduled", self.prefix + "crmbus.scheduled")
-
-    def deliver(self, destination: str) -> str:
-        return f"{self.prefix}crmbus.deliver.{destination}"
 
 
 class DeliveryEncoder:
@@ -89,7 +72,7 @@ class Router:
         lane: str,
         envelopes: AvroCodec,
         deliveries: DeliveryEncoder,
-        topics: RouterTopics,
+        topics: TopicNames,
         routes: ConfigCache,
         dedupe: DedupeStore,
         writer: OutputWriter,
@@ -167,7 +150,7 @@ class Router:
                     destination=failure.route.destination,
                 )
             )
-        public = public_topic_for(envelope.type, self._topics.prefix)
+        public = self._topics.public(envelope.type)
         if public is not None and only_route is None:
             outputs.append(Output(public, record.key, record.value))
             outcomes["out:public"] += 1

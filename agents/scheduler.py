@@ -19,15 +19,15 @@ from datetime import UTC, datetime
 
 from agents.outputs import FatalOutputError, Output, OutputWriter
 from agents.records import Consumed
-from agents.router import RouterTopics
 from agents.runtime.partitioned_table import PartitionedTable
 from infra.core.metrics import DEAD_LETTERS, SCHEDULED_LATENESS, SCHEDULED_PENDING, SCHEDULED_RELEASED
 from schemas.codec import AvroCodec
+from schemas.topic_names import TopicNames
 from streams.dead_letter import dead_letter_headers
 from streams.due_index import DueEntry, DueIndex, Pending
 from streams.errors import PoisonMessageError
 
-log = logging.getLogger("crmbus.agents.scheduler")
+log = logging.getLogger(__name__)
 
 
 class Scheduler:
@@ -36,7 +36,7 @@ class Scheduler:
         *,
         table: PartitionedTable,
         deliveries: AvroCodec,
-        topics: RouterTopics,
+        topics: TopicNames,
         writer: OutputWriter,
         clock: Callable[[], float] = time.time,
     ) -> None:

@@ -46,7 +46,7 @@ ROUTER_ROLES = ("router", "scheduler")
 
 
 def worker_group(prefix: str, roles: Sequence[str]) -> str:
-    """The consumer group of ``crmbus worker --roles <roles>`` (as ``agents.app.build_app`` names it)."""
+    """The consumer group of ``crmbus worker --roles <roles>`` (as ``agents.worker_app.worker_app`` names it)."""
     ordered = [role for role in WORKER_ROLES if role in roles]
     return f"{prefix}crmbus-worker" + ("" if ordered == list(WORKER_ROLES) else "-" + "-".join(ordered))
 

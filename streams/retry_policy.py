@@ -159,11 +159,6 @@ def decide(
     return Retry(tier, not_before)
 
 
-def tier_topic(tier: Tier, prefix: str = "") -> str:
-    """The topic of ``tier``, with the deployment's topic prefix."""
-    return f"{prefix}crmbus.retry.{tier.name}"
-
-
 def _tiers(value: Any) -> tuple[Tier, ...]:
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise InvalidRouteError("tiers: must be a list of tier names", field="tiers")

@@ -64,6 +64,9 @@ _CONSUMER_PY = ("agents/runtime/consumer.py",)
 _TAKE_PY = ("agents/runtime/take.py",)
 _TABLE_PY = ("agents/runtime/partitioned_table.py",)
 _APP_PY = ("agents/app.py",)
+_OFFSETS_PY = ("agents/runtime/offsets.py",)
+_TIMERS_PY = ("agents/timers.py",)
+_BATCH_PY = ("agents/runtime/batch_agent.py",)
 _DROPS = "faust-streaming#216, #221, #223"  # records fetched, then dropped around a rebalance
 
 
@@ -109,7 +112,7 @@ RELIED_ON: tuple[ReliedOn, ...] = (
     _m(_CONSUMER, "_add_gap", ("tp", "offset_from", "offset_to"), _CONSUMER_PY,
        "overridden to acknowledge nothing: Faust counts the records it dropped itself as acknowledged",
        mentioned_in=_in(f"{_FAUST_CONSUMER}._drain_messages", "self._add_gap("), upstream=_DROPS),
-    _a(_CONSUMER, "_committed_offset", _CONSUMER_PY + _APP_PY,
+    _a(_CONSUMER, "_committed_offset", _CONSUMER_PY + _OFFSETS_PY,
        "read by _new_offset, head_hole and the stall guard; settle_commit_bases gives a partition its base",
        on_instance=True,
        mentioned_in=_in(f"{_FAUST_CONSUMER}._commit_offsets", "self._committed_offset.update(committable_offsets)")),
@@ -147,14 +150,14 @@ RELIED_ON: tuple[ReliedOn, ...] = (
     _m(_CONSUMER, "resume_partitions", ("tps",), _CONSUMER_PY + _APP_PY,
        "overridden to pass Faust TPs; called by the retry tiers and the stall guard"),
     _m(_CONSUMER, "pause_partitions", ("tps",), _APP_PY, "a retry tier holds its partitions until a delivery is due"),
-    _m(_CONSUMER, "on_buffer_drop", ("tp",), _CONSUMER_PY + _APP_PY,
+    _m(_CONSUMER, "on_buffer_drop", ("tp",), _CONSUMER_PY + _OFFSETS_PY,
        "puts back among the fetched a partition a full buffer took out; overridden to pass a TP",
        mentioned_in=_in(_COMPILER_BUILD, "app.consumer.on_buffer_drop")),
     _m(_CONSUMER, "assignment", (), _CONSUMER_PY + _APP_PY, "the partitions the guards, scheduler and retry tiers see"),
     _m(_CONSUMER, "earliest_offsets", ("partitions",), _CONSUMER_PY, "the base of a partition never committed"),
-    _m(_CONSUMER, "highwaters", ("partitions",), _APP_PY, "the stall guard: records waiting, not being fetched"),
-    _m(_CONSUMER, "position", ("tp",), _APP_PY, "the stall guard: fetched past what the agent handled"),
-    _m(_CONSUMER, "seek", ("partition", "offset"), _APP_PY, "the stall guard reads dropped records again",
+    _m(_CONSUMER, "highwaters", ("partitions",), _TIMERS_PY, "the stall guard: records waiting, not being fetched"),
+    _m(_CONSUMER, "position", ("tp",), _TIMERS_PY, "the stall guard: fetched past what the agent handled"),
+    _m(_CONSUMER, "seek", ("partition", "offset"), _OFFSETS_PY, "the stall guard reads dropped records again",
        upstream=_DROPS),
 
     # Batches straight from the channel's queue, not through Stream.noack_take.
@@ -166,7 +169,7 @@ RELIED_ON: tuple[ReliedOn, ...] = (
        mentioned_in=_in(f"{_QUEUE}.get_nowait", "raise self._errors.popleft()")),
     _m("faust.agents.actor:Actor", "cancel", (), _TAKE_PY, "take ends its batches on the StopAsyncIteration it throws",
        mentioned_in=_in("faust.agents.actor:Actor.cancel", "StopAsyncIteration")),
-    _a("faust:App", "consumer_generation_id", _TAKE_PY + _APP_PY,
+    _a("faust:App", "consumer_generation_id", _TAKE_PY + _BATCH_PY + _TIMERS_PY,
        "events fetched before a rebalance are dropped and acknowledged, as Faust's stream does", on_instance=True,
        mentioned_in=_in("faust.transport.drivers.aiokafka:ConsumerRebalanceListener.on_partitions_assigned",
                         "consumer_generation_id = generation")),

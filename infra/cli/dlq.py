@@ -12,6 +12,7 @@ from infra.cli.dlq_replay import ReplayReport, replay
 from infra.core.settings import Settings
 from infra.db.delivery_log import DeliveryLog
 from infra.db.engine import scoped_engine
+from schemas.topic_names import TopicNames
 from streams.dead_letter import ERROR_CLASS, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC, STAGE
 from streams.errors import ConfigurationError
 from streams.replay_filter import ReplayFilter, parse_since
@@ -40,7 +41,7 @@ def replay_command(
         )  # fmt: skip
     except ValueError as exc:
         raise ConfigurationError(f"--since/--until: {exc}") from exc
-    report = replay(settings.kafka_bootstrap, settings.topic_prefix + "crmbus.dlq", selection, dry_run=dry_run)
+    report = replay(settings.kafka_bootstrap, TopicNames(settings.topic_prefix).dlq, selection, dry_run=dry_run)
     if not dry_run and report.selected:
         _mark_archived(settings, report)
     verb = "would replay" if dry_run else "replayed"

@@ -24,7 +24,7 @@ from infra.db.models import Tenant, WebhookEndpoint
 from streams.errors import ConfigurationError
 from streams.routes import DESTINATIONS
 
-log = logging.getLogger("crmbus.endpoints")
+log = logging.getLogger(__name__)
 
 _ACTIVE = "active"
 

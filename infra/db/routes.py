@@ -32,7 +32,7 @@ from streams.mapping import compile_mapping
 from streams.route_filter import compile_filter
 from streams.routes import DESTINATIONS, Route
 
-log = logging.getLogger("crmbus.routes")
+log = logging.getLogger(__name__)
 
 MAX_DELAY = timedelta(days=7)
 """The longest a route may delay its action: crmbus.scheduled keeps records for 14 days, and a

@@ -23,6 +23,7 @@ from ingress.api.state import STATE, IngressState
 from ingress.http.middleware import observe, problems
 from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec
+from schemas.topic_names import TopicNames
 from streams.lanes import Lanes
 from streams.rate_limit import Limit
 from streams.signatures import ReplayGuard
@@ -38,7 +39,9 @@ def build_app(settings: Settings) -> web.Application:
 async def _resources(settings: Settings, app: web.Application) -> AsyncIterator[None]:
     """Open the producer, the database pool and the codec at start; flush and close at stop."""
     engine = make_engine(settings.database, pool_size=4)
-    lanes = Lanes.configure(settings.high_priority_types, settings.low_priority_types, settings.topic_prefix)
+    lanes = Lanes.configure(
+        TopicNames(settings.topic_prefix).lanes, settings.high_priority_types, settings.low_priority_types
+    )
     codec = AvroCodec(load_schema("envelope.v1.avsc"), f"{lanes.topics[1]}-value", schema_ids(settings))
     workers = settings.ingress_workers
     config = producer_config(settings.kafka_bootstrap, settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)

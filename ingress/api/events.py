@@ -24,7 +24,7 @@ from streams.errors import InvalidEventError, ProduceError, ServiceUnreachableEr
 from streams.event_types import validate_payload
 from streams.inbound import envelope_from_request
 
-log = structlog.get_logger("crmbus.ingress")
+log = structlog.get_logger(__name__)
 SOURCE = "api"
 
 

@@ -24,7 +24,7 @@ from streams.errors import ProduceError
 from streams.signatures import verify_crmbus, verify_waha
 from streams.sources import SOURCES
 
-log = structlog.get_logger("crmbus.ingress")
+log = structlog.get_logger(__name__)
 TOKEN_HEADER = "X-Webhook-Token"  # noqa: S105 - a header name, not a secret
 
 

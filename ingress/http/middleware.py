@@ -13,7 +13,7 @@ from infra.core.metrics import INGRESS_LATENCY, INGRESS_REQUESTS
 from ingress.http.problems import Problem, invalid_event
 from streams.errors import InvalidEventError, ServiceUnreachableError, SignatureError
 
-log = structlog.get_logger("crmbus.ingress")
+log = structlog.get_logger(__name__)
 REQUEST_ID = "X-Request-Id"
 
 

@@ -14,6 +14,7 @@ from infra.db.inbound_sources import InboundSources
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
+from schemas.topic_names import TopicNames
 from streams.envelope import Envelope
 from streams.lanes import Lanes
 from streams.signatures import crmbus_signature, waha_signature
@@ -32,7 +33,7 @@ def stack(kafka_bootstrap, kafka_admin, database_url, migrated, unique, topic_pr
     settings = isolated_settings(kafka_bootstrap, database_url, unique, topic_prefix, state_dir=tmp_path)
     sources = InboundSources(migrated, SecretBox.from_settings(settings))
     endpoints = {source: sources.add("acme", source) for source in SOURCES}
-    lanes = Lanes.configure(settings.high_priority_types, settings.low_priority_types, topic_prefix)
+    lanes = Lanes.configure(TopicNames(topic_prefix).lanes, settings.high_priority_types, settings.low_priority_types)
     return {
         "settings": settings,
         "endpoints": endpoints,

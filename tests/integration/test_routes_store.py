@@ -212,7 +212,7 @@ def test_a_stored_route_that_no_longer_compiles_is_skipped_by_id_and_the_others_
     broken = seed_route_id("acme", "lead.created/marketing")
     with Session(migrated) as session, session.begin():
         session.execute(update(EventMapping).where(EventMapping.id == broken).values(filter={"consentimento": True}))
-    with caplog.at_level(logging.WARNING, logger="crmbus.routes"):
+    with caplog.at_level(logging.WARNING, logger="infra.db.routes"):
         loaded = {route.id for route in routes.load_enabled()}
     assert str(broken) not in loaded
     assert len(loaded) == len(SEED_ROUTES) - 1

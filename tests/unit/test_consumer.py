@@ -8,8 +8,9 @@ import pytest
 from aiokafka.structs import TopicPartition  # type: ignore[import-untyped]
 from faust.types import TP
 
-from agents.app import build_app, fetch_batching
+from agents.app import build_app
 from agents.runtime.consumer import FetchBatching, commit_point
+from agents.worker_app import fetch_batching
 from infra.core.settings import Settings
 
 LANE = TP("crmbus.events", 0)

@@ -7,9 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.catalogue import load_catalogue
 from streams.errors import DeliveryError, InvalidRouteError, PermanentDeliveryError, TransientDeliveryError
-from streams.retry_policy import TIERS, DeadLetter, Retry, RetryPolicy, Tier, decide, tier_topic
+from streams.retry_policy import DeadLetter, Retry, RetryPolicy, Tier, decide
 
 T0 = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
 MIDDLE = 0.5  # the draw that leaves the delay unjittered
@@ -149,13 +148,3 @@ def test_an_invalid_config_is_refused_naming_the_field(config, field):
     with pytest.raises(InvalidRouteError, match="^" + re.escape(field) + ": ") as raised:
         RetryPolicy.from_config(config)
     assert raised.value.field == field
-
-
-def test_the_policy_tiers_are_the_retry_topics_of_the_catalogue():
-    catalogue = {spec.name for spec in load_catalogue()}
-    retry_topics = {name for name in catalogue if name.startswith("crmbus.retry.")}
-    assert retry_topics == {tier_topic(tier) for tier in TIERS}
-
-
-def test_a_tier_topic_carries_the_deployment_prefix():
-    assert tier_topic(Tier("30s", 30), prefix="test-1.") == "test-1.crmbus.retry.30s"

@@ -12,6 +12,7 @@ from agents.records import Consumed
 from agents.retry import RetryReleaser
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
+from schemas.topic_names import TopicNames
 from streams.dead_letter import Origin
 
 CODEC = AvroCodec(load_schema("delivery.v1.avsc"), "crmbus.retry.5s-value", CatalogueSchemaIds())
@@ -42,7 +43,7 @@ def test_due_deliveries_go_back_at_once_later_ones_when_due_with_the_tier_paused
     log: list[str] = []
     now = time.time()
     releaser = RetryReleaser(
-        tier="5s", deliveries=lambda _: CODEC, prefix="", writer=Writer(log),
+        tier="5s", deliveries=lambda _: CODEC, topics=TopicNames(), writer=Writer(log),
         hold=lambda: log.append("hold"), resume=lambda: log.append("resume"),
     )  # fmt: skip
     batch = [waiting(2, now + 0.8, "zapi"), waiting(1, now - 1)]

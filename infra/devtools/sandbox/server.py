@@ -32,7 +32,7 @@ from infra.devtools.sandbox.journal import Received
 from infra.devtools.sandbox.state import STATE, SandboxState
 from infra.devtools.sandbox.systems import Answer, refusal, unauthorized
 
-log = structlog.get_logger("crmbus.sandbox")
+log = structlog.get_logger(__name__)
 
 # A slow answer still pending at shutdown is not worth waiting for: nobody needs it.
 _GRACE_S = 0.5

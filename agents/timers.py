@@ -1,0 +1,82 @@
+"""The worker's background work: what runs on a timer beside the agents.
+
+- ``release_due``: the scheduler's delayed actions that fell due (every ``scheduler_tick_s``);
+- ``keep_routes_fresh``: routes and destinations reloaded from PostgreSQL when they change;
+- ``sweep_dedupe``: idempotency keys past their TTL dropped from memory;
+- ``unblock_stalls``: partitions whose fetched records Faust dropped, read again
+  (``agents.runtime.stall_guard``; every ``worker_stall_check_s``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import faust
+
+from agents.fatal import or_exit
+from agents.runtime.consumer import StrictConsumer
+from agents.runtime.offsets import committed_offsets, read_again
+from agents.runtime.stall_guard import Reading, StallDetector
+
+if TYPE_CHECKING:
+    from agents.app import Wiring
+
+_DEDUPE_SWEEP_S = 600.0
+
+
+def add_timers(app: faust.App, wiring: Wiring) -> None:
+    """The background work of the process's roles; call it once its agents are added (the stall
+    guard watches their topics)."""
+    settings = wiring.settings
+    roles = settings.worker_roles
+
+    async def release_due() -> None:
+        if not wiring.ready:
+            return
+        scheduler = await wiring.the_scheduler()
+        mine = {tp.partition for tp in app.consumer.assignment() if tp.topic == wiring.topics.scheduled}
+        await or_exit(scheduler.release_due(mine))
+
+    async def keep_routes_fresh() -> None:
+        await wiring.routes.run()
+
+    async def sweep_dedupe() -> None:
+        wiring.dedupe.sweep()
+
+    app.task(keep_routes_fresh)
+    app.timer(settings.worker_stall_check_s)(_stall_guard(app, wiring))
+    if "scheduler" in roles:
+        app.timer(settings.scheduler_tick_s)(release_due)
+    if "router" in roles:
+        app.timer(_DEDUPE_SWEEP_S)(sweep_dedupe)
+
+
+def _stall_guard(app: faust.App, wiring: Wiring) -> Callable[[], Awaitable[None]]:
+    """The look at every source partition that seeks back those whose fetched records Faust dropped."""
+    sources = {topic for agent in app.agents.values() for topic in agent.channel.topics}
+    detector: StallDetector[Any] = StallDetector()
+    generation = [app.consumer_generation_id]
+    prefix = wiring.settings.topic_prefix
+
+    async def unblock_stalls() -> None:
+        """Seek back partitions whose fetched records Faust dropped (see ``agents.runtime.stall_guard``)."""
+        consumer = cast(StrictConsumer, app.consumer)
+        await consumer.settle_commit_bases()
+        if not wiring.ready or generation[0] != app.consumer_generation_id:
+            generation[0] = app.consumer_generation_id
+            detector.forget()
+            return
+        committed = committed_offsets(app)
+        mine = [tp for tp in app.consumer.assignment() if tp.topic in sources]
+        ends = await app.consumer.highwaters(*mine) if mine else {}
+        readings = {}
+        for tp in mine:
+            position = await app.consumer.position(tp)
+            known = [o for o in (wiring.progress.handled_next(tp), committed.get(tp)) if o is not None]
+            if position is not None:
+                idle = wiring.progress.idle(tp.topic)
+                readings[tp] = Reading(position, max(known, default=None), idle, ends.get(tp), consumer.head_hole(tp))
+        await read_again(app, detector.observe(readings), "left records its agent never got", prefix)
+
+    return unblock_stalls
