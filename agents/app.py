@@ -31,6 +31,7 @@ from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore
 from agents.outputs import OutputWriter
 from agents.records import Consumed
+from agents.resources import WorkerResources
 from agents.retry import RetryReleaser
 from agents.router import DeliveryEncoder, Router, RouterTopics
 from agents.runtime.consumer import FetchBatching, StrictConsumer, WorkerApp
@@ -40,16 +41,11 @@ from agents.runtime.take import acknowledge, take
 from agents.scheduler import Scheduler
 from agents.sink import CircuitBook, Sink, SinkTopics
 from connectors.destinations import Connector, Delivered, HttpClients, connector_for
-from connectors.kafka.producer import AsyncProducer, producer_config
-from connectors.kafka.schema_registry import schema_ids
+from connectors.kafka.producer import AsyncProducer
 from connectors.ssrf import OutboundPolicy
 from infra.core.metrics import STALLS_UNBLOCKED, exposition
-from infra.core.secret_box import SecretBox
 from infra.core.settings import WORKER_ROLES, Settings
-from infra.db.delivery_log import DeliveryLog
-from infra.db.endpoints import Destination, Endpoints
-from infra.db.engine import make_engine
-from infra.db.routes import Routes
+from infra.db.endpoints import Destination
 from schemas.avro_schemas import load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
@@ -61,7 +57,6 @@ from streams.routes import DESTINATIONS
 log = logging.getLogger("crmbus.agents")
 
 EXIT_FATAL = 70
-_OUTPUT_TIMEOUT_S = 30.0
 _DEDUPE_SWEEP_S = 600.0
 _QUIET_LOGGERS = ("faust", "aiokafka", "mode", "kafka")
 
@@ -81,16 +76,20 @@ async def or_exit(work: Awaitable[object]) -> None:
 class Wiring:
     """What the agents share in one process, opened once the loop runs."""
 
-    def __init__(self, settings: Settings, app: faust.App, tables: Mapping[str, TableT[bytes, bytes]]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        app: faust.App,
+        tables: Mapping[str, TableT[bytes, bytes]],
+        resources: WorkerResources,
+    ) -> None:
         self.settings = settings
         self.app = app
+        self.resources = resources
         self.topics = RouterTopics(settings.topic_prefix)
-        self.ids = schema_ids(settings.schema_registry_url)
-        self.engine = engine = make_engine(settings.database)
-        repository = Routes(engine, actor="worker")
-        destinations = Endpoints(engine, SecretBox.from_settings(settings), actor="worker")
+        self.ids = resources.schema_ids
         self.routes = ConfigCache(
-            repository.load_enabled, destinations.load_enabled, repository.fingerprint, settings.routes_poll_s
+            resources.load_routes, resources.load_destinations, resources.routes_fingerprint, settings.routes_poll_s
         )
         self.tables = {name: PartitionedTable(table) for name, table in tables.items()}
         self.recovered = asyncio.Event()
@@ -118,10 +117,7 @@ class Wiring:
     async def writer(self) -> OutputWriter:
         async with self._opening:
             if self._producer is None:
-                # 5 ms, not the ingress's 2: measured end to end at 250 events/s, 2 ms nearly doubled
-                # the broker's CPU (more, smaller produce requests) and lowered the saturating rate.
-                config = producer_config(self.settings.kafka_bootstrap, _OUTPUT_TIMEOUT_S, linger_ms=5.0)
-                self._producer = await AsyncProducer(config).__aenter__()
+                self._producer = await self.resources.open_producer()
             return OutputWriter(self._producer)
 
     @property
@@ -193,7 +189,7 @@ class Wiring:
 
     async def archive(self) -> Archive:
         return Archive(
-            log_=DeliveryLog(self.engine),
+            log_=self.resources.delivery_log,
             outcomes=self.codec("delivery_outcome.v1.avsc", self.settings.topic_prefix + "crmbus.deliveries"),
             dlq_topic=self.settings.topic_prefix + "crmbus.dlq",
         )
@@ -261,8 +257,9 @@ def fetch_batching(settings: Settings) -> FetchBatching:
     return FetchBatching(settings.worker_fetch_min_bytes, wait_ms)
 
 
-def build_app(settings: Settings, index: int = 0) -> faust.App:
-    """The worker app for process ``index`` (its web port is ``worker_web_port + index``)."""
+def build_app(settings: Settings, resources: WorkerResources, index: int = 0) -> faust.App:
+    """The worker app for process ``index`` (its web port is ``worker_web_port + index``), on the
+    resources the composition root (``infra.cli.wiring``) built."""
     for name in _QUIET_LOGGERS:  # they build DEBUG records per send even when nobody reads them
         logging.getLogger(name).setLevel(logging.WARNING)
     prefix = settings.topic_prefix
@@ -311,7 +308,7 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
         for name, (role, purpose, kept) in kept_for.items()
         if role in roles
     }
-    wiring = Wiring(settings, app, tables)
+    wiring = Wiring(settings, app, tables, resources)
 
     async def on_recovered() -> None:
         if "scheduled" in tables:

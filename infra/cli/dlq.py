@@ -8,9 +8,8 @@ import typer
 from rich.console import Console
 
 from infra.cli.dlq_replay import ReplayReport, replay
+from infra.cli.wiring import repositories
 from infra.core.settings import Settings
-from infra.db.delivery_log import DeliveryLog
-from infra.db.engine import scoped_engine
 from infra.db.errors import error_name
 from streams.dead_letter import ERROR_CLASS, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC, STAGE
 from streams.errors import ConfigurationError, ServiceUnreachableError, StoreError
@@ -61,7 +60,7 @@ def _mark_archived(settings: Settings, report: ReplayReport) -> None:
         for item in report.selected
     ]  # fmt: skip
     try:
-        with scoped_engine(settings.database) as engine:
-            DeliveryLog(engine).mark_replayed(origins)
+        with repositories(settings) as store:
+            store.delivery_log.mark_replayed(origins)
     except (ServiceUnreachableError, StoreError) as exc:
         console.print(f"dlq: replayed, but the archive was not updated ({error_name(exc)})")

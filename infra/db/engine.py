@@ -1,12 +1,20 @@
-"""Engines for the configured database, optionally confined to one schema (tests, tenants' sandboxes)."""
+"""Engines for the configured database, optionally confined to one schema (tests, tenants' sandboxes).
+
+``Engine`` and ``URL`` are re-exported for the composition root (``infra.cli.wiring``), which builds
+the engine and hands it to the repositories: above ``infra/db`` nothing imports SQLAlchemy.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
+
+from infra.db.errors import translated
+
+__all__ = ["URL", "Engine", "make_engine", "ping", "scoped_engine"]
 
 
 def make_engine(url: URL, schema: str | None = None, pool_size: int = 5) -> Engine:
@@ -23,3 +31,10 @@ def scoped_engine(url: URL, schema: str | None = None) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@translated("answering a ping")
+def ping(engine: Engine) -> None:
+    """Return once PostgreSQL answered ``SELECT 1``; ServiceUnreachableError when it does not."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

@@ -14,10 +14,10 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 from sqlalchemy import text
 
 from connectors.kafka.admin import apply_catalogue
+from infra.cli.wiring import ingress_app
 from infra.db.api_keys import ApiKeys
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
-from ingress.api.app import build_app
 from schemas.catalogue import load_catalogue
 from tests.conftest import free_port
 from tests.integration.ingress_harness import isolated_settings
@@ -33,7 +33,7 @@ def live_ingress(kafka_bootstrap, kafka_admin, database_url):
     _, key = ApiKeys(engine).create("acme", "fuzz")
     port = free_port()
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(build_app(settings))
+    runner = web.AppRunner(ingress_app(settings))
     started = threading.Event()
 
     def serve():
