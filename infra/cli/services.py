@@ -20,6 +20,7 @@ from infra.cli.runners import serve_ingress, serve_workers
 from infra.cli.wiring import repositories
 from infra.core.processes import tail
 from infra.core.settings import Settings
+from infra.db.engine import database_url
 from infra.devtools.demo_tenant import ensure_demo_tenant
 from infra.local.bus_node import LocalBus
 from infra.local.kafka_node import LocalKafka
@@ -194,7 +195,7 @@ def _print_bus(settings: Settings, api_key: str) -> None:
     table.add_row("workers", f"http://127.0.0.1:{settings.worker_web_port}/health  and  /metrics")
     table.add_row("dashboard", f"{dashboard_url(settings)}  (JSON: /dashboard/api/overview)")
     table.add_row("kafka", f"{settings.kafka_bootstrap}  (e.g. kcat -b {settings.kafka_bootstrap} -L)")
-    table.add_row("postgres", settings.database.render_as_string(hide_password=True))
+    table.add_row("postgres", database_url(settings).render_as_string(hide_password=True))
     table.add_row("try", "crmbus demo   (posts leads, clients and services, and shows them delivered)")
     console.print(table)
 

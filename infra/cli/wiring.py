@@ -25,7 +25,7 @@ from infra.db.api_keys import ApiKeys
 from infra.db.delivery_log import DeliveryLog
 from infra.db.delivery_stats import DeliveryStats
 from infra.db.endpoints import Endpoints
-from infra.db.engine import Engine, make_engine, ping, scoped_engine
+from infra.db.engine import Engine, database_url, make_engine, ping, scoped_engine
 from infra.db.inbound_sources import InboundSources
 from infra.db.migrate import upgrade
 from infra.db.routes import Routes
@@ -89,7 +89,7 @@ class Repositories:
 @contextmanager
 def repositories(settings: Settings, actor: str = "cli") -> Iterator[Repositories]:
     """The repositories of one command: their engine's connections are closed when the block ends."""
-    with scoped_engine(settings.database) as engine:
+    with scoped_engine(database_url(settings)) as engine:
         yield Repositories(engine, settings, actor)
 
 
@@ -102,7 +102,7 @@ def ingress_app(settings: Settings) -> web.Application:
 async def ingress_resources(settings: Settings) -> AsyncIterator[IngressResources]:
     """The ingress's producer, codec and PostgreSQL pool, opened on the running loop; at the end
     the producer flushes and closes, then the pool."""
-    engine = make_engine(settings.database, pool_size=4)
+    engine = make_engine(database_url(settings), pool_size=4)
     lanes = Lanes.configure(settings.high_priority_types, settings.low_priority_types, settings.topic_prefix)
     codec = AvroCodec(
         load_schema("envelope.v1.avsc"), f"{lanes.topics[1]}-value", schema_ids(settings.schema_registry_url)
@@ -128,7 +128,7 @@ def console_app(settings: Settings) -> web.Application:
 @asynccontextmanager
 async def console_resources(settings: Settings) -> AsyncIterator[console.ConsoleResources]:
     # A database that drops packets must not hold a page for minutes: connect within 3 s.
-    engine = make_engine(settings.database.update_query_dict({"connect_timeout": "3"}), pool_size=2)
+    engine = make_engine(database_url(settings).update_query_dict({"connect_timeout": "3"}), pool_size=2)
     lag = ConsumerLag(settings.kafka_bootstrap, group_prefix=f"{settings.topic_prefix}crmbus-")
     yield console.ConsoleResources(DeliveryStats(engine), lag)
     engine.dispose()
@@ -137,7 +137,7 @@ async def console_resources(settings: Settings) -> AsyncIterator[console.Console
 def worker_resources(settings: Settings) -> WorkerResources:
     """What a worker process reads and writes beyond its consumer: one engine for its routes,
     destinations and delivery log, the schema ids, and how to open its output producer."""
-    engine = make_engine(settings.database)
+    engine = make_engine(database_url(settings))
     routes = Routes(engine, actor="worker")
     destinations = Endpoints(engine, SecretBox.from_settings(settings), actor="worker")
     return WorkerResources(

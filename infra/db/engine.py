@@ -6,15 +6,25 @@ the engine and hands it to the repositories: above ``infra/db`` nothing imports 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
+from infra.core.settings import Settings
 from infra.db.errors import translated
 
-__all__ = ["URL", "Engine", "make_engine", "ping", "scoped_engine"]
+__all__ = ["URL", "Engine", "database_url", "make_engine", "ping", "scoped_engine"]
+
+# Its DEBUG records cost CPU even when filtered late, and quote statements' parameters: payloads.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+
+
+def database_url(settings: Settings) -> URL:
+    """``CRMBUS_DATABASE_URL``, parsed; its password stays out of ``str()``."""
+    return make_url(settings.database_url.get_secret_value())
 
 
 def make_engine(url: URL, schema: str | None = None, pool_size: int = 5) -> Engine:
