@@ -57,14 +57,14 @@ def serve_ingress(settings: Settings) -> int:
 
 def run_worker(settings: Settings, index: int = 0, parent_pid: int | None = None) -> None:
     """One worker process, in the foreground until SIGTERM or SIGINT."""
+    import faust  # Faust is heavy: only the workers import it
+
     if parent_pid is not None:
         exit_with(parent_pid)
     configure_logging(settings.log_level)
     uvloop.install()
     app = worker_app(settings, index)
     tune_for_streams()
-    import faust  # loaded by worker_app already; Faust is heavy, so only the workers import it
-
     worker = faust.Worker(app, loglevel="warn", quiet=True, redirect_stdouts=False, override_logging=False)
     worker.execute_from_commandline()
 
