@@ -25,6 +25,7 @@ from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore
 from agents.outputs import OutputWriter
 from agents.pages import add_pages
+from agents.resources import WorkerResources
 from agents.retry import RetryReleaser
 from agents.roles import add_agents
 from agents.router import DeliveryEncoder, Router
@@ -36,29 +37,23 @@ from agents.tables import add_tables, when_restored
 from agents.timers import add_timers
 from agents.worker_app import worker_app
 from connectors.destinations import Connector, Delivered, HttpClients, connector_for
-from connectors.kafka.producer import AsyncProducer, producer_config
-from connectors.kafka.schema_registry import schema_ids
+from connectors.kafka.producer import AsyncProducer
 from connectors.ssrf import OutboundPolicy
-from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
-from infra.db.delivery_log import DeliveryLog
-from infra.db.endpoints import Destination, Endpoints
-from infra.db.engine import make_engine
-from infra.db.routes import Routes
+from infra.db.endpoints import Destination
 from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec
 from schemas.topic_names import TopicNames
 from streams.circuit import CircuitConfig
 from streams.retry_policy import Tier
 
-_OUTPUT_TIMEOUT_S = 30.0
 
-
-def build_app(settings: Settings, index: int = 0) -> faust.App:
-    """The worker app for process ``index`` (its web port is ``worker_web_port + index``)."""
+def build_app(settings: Settings, resources: WorkerResources, index: int = 0) -> faust.App:
+    """The worker app for process ``index`` (its web port is ``worker_web_port + index``), on the
+    resources the composition root (``infra.cli.wiring``) built."""
     app = worker_app(settings, index)
     tables = add_tables(app, settings)
-    wiring = Wiring(settings, app, tables)
+    wiring = Wiring(settings, app, tables, resources)
     when_restored(tables, wiring)
     add_agents(app, wiring)
 
@@ -76,16 +71,20 @@ def build_app(settings: Settings, index: int = 0) -> faust.App:
 class Wiring:
     """What the agents share in one process, opened once the loop runs."""
 
-    def __init__(self, settings: Settings, app: faust.App, tables: Mapping[str, TableT[bytes, bytes]]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        app: faust.App,
+        tables: Mapping[str, TableT[bytes, bytes]],
+        resources: WorkerResources,
+    ) -> None:
         self.settings = settings
         self.app = app
+        self.resources = resources
         self.topics = TopicNames(settings.topic_prefix)
-        self.ids = schema_ids(settings)
-        self.engine = engine = make_engine(settings.database)
-        repository = Routes(engine, actor="worker")
-        destinations = Endpoints(engine, SecretBox.from_settings(settings), actor="worker")
+        self.ids = resources.schema_ids
         self.routes = ConfigCache(
-            repository.load_enabled, destinations.load_enabled, repository.fingerprint, settings.routes_poll_s
+            resources.load_routes, resources.load_destinations, resources.routes_fingerprint, settings.routes_poll_s
         )
         self.tables = {name: PartitionedTable(table) for name, table in tables.items()}
         self.recovered = asyncio.Event()
@@ -113,10 +112,7 @@ class Wiring:
     async def writer(self) -> OutputWriter:
         async with self._opening:
             if self._producer is None:
-                # 5 ms, not the ingress's 2: measured end to end at 250 events/s, 2 ms nearly doubled
-                # the broker's CPU (more, smaller produce requests) and lowered the saturating rate.
-                config = producer_config(self.settings.kafka_bootstrap, _OUTPUT_TIMEOUT_S, linger_ms=5.0)
-                self._producer = await AsyncProducer(config).__aenter__()
+                self._producer = await self.resources.open_producer()
             return OutputWriter(self._producer)
 
     @property
@@ -188,7 +184,7 @@ class Wiring:
 
     async def archive(self) -> Archive:
         return Archive(
-            log_=DeliveryLog(self.engine),
+            log_=self.resources.delivery_log,
             outcomes=self.codec("delivery_outcome.v1.avsc", self.topics.deliveries),
             dlq_topic=self.topics.dlq,
         )

@@ -15,14 +15,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
-
 from agents.records import Consumed
 from infra.core.metrics import DLQ_DEPTH
 from infra.db.delivery_log import DeliveryLog
+from infra.db.errors import error_name
 from schemas.codec import AvroCodec
 from streams import dead_letter as dlq
-from streams.errors import PoisonMessageError
+from streams.errors import PoisonMessageError, StoreRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +57,13 @@ class Archive:
                 if letters:
                     DLQ_DEPTH.set(await asyncio.to_thread(self._log.open_dead_letters))
                 return
-            except (DataError, IntegrityError, ProgrammingError) as exc:
+            except StoreRefusedError as exc:
                 # Rows PostgreSQL can never take: retrying would stall this agent and, through Faust's
                 # shared conductor, its process. Kafka keeps the records (crmbus.deliveries, crmbus.dlq).
-                log.error("archive batch refused by PostgreSQL, skipped: %s", type(exc).__name__)
+                log.error("archive batch refused by PostgreSQL, skipped: %s", error_name(exc))
                 return
             except Exception as exc:  # noqa: BLE001 - PostgreSQL away: wait, keep the batch unacknowledged
-                log.warning("archive batch not written, retrying in %.1f s: %s", backoff, type(exc).__name__)
+                log.warning("archive batch not written, retrying in %.1f s: %s", backoff, error_name(exc))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX_S)
 

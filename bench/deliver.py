@@ -51,7 +51,7 @@ from bench.router_systems import worker_available
 from bench.stack import BenchError, Infra, Servers, infra, ingress_command
 from bench.stats import Report, json_line, median_report
 from infra.core.settings import Settings
-from infra.db.engine import make_engine
+from infra.db.engine import database_url, make_engine
 from infra.db.routes import Routes
 from schemas.catalogue import load_catalogue
 
@@ -125,7 +125,7 @@ def _topics(shared: _Shared, prefix: str) -> Iterator[None]:
 
 def _templates(shared: _Shared, prefix: str) -> list[list[DeliveryTemplate]]:
     settings = shared.infra.settings
-    engine = make_engine(settings.database)
+    engine = make_engine(database_url(settings))
     try:
         routes = Routes(engine, actor="bench").load_enabled(event_type="lead.created")
     finally:

@@ -35,7 +35,7 @@ from connectors.kafka.watermarks import high_watermark
 from infra.core.secret_box import SecretBox
 from infra.core.settings import WORKER_ROLES, Settings
 from infra.db.endpoints import Endpoints
-from infra.db.engine import make_engine
+from infra.db.engine import database_url, make_engine
 
 # Any non-empty credential: the sandbox checks that one is present, not its value.
 BENCH_SECRET = "bench-token"  # noqa: S105 - a loopback placeholder, not a secret
@@ -157,7 +157,7 @@ def tenants(
 ) -> Iterator[None]:
     """Bench tenants at ``sandbox_url`` whose ``destinations`` carry a credential; disabled on the way out."""
     env = {**os.environ, "CRMBUS_SANDBOX_URL": sandbox_url}
-    engine = make_engine(settings.database)
+    engine = make_engine(database_url(settings))
     endpoints = Endpoints(engine, SecretBox.from_settings(settings), actor="bench")
     try:
         for name in names:

@@ -26,12 +26,12 @@ from faust.transport.consumer import Consumer as FaustConsumer
 from faust.types import TP
 from rich.table import Table
 
-from agents.app import build_app
 from agents.runtime.consumer import StrictConsumer
 from bench.clients import ratio
 from bench.report import console
 from bench.stack import BenchError
 from bench.stats import Latency, Report, json_line, median_report
+from infra.cli.wiring import worker_app
 from infra.core.settings import Settings
 
 OURS, BASELINE = "crmbus", "faust"
@@ -69,7 +69,7 @@ class Drained:
 async def drain(loop_name: str, records: int, fetch: int) -> Drained:
     """Run one drain loop over ``records`` records, ``fetch`` to a fetch, round-robin over partitions."""
     with tempfile.TemporaryDirectory(prefix="crmbus-bench-drain-") as state_dir:
-        consumer = build_app(Settings(state_dir=state_dir)).consumer  # the loops never touch its state
+        consumer = worker_app(Settings(state_dir=state_dir)).consumer  # the loops never touch its state
     fetcher = SimpleNamespace(_stopped=asyncio.Event())
     partitions = [TP("crmbus.deliver.crm", p) for p in range(_PARTITIONS)]
     fetches = -(-records // fetch)

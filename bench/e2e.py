@@ -34,7 +34,7 @@ from bench.stack import BenchError, Infra, Servers, free_port, infra, ingress_av
 from bench.stats import Report, json_line, median_report
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
-from infra.db.engine import make_engine
+from infra.db.engine import database_url, make_engine
 
 DEFAULT_RATE = 100.0  # events/s (300 deliveries/s): under what every system but Celery sustains on 2 cores
 COMPARABLE = ("ceiling", *BASELINES)
@@ -88,7 +88,7 @@ def _receiver(log_dir: Path, timeout_s: float) -> Iterator[Servers]:
 
 @contextlib.contextmanager
 def _api_key(settings: Settings, tenant: str) -> Iterator[str]:
-    engine = make_engine(settings.database)
+    engine = make_engine(database_url(settings))
     keys = ApiKeys(engine, actor="bench")
     try:
         view, secret = keys.create(tenant, "bench")

@@ -25,7 +25,7 @@ from confluent_kafka.admin import AdminClient
 from connectors.kafka.admin import apply_catalogue
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
-from infra.db.engine import make_engine
+from infra.db.engine import database_url, make_engine
 from infra.db.migrate import upgrade
 from infra.local.kafka_node import LocalKafka
 from infra.local.postgres_node import LocalPostgres
@@ -70,7 +70,7 @@ def infra(settings: Settings, log: Path) -> Iterator[Infra]:
         apply_catalogue(
             AdminClient({"bootstrap.servers": settings.kafka_bootstrap}), catalogue, settings.kafka_replication_factor
         )
-        engine = make_engine(settings.database)
+        engine = make_engine(database_url(settings))
         upgrade(engine)
         keys = ApiKeys(engine, actor="bench")
         view, secret = keys.create("bench", "bench")

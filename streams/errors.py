@@ -11,6 +11,8 @@ exceptions are translated at the edge that meets them (connectors/, infra/).
     │   ├── PortInUseError              a port we must bind is taken by someone else
     │   ├── StartTimeoutError           a service did not answer in time (names its log)
     │   ├── ServiceUnreachableError     a configured server does not answer
+    │   ├── StoreError                  PostgreSQL answered with an error
+    │   │   └── StoreRefusedError       ... that trying again cannot cure (bad data, a broken constraint)
     │   └── ProduceError                Kafka did not acknowledge a record; ``retriable`` says if retrying helps
     ├── TopicConflictError              the catalogue asks for a change Kafka cannot make safely
     ├── InvalidEventError               an inbound event or webhook is malformed (names the field); HTTP 422
@@ -71,6 +73,16 @@ class StartTimeoutError(InfraError):
 
 class ServiceUnreachableError(InfraError):
     """A configured server (not one crmbus runs) does not answer."""
+
+
+class StoreError(InfraError):
+    """PostgreSQL answered a repository's query with an error (it did answer: when it does not,
+    that is ``ServiceUnreachableError``)."""
+
+
+class StoreRefusedError(StoreError):
+    """PostgreSQL refused the query for good: data it cannot take, a broken constraint, a table or
+    column it lacks. The same query fails again until someone changes the data or the schema."""
 
 
 class ProduceError(InfraError):

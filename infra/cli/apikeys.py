@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.cli.wiring import repositories
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys, KeyView
-from infra.db.engine import scoped_engine
 from schemas.catalogue import parse_duration_ms
 
 app = typer.Typer(help="Tenants' API keys.", no_args_is_help=True)
@@ -22,10 +22,8 @@ console = Console()
 
 @contextmanager
 def _keys() -> Iterator[ApiKeys]:
-    settings = Settings()
-    with scoped_engine(settings.database) as engine:
-        # A tenant created for its first key starts with the seed flows, like 'crmbus tenants create'.
-        yield ApiKeys(engine, sandbox_url=settings.sandbox_url)
+    with repositories(Settings()) as store:
+        yield store.api_keys
 
 
 def _show_secret(view: KeyView, secret: str) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from infra.cli.runners import serve_console
 from infra.core.settings import Settings
 from ingress.console.access import check_exposure
-from ingress.console.app import serve
 
 console = Console()
 
@@ -21,7 +21,7 @@ def dashboard(
     settings = Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
     check_exposure(settings.dashboard_host, settings.dashboard_token)
     console.print(f"dashboard: {dashboard_url(settings)}  (JSON: /dashboard/api/overview)")
-    serve(settings)
+    serve_console(settings)
 
 
 def dashboard_url(settings: Settings) -> str:

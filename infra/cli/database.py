@@ -5,9 +5,8 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from infra.cli.wiring import repositories
 from infra.core.settings import Settings
-from infra.db.engine import scoped_engine
-from infra.db.migrate import upgrade
 
 app = typer.Typer(help="The PostgreSQL schema.", no_args_is_help=True)
 
@@ -15,6 +14,6 @@ app = typer.Typer(help="The PostgreSQL schema.", no_args_is_help=True)
 @app.command("migrate")
 def migrate() -> None:
     """Bring the database schema to the newest migration."""
-    with scoped_engine(Settings().database) as engine:
-        upgrade(engine)
+    with repositories(Settings()) as store:
+        store.migrate()
     Console().print("database: migrated to head")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from infra.cli.wiring import repositories
 from infra.core.settings import Settings
-from infra.db.engine import scoped_engine
 from infra.devtools.demo.mix import demo_events
 from infra.devtools.demo.run import run_demo
 from infra.devtools.demo_tenant import read_demo_key
@@ -31,10 +31,10 @@ def demo(
     if api_key is None:
         console.print("[red]no demo tenant here[/]: run 'crmbus up' first")
         raise typer.Exit(2)
-    with scoped_engine(settings.database) as engine:
+    with repositories(settings, actor="crmbus demo") as store:
         code = run_demo(
             settings,
-            engine,
+            store.routes,
             api_key,
             demo_events(per_kind),
             failing=system,

@@ -15,10 +15,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from infra.core.secret_box import SecretBox
+from infra.cli.wiring import repositories
 from infra.core.settings import Settings
 from infra.db.endpoints import Endpoints, EndpointView
-from infra.db.engine import scoped_engine
 from streams.errors import ConfigurationError
 
 app = typer.Typer(help="A tenant's destinations (CRM, Financeiro, Z-API, WAHA, e-mail, ...).", no_args_is_help=True)
@@ -27,9 +26,8 @@ console = Console(soft_wrap=True)
 
 @contextmanager
 def _endpoints() -> Iterator[Endpoints]:
-    settings = Settings()
-    with scoped_engine(settings.database) as engine:
-        yield Endpoints(engine, SecretBox.from_settings(settings))
+    with repositories(Settings()) as store:
+        yield store.endpoints
 
 
 def _config(text: str | None) -> dict[str, Any] | None:

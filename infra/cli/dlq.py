@@ -6,15 +6,14 @@ from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
 
 from infra.cli.dlq_replay import ReplayReport, replay
+from infra.cli.wiring import repositories
 from infra.core.settings import Settings
-from infra.db.delivery_log import DeliveryLog
-from infra.db.engine import scoped_engine
+from infra.db.errors import error_name
 from schemas.topic_names import TopicNames
 from streams.dead_letter import ERROR_CLASS, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC, STAGE
-from streams.errors import ConfigurationError
+from streams.errors import ConfigurationError, ServiceUnreachableError, StoreError
 from streams.replay_filter import ReplayFilter, parse_since
 
 app = typer.Typer(help="The dead-letter queue (crmbus.dlq).", no_args_is_help=True)
@@ -62,7 +61,7 @@ def _mark_archived(settings: Settings, report: ReplayReport) -> None:
         for item in report.selected
     ]  # fmt: skip
     try:
-        with scoped_engine(settings.database) as engine:
-            DeliveryLog(engine).mark_replayed(origins)
-    except SQLAlchemyError as exc:
-        console.print(f"dlq: replayed, but the archive was not updated ({type(exc).__name__})")
+        with repositories(settings) as store:
+            store.delivery_log.mark_replayed(origins)
+    except (ServiceUnreachableError, StoreError) as exc:
+        console.print(f"dlq: replayed, but the archive was not updated ({error_name(exc)})")

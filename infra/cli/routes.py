@@ -16,9 +16,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from infra.cli.wiring import repositories
 from infra.core.settings import Settings
-from infra.db.engine import scoped_engine
-from infra.db.routes import Routes
 from streams.envelope import Envelope
 from streams.errors import ConfigurationError, InvalidEventError, InvalidRouteError
 from streams.event_types import validate_payload
@@ -58,8 +57,8 @@ def list_routes(
     show_all: bool = typer.Option(False, "--all", help="Disabled routes too."),
 ) -> None:
     """One route per line: id, tenant, type, destination and action, when due, state, filter."""
-    with scoped_engine(Settings().database) as engine:
-        listed = Routes(engine).list(tenant, event_type, include_disabled=show_all)
+    with repositories(Settings()) as store:
+        listed = store.routes.list(tenant, event_type, include_disabled=show_all)
     for route in listed:
         state = "enabled" if route.enabled else "disabled"
         line = (
@@ -84,8 +83,8 @@ def add(
     delay: int = typer.Option(0, help="Seconds after the event's arrival the action is due."),
 ) -> None:
     """Add a route; its filter and mapping are checked against the event type's fields."""
-    with scoped_engine(Settings().database) as engine:
-        view = Routes(engine).add(
+    with repositories(Settings()) as store:
+        view = store.routes.add(
             tenant,
             event_type,
             destination,
@@ -104,16 +103,16 @@ def add(
 @app.command("disable")
 def disable(route_id: uuid.UUID) -> None:
     """Stop a route; workers drop it within CRMBUS_ROUTES_POLL_S."""
-    with scoped_engine(Settings().database) as engine:
-        view = Routes(engine).disable(route_id)
+    with repositories(Settings()) as store:
+        view = store.routes.disable(route_id)
     console.print(f"route {view.id} disabled (version {view.version})", highlight=False)
 
 
 @app.command("enable")
 def enable(route_id: uuid.UUID) -> None:
     """Start a disabled route again."""
-    with scoped_engine(Settings().database) as engine:
-        view = Routes(engine).enable(route_id)
+    with repositories(Settings()) as store:
+        view = store.routes.enable(route_id)
     console.print(f"route {view.id} enabled (version {view.version})", highlight=False)
 
 
@@ -137,8 +136,8 @@ def try_event(
     """Show what the tenant's enabled routes would send for a sample payload; nothing is sent."""
     payload = validate_payload(event_type, _read_event(event))
     envelope = Envelope(tenant_id=tenant, type=event_type, source="crmbus-routes-test", payload=payload)
-    with scoped_engine(Settings().database) as engine:
-        routes = Routes(engine).load_enabled(tenant_id=tenant, event_type=event_type)
+    with repositories(Settings()) as store:
+        routes = store.routes.load_enabled(tenant_id=tenant, event_type=event_type)
     if not routes:
         console.print(f"tenant {tenant!r} has no enabled route for {event_type}", highlight=False)
         return

@@ -16,15 +16,15 @@ from connectors.kafka.admin import apply_catalogue
 from connectors.kafka.schema_registry import display_url, schema_ids
 from infra.cli.dashboard import dashboard_url
 from infra.cli.registry import register_all
+from infra.cli.runners import serve_ingress, serve_workers
+from infra.cli.wiring import repositories
 from infra.core.processes import tail
 from infra.core.settings import Settings
-from infra.db.engine import scoped_engine
-from infra.db.migrate import upgrade
+from infra.db.engine import database_url
 from infra.devtools.demo_tenant import ensure_demo_tenant
 from infra.local.bus_node import LocalBus
 from infra.local.kafka_node import LocalKafka
 from infra.local.postgres_node import LocalPostgres
-from ingress.api.server import serve
 from ingress.console.access import check_exposure
 from schemas.catalogue import load_catalogue
 
@@ -91,10 +91,10 @@ def up(
     console.print(f"topics: {len(plan.create)} created, {len(plan.unchanged)} unchanged of {len(catalogue)}")
     subjects = register_all(catalogue, schema_ids(settings))
     console.print(f"schemas: {len(subjects)} subjects with ids")
-    with scoped_engine(settings.database) as engine:
-        upgrade(engine)
+    with repositories(settings, actor="crmbus up") as store:
+        store.migrate()
         console.print("database: migrated to head")
-        demo = ensure_demo_tenant(engine, settings)
+        demo = ensure_demo_tenant(store.tenants, store.endpoints, store.api_keys, settings)
     console.print(f"tenant: {demo.tenant_id} ({'created with the seed flows' if demo.created else 'exists'})")
     bus = LocalBus(settings)
     try:
@@ -195,7 +195,7 @@ def _print_bus(settings: Settings, api_key: str) -> None:
     table.add_row("workers", f"http://127.0.0.1:{settings.worker_web_port}/health  and  /metrics")
     table.add_row("dashboard", f"{dashboard_url(settings)}  (JSON: /dashboard/api/overview)")
     table.add_row("kafka", f"{settings.kafka_bootstrap}  (e.g. kcat -b {settings.kafka_bootstrap} -L)")
-    table.add_row("postgres", settings.database.render_as_string(hide_password=True))
+    table.add_row("postgres", database_url(settings).render_as_string(hide_password=True))
     table.add_row("try", "crmbus demo   (posts leads, clients and services, and shows them delivered)")
     console.print(table)
 
@@ -211,7 +211,7 @@ def ingress(
     console.print(
         f"ingress: http://{settings.ingress_host}:{settings.ingress_port} ({settings.ingress_workers} processes)"
     )
-    raise typer.Exit(serve(settings))
+    raise typer.Exit(serve_ingress(settings))
 
 
 def worker(
@@ -221,8 +221,6 @@ def worker(
     ),
 ) -> None:
     """Run the Faust workers (router, scheduler, sinks, retry, archive) in the foreground until Ctrl-C."""
-    from agents.worker import serve as serve_workers  # Faust is heavy: import it only for this command
-
     overrides: dict[str, object] = {}
     if processes is not None:
         overrides["CRMBUS_WORKER_PROCESSES"] = str(processes)

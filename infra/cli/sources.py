@@ -10,9 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.core.secret_box import SecretBox
+from infra.cli.wiring import repositories
 from infra.core.settings import Settings
-from infra.db.engine import scoped_engine
 from infra.db.inbound_sources import SOURCES, InboundSources
 
 app = typer.Typer(help="Webhook endpoints of tenants' sources (Z-API, WAHA, site, CRM, Operacao, Financeiro).")
@@ -21,8 +20,8 @@ console = Console()
 
 @contextmanager
 def _sources(settings: Settings) -> Iterator[InboundSources]:
-    with scoped_engine(settings.database) as engine:
-        yield InboundSources(engine, SecretBox.from_settings(settings))
+    with repositories(settings) as store:
+        yield store.sources
 
 
 @app.command("add")

@@ -6,9 +6,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.cli.wiring import repositories
 from infra.core.settings import Settings
-from infra.db.engine import scoped_engine
-from infra.db.tenants import Tenants
 from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES
 
 app = typer.Typer(help="Tenants and their seed flows.", no_args_is_help=True)
@@ -23,8 +22,8 @@ def create(
 ) -> None:
     """Create a tenant, with the seed flows unless --no-seed."""
     settings = Settings()
-    with scoped_engine(settings.database) as engine:
-        view = Tenants(engine).create(tenant_id, name, sandbox_url=settings.sandbox_url if seed else None)
+    with repositories(settings) as store:
+        view = store.tenants.create(tenant_id, name, sandbox_url=settings.sandbox_url if seed else None)
     if seed:
         console.print(
             f"tenant {view.id!r} created with {len(SEED_DESTINATIONS)} destinations and {len(SEED_ROUTES)} routes "
@@ -41,8 +40,8 @@ def list_tenants() -> None:
     table = Table(title="tenants")
     for column in ("id", "name", "status", "created"):
         table.add_column(column)
-    with scoped_engine(Settings().database) as engine:
-        listed = Tenants(engine).list()
+    with repositories(Settings()) as store:
+        listed = store.tenants.list()
     for tenant in listed:
         table.add_row(tenant.id, tenant.name, tenant.status, f"{tenant.created_at:%Y-%m-%d}")
     console.print(table)
@@ -52,8 +51,8 @@ def list_tenants() -> None:
 def seed(tenant_id: str = typer.Argument(..., help="An existing tenant.")) -> None:
     """Add the seed destinations and routes a tenant lacks; what it has is left as it is."""
     settings = Settings()
-    with scoped_engine(settings.database) as engine:
-        result = Tenants(engine).seed(tenant_id, settings.sandbox_url)
+    with repositories(settings) as store:
+        result = store.tenants.seed(tenant_id, settings.sandbox_url)
     console.print(
         f"tenant {tenant_id!r}: {result.destinations_added} destinations and {result.routes_added} routes added",
         highlight=False,

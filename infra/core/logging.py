@@ -60,5 +60,6 @@ def configure_logging(level: str = "info") -> None:
     root.handlers = [handler]
     root.setLevel(level.upper())
     # Their DEBUG records cost CPU even when filtered late, and may quote payloads.
-    for noisy in ("aiohttp.access", "aiokafka", "faust", "mode", "sqlalchemy.engine"):
+    # (SQLAlchemy's engine logger is quieted by infra.db.engine, which alone uses SQLAlchemy.)
+    for noisy in ("aiohttp.access", "aiokafka", "faust", "mode"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -6,13 +6,11 @@ stack on this machine's loopback with nothing configured.
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 WORKER_ROLES = ("router", "scheduler", "sinks", "retry", "archive")
@@ -204,11 +202,6 @@ class Settings(BaseSettings):
     def is_set(self, field_name: str) -> bool:
         """Whether the operator chose this value (environment), rather than the default."""
         return field_name in self.model_fields_set
-
-    @cached_property
-    def database(self) -> URL:
-        """The database URL, parsed; its password stays out of ``str()``."""
-        return make_url(self.database_url.get_secret_value())
 
     @property
     def state_path(self) -> Path:

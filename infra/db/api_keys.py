@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from infra.db.audit import audit
+from infra.db.errors import translated
 from infra.db.models import ApiKey
 from infra.db.tenants import Tenants
 from streams.api_keys import digest_of, is_usable, issue_key, looks_like_key
-from streams.errors import ConfigurationError, ServiceUnreachableError
+from streams.errors import ConfigurationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,7 @@ class ApiKeys:
         self.actor = actor
         self.sandbox_url = sandbox_url
 
+    @translated("creating an API key")
     def create(self, tenant_id: str, name: str, tenant_name: str | None = None) -> tuple[KeyView, str]:
         """A new key for ``tenant_id`` (created and seeded if missing); returns the secret once."""
         issued = issue_key()
@@ -82,6 +83,7 @@ class ApiKeys:
             view = KeyView.of(row)
         return view, issued.secret
 
+    @translated("listing API keys")
     def list(self, tenant_id: str | None = None) -> list[KeyView]:
         query = select(ApiKey).order_by(ApiKey.tenant_id, ApiKey.created_at)
         if tenant_id is not None:
@@ -89,6 +91,7 @@ class ApiKeys:
         with Session(self.engine) as session:
             return [KeyView.of(row) for row in session.scalars(query)]
 
+    @translated("revoking an API key")
     def revoke(self, key_id: uuid.UUID) -> KeyView:
         with Session(self.engine) as session, session.begin():
             row = self._get(session, key_id)
@@ -103,6 +106,7 @@ class ApiKeys:
             )
             return KeyView.of(row)
 
+    @translated("rotating an API key")
     def rotate(self, key_id: uuid.UUID, overlap: timedelta) -> tuple[KeyView, str]:
         """A new key with the same tenant and name; the old one keeps working for ``overlap``."""
         issued = issue_key()
@@ -131,18 +135,14 @@ class ApiKeys:
         principal = self.principal(presented, now)
         return principal.tenant_id if principal else None
 
+    @translated("checking an API key")
     def principal(self, presented: str, now: datetime | None = None) -> Principal | None:
         """Who a presented key is, or None; ServiceUnreachableError when PostgreSQL does not answer."""
         if not looks_like_key(presented):
             return None
         digest = digest_of(presented)
-        try:
-            with Session(self.engine) as session:
-                row = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).one_or_none()
-        except OperationalError as exc:
-            raise ServiceUnreachableError(
-                f"PostgreSQL unreachable while checking an API key: {type(exc).__name__}"
-            ) from exc
+        with Session(self.engine) as session:
+            row = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).one_or_none()
         # The lookup is by a preimage-resistant hash; the final check is constant-time anyway.
         if row is None or not hmac.compare_digest(row.key_hash, digest):
             return None

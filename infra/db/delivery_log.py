@@ -8,12 +8,16 @@ the offset commit) leaves one row each.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
+from infra.db.errors import translated
 from infra.db.models import DeadLetter, WebhookDelivery
 
 _ATTEMPTS = insert(WebhookDelivery).on_conflict_do_nothing(index_elements=["delivery_id", "attempt"])
@@ -22,10 +26,24 @@ _DEAD_LETTERS = insert(DeadLetter).on_conflict_do_nothing(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """One attempt at delivering an event, as its producer may see it."""
+
+    delivery_id: str
+    destination: str
+    attempt: int
+    status: str
+    status_code: int | None
+    event_type: str
+    created_at: datetime
+
+
 class DeliveryLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @translated("archiving deliveries")
     def record(self, attempts: Sequence[Mapping[str, Any]], dead_letters: Sequence[Mapping[str, Any]]) -> None:
         """Insert rows of ``webhook_deliveries`` and ``dead_letter``, skipping those already there."""
         # Parameters apart from the statement (executemany): SQLAlchemy compiles it once and caches
@@ -37,11 +55,29 @@ class DeliveryLog:
             if dead_letters:
                 connection.execute(_DEAD_LETTERS, list(dead_letters))
 
+    @translated("reading deliveries")
+    def attempts(self, event_id: uuid.UUID, tenant_id: str) -> list[DeliveryAttempt]:
+        """Every attempt at delivering ``tenant_id``'s event ``event_id``, the oldest first; none for
+        another tenant's event."""
+        attempts = WebhookDelivery
+        query = (
+            select(
+                attempts.delivery_id, attempts.destination, attempts.attempt, attempts.status,
+                attempts.status_code, attempts.event_type, attempts.created_at,
+            )
+            .where(attempts.event_id == event_id, attempts.tenant_id == tenant_id)
+            .order_by(attempts.created_at)
+        )  # fmt: skip
+        with self.engine.connect() as connection:
+            return [DeliveryAttempt(*row) for row in connection.execute(query)]
+
+    @translated("counting open DLQ records")
     def open_dead_letters(self) -> int:
         """DLQ records archived and neither replayed nor discarded: the DLQ's depth."""
         with self.engine.connect() as connection:
             return int(connection.execute(select(func.count()).where(DeadLetter.status == "open")).scalar_one())
 
+    @translated("marking DLQ records replayed")
     def mark_replayed(self, origins: Sequence[tuple[str, int, int]]) -> int:
         """Mark archived DLQ records (by original topic, partition, offset) replayed; how many."""
         if not origins:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, and_, func, select, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.types import String
 
+from infra.db.errors import translated
 from infra.db.models import DeadLetter, WebhookDelivery
 from streams.bus_health import DeadLetterGroup
 from streams.delivery_sla import DeliveryFigures
@@ -25,6 +26,7 @@ class DeliveryStats:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @translated("reading delivery figures")
     def figures_since(self, since: datetime) -> dict[tuple[str, str], DeliveryFigures]:
         """Attempts made at or after ``since``, per (tenant, destination)."""
         attempts = WebhookDelivery
@@ -56,6 +58,7 @@ class DeliveryStats:
             for tenant, destination, delivered, retrying, dead, p50, p95, error in rows
         }
 
+    @translated("reading the open DLQ")
     def open_dead_letters(self) -> list[DeadLetterGroup]:
         """Open DLQ records by tenant, destination and error class, the longest-waiting group first."""
         letters = DeadLetter

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from infra.core.secret_box import SecretBox
 from infra.db.audit import audit
+from infra.db.errors import translated
 from infra.db.models import Tenant, WebhookEndpoint
 from streams.errors import ConfigurationError
 from streams.routes import DESTINATIONS
@@ -76,6 +77,7 @@ class Endpoints:
     def __init__(self, engine: Engine, box: SecretBox, actor: str = "cli") -> None:
         self.engine, self.box, self.actor = engine, box, actor
 
+    @translated("listing destinations")
     def list(self, tenant_id: str | None = None) -> builtins.list[EndpointView]:
         query = select(WebhookEndpoint).order_by(WebhookEndpoint.tenant_id, WebhookEndpoint.name)
         if tenant_id is not None:
@@ -83,6 +85,7 @@ class Endpoints:
         with Session(self.engine) as session:
             return [EndpointView.of(row) for row in session.scalars(query)]
 
+    @translated("adding a destination")
     def add(
         self,
         tenant_id: str,
@@ -122,6 +125,7 @@ class Endpoints:
             session.refresh(row)
             return EndpointView.of(row)
 
+    @translated("updating a destination")
     def update(
         self,
         tenant_id: str,
@@ -166,6 +170,7 @@ class Endpoints:
             session.refresh(row)
             return EndpointView.of(row)
 
+    @translated("loading destinations")
     def load_enabled(self) -> builtins.list[Destination]:
         """Every enabled destination of every active tenant, secrets opened, for the sinks."""
         query = (

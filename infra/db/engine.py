@@ -1,12 +1,30 @@
-"""Engines for the configured database, optionally confined to one schema (tests, tenants' sandboxes)."""
+"""Engines for the configured database, optionally confined to one schema (tests, tenants' sandboxes).
+
+``Engine`` and ``URL`` are re-exported for the composition root (``infra.cli.wiring``), which builds
+the engine and hands it to the repositories: above ``infra/db`` nothing imports SQLAlchemy.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import URL
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL, make_url
+
+from infra.core.settings import Settings
+from infra.db.errors import translated
+
+__all__ = ["URL", "Engine", "database_url", "make_engine", "ping", "scoped_engine"]
+
+# Its DEBUG records cost CPU even when filtered late, and quote statements' parameters: payloads.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+
+
+def database_url(settings: Settings) -> URL:
+    """``CRMBUS_DATABASE_URL``, parsed; its password stays out of ``str()``."""
+    return make_url(settings.database_url.get_secret_value())
 
 
 def make_engine(url: URL, schema: str | None = None, pool_size: int = 5) -> Engine:
@@ -23,3 +41,10 @@ def scoped_engine(url: URL, schema: str | None = None) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@translated("answering a ping")
+def ping(engine: Engine) -> None:
+    """Return once PostgreSQL answered ``SELECT 1``; ServiceUnreachableError when it does not."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

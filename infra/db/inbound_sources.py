@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from infra.core.secret_box import SecretBox
 from infra.db.audit import audit
+from infra.db.errors import translated
 from infra.db.models import InboundSource, Tenant
 from streams.api_keys import digest_of
-from streams.errors import ConfigurationError, ServiceUnreachableError
+from streams.errors import ConfigurationError
 
 SOURCES = ("zapi", "waha", "site", "crm", "operacao", "financeiro")
 # Sources that can sign their bodies; the others can only present the URL token.
@@ -46,6 +46,7 @@ class InboundSources:
     def __init__(self, engine: Engine, box: SecretBox, actor: str = "cli") -> None:
         self.engine, self.box, self.actor = engine, box, actor
 
+    @translated("adding a source endpoint")
     def add(self, tenant_id: str, source: str, name: str = "default", signed: bool | None = None) -> NewEndpoint:
         """A new endpoint; signed defaults to whether the source can sign."""
         if source not in SOURCES:
@@ -78,6 +79,7 @@ class InboundSources:
             )
             return NewEndpoint(row.id, tenant_id, source, token, signing)
 
+    @translated("revoking a source endpoint")
     def revoke(self, endpoint_id: uuid.UUID) -> None:
         with Session(self.engine) as session, session.begin():
             row = session.get(InboundSource, endpoint_id)
@@ -93,6 +95,7 @@ class InboundSources:
                 target_id=str(row.id),
             )
 
+    @translated("listing source endpoints")
     def list(self, tenant_id: str | None = None) -> list[InboundSource]:
         query = select(InboundSource).order_by(InboundSource.tenant_id, InboundSource.created_at)
         if tenant_id is not None:
@@ -100,17 +103,14 @@ class InboundSources:
         with Session(self.engine) as session:
             return list(session.scalars(query))
 
+    @translated("resolving a webhook token")
     def resolve(self, token: str) -> SourceEndpoint | None:
         """The live endpoint a URL token names, or None; ServiceUnreachableError if PostgreSQL is down."""
         if not token.startswith(TOKEN_PREFIX):
             return None
-        try:
-            with Session(self.engine) as session:
-                row = session.scalars(
-                    select(InboundSource).where(InboundSource.token_hash == digest_of(token))
-                ).one_or_none()
-        except OperationalError as exc:
-            raise ServiceUnreachableError("PostgreSQL unreachable while resolving a webhook token") from exc
+        with Session(self.engine) as session:
+            query = select(InboundSource).where(InboundSource.token_hash == digest_of(token))
+            row = session.scalars(query).one_or_none()
         if row is None or row.revoked_at is not None:
             return None
         secret = self.box.open(row.signing_secret_encrypted) if row.signing_secret_encrypted else None

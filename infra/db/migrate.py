@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from infra.db.errors import translated
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -19,10 +21,12 @@ def alembic_config(engine: Engine, schema: str | None = None) -> Config:
     return config
 
 
+@translated("migrating")
 def upgrade(engine: Engine, schema: str | None = None, revision: str = "head") -> None:
     """Bring the database (or ``schema`` in it) to ``revision``."""
     command.upgrade(alembic_config(engine, schema), revision)
 
 
+@translated("migrating")
 def downgrade(engine: Engine, schema: str | None = None, revision: str = "base") -> None:
     command.downgrade(alembic_config(engine, schema), revision)

@@ -186,27 +186,6 @@ class DeadLetter(Base):
     created_at: Mapped[datetime] = _now()
 
 
-class SyncJob(Base):
-    """A scheduled pull from a tenant's system (cron schedule, resumable cursor)."""
-
-    __tablename__ = "sync_jobs"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "name"),
-        Index("ix_sync_jobs_enabled_next", "enabled", "next_run_at"),
-    )
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(100))
-    source: Mapped[str] = mapped_column(String(32))
-    schedule: Mapped[str] = mapped_column(String(100))
-    cursor: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
-    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
-    last_run_at: Mapped[datetime | None]
-    last_status: Mapped[str | None] = mapped_column(String(16))
-    next_run_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = _now()
-
-
 class AuditLog(Base):
     """Who changed what in the control plane (keys, routes, destinations, replays)."""
 

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, String, and_, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from infra.db.audit import audit
+from infra.db.errors import translated
 from infra.db.models import Base, EventMapping, Tenant, WebhookEndpoint
 from streams.errors import ConfigurationError, InvalidRouteError
 from streams.event_types import EVENT_TYPES
@@ -70,6 +71,7 @@ class Routes:
         self.engine = engine
         self.actor = actor
 
+    @translated("adding a route")
     def add(
         self,
         tenant_id: str,
@@ -123,6 +125,7 @@ class Routes:
             )
             return RouteView.of(row, endpoint.name)
 
+    @translated("listing routes")
     def list(
         self, tenant_id: str | None = None, event_type: str | None = None, include_disabled: bool = False
     ) -> list[RouteView]:
@@ -140,18 +143,22 @@ class Routes:
         with Session(self.engine) as session:
             return [RouteView.of(row, name) for row, name in session.execute(query).tuples()]
 
+    @translated("reading a route")
     def get(self, route_id: uuid.UUID) -> RouteView:
         with Session(self.engine) as session:
             row = _route(session, route_id)
             return RouteView.of(row, _endpoint_name(session, row))
 
+    @translated("disabling a route")
     def disable(self, route_id: uuid.UUID) -> RouteView:
         """Stop a route; workers drop it at their next poll. Disabling a disabled route changes nothing."""
         return self._set_enabled(route_id, False)
 
+    @translated("enabling a route")
     def enable(self, route_id: uuid.UUID) -> RouteView:
         return self._set_enabled(route_id, True)
 
+    @translated("loading routes")
     def load_enabled(self, tenant_id: str | None = None, event_type: str | None = None) -> builtins.list[Route]:
         """Every route a worker applies, compiled: enabled, of an active tenant, to an enabled endpoint.
 
@@ -185,6 +192,7 @@ class Routes:
                 log.warning("route %s skipped, it no longer compiles: %s", row.id, exc)
         return routes
 
+    @translated("fingerprinting routes")
     def fingerprint(self) -> str:
         """A short digest that changes whenever what ``load_enabled`` returns may have changed.
 

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from infra.db.audit import audit
+from infra.db.errors import translated
 from infra.db.models import EventMapping, Tenant, WebhookEndpoint
 from streams.errors import ConfigurationError
 from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES, SeedRoute
@@ -74,6 +75,7 @@ class Tenants:
         self.engine = engine
         self.actor = actor
 
+    @translated("creating a tenant")
     def create(self, tenant_id: str, name: str | None = None, *, sandbox_url: str | None) -> TenantView:
         """A new tenant, seeded with the seed flows at ``sandbox_url``; ``None`` leaves it bare.
 
@@ -91,6 +93,7 @@ class Tenants:
                 self._seed(session, tenant_id, sandbox_url)
             return TenantView.of(self._get(session, tenant_id))
 
+    @translated("ensuring a tenant")
     def ensure(self, tenant_id: str, name: str | None = None, *, sandbox_url: str | None) -> tuple[TenantView, bool]:
         """The tenant ``tenant_id``, and whether this call created (and seeded, as ``create``) it.
 
@@ -109,10 +112,12 @@ class Tenants:
                 self._seed(session, tenant_id, sandbox_url)
             return TenantView.of(self._get(session, tenant_id)), created
 
+    @translated("listing tenants")
     def list(self) -> list[TenantView]:
         with Session(self.engine) as session:
             return [TenantView.of(row) for row in session.scalars(select(Tenant).order_by(Tenant.id))]
 
+    @translated("seeding a tenant")
     def seed(self, tenant_id: str, sandbox_url: str) -> SeedResult:
         """Add the seed destinations and routes ``tenant_id`` lacks; seeding again adds nothing."""
         with Session(self.engine) as session, session.begin():

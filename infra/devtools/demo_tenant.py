@@ -12,9 +12,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine
-
-from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
 from infra.db.endpoints import Endpoints
@@ -34,17 +31,15 @@ def demo_key_file(settings: Settings) -> Path:
     return settings.state_path / "bus" / "demo.key"
 
 
-def ensure_demo_tenant(engine: Engine, settings: Settings) -> DemoTenant:
-    """The demo tenant with every seed flow (pointing at the sandbox) and a working API key."""
-    tenants = Tenants(engine, actor="crmbus up")
+def ensure_demo_tenant(tenants: Tenants, endpoints: Endpoints, keys: ApiKeys, settings: Settings) -> DemoTenant:
+    """The demo tenant with every seed flow (pointing at the sandbox) and a working API key; ``keys``
+    create a tenant with the seed flows at ``settings.sandbox_url``."""
     _, created = tenants.ensure(DEMO_TENANT, "Demo company", sandbox_url=settings.sandbox_url)
     if not created:
         tenants.seed(DEMO_TENANT, settings.sandbox_url)  # adds seed flows it lacks, nothing else
-    endpoints = Endpoints(engine, SecretBox.from_settings(settings), actor="crmbus up")
     for endpoint in endpoints.list(DEMO_TENANT):
         if not endpoint.has_secret:  # the sandbox takes any credential; a real one set later stays
             endpoints.update(DEMO_TENANT, endpoint.name, secret=f"sandbox-{endpoint.name}-token")
-    keys = ApiKeys(engine, actor="crmbus up", sandbox_url=settings.sandbox_url)
     path = demo_key_file(settings)
     kept = read_demo_key(settings)
     if kept is not None and keys.authenticate(kept) == DEMO_TENANT:

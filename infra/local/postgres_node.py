@@ -17,6 +17,7 @@ import psycopg
 
 from infra.core.processes import require_tool, tail
 from infra.core.settings import LOOPBACK_HOSTS, Settings
+from infra.db.engine import database_url
 from streams.errors import InfraError, MissingToolError, ServiceUnreachableError, StartTimeoutError
 
 _SERVER_USER = "postgres"
@@ -53,7 +54,7 @@ class LocalPostgres:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.url = settings.database
+        self.url = database_url(settings)
         self.home = self._choose_home(settings)
         self.data = self.home / "data"
         self.log_file = self.home / "postgres.log"

@@ -9,18 +9,14 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from connectors.kafka.producer import Delivered
 from infra.core.metrics import reject
-from infra.db.models import WebhookDelivery
 from ingress.api.state import STATE
 from ingress.http.bodies import json_response, read_json
 from ingress.http.problems import Problem, invalid_event, kafka_unavailable
 from streams.envelope import Envelope
-from streams.errors import InvalidEventError, ProduceError, ServiceUnreachableError
+from streams.errors import InvalidEventError, ProduceError
 from streams.event_types import validate_payload
 from streams.inbound import envelope_from_request
 
@@ -107,20 +103,7 @@ async def get_event(request: web.Request) -> web.Response:
         event_id = uuid.UUID(request.match_info["event_id"])
     except ValueError:
         raise invalid_event("event_id must be a UUID", "event_id") from None
-
-    def attempts() -> list[WebhookDelivery]:
-        query = (
-            select(WebhookDelivery)
-            .where(WebhookDelivery.event_id == event_id, WebhookDelivery.tenant_id == principal.tenant_id)
-            .order_by(WebhookDelivery.created_at)
-        )
-        with Session(state.engine) as session:
-            return list(session.scalars(query))
-
-    try:
-        rows = await asyncio.to_thread(attempts)
-    except OperationalError as exc:
-        raise ServiceUnreachableError("PostgreSQL unreachable while reading deliveries") from exc
+    rows = await asyncio.to_thread(state.attempts, event_id, principal.tenant_id)  # PostgreSQL away: 503
     if not rows:
         raise Problem(
             404, "not-found", "Not found", "no deliveries of this event for your tenant yet", reason="not_found"

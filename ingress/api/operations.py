@@ -10,10 +10,10 @@ from importlib.metadata import version
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
 
 from connectors.kafka.schema_registry import check_registry
 from infra.core.metrics import exposition
+from infra.db.errors import error_name
 from ingress.api.openapi import DOCS_PAGE, document
 from ingress.api.state import STATE, IngressState
 from ingress.http.bodies import json_response
@@ -31,18 +31,14 @@ async def _timed(check: Callable[[], Awaitable[object]]) -> dict[str, Any]:
     try:
         await asyncio.wait_for(check(), timeout=_CHECK_TIMEOUT_S + 0.5)
     except Exception as exc:  # noqa: BLE001 - any failure is "down"; the class says which
-        outcome: dict[str, Any] = {"status": "down", "error": type(exc).__name__}
+        outcome: dict[str, Any] = {"status": "down", "error": error_name(exc)}
     else:
         outcome = {"status": "up"}
     return outcome | {"latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
 async def _postgres(state: IngressState) -> None:
-    def select_one() -> None:
-        with state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
-    await asyncio.to_thread(select_one)
+    await asyncio.to_thread(state.ping_database)
 
 
 async def _registry(state: IngressState) -> None:

@@ -1,15 +1,17 @@
-"""What every handler shares: settings, the publisher, authentication, limits, the database."""
+"""What every handler shares: settings, the publisher, authentication, limits, the delivery log."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
-from sqlalchemy import Engine
 
 from connectors.kafka.producer import AsyncProducer
 from infra.core.settings import Settings
 from infra.db.api_keys import Principal
+from infra.db.delivery_log import DeliveryAttempt
 from infra.db.inbound_sources import SourceEndpoint
 from ingress.api.auth import CachedLookup
 from ingress.api.limits import RequestLimits
@@ -18,16 +20,37 @@ from ingress.http.problems import unauthenticated
 from streams.signatures import ReplayGuard
 
 
+@dataclass(frozen=True, slots=True)
+class IngressResources:
+    """What the ingress uses beyond itself, opened by the composition root (``infra.cli.wiring``).
+
+    The lookups in PostgreSQL block: handlers call them in a thread. They raise
+    ``ServiceUnreachableError`` when PostgreSQL does not answer.
+    """
+
+    producer: AsyncProducer
+    publisher: EventPublisher
+    principal: Callable[[str], Principal | None]
+    """Who presents this API key, or None."""
+    source: Callable[[str], SourceEndpoint | None]
+    """Which source endpoint this webhook URL token names, or None."""
+    attempts: Callable[[uuid.UUID, str], Sequence[DeliveryAttempt]]
+    """The delivery attempts of (event id, tenant id), the oldest first."""
+    ping_database: Callable[[], None]
+    """Returns once PostgreSQL answered."""
+
+
 @dataclass(slots=True)
 class IngressState:
     settings: Settings
-    engine: Engine
     producer: AsyncProducer
     publisher: EventPublisher
     api_keys: CachedLookup[Principal]
     sources: CachedLookup[SourceEndpoint]
     replays: ReplayGuard
     limits: RequestLimits
+    attempts: Callable[[uuid.UUID, str], Sequence[DeliveryAttempt]]
+    ping_database: Callable[[], None]
 
     async def principal(self, request: web.Request) -> Principal:
         """The caller's identity from ``Authorization: Bearer <key>`` (or ``X-Api-Key``); 401 otherwise."""

@@ -1,8 +1,14 @@
-"""The dashboard's aiohttp application and how it runs (``crmbus dashboard``)."""
+"""The dashboard's aiohttp application (``crmbus dashboard`` runs it: ``infra.cli.runners``).
+
+What it reads beyond itself (PostgreSQL, Kafka's consumer lag) comes opened from the composition
+root, ``infra.cli.wiring``, which ``build_app`` receives as ``open_resources``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from functools import partial
 
 import aiohttp
@@ -10,10 +16,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from connectors.kafka.lag import ConsumerLag
-from infra.core.logging import configure_logging
 from infra.core.settings import Settings
 from infra.db.delivery_stats import DeliveryStats
-from infra.db.engine import make_engine
 from ingress.console.access import check_exposure, require_token
 from ingress.console.document import overview
 from ingress.console.gather import Gather
@@ -22,6 +26,16 @@ from ingress.console.workers import worker_addresses
 from ingress.http.bodies import json_response
 from streams.delivery_sla import DeliverySla
 
+
+@dataclass(frozen=True, slots=True)
+class ConsoleResources:
+    """What the console reads beyond itself, opened by the composition root (``infra.cli.wiring``)."""
+
+    stats: DeliveryStats
+    lag: ConsumerLag
+
+
+OpenResources = Callable[[], AbstractAsyncContextManager[ConsoleResources]]
 GATHER = web.AppKey("gather", Gather)
 _SCRAPE_TIMEOUT_S = 2.0
 _HEADERS = {
@@ -32,7 +46,7 @@ _HEADERS = {
 }
 
 
-def build_app(settings: Settings) -> web.Application:
+def build_app(settings: Settings, open_resources: OpenResources) -> web.Application:
     """Raises ConfigurationError when the settings would expose it without a token."""
     check_exposure(settings.dashboard_host, settings.dashboard_token)
     middlewares: list[Middleware] = [_headers]
@@ -47,27 +61,16 @@ def build_app(settings: Settings) -> web.Application:
             web.get("/dashboard/api/overview", _api),
         ]
     )
-    app.cleanup_ctx.append(partial(_resources, settings))
+    app.cleanup_ctx.append(partial(_gather, settings, open_resources))
     return app
 
 
-def serve(settings: Settings) -> None:
-    """In the foreground until SIGINT or SIGTERM."""
-    app = build_app(settings)
-    configure_logging(settings.log_level)
-    web.run_app(app, host=settings.dashboard_host, port=settings.dashboard_port, access_log=None, print=None)
-
-
-async def _resources(settings: Settings, app: web.Application) -> AsyncIterator[None]:
-    # A database that drops packets must not hold a page for minutes: connect within 3 s.
-    engine = make_engine(settings.database.update_query_dict({"connect_timeout": "3"}), pool_size=2)
-    lag = ConsumerLag(settings.kafka_bootstrap, group_prefix=f"{settings.topic_prefix}crmbus-")
+async def _gather(settings: Settings, open_resources: OpenResources, app: web.Application) -> AsyncIterator[None]:
     sla = DeliverySla(settings.dashboard_sla_p95_ms, settings.dashboard_sla_success_rate)
     timeout = aiohttp.ClientTimeout(total=_SCRAPE_TIMEOUT_S)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        app[GATHER] = Gather(DeliveryStats(engine), lag, session, worker_addresses(settings), sla)
+    async with open_resources() as resources, aiohttp.ClientSession(timeout=timeout) as session:
+        app[GATHER] = Gather(resources.stats, resources.lag, session, worker_addresses(settings), sla)
         yield
-    engine.dispose()
 
 
 @web.middleware

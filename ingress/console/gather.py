@@ -11,14 +11,14 @@ from functools import partial
 from typing import TypeVar
 
 import aiohttp
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from connectors.kafka.lag import ConsumerLag
 from infra.db.delivery_stats import DeliveryStats
+from infra.db.errors import error_name
 from ingress.console.document import WINDOWS, Readings, Unavailable, Window
 from ingress.console.workers import scrape
 from streams.delivery_sla import DeliverySla
-from streams.errors import ServiceUnreachableError
+from streams.errors import ServiceUnreachableError, StoreError
 
 SOURCE_TIMEOUT_S = 5.0
 LONG_WINDOW = timedelta(hours=1)
@@ -70,7 +70,7 @@ class Gather:
 
 
 Failures = tuple[type[Exception], ...]
-_POSTGRES: tuple[Failures, Failures] = ((OperationalError, InterfaceError), (SQLAlchemyError,))
+_POSTGRES: tuple[Failures, Failures] = ((ServiceUnreachableError,), (StoreError,))
 _KAFKA: tuple[Failures, Failures] = ((ServiceUnreachableError,), ())
 
 
@@ -82,6 +82,6 @@ async def _bounded(read: Callable[[], T], unreachable: Failures, failing: Failur
     try:
         return await asyncio.wait_for(asyncio.to_thread(read), SOURCE_TIMEOUT_S)
     except unanswered as exc:
-        return Unavailable("unreachable", type(exc).__name__)
+        return Unavailable("unreachable", error_name(exc))
     except failing as exc:
-        return Unavailable("failing", type(exc).__name__)
+        return Unavailable("failing", error_name(exc))

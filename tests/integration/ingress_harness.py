@@ -13,8 +13,8 @@ from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy.engine import make_url
 
 from connectors.kafka.watermarks import high_watermark
+from infra.cli.wiring import ingress_app
 from infra.core.settings import Settings
-from ingress.api.app import build_app
 
 LEAD = {"name": "Ana Souza", "phone": "+55 11 99999-0000", "channel": "site"}
 
@@ -32,7 +32,7 @@ def isolated_settings(kafka_bootstrap: str, database_url: str, schema: str, pref
 
 @asynccontextmanager
 async def running_ingress(settings: Settings) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
-    server = TestServer(build_app(settings), host="127.0.0.1", port=0)
+    server = TestServer(ingress_app(settings), host="127.0.0.1", port=0)
     await server.start_server()
     try:
         async with aiohttp.ClientSession(base_url=str(server.make_url(""))) as client:

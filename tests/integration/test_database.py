@@ -15,7 +15,7 @@ from infra.db.models import ApiKey, Base, Tenant
 
 TABLES = {
     "tenants", "api_keys", "webhook_endpoints", "event_mappings", "webhook_deliveries",
-    "dead_letter", "sync_jobs", "audit_log", "inbound_sources",
+    "dead_letter", "audit_log", "inbound_sources",
 }  # fmt: skip
 
 
@@ -67,4 +67,15 @@ def test_downgrading_to_base_removes_every_table(migrated, unique):
     assert TABLES.isdisjoint(inspect(migrated).get_table_names(schema=unique))
     upgrade(migrated, schema=unique)
     with migrated.connect() as conn:
-        assert conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one() == "0002"
+        assert conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one() == "0003"
+
+
+def test_the_unused_sync_jobs_table_is_dropped_and_a_downgrade_brings_it_back(migrated, unique):
+    assert "sync_jobs" not in inspect(migrated).get_table_names(schema=unique)
+    downgrade(migrated, schema=unique, revision="0002")
+    inspector = inspect(migrated)
+    assert "sync_jobs" in inspector.get_table_names(schema=unique)
+    indexes = {ix["name"]: tuple(ix["column_names"]) for ix in inspector.get_indexes("sync_jobs", schema=unique)}
+    assert indexes["ix_sync_jobs_enabled_next"] == ("enabled", "next_run_at")
+    upgrade(migrated, schema=unique)
+    assert "sync_jobs" not in inspect(migrated).get_table_names(schema=unique)

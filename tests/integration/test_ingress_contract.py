@@ -14,10 +14,11 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 from sqlalchemy import text
 
 from connectors.kafka.admin import apply_catalogue
+from infra.cli.wiring import ingress_app
 from infra.db.api_keys import ApiKeys
+from infra.db.engine import database_url as parsed_url
 from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
-from ingress.api.app import build_app
 from schemas.catalogue import load_catalogue
 from tests.conftest import free_port
 from tests.integration.ingress_harness import isolated_settings
@@ -28,12 +29,12 @@ def live_ingress(kafka_bootstrap, kafka_admin, database_url):
     name = f"t{uuid.uuid4().hex[:10]}"
     apply_catalogue(kafka_admin, load_catalogue().with_prefix(f"{name}."), replication_factor=1)
     settings = isolated_settings(kafka_bootstrap, database_url, name, f"{name}.")
-    engine = make_engine(settings.database, pool_size=1)
+    engine = make_engine(parsed_url(settings), pool_size=1)
     upgrade(engine, schema=name)
     _, key = ApiKeys(engine).create("acme", "fuzz")
     port = free_port()
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(build_app(settings))
+    runner = web.AppRunner(ingress_app(settings))
     started = threading.Event()
 
     def serve():

@@ -4,7 +4,7 @@ a key it cannot check gets a clear 503, never a 401 and never a 202."""
 from connectors.kafka.admin import apply_catalogue
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
-from infra.db.engine import make_engine
+from infra.db.engine import database_url, make_engine
 from infra.db.migrate import upgrade
 from infra.local.postgres_node import LocalPostgres
 from schemas.catalogue import load_catalogue
@@ -23,7 +23,7 @@ def test_cached_keys_keep_working_and_unknown_ones_get_503_while_postgres_is_dow
     postgres = LocalPostgres(database)
     postgres.up()
     try:
-        engine = make_engine(database.database, pool_size=1)
+        engine = make_engine(database_url(database), pool_size=1)
         upgrade(engine)
         keys = ApiKeys(engine)
         _, seen = keys.create("acme", "site")

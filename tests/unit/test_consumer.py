@@ -8,9 +8,9 @@ import pytest
 from aiokafka.structs import TopicPartition  # type: ignore[import-untyped]
 from faust.types import TP
 
-from agents.app import build_app
 from agents.runtime.consumer import FetchBatching, commit_point
 from agents.worker_app import fetch_batching
+from infra.cli.wiring import worker_app
 from infra.core.settings import Settings
 
 LANE = TP("crmbus.events", 0)
@@ -20,7 +20,7 @@ def test_the_workers_kafka_consumer_asks_the_broker_to_gather_the_configured_fet
     settings = Settings(worker_fetch_min_bytes=1234, worker_fetch_max_wait_ms=77, state_dir=tmp_path)
 
     async def built() -> tuple[int, int]:
-        thread = build_app(settings).consumer._thread  # Faust's consumer thread, not started
+        thread = worker_app(settings).consumer._thread  # Faust's consumer thread, not started
         consumer = thread._create_worker_consumer(thread.transport)  # what its start() would open
         try:
             return consumer._fetch_min_bytes, consumer._fetch_max_wait_ms
@@ -32,7 +32,7 @@ def test_the_workers_kafka_consumer_asks_the_broker_to_gather_the_configured_fet
 
 
 def test_a_held_partition_resumed_by_a_messages_own_partition_object_leaves_faust_able_to_fetch(tmp_path):
-    consumer = build_app(Settings(state_dir=tmp_path)).consumer
+    consumer = worker_app(Settings(state_dir=tmp_path)).consumer
     consumer._active_partitions = set()
     held, buffered = TP("crmbus.retry.30s", 1), TP("crmbus.retry.30s", 2)
     consumer.pause_partitions([held])
@@ -94,7 +94,7 @@ def test_the_commit_point_moves_only_over_acknowledged_offsets_without_a_hole(ac
 @pytest.fixture
 def consumer(tmp_path):
     """The consumer a worker builds, not started: its acknowledgement bookkeeping is Faust's own."""
-    consumer = build_app(Settings(state_dir=tmp_path)).consumer
+    consumer = worker_app(Settings(state_dir=tmp_path)).consumer
     yield consumer
     consumer._thread.thread_loop.close()
 
@@ -177,7 +177,7 @@ def _drain(tmp_path, fetches: list[list[int]], callback_for) -> dict[TP, int | N
     ``callback_for(consumer)`` makes; returns the read offsets it leaves."""
 
     async def drain() -> dict[TP, int | None]:
-        consumer = build_app(Settings(state_dir=tmp_path)).consumer  # built in the loop its tasks run on
+        consumer = worker_app(Settings(state_dir=tmp_path)).consumer  # built in the loop its tasks run on
         try:
             source = _Fetches(consumer, *fetches)
             consumer.getmany = source.getmany

@@ -7,10 +7,24 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from infra.db.errors import translated
 from ingress.console.document import Unavailable
 from ingress.console.gather import Gather
 from streams.delivery_sla import DeliveryFigures, DeliverySla
-from streams.errors import ServiceUnreachableError
+from streams.errors import ServiceUnreachableError, StoreError
+
+
+def from_postgres(error):
+    """What a repository raises when SQLAlchemy raises ``error``."""
+
+    @translated("reading")
+    def read():
+        raise error
+
+    with pytest.raises((ServiceUnreachableError, StoreError)) as raised:
+        read()
+    return raised.value
+
 
 FIGURES = {("acme", "crm"): DeliveryFigures(delivered=1, p50_ms=1.0, p95_ms=1.0)}
 
@@ -58,13 +72,13 @@ def test_the_last_15_minutes_are_read_every_time_and_the_day_once_a_minute():
 
 
 def test_a_database_that_does_not_answer_is_unreachable():
-    readings = read(Stats(OperationalError("SELECT", {}, Exception("refused"))))
+    readings = read(Stats(from_postgres(OperationalError("SELECT", {}, Exception("refused")))))
     assert readings.deliveries == Unavailable("unreachable", "OperationalError")
     assert readings.dead_letters == Unavailable("unreachable", "OperationalError")
 
 
 def test_a_database_that_answers_with_an_error_is_failing():
-    readings = read(Stats(ProgrammingError("SELECT", {}, Exception("no such table"))))
+    readings = read(Stats(from_postgres(ProgrammingError("SELECT", {}, Exception("no such table")))))
     assert readings.deliveries == Unavailable("failing", "ProgrammingError")
 
 

@@ -7,8 +7,8 @@ import pytest
 from faust.events import Event
 from faust.types.tuples import ConsumerMessage
 
-from agents.app import build_app
 from agents.runtime.take import acknowledge, take
+from infra.cli.wiring import worker_app
 from infra.core.settings import Settings
 
 TOPIC = "crmbus.deliver.crm"
@@ -27,7 +27,7 @@ async def worker_stream(*queued):
     """A worker's app (built inside the running loop, as its consumer must be) and a stream whose
     channel queue already holds ``queued`` (offsets, or events made with ``event``)."""
     with tempfile.TemporaryDirectory() as state_dir:
-        app = build_app(Settings(state_dir=state_dir))
+        app = worker_app(Settings(state_dir=state_dir))
     app.flow_control.resume()
     stream = app.stream(app.channel(maxsize=1000))
     for item in queued:

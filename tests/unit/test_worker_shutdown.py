@@ -3,7 +3,7 @@
 import asyncio
 
 import agents.app
-from agents.app import build_app
+from infra.cli.wiring import worker_app
 from infra.core.settings import Settings
 
 
@@ -19,7 +19,7 @@ class RecordingClients:
 def test_the_shutdown_signal_closes_the_destinations_clients(tmp_path, monkeypatch):
     made: list[RecordingClients] = []
     monkeypatch.setattr(agents.app, "HttpClients", lambda policy: made.append(RecordingClients(policy)) or made[-1])
-    app = build_app(Settings(state_dir=tmp_path))
+    app = worker_app(Settings(state_dir=tmp_path))
     try:
         assert [clients.closed for clients in made] == [0]
         asyncio.run(app.on_before_shutdown.send())  # what Faust sends once its agents have stopped

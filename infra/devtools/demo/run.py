@@ -15,7 +15,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
-from sqlalchemy import Engine
 
 from infra.core.settings import Settings
 from infra.db.routes import Routes
@@ -43,10 +42,9 @@ class CircuitLog:
 
 
 def expected_deliveries(
-    engine: Engine, tenant_id: str, posted: Sequence[tuple[DemoEvent, uuid.UUID]]
+    routes: Routes, tenant_id: str, posted: Sequence[tuple[DemoEvent, uuid.UUID]]
 ) -> list[Expected]:
     """What the tenant's routes make of each posted event, computed as the router does."""
-    routes = Routes(engine, actor="crmbus demo")
     by_type = {t: routes.load_enabled(tenant_id, t) for t in {event.type for event, _ in posted}}
     now = datetime.now(UTC)
     expected = []
@@ -107,7 +105,7 @@ def summary(tally: Tally, received: Sequence[Received], console: Console) -> Non
 
 def run_demo(
     settings: Settings,
-    engine: Engine,
+    routes: Routes,
     api_key: str,
     events: Sequence[DemoEvent],
     *,
@@ -140,7 +138,7 @@ def run_demo(
                     posted.append((event, uuid.UUID(answer.json()["event_id"])))
                     live.update(view(tally, received, circuits, len(posted), len(events), time.monotonic() - began))
                     time.sleep(0.05)
-                tally = Tally(expected_deliveries(engine, "demo", posted))
+                tally = Tally(expected_deliveries(routes, "demo", posted))
                 if not tally.expected:
                     console.print("[red]the demo tenant has no enabled routes[/]: 'crmbus tenants seed demo' adds them")
                     return 1

@@ -1,0 +1,28 @@
+"""What a worker uses beyond Kafka's consumer, built by the composition root (``infra.cli.wiring``):
+the routes and destinations in PostgreSQL, the delivery log the archive writes, the schema ids the
+codecs use, and its output producer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from connectors.kafka.producer import AsyncProducer
+from infra.db.delivery_log import DeliveryLog
+from infra.db.endpoints import Destination
+from schemas.avro_schemas import SchemaIds
+from streams.routes import Route
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerResources:
+    load_routes: Callable[[], Sequence[Route]]
+    """Every enabled route, compiled (blocking: called in a thread)."""
+    load_destinations: Callable[[], Sequence[Destination]]
+    """Every enabled destination, its secret opened (blocking)."""
+    routes_fingerprint: Callable[[], str]
+    """A digest that moves whenever either of the two loads may return something else (blocking)."""
+    delivery_log: DeliveryLog
+    schema_ids: SchemaIds
+    open_producer: Callable[[], Awaitable[AsyncProducer]]
+    """The process's one output producer, opened on the running loop."""
