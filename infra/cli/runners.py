@@ -17,6 +17,7 @@ import shutil
 import uvloop
 from aiohttp import web
 
+from agents.runtime.versions import check_runtime
 from infra.cli.wiring import console_app, ingress_app, worker_app
 from infra.core.collector import tune_for_streams
 from infra.core.logging import configure_logging
@@ -70,7 +71,9 @@ def run_worker(settings: Settings, index: int = 0, parent_pid: int | None = None
 
 
 def serve_workers(settings: Settings) -> int:
-    """Start the workers and wait; the exit status says whether one failed."""
+    """Start the workers and wait; the exit status says whether one failed. A Faust runtime other
+    than the tested one is refused before anything starts (``agents.runtime.versions``)."""
+    check_runtime()
     if settings.worker_processes == 1:
         run_worker(settings)
         return 0
