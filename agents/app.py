@@ -21,6 +21,7 @@ import faust
 from faust.types import TableT
 
 from agents.archive import Archive
+from agents.circuit_book import CircuitBook
 from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore
 from agents.outputs import OutputWriter
@@ -32,7 +33,7 @@ from agents.router import DeliveryEncoder, Router
 from agents.runtime.partitioned_table import PartitionedTable
 from agents.runtime.stall_guard import Progress
 from agents.scheduler import Scheduler
-from agents.sink import CircuitBook, Sink
+from agents.sink import Sink
 from agents.tables import add_tables, when_restored
 from agents.timers import add_timers
 from agents.worker_app import worker_app

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import random
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,25 +33,24 @@ from typing import Any
 
 import orjson
 
+from agents.circuit_book import CircuitBook
 from agents.config_cache import ConfigCache
 from agents.outputs import FatalOutputError, Output, OutputWriter
+from agents.rate_limits import RateLimits
 from agents.records import Consumed
 from agents.runtime.partitioned_table import PartitionedTable
 from connectors.destinations import Delivered
-from infra.core.metrics import CIRCUITS_OPEN, DEAD_LETTERS, SINK_ATTEMPT_SECONDS, SINK_DELIVERIES, SINK_PARKED
+from infra.core.metrics import DEAD_LETTERS, SINK_ATTEMPT_SECONDS, SINK_DELIVERIES, SINK_PARKED
 from infra.db.endpoints import Destination
 from schemas.codec import AvroCodec
 from schemas.topic_names import TopicNames
 from streams import circuit
-from streams.circuit import CircuitConfig, CircuitState
 from streams.dead_letter import REPLAY, dead_letter_headers, header
 from streams.errors import DeliveryError, PermanentDeliveryError, PoisonMessageError, TransientDeliveryError
-from streams.rate_limit import Limit, TokenBucket
 from streams.retry_policy import DeadLetter, RetryPolicy, Tier
 from streams.sink_decisions import (
     Outcome,
     circuit_key,
-    circuit_kind,
     fallback_action,
     open_until,
     outcome_record,
@@ -65,61 +64,6 @@ log = logging.getLogger(__name__)
 Call = Callable[[Destination, str, str, Mapping[str, Any]], Awaitable[Delivered]]
 
 
-class CircuitBook:
-    """Circuit states per (tenant, destination), kept in a changelog-backed table."""
-
-    def __init__(self, table: PartitionedTable, config: CircuitConfig) -> None:
-        self._table, self.config = table, config
-        self._states: dict[bytes, CircuitState] = {}
-        self._changed: dict[bytes, int] = {}
-
-    def get(self, key: bytes) -> CircuitState:
-        state = self._states.get(key)
-        if state is None:
-            stored = self._table.get(key)
-            state = CircuitState.from_bytes(stored) if stored is not None else CircuitState()
-            self._states[key] = state
-        return state
-
-    def set(self, partition: int, key: bytes, state: CircuitState) -> None:
-        if state != self._states.get(key):
-            self._states[key] = state
-            self._changed[key] = partition
-
-    def changelog(self) -> list[Output]:
-        """The changelog records of the states changed since the last call."""
-        changed, self._changed = self._changed, {}
-        if changed:
-            unwell = Counter(circuit_kind(key) for key, s in self._states.items() if s.state != "closed")
-            for kind in {circuit_kind(key) for key in self._states}:
-                CIRCUITS_OPEN.labels(destination=kind).set(unwell[kind])
-        return [self._table.put(partition, key, self._states[key].to_bytes()) for key, partition in changed.items()]
-
-
-class RateLimits:
-    """A token bucket per destination, from its config ``rate_limit: {per_s, burst}``, refilled by
-    a ``monotonic`` clock so that a step of the wall clock neither floods nor starves a destination."""
-
-    def __init__(self, monotonic: Callable[[], float]) -> None:
-        self._buckets: dict[str, TokenBucket] = {}
-        self._clock = monotonic
-
-    async def wait(self, destination: Destination) -> None:
-        settings = destination.config.get("rate_limit")
-        if not isinstance(settings, Mapping):
-            return
-        try:
-            limit = Limit(float(settings.get("per_s", 10)), float(settings.get("burst", settings.get("per_s", 10))))
-        except (TypeError, ValueError):
-            log.warning("destination %s: rate_limit config ignored", destination.id)
-            return
-        bucket = self._buckets.get(destination.id)
-        if bucket is None or bucket.limit != limit:
-            bucket = self._buckets[destination.id] = TokenBucket(limit, limit.burst, self._clock())
-        while not (decision := bucket.take(self._clock())).allowed:
-            await asyncio.sleep(decision.retry_after_s)
-
-
 @dataclass(slots=True)
 class _Item:
     record: Consumed
@@ -128,7 +72,6 @@ class _Item:
     circuit_key: bytes
     action: str
     fallback: bool = False  # sent through the destination's fallback while its circuit is open
-    held: bool = False  # never called: an earlier delivery of the same ordered queue failed
     parked_until: float | None = None  # never called: the circuit opened while the batch was under way
     outcome: Delivered | DeliveryError | None = None
     latency_ms: float = 0.0
@@ -291,7 +234,6 @@ class Sink:
             if not isinstance(item.outcome, Delivered):
                 for later in queue[index + 1 :]:
                     later.outcome = TransientDeliveryError(f"{self.kind}: held behind an earlier failed delivery")
-                    later.held = True
                 return
 
     async def _attempt(self, item: _Item) -> None:

@@ -6,9 +6,10 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from agents.circuit_book import CircuitBook
 from agents.outputs import Output
 from agents.records import Consumed
-from agents.sink import CircuitBook, Sink
+from agents.sink import Sink
 from connectors.destinations import Delivered
 from infra.db.endpoints import Destination
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
