@@ -47,7 +47,7 @@ def worker_app(settings: Settings, index: int) -> WorkerApp:
         topic_replication_factor=settings.kafka_replication_factor,
         table_standby_replicas=0,
         web_enabled=True,
-        web_bind="127.0.0.1",
+        web_bind=settings.worker_web_host,
         web_host="127.0.0.1",
         web_port=settings.worker_web_port + index,
         datadir=str(datadir),

@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     worker_web_port: int = Field(
         18010, description="Health and metrics port of the first worker; worker i listens on this + i."
     )
+    worker_web_host: str = Field(
+        "127.0.0.1",
+        description="Address the workers' health and metrics pages listen on. No token guards them: "
+        "bind another address (0.0.0.0 in a container) only on a network you trust.",
+    )
     worker_batch_max: int = Field(2000, ge=1, description="Most records a worker's agent takes in one batch.")
     worker_batch_wait_s: float = Field(
         0.02, gt=0, le=5, description="Longest a router or sink agent waits to fill a batch before handling it."
@@ -164,6 +169,11 @@ class Settings(BaseSettings):
         None,
         description="Token the dashboard asks for (at least 16 characters): `Authorization: Bearer <token>`, or "
         "the password of HTTP Basic in a browser. Unset: no token, and the dashboard only listens on loopback.",
+    )
+    dashboard_local_workers: bool = Field(
+        True,
+        description="Whether the dashboard scrapes the workers `crmbus worker` runs on this host (127.0.0.1, "
+        "CRMBUS_WORKER_WEB_PORT + i); off where they run elsewhere, listed in CRMBUS_DASHBOARD_WORKER_URLS.",
     )
     dashboard_worker_urls: Annotated[tuple[str, ...], NoDecode] = Field(
         (),

@@ -14,8 +14,10 @@ from streams.bus_health import Sample, WorkerMetrics, WorkerReading, worker_metr
 
 def worker_addresses(settings: Settings) -> list[str]:
     """The workers ``crmbus worker`` runs here (port ``CRMBUS_WORKER_WEB_PORT`` + i for each of
-    ``CRMBUS_WORKER_PROCESSES``; Faust binds them to loopback), then ``CRMBUS_DASHBOARD_WORKER_URLS``."""
-    local = [f"http://127.0.0.1:{settings.worker_web_port + i}" for i in range(settings.worker_processes)]
+    ``CRMBUS_WORKER_PROCESSES``, on loopback) unless ``CRMBUS_DASHBOARD_LOCAL_WORKERS`` is off, then
+    ``CRMBUS_DASHBOARD_WORKER_URLS``."""
+    processes = settings.worker_processes if settings.dashboard_local_workers else 0
+    local = [f"http://127.0.0.1:{settings.worker_web_port + i}" for i in range(processes)]
     extra = [url.rstrip("/") for url in settings.dashboard_worker_urls]
     return list(dict.fromkeys([*local, *extra]))
 

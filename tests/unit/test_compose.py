@@ -96,6 +96,16 @@ def test_the_workers_health_check_probes_every_worker_process():
     assert {"CRMBUS_WORKER_WEB_PORT", "CRMBUS_WORKER_PROCESSES"} <= env.keys()
 
 
+def test_the_console_reads_every_worker_process_from_the_workers_container():
+    workers, console = environment("workers"), environment("console")
+    first, count = int(workers["CRMBUS_WORKER_WEB_PORT"]), int(workers["CRMBUS_WORKER_PROCESSES"])
+    assert workers["CRMBUS_WORKER_WEB_HOST"] == "0.0.0.0"
+    assert console["CRMBUS_DASHBOARD_LOCAL_WORKERS"] == "false"
+    assert console["CRMBUS_DASHBOARD_WORKER_URLS"].split(",") == [
+        f"http://workers:{port}" for port in range(first, first + count)
+    ]
+
+
 @pytest.mark.parametrize("service", CRMBUS)
 def test_every_crmbus_variable_set_is_a_real_setting(service):
     assert {name for name in environment(service) if name.startswith("CRMBUS_")} <= setting_names()

@@ -226,3 +226,8 @@ def test_a_suspended_flow_abandons_the_record_in_hand_marks_it_read_and_hands_ov
     assert abandoned == [1]
     assert handed == [0, 4]
     assert read[LANE] == 4
+
+
+def test_a_workers_health_and_metrics_listen_on_loopback_unless_told_otherwise(tmp_path):
+    assert worker_app(Settings(state_dir=tmp_path)).conf.web_bind == "127.0.0.1"
+    assert worker_app(Settings(state_dir=tmp_path, worker_web_host="0.0.0.0")).conf.web_bind == "0.0.0.0"
