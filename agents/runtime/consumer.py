@@ -7,7 +7,7 @@ assigned partition (a sink process holds 42), encoded and decoded in pure Python
 served by the broker: at 100 events/s that cost more CPU than the routing itself. Asking for at
 least ``CRMBUS_WORKER_FETCH_MIN_BYTES``, waited for at most ``CRMBUS_WORKER_FETCH_MAX_WAIT_MS``,
 trades up to that wait of latency per hop at low rates for far fewer fetches; under load the
-bytes are there at once and nothing waits. Measured with ``python -m bench run e2e`` (README).
+bytes are there at once and nothing waits. Measured with ``python -m bench run e2e`` (docs/performance.md).
 
 **Strict commits.** Faust commits, per partition, the run of acknowledged offsets that follows
 the committed one, with two exceptions that lose records:
