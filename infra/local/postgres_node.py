@@ -7,6 +7,7 @@ to run as root, so as root every server command runs as the ``postgres`` system 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -64,8 +65,11 @@ class LocalPostgres:
             return settings.postgres_data_dir.resolve()
         home = settings.state_path / "postgres"
         if _as_root() and not _server_user_can_reach(home):
-            # A clone under a private directory (/root/...): the server user cannot enter it.
-            return Path("/var/tmp/crmbus") / f"postgres-{self.url.port or 5432}"  # noqa: S108 - root-owned, fixed
+            # A clone under a private directory (/root/..., a mktemp -d): the server user cannot
+            # enter it. The cluster lives under /var/tmp instead, in a home of this state directory's
+            # own, so that 'crmbus down' from another state directory never stops it.
+            owner = hashlib.sha256(str(settings.state_path.resolve()).encode()).hexdigest()[:12]
+            return Path("/var/tmp/crmbus") / f"postgres-{self.url.port or 5432}-{owner}"  # noqa: S108 - root-owned
         return home
 
     # -- probing ---------------------------------------------------------------------------
