@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agents.records import Consumed
 from connectors.kafka.producer import AsyncProducer, Headers
 from streams.errors import CrmbusError, ProduceError
 
@@ -38,6 +39,16 @@ class Output:
     value: bytes | None  # None: a tombstone (a deleted table key)
     headers: Headers | None = None
     partition: int | None = None  # None: by key
+
+
+def dead_letter(topic: str, record: Consumed, headers: Headers) -> Output:
+    """``record``, key and bytes unchanged, into the DLQ ``topic`` with ``headers`` saying why.
+
+    A keyed record goes where its key hashes, beside its tenant's other letters. A keyless one
+    keeps its partition number (the DLQ has as many partitions as every topic a worker reads), so
+    it lands beside the records it was read with, not wherever the null-key rule would put it."""
+    partition = None if record.key is not None else record.origin.partition
+    return Output(topic, record.key, record.value, headers, partition)
 
 
 @dataclass(frozen=True, slots=True)

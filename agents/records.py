@@ -13,7 +13,7 @@ from streams.dead_letter import Origin
 class Consumed:
     origin: Origin
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone, which no crmbus topic should carry (poison)
     headers: tuple[tuple[str, bytes], ...] = ()
 
     @classmethod

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from agents.outputs import FatalOutputError, Output, OutputWriter
+from agents.outputs import FatalOutputError, Output, OutputWriter, dead_letter
 from agents.records import Consumed
 from infra.core.metrics import DEAD_LETTERS, RETRIES_RELEASED
 from schemas.codec import AvroCodec
@@ -55,7 +55,7 @@ class RetryReleaser:
                 DEAD_LETTERS.labels(stage="retry.decode", error_class=type(error).__name__).inc()
                 failed_at = datetime.fromtimestamp(self._clock(), UTC)
                 headers = dead_letter_headers(record.origin, error, failed_at, stage="retry.decode")
-                letters.append(Output(self._topics.dlq, record.key, record.value, headers))
+                letters.append(dead_letter(self._topics.dlq, record, headers))
                 continue
             waiting.append((due, index, Output(topic, record.key, record.value)))
         await self._write(letters)

@@ -19,14 +19,15 @@ import orjson
 
 from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore, dedupe_key
-from agents.outputs import FatalOutputError, Output, OutputWriter, Refused
+from agents.outputs import FatalOutputError, Output, OutputWriter, Refused, dead_letter
 from agents.records import Consumed
 from infra.core.metrics import DEAD_LETTERS, ROUTER_BATCH, ROUTER_EVENTS, ROUTER_OUTPUTS
 from schemas.codec import AvroCodec
 from schemas.topic_names import TopicNames
 from streams.dead_letter import REPLAY, ROUTE_ID, dead_letter_headers, header
 from streams.envelope import Envelope
-from streams.errors import PoisonMessageError
+from streams.errors import PoisonMessageError, SchemaMismatchError
+from streams.event_types import EVENT_TYPES
 from streams.routes import PlannedDelivery, fan_out
 
 
@@ -122,6 +123,9 @@ class Router:
         except PoisonMessageError as error:
             outcomes["dead_lettered"] += 1
             return [self._dead_letter(record, error, "router.decode")]
+        if envelope.type not in EVENT_TYPES:  # no route can match it: say so, do not drop it unseen
+            outcomes["dead_lettered"] += 1
+            return [self._dead_letter(record, SchemaMismatchError("event type unknown to crmbus"), "router.type")]
         replay = header(record.headers, REPLAY) is not None
         key = dedupe_key(envelope.tenant_id, envelope.dedupe_key)
         if not replay and (key in in_batch or self._dedupe.seen(key)):
@@ -170,7 +174,7 @@ class Router:
         headers = dead_letter_headers(
             record.origin, error, self._clock(), stage=stage, route_id=route_id, destination=destination
         )
-        return Output(self._topics.dlq, record.key, record.value, headers)
+        return dead_letter(self._topics.dlq, record, headers)
 
     async def _dead_letter_refused(
         self, batch: Sequence[Consumed], outputs: Sequence[Output], owners: Sequence[int], refused: Sequence[Refused]

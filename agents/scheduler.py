@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 
-from agents.outputs import FatalOutputError, Output, OutputWriter
+from agents.outputs import FatalOutputError, Output, OutputWriter, dead_letter
 from agents.records import Consumed
 from agents.runtime.partitioned_table import PartitionedTable
 from infra.core.metrics import DEAD_LETTERS, SCHEDULED_LATENESS, SCHEDULED_PENDING, SCHEDULED_RELEASED
@@ -60,12 +60,13 @@ class Scheduler:
                 headers = dead_letter_headers(
                     record.origin, error, datetime.fromtimestamp(now, UTC), stage="scheduler.decode"
                 )
-                letters.append(Output(self._topics.dlq, record.key, record.value, headers))
+                letters.append(dead_letter(self._topics.dlq, record, headers))
                 continue
             if due <= now:
                 due_now.append(Output(topic, record.key, record.value))
                 continue
             key = delivery["delivery_id"].encode()
+            assert record.value is not None  # it decoded: not a tombstone
             pending = Pending(due, record.origin.partition, topic, record.key or b"", record.value)
             held.append(self._table.put(pending.partition, key, pending.pack()))
             self._index.add(DueEntry(due, key, pending.partition))

@@ -35,7 +35,7 @@ import orjson
 
 from agents.circuit_book import CircuitBook
 from agents.config_cache import ConfigCache
-from agents.outputs import FatalOutputError, Output, OutputWriter
+from agents.outputs import FatalOutputError, Output, OutputWriter, dead_letter
 from agents.rate_limits import RateLimits
 from agents.records import Consumed
 from agents.runtime.partitioned_table import PartitionedTable
@@ -318,7 +318,7 @@ class Sink:
             status_code=status,
             first_failure_at=delivery["first_failure_at"] if delivery else None,
         )  # fmt: skip
-        return Output(self._dlq, record.key, record.value, headers)
+        return dead_letter(self._dlq, record, headers)
 
     def _outcome(
         self,

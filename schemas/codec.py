@@ -35,8 +35,11 @@ class AvroCodec:
         fastavro.schemaless_writer(buffer, self.schema.parsed, record)
         return buffer.getvalue()
 
-    def decode(self, data: bytes) -> dict[str, Any]:
-        """The record in ``data``, read into this codec's schema; bad bytes raise DecodeError."""
+    def decode(self, data: bytes | None) -> dict[str, Any]:
+        """The record in ``data``, read into this codec's schema; bad bytes, or none at all (a
+        tombstone), raise DecodeError."""
+        if data is None:
+            raise DecodeError("record has no value (a tombstone)")
         if len(data) < _HEADER.size:
             raise DecodeError(f"record of {len(data)} bytes is shorter than the wire-format header")
         magic, schema_id = _HEADER.unpack_from(data)

@@ -192,6 +192,37 @@ def test_poison_records_go_to_the_dlq_with_headers_saying_why_and_later_records_
     assert set(by_destination(seen, unmappable.event_id)) == {"crm", "zapi"}
 
 
+def test_a_tombstone_a_keyless_record_and_an_unknown_event_type_go_to_the_dlq_and_the_lane_goes_on(bus):
+    unknown = event(bus.tenant, "lead.exploded", {"name": "Maria"})
+    later = event(bus.tenant, "lead.created", example("lead.created", marketing_consent=True))
+    dlq = TopicReader(bus.settings.kafka_bootstrap, [bus.topic("crmbus.dlq")])
+    reader = bus.reader()
+    workers = bus.workers().start()
+    try:
+        bus.lane.send_raw(bus.tenant.encode(), None)  # a tombstone
+        bus.lane.send_raw(None, b"keyless and not avro")
+        bus.lane.send([unknown, later])
+        letters = dlq.poll_until(lambda seen: len(_routers(seen)) >= 3, 60, "three DLQ records from the router")
+        seen = reader.poll_until(
+            lambda seen: sum(map(len, by_destination(seen, later.event_id).values())) == 3, 60, "the later lead"
+        )
+        alive = workers.proc is not None and workers.proc.poll() is None
+    finally:
+        workers.stop()
+        reader.close()
+        dlq.close()
+    tombstone, keyless, unknown_type = sorted(_routers(letters), key=lambda r: int(r.headers[ORIGINAL_OFFSET]))
+    assert alive  # no record stopped a worker
+    assert (tombstone.key, tombstone.value) == (bus.tenant.encode(), None)
+    assert tombstone.headers[ERROR_CLASS] == "DecodeError"
+    assert (keyless.key, keyless.value) == (None, b"keyless and not avro")
+    assert keyless.partition == int(keyless.headers[ORIGINAL_PARTITION])  # beside the records it was read with
+    assert unknown_type.headers[ERROR_CLASS] == "SchemaMismatchError"
+    assert unknown_type.headers[STAGE] == "router.type"
+    assert "maria" not in json.dumps(unknown_type.headers).lower()
+    assert set(by_destination(seen, later.event_id)) == {"crm", "zapi", "marketing"}
+
+
 def test_a_kill_9_in_mid_stream_leaves_every_acknowledged_event_with_all_its_fan_out(bus):
     total = 3000
     events = [event(bus.tenant, "lead.created", example("lead.created", marketing_consent=True)) for _ in range(total)]

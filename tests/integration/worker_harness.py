@@ -196,7 +196,7 @@ class LaneWriter:
             self._producer.poll(0)
         assert self._producer.flush(15) == 0
 
-    def send_raw(self, key: bytes, value: bytes) -> None:
+    def send_raw(self, key: bytes | None, value: bytes | None) -> None:
         self._producer.produce(self.topic, value, key)
         assert self._producer.flush(15) == 0
 
@@ -207,7 +207,7 @@ class Read:
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone
     headers: dict[str, str]
     timestamp_ms: int
     record: dict[str, Any] | None = None
@@ -235,9 +235,9 @@ class TopicReader:
             for message in self._consumer.consume(1000, timeout=0.2):
                 if message.error() is not None:
                     continue
-                value = message.value() or b""
+                value = message.value()
                 headers = {k: (v or b"").decode() for k, v in (message.headers() or [])}
-                record = self.decode(message.topic(), value) if self.decode else None
+                record = self.decode(message.topic(), value) if self.decode and value is not None else None
                 self.seen.append(
                     Read(
                         message.topic(),

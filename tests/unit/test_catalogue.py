@@ -29,6 +29,14 @@ def test_lanes_and_deliver_topics_are_co_partitioned_for_faust_tables():
     assert len(counts) == 1
 
 
+def test_the_dlq_has_a_partition_for_every_partition_a_worker_reads():
+    """A keyless poison record is dead-lettered to the partition number it was read from."""
+    catalogue = load_catalogue()
+    read = [spec for spec in catalogue if spec.name.startswith("crmbus.") and spec.name != "crmbus.dlq"]
+    assert read
+    assert all(spec.partitions <= catalogue["crmbus.dlq"].partitions for spec in read)
+
+
 def test_every_entry_states_key_and_purpose():
     for spec in load_catalogue():
         assert spec.key

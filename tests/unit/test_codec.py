@@ -90,3 +90,8 @@ def test_a_schema_without_an_id_is_a_configuration_error(tmp_path):
     (tmp_path / "ids.yaml").write_text("- id: 1\n  file: envelope.v1.avsc\n")
     with pytest.raises(ConfigurationError, match="no id"):
         CatalogueSchemaIds(tmp_path / "ids.yaml").id_for("s", load_schema("delivery.v1.avsc"))
+
+
+def test_a_record_without_a_value_is_a_decode_error_not_a_crash():
+    with pytest.raises(DecodeError, match="tombstone"):
+        envelope_codec().decode(None)
