@@ -37,10 +37,11 @@ class Delivered:
     offset: int
 
 
-def producer_config(bootstrap: str, delivery_timeout_s: float, linger_ms: float) -> dict[str, Any]:
-    """librdkafka settings for a producer that never reports an unacknowledged record as sent."""
+def producer_config(client: Mapping[str, Any], delivery_timeout_s: float, linger_ms: float) -> dict[str, Any]:
+    """librdkafka settings for a producer that never reports an unacknowledged record as sent;
+    ``client`` says how to reach the cluster (``connectors.kafka.security.librdkafka_client``)."""
     return {
-        "bootstrap.servers": bootstrap,
+        **client,
         "acks": "all",
         "enable.idempotence": True,
         "linger.ms": linger_ms,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from connectors.kafka.security import librdkafka_client
 from infra.core.processes import (
     port_accepts,
     process_cmdline,
@@ -97,7 +98,7 @@ class LocalKafka:
     # -- lifecycle ------------------------------------------------------------------------
     def answers(self, timeout_s: float = 2.0) -> bool:
         """Whether a broker at the bootstrap address answers a metadata request."""
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap, "log_level": 0})
+        admin = AdminClient({**librdkafka_client(self.settings), "log_level": 0})
         try:
             admin.list_topics(timeout=timeout_s)
         except Exception:  # noqa: BLE001 - KafkaException or a timeout: either way, not answering

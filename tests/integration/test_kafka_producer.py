@@ -30,7 +30,7 @@ def test_every_acknowledged_record_is_in_the_topic_and_a_tenant_keeps_one_partit
 ):
     catalogue, topic = lane(topic_prefix)
     apply_catalogue(kafka_admin, catalogue, replication_factor=1)
-    delivered = asyncio.run(send_all(producer_config(kafka_bootstrap, 10, 5), topic, 2_000))
+    delivered = asyncio.run(send_all(producer_config({"bootstrap.servers": kafka_bootstrap}, 10, 5), topic, 2_000))
 
     assert len({(d.partition, d.offset) for d in delivered}) == 2_000
     assert end_offsets(kafka_bootstrap, [topic], catalogue[topic].partitions)[topic] == 2_000
@@ -49,7 +49,7 @@ def test_a_batch_sent_at_once_reports_each_record_and_an_explicit_partition_is_k
     records = [(topic, f"event-{i}".encode(), b"tenant", None, i % 6) for i in range(1_000)]
 
     async def send() -> list:
-        async with AsyncProducer(producer_config(kafka_bootstrap, 1.5, 5)) as producer:
+        async with AsyncProducer(producer_config({"bootstrap.servers": kafka_bootstrap}, 1.5, 5)) as producer:
             return await producer.send_many([*records, (missing, b"x", None, None, None)])
 
     *stored, refused = asyncio.run(send())
@@ -65,7 +65,7 @@ def test_a_batch_sent_at_once_reports_each_record_and_an_explicit_partition_is_k
 
 def test_a_topic_that_does_not_exist_fails_the_send_instead_of_creating_it(kafka_bootstrap, topic_prefix):
     async def attempt():
-        async with AsyncProducer(producer_config(kafka_bootstrap, 1.5, 5)) as producer:
+        async with AsyncProducer(producer_config({"bootstrap.servers": kafka_bootstrap}, 1.5, 5)) as producer:
             await asyncio.wait_for(producer.send(f"{topic_prefix}no.such.topic", b"x"), timeout=30)
 
     with pytest.raises(ProduceError):
@@ -78,7 +78,7 @@ def test_with_the_broker_down_sends_fail_in_bounded_time_and_succeed_after_resta
     admin = AdminClient({"bootstrap.servers": bootstrap})
     catalogue, topic = lane("")
     apply_catalogue(admin, catalogue, replication_factor=1)
-    config = producer_config(bootstrap, delivery_timeout_s=2, linger_ms=5)
+    config = producer_config({"bootstrap.servers": bootstrap}, delivery_timeout_s=2, linger_ms=5)
 
     async def scenario():
         async with AsyncProducer(config) as producer:
