@@ -96,3 +96,29 @@ def test_with_the_broker_down_sends_fail_in_bounded_time_and_succeed_after_resta
     assert after.offset >= 0
     # Records acknowledged before the stop survived it; the failed one may or may not be there.
     assert end_offsets(bootstrap, [topic], catalogue[topic].partitions)[topic] >= 101
+
+
+def test_an_idle_producer_logs_the_broker_lost_once_and_back_once(own_kafka, caplog):
+    own_kafka.up()
+    config = producer_config({"bootstrap.servers": own_kafka.settings.kafka_bootstrap}, 2, 5)
+
+    def changes() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "connectors.kafka.producer"]
+
+    async def until(condition, timeout_s: float, what: str) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not condition():
+            assert asyncio.get_running_loop().time() < deadline, f"not within {timeout_s} s: {what}; saw {changes()}"
+            await asyncio.sleep(0.2)
+
+    async def scenario():
+        async with AsyncProducer(config) as producer:
+            await producer.ping()
+            await asyncio.to_thread(own_kafka.down)
+            await until(lambda: "kafka_unreachable" in changes(), 30, "the loss logged")
+            await asyncio.to_thread(own_kafka.up)
+            await until(lambda: "kafka_reachable_again" in changes(), 30, "the return logged")
+
+    with caplog.at_level("WARNING", logger="connectors.kafka.producer"):
+        asyncio.run(scenario())
+    assert changes() == ["kafka_unreachable", "kafka_reachable_again"]
