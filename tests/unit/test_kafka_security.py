@@ -6,6 +6,7 @@ import faust
 import pytest
 
 from agents.broker_auth import broker_credentials
+from bench.stack import infra
 from connectors.kafka.security import client_ssl_context, librdkafka_client
 from infra.core.settings import Settings
 from streams.errors import ConfigurationError
@@ -130,3 +131,8 @@ def test_a_password_meant_for_sasl_is_refused_with_plaintext(monkeypatch):
 def test_an_unknown_mechanism_is_refused(tls):
     with pytest.raises(ValueError, match="kafka_sasl_mechanism"):
         sasl_ssl(tls, kafka_sasl_mechanism="GSSAPI")
+
+
+def test_the_benches_refuse_a_secured_cluster_before_starting_anything(tmp_path):
+    with pytest.raises(ConfigurationError, match="PLAINTEXT"), infra(Settings(kafka_security_protocol="SSL"), tmp_path):
+        pass
