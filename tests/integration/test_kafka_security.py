@@ -1,8 +1,8 @@
 """Kafka security against a real broker with secured listeners, its CA made by the test: the whole bus
-(ingress, `crmbus worker`, a loopback destination) delivers over SASL_SSL with SCRAM-SHA-512; both
-client families (confluent-kafka and Faust's aiokafka) write over SASL_SSL with SCRAM and PLAIN and
-over mutual TLS; a wrong password or a missing client certificate is refused with a typed error
-within seconds, not retried forever."""
+(topics apply, ingress, `crmbus worker`, a loopback destination, the dashboard's lag reader) works
+over SASL_SSL with SCRAM-SHA-512; both client families (confluent-kafka and Faust's aiokafka) write
+over SASL_SSL with SCRAM and PLAIN and over mutual TLS; a wrong password or a missing client
+certificate is refused with a typed error within seconds, not retried forever."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from agents.broker_auth import broker_credentials
 from connectors.kafka.access import check_access
 from connectors.kafka.admin import apply_catalogue
+from connectors.kafka.lag import ConsumerLag
 from connectors.kafka.producer import AsyncProducer, producer_config
 from connectors.kafka.security import librdkafka_client
 from infra.core.secret_box import SecretBox
@@ -198,6 +199,9 @@ def test_the_whole_bus_delivers_an_event_end_to_end_over_sasl_ssl(
 
         assert asyncio.run(post()) == 202
         wait_until(lambda: len(sandbox.applied("crm")) == 1, 90, "the lead at the CRM, through the SASL_SSL broker")
+        lag = ConsumerLag(librdkafka_client(settings), group_prefix=f"{prefix}crmbus-", topic_prefix=prefix)
+        groups = {group.group for group in lag.read()}  # the dashboard's reader, over SASL_SSL too
     finally:
         assert workers.stop() == 0, workers.log()
     assert sandbox.applied("crm")[0].body  # the CRM got the lead's fields, not an empty call
+    assert f"{prefix}crmbus-worker" in groups
