@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from agents.broker_auth import broker_credentials
 from agents.runtime.consumer import FetchBatching, WorkerApp
 from infra.core.settings import WORKER_ROLES, Settings
 from schemas.catalogue import load_catalogue
@@ -41,6 +42,7 @@ def worker_app(settings: Settings, index: int) -> WorkerApp:
         f"{prefix}crmbus-worker{group}",
         fetch_batching=fetch_batching(settings),
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=broker_credentials(settings),
         store="memory://",
         autodiscover=False,
         topic_partitions=partitions,

@@ -121,7 +121,7 @@ def write_deliveries(
         if error is not None:
             result.errors[error.name()] = result.errors.get(error.name(), 0) + 1
 
-    config = producer_config(bootstrap, 30.0, linger_ms=5.0)
+    config = producer_config({"bootstrap.servers": bootstrap}, 30.0, linger_ms=5.0)
     producer = Producer({**config, "delivery.report.only.error": True, "on_delivery": on_error})
     topics: Mapping[str, str] = {t.destination: prefix + DELIVER + t.destination for ts in by_tenant for t in ts}
     for seq in range(count):

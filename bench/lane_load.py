@@ -124,7 +124,7 @@ def write(load: LaneLoad) -> LaneResult:
             result.failed.append(-1 if seq is None else seq)
             result.errors[error.name()] = result.errors.get(error.name(), 0) + 1
 
-    config = producer_config(load.bootstrap, 30.0, linger_ms=5.0)
+    config = producer_config({"bootstrap.servers": load.bootstrap}, 30.0, linger_ms=5.0)
     producer = Producer({**config, "delivery.report.only.error": True, "on_delivery": on_error})
     start_s = result.start_ms / 1000
     seq = 0

@@ -86,7 +86,11 @@ def serve(bootstrap: str, prefix: str, group: str, ready_file: Path, registry_ur
             failures.append(error.str())
 
     producer = Producer(
-        {**producer_config(bootstrap, 30.0, 2.0), "delivery.report.only.error": True, "on_delivery": on_error}
+        {
+            **producer_config({"bootstrap.servers": bootstrap}, 30.0, 2.0),
+            "delivery.report.only.error": True,
+            "on_delivery": on_error,
+        }
     )
     consumer = Consumer(
         {

@@ -30,6 +30,7 @@ from infra.db.migrate import upgrade
 from infra.local.kafka_node import LocalKafka
 from infra.local.postgres_node import LocalPostgres
 from schemas.catalogue import Catalogue, load_catalogue
+from streams.errors import ConfigurationError
 
 HOST = "127.0.0.1"
 INGRESS_TOPICS = ("crmbus.events", "crmbus.events.high", "crmbus.events.low")
@@ -60,6 +61,9 @@ class Infra:
 @contextlib.contextmanager
 def infra(settings: Settings, log: Path) -> Iterator[Infra]:
     """Kafka and PostgreSQL up (reused when they answer), catalogue applied, schema migrated, a fresh key."""
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        # The benches' own readers and writers speak PLAINTEXT to the broker crmbus runs on loopback.
+        raise ConfigurationError("the benches run on the local PLAINTEXT broker: unset CRMBUS_KAFKA_SECURITY_PROTOCOL")
     kafka, postgres = LocalKafka(settings), LocalPostgres(settings)
     started_kafka = kafka.up()
     started_postgres = False

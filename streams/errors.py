@@ -5,7 +5,8 @@ exceptions are translated at the edge that meets them (connectors/, infra/).
 
     CrmbusError
     ├── ConfigurationError              a setting or catalogue entry is wrong; fix the config
-    │   └── UnsupportedRuntimeError     faust-streaming, aiokafka or mode-streaming is not the tested version
+    │   ├── UnsupportedRuntimeError     faust-streaming, aiokafka or mode-streaming is not the tested version
+    │   └── KafkaAccessRefusedError     Kafka refused our SASL credentials or TLS certificate
     ├── InfraError                      a local service could not be brought up or reached
     │   ├── MissingToolError            java, mvn or PostgreSQL binaries are absent
     │   ├── PortInUseError              a port we must bind is taken by someone else
@@ -53,6 +54,11 @@ class UnsupportedRuntimeError(ConfigurationError):
         self.package = package
         self.installed = installed
         self.tested = tested
+
+
+class KafkaAccessRefusedError(ConfigurationError):
+    """Kafka answered, and refused the configured SASL credentials or TLS certificate (or we refused
+    its certificate): trying again cannot help until the settings change."""
 
 
 class InfraError(CrmbusError):

@@ -7,11 +7,17 @@ outstanding, and resolve their futures directly. No Python thread polls: a polli
 must take the GIL once per delivery report, and while the loop thread is busy each of
 those hand-offs can wait for the interpreter's switch interval (5 ms) — that convoy cost
 the ingress three quarters of its throughput.
+
+A broker that goes away is logged once when it is lost and once when it is back
+(``streams.link_state``): librdkafka's error callback says it is lost (a once-a-second poll serves
+it when no record is outstanding), and an acknowledged record, or a metadata probe made every few
+seconds while it is lost, says it is back. librdkafka's own per-connection lines are off.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,11 +27,17 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from streams.errors import ProduceError
+from streams.link_state import LinkChange, LinkState
 
 Headers = Sequence[tuple[str, bytes]]
 Record = tuple[str, bytes | None, bytes | None, Headers | None, int | None]
 """topic, value (None: a tombstone), key, headers, partition (None: by key)"""
 _POLL_INTERVAL_S = 0.001
+_IDLE_POLL_S = 1.0  # serves the error callback when no record is outstanding
+_PROBE_TIMEOUT_S = 2.0
+# Errors that say the cluster cannot be reached at all (one broker closing an idle connection is not one).
+_CLUSTER_LOST = frozenset({KafkaError._ALL_BROKERS_DOWN, KafkaError._AUTHENTICATION, KafkaError._SSL})
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +49,11 @@ class Delivered:
     offset: int
 
 
-def producer_config(bootstrap: str, delivery_timeout_s: float, linger_ms: float) -> dict[str, Any]:
-    """librdkafka settings for a producer that never reports an unacknowledged record as sent."""
+def producer_config(client: Mapping[str, Any], delivery_timeout_s: float, linger_ms: float) -> dict[str, Any]:
+    """librdkafka settings for a producer that never reports an unacknowledged record as sent;
+    ``client`` says how to reach the cluster (``connectors.kafka.security.librdkafka_client``)."""
     return {
-        "bootstrap.servers": bootstrap,
+        **client,
         "acks": "all",
         "enable.idempotence": True,
         "linger.ms": linger_ms,
@@ -51,7 +64,9 @@ def producer_config(bootstrap: str, delivery_timeout_s: float, linger_ms: float)
         # A record not acknowledged by then fails: callers answer 503, never hang.
         "message.timeout.ms": max(1, int(delivery_timeout_s * 1000)),
         "queue.buffering.max.messages": 500_000,
-        "log_level": 3,  # errors only: librdkafka's own lines carry no payloads, but are noisy
+        # Only critical lines of librdkafka's own: it prints one per failed connection attempt, every
+        # second or so while a broker is away; the error callback says it once (see AsyncProducer).
+        "log_level": 2,
     }
 
 
@@ -63,14 +78,18 @@ class AsyncProducer:
     """Use as ``async with AsyncProducer(config) as producer: await producer.send(...)``."""
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self._config = dict(config)
+        self._config = {**config, "error_cb": self._on_error}
+        self._link = LinkState()
         self._producer: Producer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._polling: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._idle: asyncio.TimerHandle | None = None
+        self._probe: asyncio.Future[Any] | None = None
 
     async def __aenter__(self) -> AsyncProducer:
         self._loop = asyncio.get_running_loop()
         self._producer = Producer(self._config)
+        self._idle = self._loop.call_later(_IDLE_POLL_S, self._idle_poll)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -131,7 +150,7 @@ class AsyncProducer:
 
         produce = self._producer.produce
         for index, (topic, value, key, headers, partition) in enumerate(records):
-            report = partial(_report, settle, index)
+            report = partial(self._report, settle, index)
             try:
                 if partition is None:
                     produce(topic, value, key, on_delivery=report, headers=list(headers) if headers else None)
@@ -157,6 +176,7 @@ class AsyncProducer:
             await asyncio.to_thread(self._producer.list_topics, None, timeout_s)
         except KafkaException as exc:
             raise ProduceError(exc.args[0].str(), retriable=True, code=exc.args[0].name()) from exc
+        self._reached()
 
     async def close(self, timeout_s: float = 10.0) -> None:
         """Wait for outstanding records (up to ``timeout_s``), then stop; what is left fails."""
@@ -170,6 +190,10 @@ class AsyncProducer:
         self._producer.poll(0)
         if self._polling is not None:
             self._polling.cancel()
+        if self._idle is not None:
+            self._idle.cancel()
+        if self._probe is not None:
+            self._probe.cancel()
         self._producer = None
 
     def _poll(self) -> None:
@@ -181,9 +205,36 @@ class AsyncProducer:
         if len(self._producer) > 0:
             self._polling = self._loop.call_later(_POLL_INTERVAL_S, self._poll)
 
-    @staticmethod
-    def _on_delivery(future: asyncio.Future[Delivered], error: KafkaError | None, message: Message) -> None:
+    def _idle_poll(self) -> None:
+        """Once a second: serve the error callback; while the cluster is lost, probe for it."""
+        if self._producer is None or self._loop is None:
+            return
+        self._producer.poll(0)
+        if not self._link.up and self._probe is None:
+            self._probe = asyncio.ensure_future(
+                asyncio.to_thread(self._producer.list_topics, None, _PROBE_TIMEOUT_S), loop=self._loop
+            )
+            self._probe.add_done_callback(self._probed)
+        self._idle = self._loop.call_later(_IDLE_POLL_S, self._idle_poll)
+
+    def _probed(self, probe: asyncio.Future[Any]) -> None:
+        self._probe = None
+        if not probe.cancelled() and probe.exception() is None:
+            self._reached()
+
+    def _on_error(self, error: KafkaError) -> None:
+        # librdkafka's error callback, served by poll() on the loop's own thread.
+        if error.code() in _CLUSTER_LOST:
+            _log_change(self._link.failed(error.name(), time.monotonic()))
+
+    def _reached(self) -> None:
+        if not self._link.up:
+            _log_change(self._link.succeeded(time.monotonic()))
+
+    def _on_delivery(self, future: asyncio.Future[Delivered], error: KafkaError | None, message: Message) -> None:
         # Runs inside poll() on the loop's own thread: futures can be resolved directly.
+        if error is None:
+            self._reached()
         if future.done():  # the caller gave up waiting (cancelled)
             return
         if error is not None:
@@ -191,9 +242,19 @@ class AsyncProducer:
         else:
             future.set_result(Delivered(message.topic() or "", message.partition() or 0, message.offset() or 0))
 
+    def _report(
+        self, settle: Callable[[int, ProduceError | None], None], index: int, error: KafkaError | None, _: Message
+    ) -> None:
+        # Runs inside poll() on the loop's own thread.
+        if error is None:
+            self._reached()
+        settle(index, None if error is None else _failure(error))
 
-def _report(
-    settle: Callable[[int, ProduceError | None], None], index: int, error: KafkaError | None, _: Message
-) -> None:
-    # Runs inside poll() on the loop's own thread.
-    settle(index, None if error is None else _failure(error))
+
+def _log_change(change: LinkChange | None) -> None:
+    if change is None:
+        return
+    if change.state == "lost":
+        log.warning("kafka_unreachable", extra={"reason": change.reason})
+    else:
+        log.warning("kafka_reachable_again", extra={"down_s": round(change.down_s, 1), "errors": change.failures})

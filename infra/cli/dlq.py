@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import typer
 from rich.console import Console
 
+from connectors.kafka.security import librdkafka_client
 from infra.cli.dlq_replay import ReplayReport, replay
 from infra.cli.wiring import repositories
 from infra.core.settings import Settings
@@ -40,7 +41,7 @@ def replay_command(
         )  # fmt: skip
     except ValueError as exc:
         raise ConfigurationError(f"--since/--until: {exc}") from exc
-    report = replay(settings.kafka_bootstrap, TopicNames(settings.topic_prefix).dlq, selection, dry_run=dry_run)
+    report = replay(librdkafka_client(settings), TopicNames(settings.topic_prefix).dlq, selection, dry_run=dry_run)
     if not dry_run and report.selected:
         _mark_archived(settings, report)
     verb = "would replay" if dry_run else "replayed"

@@ -12,9 +12,10 @@ whose delivery ids are deterministic.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
@@ -43,9 +44,9 @@ class ReplayReport:
     sent: int = 0
 
 
-def read_dlq(bootstrap: str, dlq: str, timeout_s: float = 30.0) -> Iterator[Message]:
+def read_dlq(client: Mapping[str, Any], dlq: str, timeout_s: float = 30.0) -> Iterator[Message]:
     """Every record of ``dlq`` up to its end offsets as they are now."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "crmbus-dlq-replay", "enable.auto.commit": False})
+    consumer = Consumer({**client, "group.id": "crmbus-dlq-replay", "enable.auto.commit": False})
     try:
         partitions = consumer.list_topics(dlq, timeout=timeout_s).topics[dlq].partitions
         ends = {p: high_watermark(consumer, dlq, p, timeout_s) for p in partitions}
@@ -65,9 +66,9 @@ def read_dlq(bootstrap: str, dlq: str, timeout_s: float = 30.0) -> Iterator[Mess
         consumer.close()
 
 
-def replay(bootstrap: str, dlq: str, selection: ReplayFilter, *, dry_run: bool) -> ReplayReport:
+def replay(client: Mapping[str, Any], dlq: str, selection: ReplayFilter, *, dry_run: bool) -> ReplayReport:
     report = ReplayReport()
-    producer = None if dry_run else Producer(producer_config(bootstrap, delivery_timeout_s=30, linger_ms=5))
+    producer = None if dry_run else Producer(producer_config(client, delivery_timeout_s=30, linger_ms=5))
     failures: list[str] = []
 
     def delivered(error: object, _: Message) -> None:
@@ -75,7 +76,7 @@ def replay(bootstrap: str, dlq: str, selection: ReplayFilter, *, dry_run: bool) 
             failures.append(str(error))
 
     stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z").encode()
-    for message in read_dlq(bootstrap, dlq):
+    for message in read_dlq(client, dlq):
         report.scanned += 1
         headers = _headers(message)
         timestamp = datetime.fromtimestamp(message.timestamp()[1] / 1000, UTC)

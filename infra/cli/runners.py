@@ -18,6 +18,8 @@ import uvloop
 from aiohttp import web
 
 from agents.runtime.versions import check_runtime
+from connectors.kafka.access import check_access
+from connectors.kafka.security import librdkafka_client
 from infra.cli.wiring import console_app, ingress_app, worker_app
 from infra.core.collector import tune_for_streams
 from infra.core.logging import configure_logging
@@ -25,6 +27,14 @@ from infra.core.settings import Settings
 from infra.core.supervisor import exit_with, supervise
 
 _INGRESS_GRACE_S = 15.0
+# Long enough to hear a refusal; a broker that is merely away is waited for by the processes themselves.
+_ACCESS_CHECK_S = 3.0
+
+
+def refuse_unless_kafka_lets_us_in(settings: Settings) -> None:
+    """Raise KafkaAccessRefusedError before any process starts when the cluster refuses our SASL
+    credentials or TLS certificate (a wrong password is named, not retried forever)."""
+    check_access(librdkafka_client(settings), _ACCESS_CHECK_S)
 
 
 def run_ingress(settings: Settings, parent_pid: int | None = None) -> None:
@@ -46,6 +56,7 @@ def run_ingress(settings: Settings, parent_pid: int | None = None) -> None:
 
 def serve_ingress(settings: Settings) -> int:
     """Start ``ingress_workers`` processes and wait; the exit status says if one failed."""
+    refuse_unless_kafka_lets_us_in(settings)
     if settings.ingress_workers == 1:
         run_ingress(settings)
         return 0
@@ -74,6 +85,7 @@ def serve_workers(settings: Settings) -> int:
     """Start the workers and wait; the exit status says whether one failed. A Faust runtime other
     than the tested one is refused before anything starts (``agents.runtime.versions``)."""
     check_runtime()
+    refuse_unless_kafka_lets_us_in(settings)
     if settings.worker_processes == 1:
         run_worker(settings)
         return 0
@@ -82,6 +94,7 @@ def serve_workers(settings: Settings) -> int:
 
 def serve_console(settings: Settings) -> None:
     """The console in the foreground until SIGINT or SIGTERM."""
+    refuse_unless_kafka_lets_us_in(settings)
     app = console_app(settings)
     configure_logging(settings.log_level)
     web.run_app(app, host=settings.dashboard_host, port=settings.dashboard_port, access_log=None, print=None)

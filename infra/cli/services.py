@@ -14,6 +14,7 @@ from rich.table import Table
 
 from connectors.kafka.admin import apply_catalogue
 from connectors.kafka.schema_registry import display_url, schema_ids
+from connectors.kafka.security import librdkafka_client
 from infra.cli.dashboard import dashboard_url
 from infra.cli.registry import register_all
 from infra.cli.runners import serve_ingress, serve_workers
@@ -85,7 +86,7 @@ def up(
     check_exposure(settings.dashboard_host, settings.dashboard_token)  # before anything starts
     _timed_up("kafka", LocalKafka(settings).up)
     _timed_up("postgres", LocalPostgres(settings).up)
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(librdkafka_client(settings))
     catalogue = load_catalogue().with_prefix(settings.topic_prefix)
     plan = apply_catalogue(admin, catalogue, settings.kafka_replication_factor)
     console.print(f"topics: {len(plan.create)} created, {len(plan.unchanged)} unchanged of {len(catalogue)}")

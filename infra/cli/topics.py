@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.kafka.admin import apply_plan, describe_topics
+from connectors.kafka.security import librdkafka_client
 from infra.core.settings import Settings
 from schemas.catalogue import load_catalogue
 from schemas.topic_plan import plan_topics
@@ -20,7 +21,7 @@ console = Console()
 def apply(dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan, change nothing.")) -> None:
     """Create missing topics, grow partitions, set configs; refuse shrinking or un-compacting."""
     settings = Settings()
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(librdkafka_client(settings))
     catalogue = load_catalogue().with_prefix(settings.topic_prefix)
     plan = plan_topics(catalogue, describe_topics(admin, catalogue.topics))
     for spec in plan.create:

@@ -19,6 +19,7 @@ from agents.resources import WorkerResources
 from connectors.kafka.lag import ConsumerLag
 from connectors.kafka.producer import AsyncProducer, producer_config
 from connectors.kafka.schema_registry import schema_ids
+from connectors.kafka.security import librdkafka_client
 from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
@@ -108,7 +109,8 @@ async def ingress_resources(settings: Settings) -> AsyncIterator[IngressResource
         TopicNames(settings.topic_prefix).lanes, settings.high_priority_types, settings.low_priority_types
     )
     codec = AvroCodec(load_schema("envelope.v1.avsc"), f"{lanes.topics[1]}-value", schema_ids(settings))
-    config = producer_config(settings.kafka_bootstrap, settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
+    client = librdkafka_client(settings)
+    config = producer_config(client, settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
     async with AsyncProducer(config) as producer:
         yield IngressResources(
             producer=producer,
@@ -130,7 +132,9 @@ def console_app(settings: Settings) -> web.Application:
 async def console_resources(settings: Settings) -> AsyncIterator[console.ConsoleResources]:
     # A database that drops packets must not hold a page for minutes: connect within 3 s.
     engine = make_engine(database_url(settings).update_query_dict({"connect_timeout": "3"}), pool_size=2)
-    lag = ConsumerLag(settings.kafka_bootstrap, group_prefix=f"{settings.topic_prefix}crmbus-")
+    lag = ConsumerLag(
+        librdkafka_client(settings), group_prefix=f"{settings.topic_prefix}crmbus-", topic_prefix=settings.topic_prefix
+    )
     yield console.ConsoleResources(DeliveryStats(engine), lag)
     engine.dispose()
 
@@ -154,7 +158,7 @@ def worker_resources(settings: Settings) -> WorkerResources:
 async def _open_worker_producer(settings: Settings) -> AsyncProducer:
     # 5 ms, not the ingress's 2: measured end to end at 250 events/s, 2 ms nearly doubled
     # the broker's CPU (more, smaller produce requests) and lowered the saturating rate.
-    config = producer_config(settings.kafka_bootstrap, _WORKER_OUTPUT_TIMEOUT_S, linger_ms=5.0)
+    config = producer_config(librdkafka_client(settings), _WORKER_OUTPUT_TIMEOUT_S, linger_ms=5.0)
     return await AsyncProducer(config).__aenter__()
 
 

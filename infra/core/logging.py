@@ -2,13 +2,21 @@
 
 Callers log ids (request_id, event_id, tenant_id), types and counts. As a second line of
 defence, values under keys that usually hold personal data are replaced before rendering.
+
+Quiet when broken: while a broker is away, aiokafka logs each failed connection, metadata update,
+fetch and coordinator request (about 100 lines a second per worker process). ``RepeatLimiter``
+lets the libraries' first line of each kind through and then at most one per minute, which
+carries how many it held back; our own code logs state changes, not attempts
+(``streams.link_state``).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
+import threading
+import time
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -18,6 +26,46 @@ REDACTED_KEYS = frozenset(
     {"payload", "body", "phone", "telefone", "email", "name", "nome", "text", "message", "mensagem", "chat_name"}
 )
 REDACTED = "[redacted]"
+# Loggers of the libraries whose lines repeat once per retry while a broker is away.
+LIBRARY_LOGGERS = ("aiokafka", "faust", "mode", "kafka")
+_KINDS_KEPT = 1024  # message templates remembered at most; a library that formats eagerly cannot grow it further
+
+
+class RepeatLimiter(logging.Filter):
+    """Lets through the first record of each kind (logger, level, message template) from the
+    ``loggers`` given, then at most one per ``window_s``; that one carries ``repeated``, the number
+    of records of its kind held back since the last one let through."""
+
+    def __init__(
+        self,
+        loggers: tuple[str, ...] = LIBRARY_LOGGERS,
+        window_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.loggers, self.window_s, self.clock = loggers, window_s, clock
+        self._kinds: dict[tuple[str, int, str], list[float]] = {}  # kind -> [let through at, held back]
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._limited(record.name):
+            return True
+        kind = (record.name, record.levelno, str(record.msg))
+        now = self.clock()
+        with self._lock:
+            seen = self._kinds.get(kind)
+            if seen is not None and now - seen[0] < self.window_s:
+                seen[1] += 1
+                return False
+            if seen is None and len(self._kinds) >= _KINDS_KEPT:
+                self._kinds.clear()
+            self._kinds[kind] = [now, 0]
+        if seen is not None and seen[1]:
+            record.repeated = int(seen[1])
+        return True
+
+    def _limited(self, name: str) -> bool:
+        return any(name == prefix or name.startswith(prefix + ".") for prefix in self.loggers)
 
 
 def redact_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -56,6 +104,7 @@ def configure_logging(level: str = "info") -> None:
             ],
         )
     )
+    handler.addFilter(RepeatLimiter())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())

@@ -9,11 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from streams.errors import ConfigurationError
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 WORKER_ROLES = ("router", "scheduler", "sinks", "retry", "archive")
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class Settings(BaseSettings):
@@ -29,6 +33,32 @@ class Settings(BaseSettings):
     )
     kafka_replication_factor: int = Field(
         1, ge=1, description="Replication factor of topics created from the catalogue."
+    )
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        "PLAINTEXT",
+        description="How every Kafka client connects: PLAINTEXT, SSL (TLS, with a client certificate for mutual "
+        "TLS), SASL_PLAINTEXT or SASL_SSL (a user and password, over TLS).",
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism | None = Field(
+        None, description="SASL mechanism, with a SASL_* protocol: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name (with a SASL_* protocol).")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password (with a SASL_* protocol); never logged."
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        None,
+        description="CA certificates (PEM file) that sign the brokers' certificates (SSL, SASL_SSL); "
+        "unset: the system's trust store.",
+    )
+    kafka_ssl_cert_file: Path | None = Field(
+        None, description="Client certificate (PEM) for brokers that ask for mutual TLS (SSL, SASL_SSL)."
+    )
+    kafka_ssl_key_file: Path | None = Field(
+        None, description="Private key (PEM) of that client certificate; set both or neither."
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        None, description="Password of that private key, when it is encrypted; never logged."
     )
     topic_prefix: str = Field(
         "", description="Prefix for every catalogue topic name (several environments on one cluster)."
@@ -209,6 +239,14 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @model_validator(mode="after")
+    def _kafka_security_fits(self) -> Settings:
+        """Refuse, at start-up, Kafka security settings that would be ignored or could not connect."""
+        problem = kafka_security_problem(self)
+        if problem:
+            raise ConfigurationError(f"Kafka security settings: {problem}")
+        return self
+
     def is_set(self, field_name: str) -> bool:
         """Whether the operator chose this value (environment), rather than the default."""
         return field_name in self.model_fields_set
@@ -216,3 +254,44 @@ class Settings(BaseSettings):
     @property
     def state_path(self) -> Path:
         return self.state_dir.resolve()
+
+
+def kafka_security_problem(settings: Settings) -> str | None:
+    """What is wrong with the combination of ``CRMBUS_KAFKA_SECURITY_PROTOCOL`` and the SASL and TLS
+    settings, or None. A setting the protocol would ignore is refused, not dropped: a password or
+    certificate meant for a cluster must never be silently sent in clear, or not at all."""
+    protocol = settings.kafka_security_protocol
+    sasl = protocol.startswith("SASL_")
+    tls = protocol.endswith("SSL")
+    sasl_fields = {
+        "CRMBUS_KAFKA_SASL_MECHANISM": settings.kafka_sasl_mechanism,
+        "CRMBUS_KAFKA_SASL_USERNAME": settings.kafka_sasl_username,
+        "CRMBUS_KAFKA_SASL_PASSWORD": settings.kafka_sasl_password,
+    }
+    tls_fields = {
+        "CRMBUS_KAFKA_SSL_CA_FILE": settings.kafka_ssl_ca_file,
+        "CRMBUS_KAFKA_SSL_CERT_FILE": settings.kafka_ssl_cert_file,
+        "CRMBUS_KAFKA_SSL_KEY_FILE": settings.kafka_ssl_key_file,
+        "CRMBUS_KAFKA_SSL_KEY_PASSWORD": settings.kafka_ssl_key_password,
+    }
+    if sasl:
+        missing = [name for name, value in sasl_fields.items() if not value]
+        if missing:
+            return f"{protocol} needs {', '.join(missing)}"
+    else:
+        stray = [name for name, value in sasl_fields.items() if value is not None]
+        if stray:
+            return f"{', '.join(stray)} set, but {protocol} uses no SASL: set CRMBUS_KAFKA_SECURITY_PROTOCOL=SASL_SSL"
+    if not tls:
+        stray = [name for name, value in tls_fields.items() if value is not None]
+        if stray:
+            return f"{', '.join(stray)} set, but {protocol} uses no TLS: choose SSL or SASL_SSL"
+        return None
+    if (settings.kafka_ssl_cert_file is None) != (settings.kafka_ssl_key_file is None):
+        return "CRMBUS_KAFKA_SSL_CERT_FILE and CRMBUS_KAFKA_SSL_KEY_FILE go together: set both or neither"
+    if settings.kafka_ssl_key_password is not None and settings.kafka_ssl_key_file is None:
+        return "CRMBUS_KAFKA_SSL_KEY_PASSWORD set without CRMBUS_KAFKA_SSL_KEY_FILE"
+    for name, value in tls_fields.items():
+        if isinstance(value, Path) and not value.is_file():
+            return f"{name}={value} is not a readable file"
+    return None

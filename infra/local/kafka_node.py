@@ -2,8 +2,10 @@
 
 The jars come from Maven Central through ``infra/local/kafka/pom.xml``; no Docker, no tarball.
 State lives under ``<state_dir>/kafka``: ``data/`` (log dirs), ``server.properties``,
-``broker.log`` and ``broker.pid``. Jars live under ``<cache_dir>/kafka-<pom hash>/``, shared
-by every clone and state directory on the machine.
+``broker.log`` and ``broker.pid``. Besides its PLAINTEXT listener, a broker can be given secured
+ones (``SecureListeners``: SASL_SSL with SCRAM-SHA-512 and PLAIN users, and SSL that asks for a
+client certificate), so that clients' SASL and TLS settings are tested against a real broker.
+Jars live under ``<cache_dir>/kafka-<pom hash>/``, shared by every clone and state directory on the machine.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import hashlib
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from connectors.kafka.security import librdkafka_client
 from infra.core.processes import (
     port_accepts,
     process_cmdline,
@@ -47,11 +51,30 @@ class KafkaStatus:
     log_file: Path
 
 
+@dataclass(frozen=True, slots=True)
+class SecureListeners:
+    """Secured listeners on 127.0.0.1, besides the PLAINTEXT one the readiness check uses.
+
+    ``keystore_file`` holds the broker's private key and certificate chain (PEM), ``truststore_file``
+    the CA certificates (PEM) that client certificates must chain to. Every user in ``users`` can log
+    in with SCRAM-SHA-512 and with PLAIN (created when the storage is first formatted)."""
+
+    keystore_file: Path
+    truststore_file: Path
+    sasl_ssl_port: int
+    mtls_port: int
+    users: Mapping[str, str] = field(repr=False)
+
+
+_SCRAM = "SCRAM-SHA-512"
+
+
 class LocalKafka:
     """Start, stop and inspect the single-node broker crmbus runs for development and tests."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, secure: SecureListeners | None = None) -> None:
         self.settings = settings
+        self.secure = secure
         self.home = settings.state_path / "kafka"
         self.pom_hash = hashlib.sha256(POM.read_bytes()).hexdigest()
         self.libs = settings.cache_dir.expanduser().resolve() / f"kafka-{self.pom_hash[:12]}"
@@ -97,7 +120,7 @@ class LocalKafka:
     # -- lifecycle ------------------------------------------------------------------------
     def answers(self, timeout_s: float = 2.0) -> bool:
         """Whether a broker at the bootstrap address answers a metadata request."""
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap, "log_level": 0})
+        admin = AdminClient({**librdkafka_client(self.settings), "log_level": 0})
         try:
             admin.list_topics(timeout=timeout_s)
         except Exception:  # noqa: BLE001 - KafkaException or a timeout: either way, not answering
@@ -176,6 +199,7 @@ class LocalKafka:
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.data),
+            **self._secure_config(),
             # Topics come from the catalogue: a typo in a topic name must fail, not create a topic.
             "auto.create.topics.enable": "false",
             "num.partitions": str(DEFAULT_PARTITIONS),
@@ -210,6 +234,39 @@ class LocalKafka:
             "log4j.logger.org.apache.kafka.storage.internals.log=WARN\n"
         )
 
+    def _secure_config(self) -> dict[str, str]:
+        """The secured listeners' lines, replacing and extending the PLAINTEXT-only ones."""
+        secure = self.secure
+        if secure is None:
+            return {}
+        controller = f"127.0.0.1:{self.settings.kafka_controller_port}"
+        plain = f"PLAINTEXT://{self.host}:{self.port}"
+        sasl_ssl = f"SASL_SSL://127.0.0.1:{secure.sasl_ssl_port}"
+        mtls = f"MTLS://127.0.0.1:{secure.mtls_port}"
+        plain_users = " ".join(f'user_{name}="{password}"' for name, password in secure.users.items())
+        return {
+            "listeners": f"{plain},{sasl_ssl},{mtls},CONTROLLER://{controller}",
+            "advertised.listeners": f"{plain},{sasl_ssl},{mtls}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL,CONTROLLER:PLAINTEXT",
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(secure.keystore_file),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(secure.truststore_file),
+            "listener.name.mtls.ssl.client.auth": "required",
+            "sasl.enabled.mechanisms": f"PLAIN,{_SCRAM}",
+            "listener.name.sasl_ssl.plain.sasl.jaas.config": (
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
+            ),
+            f"listener.name.sasl_ssl.{_SCRAM.lower()}.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+        }
+
+    def _scram_users(self) -> list[str]:
+        """``StorageTool format`` arguments creating the SCRAM users in the cluster's first metadata."""
+        users = self.secure.users if self.secure is not None else {}
+        return [arg for name, pw in users.items() for arg in ("--add-scram", f"{_SCRAM}=[name={name},password={pw}]")]
+
     def _classpath(self) -> str:
         return f"{self.libs}/*"
 
@@ -219,7 +276,7 @@ class LocalKafka:
         tool = [java, "-cp", self._classpath(), "kafka.tools.StorageTool"]
         cluster_id = subprocess.run([*tool, "random-uuid"], capture_output=True, text=True, check=True).stdout.strip()
         result = subprocess.run(
-            [*tool, "format", "-t", cluster_id, "-c", str(self.properties), "--ignore-formatted"],
+            [*tool, "format", "-t", cluster_id, "-c", str(self.properties), "--ignore-formatted", *self._scram_users()],
             capture_output=True,
             text=True,
             check=False,

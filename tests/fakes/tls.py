@@ -1,4 +1,5 @@
-"""A throwaway certificate authority and a server certificate for loopback, made per test run.
+"""A throwaway certificate authority, a server certificate for loopback and a client certificate
+(for mutual TLS), made per test run.
 
 The server context serves the certificate; the client context trusts only this authority and
 checks host names as the real client does, so a TLS test proves verification, not its absence.
@@ -28,11 +29,39 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
+def _issue(
+    ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, common_name: str, names: list[x509.GeneralName]
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    now = datetime.datetime.now(datetime.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    )
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    return builder.sign(ca_key, hashes.SHA256()), key
+
+
 @dataclass(frozen=True)
 class LoopbackTls:
     ca_pem: bytes
     cert_file: Path
     key_file: Path
+    ca_file: Path
+    client_cert_file: Path
+    client_key_file: Path
+
+    @property
+    def server_keystore_file(self) -> Path:
+        """The server's key and certificate in one PEM file (a Kafka ``ssl.keystore.type=PEM`` keystore)."""
+        return self.cert_file.with_name("server-keystore.pem")
 
     @classmethod
     def make(cls, directory: Path) -> LoopbackTls:
@@ -50,24 +79,24 @@ class LoopbackTls:
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
             .sign(ca_key, hashes.SHA256())
         )
-        key = ec.generate_private_key(ec.SECP256R1())
-        names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-        leaf = (
-            x509.CertificateBuilder()
-            .subject_name(_name("localhost"))
-            .issuer_name(ca.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256())
-        )
+        names: list[x509.GeneralName] = [
+            x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        ]
+        leaf, key = _issue(ca, ca_key, "localhost", names)
+        client, client_key = _issue(ca, ca_key, "crmbus test client", [])
         cert_file, key_file = directory / "server.pem", directory / "server.key"
         cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
         key_file.write_bytes(_pem_key(key))
-        return cls(ca.public_bytes(serialization.Encoding.PEM), cert_file, key_file)
+        ca_pem = ca.public_bytes(serialization.Encoding.PEM)
+        ca_file = directory / "ca.pem"
+        ca_file.write_bytes(ca_pem)
+        client_cert_file, client_key_file = directory / "client.pem", directory / "client.key"
+        client_cert_file.write_bytes(client.public_bytes(serialization.Encoding.PEM))
+        client_key_file.write_bytes(_pem_key(client_key))
+        made = cls(ca_pem, cert_file, key_file, ca_file, client_cert_file, client_key_file)
+        made.server_keystore_file.write_bytes(_pem_key(key) + leaf.public_bytes(serialization.Encoding.PEM))
+        return made
 
     def server_context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -188,7 +188,7 @@ class LaneWriter:
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
         self._codec = envelope_codec(topic)
-        self._producer = Producer(producer_config(bootstrap, delivery_timeout_s=10, linger_ms=5))
+        self._producer = Producer(producer_config({"bootstrap.servers": bootstrap}, delivery_timeout_s=10, linger_ms=5))
 
     def send(self, envelopes: Iterable[Envelope]) -> None:
         for envelope in envelopes:
