@@ -1,6 +1,7 @@
 """A tenant created from the command line works at once: in development its seed destinations get
 the sandbox's stand-in credentials and deliver; elsewhere its seed routes wait, paused, with the
-command that configures each destination, and no event is dead-lettered meanwhile."""
+command that configures each destination, and no event is dead-lettered meanwhile. The demo
+tenant `crmbus up` makes starts complete."""
 
 from __future__ import annotations
 
@@ -8,14 +9,21 @@ import re
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
 from infra.cli import app
+from infra.core.secret_box import SecretBox
+from infra.core.settings import Settings
+from infra.db.api_keys import ApiKeys
+from infra.db.endpoints import Endpoints
 from infra.db.routes import Routes
+from infra.db.tenants import Tenants
+from infra.devtools.demo_tenant import ensure_demo_tenant
 from infra.devtools.sandbox import SandboxClient
 from streams.errors import ConfigurationError
 from streams.routes import delivery_id
-from streams.seed_flows import SEED_ROUTES
+from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES
 from tests.conftest import free_port
 from tests.integration.ingress_harness import end_offsets
 from tests.integration.test_delivery import until, workers
@@ -114,3 +122,15 @@ def test_a_tenant_created_where_no_sandbox_answers_waits_paused_and_dead_letters
         delivery_id(second.event_id, route_to(bus, "acme", "crm"))
     ]
     assert end_offsets(bus.settings.kafka_bootstrap, [bus.topic("crmbus.dlq")]) == {bus.topic("crmbus.dlq"): 0}
+
+
+def test_the_demo_tenant_starts_with_stand_in_credentials_and_every_seed_route_enabled(migrated, tmp_path):
+    endpoints = Endpoints(migrated, SecretBox(Fernet.generate_key()), actor="test")
+    settings = Settings(state_dir=tmp_path)
+    demo = ensure_demo_tenant(Tenants(migrated, actor="test"), endpoints, ApiKeys(migrated), settings)
+    assert demo.created
+    destinations = endpoints.list(demo.tenant_id)
+    assert len(destinations) == len(SEED_DESTINATIONS)
+    assert all(view.has_secret and view.missing == () for view in destinations)
+    listed = Routes(migrated).list(demo.tenant_id, include_disabled=True)
+    assert len(listed) == len(SEED_ROUTES) and all(r.enabled and r.paused is None for r in listed)
