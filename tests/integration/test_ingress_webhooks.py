@@ -3,11 +3,15 @@ its lane keyed by tenant and decodes; bad tokens, signatures and replays write n
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+import httpx
 import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy.engine import make_url
@@ -24,6 +28,7 @@ from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
 from schemas.topic_names import TopicNames
+from streams.deadlines import wait_until
 from streams.envelope import Envelope
 from streams.lanes import Lanes
 from streams.signatures import REPLAY_WINDOW_S, crmbus_signature, waha_signature
@@ -238,3 +243,45 @@ def test_a_signed_webhook_is_refused_with_503_while_signatures_cannot_be_claimed
     status, retry_after, problem = run(go())
     assert (status, retry_after, problem["type"]) == (503, "5", "urn:crmbus:problem:dependency-unavailable")
     assert end_offsets(stack["bootstrap"], list(stack["lanes"].topics)) == before
+
+
+def test_crmbus_ingress_with_two_processes_accepts_each_signature_once(stack, tmp_path):
+    """The reproduction as operators meet it: `crmbus ingress` (two processes on one port), each
+    request on a new connection, so the kernel spreads them over both processes."""
+    settings = stack["settings"]
+    endpoint = stack["endpoints"]["operacao"]
+    body = (EXAMPLES / "operacao" / "atendimento_concluido.json").read_bytes()
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CRMBUS_")} | {
+        "CRMBUS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "CRMBUS_DATABASE_URL": settings.database_url.get_secret_value(),
+        "CRMBUS_TOPIC_PREFIX": settings.topic_prefix,
+        "CRMBUS_INGRESS_PORT": str(port),
+        "CRMBUS_INGRESS_WORKERS": "2",
+        "CRMBUS_STATE_DIR": str(settings.state_dir),
+    }
+    log_path = tmp_path / "ingress.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "infra", "ingress"], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(f"{base}/health"), 60, "crmbus ingress /health")
+        now = int(time.time())
+        fresh = [signed_headers(endpoint, body, timestamp=now - i) for i in range(5)]
+        statuses = [
+            httpx.post(base + url(endpoint), content=body, headers=headers, timeout=30).status_code
+            for _ in range(10)
+            for headers in fresh
+        ]
+    finally:
+        process.terminate()
+        process.wait(60)
+    assert sorted(statuses) == [202] * 5 + [401] * 45, log_path.read_text()[-2000:]
+    assert statuses[:5] == [202] * 5
+
+
+def _answers(health_url: str) -> bool:
+    try:
+        return httpx.get(health_url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
