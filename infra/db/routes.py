@@ -20,6 +20,7 @@ import hashlib
 import logging
 import re
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -206,15 +207,17 @@ class Routes:
             query = query.where(EventMapping.event_type == event_type)
         with Session(self.engine) as session:
             rows = session.execute(query).tuples().all()
-        routes = []
+        routes, paused = [], Counter[WebhookEndpoint]()
         for row, endpoint in rows:
             if missing_of(endpoint):
-                log.warning("route %s skipped, paused: %s", row.id, paused_reason(endpoint))
+                paused[endpoint] += 1
                 continue
             try:
                 routes.append(_compiled(row, endpoint.kind))
             except InvalidRouteError as exc:
                 log.warning("route %s skipped, it no longer compiles: %s", row.id, exc)
+        for endpoint, count in paused.items():  # one line per destination, not one per route
+            log.warning("%d routes skipped, paused: %s", count, paused_reason(endpoint))
         return routes
 
     @translated("fingerprinting routes")
