@@ -5,7 +5,8 @@ Two schemes arrive at the ingress:
 * WAHA: ``X-Webhook-Hmac`` is the hex HMAC-SHA512 of the raw body.
 * crmbus (CRM, Operacao, Financeiro): ``X-Crmbus-Timestamp`` (Unix seconds) and
   ``X-Crmbus-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">``; the timestamp must be
-  within ±5 minutes and a signature is accepted once (``ReplayGuard``).
+  within ±5 minutes and a signature is accepted once: ``ReplayGuard`` within one process, and
+  a claim in PostgreSQL across processes and hosts (``infra.db.signature_claims``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from streams.errors import SignatureError
 
 TOLERANCE_S = 300
+REPLAY_WINDOW_S = TOLERANCE_S * 2
+"""How long a used signature is remembered: its timestamp can be up to TOLERANCE_S either side of now."""
 SCHEME = "v1"
 
 
@@ -60,7 +63,7 @@ def verify_crmbus(
 class ReplayGuard:
     """Remembers signatures for the tolerance window; the same one twice is a replay."""
 
-    window_s: float = TOLERANCE_S * 2
+    window_s: float = REPLAY_WINDOW_S
     max_entries: int = 200_000
     _seen: dict[str, float] = field(default_factory=dict)
 
@@ -71,3 +74,7 @@ class ReplayGuard:
         if until is not None and until > now:
             raise SignatureError("this signature was already used", reason="replayed")
         self._seen[signature] = now + self.window_s
+
+    def forget(self, signature: str) -> None:
+        """Let ``signature`` be presented again: its request was not accepted after all."""
+        self._seen.pop(signature, None)

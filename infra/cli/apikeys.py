@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.cli.seeding import show_unconfigured, stand_ins
 from infra.cli.wiring import repositories
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys, KeyView
@@ -38,9 +39,13 @@ def create(
     name: str = typer.Option("default", help="What the key is for, e.g. 'site' or 'zapi'."),
     tenant_name: str | None = typer.Option(None, help="Display name of a new tenant."),
 ) -> None:
-    """Create a key; its secret is printed once."""
-    with _keys() as keys:
-        _show_secret(*keys.create(tenant, name, tenant_name))
+    """Create a key; its secret is printed once. A new tenant's destinations needing a credential are listed."""
+    settings = Settings()
+    with repositories(settings) as store:
+        created = store.api_keys.create(tenant, name, tenant_name, stand_ins=stand_ins(settings, store))
+        destinations = store.endpoints.list(tenant)
+    _show_secret(*created)
+    show_unconfigured(console, destinations)
 
 
 @app.command("list")

@@ -1,7 +1,9 @@
 """``crmbus destinations list|add|set``: where a tenant's deliveries go, and with which credentials.
 
 Secrets are read from standard input (``--secret-stdin``), never from the command line, where
-``ps`` and shell histories would show them; they are stored sealed and never printed.
+``ps`` and shell histories would show them; they are stored sealed and never printed. A
+destination is never left enabled without the credential its kind needs: the error prints the
+command that sets it, and setting it resumes the routes paused for its lack.
 """
 
 from __future__ import annotations
@@ -55,9 +57,12 @@ def _show(view: EndpointView) -> None:
     state = "enabled" if view.enabled else "disabled"
     secret = "secret set" if view.has_secret else "no secret"
     config = json.dumps(view.config, ensure_ascii=False, sort_keys=True)
-    console.print(
-        f"{view.tenant_id}  {view.name}  {view.kind}  {view.url}  {state}  {secret}  {config}", highlight=False
-    )
+    line = f"{view.tenant_id}  {view.name}  {view.kind}  {view.url}  {state}  {secret}  {config}"
+    if view.missing:
+        line += f"  needs {', '.join(view.missing)}: {view.setup_command()}"
+    console.print(line, markup=False, highlight=False)
+    if view.resumed:
+        console.print(f"{view.resumed} routes to it were paused for lack of its credential: resumed", highlight=False)
 
 
 @app.command("list")

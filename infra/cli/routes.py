@@ -56,17 +56,22 @@ def list_routes(
     event_type: str | None = typer.Option(None, "--type", help="Only routes of this event type."),
     show_all: bool = typer.Option(False, "--all", help="Disabled routes too."),
 ) -> None:
-    """One route per line: id, tenant, type, destination and action, when due, state, filter."""
+    """One route per line: id, tenant, type, destination and action, when due, state, filter.
+
+    A route whose destination lacks its credential is ``paused``, with what to set (``--all`` shows it).
+    """
     with repositories(Settings()) as store:
         listed = store.routes.list(tenant, event_type, include_disabled=show_all)
     for route in listed:
-        state = "enabled" if route.enabled else "disabled"
+        state = "paused" if route.paused else "enabled" if route.enabled else "disabled"
         line = (
             f"{route.id}  {route.tenant_id}  {route.event_type} -> {route.destination} {route.action}"
             f"  due {due_in(route.delay_seconds)}  {state} v{route.version}"
         )
         if route.filter:
             line += f"  filter {_compact(route.filter)}"
+        if route.paused:
+            line += f"  ({route.paused})"
         console.print(line, markup=False, highlight=False)
     if not listed:
         console.print("no routes", highlight=False)
@@ -98,6 +103,8 @@ def add(
         f"{view.action} ({due_in(view.delay_seconds)})",
         highlight=False,
     )
+    if view.paused:
+        console.print(f"it is paused until then: {view.paused}", markup=False, highlight=False)
 
 
 @app.command("disable")

@@ -1,4 +1,5 @@
-"""``crmbus tenants create|list|seed``: tenants, created with the seed flows at the sandbox."""
+"""``crmbus tenants create|list|seed``: tenants, created with the seed flows at the sandbox
+(with stand-in credentials when the sandbox answers, else paused until configured: ``seeding``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.cli.seeding import show_unconfigured, stand_ins
 from infra.cli.wiring import repositories
 from infra.core.settings import Settings
 from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES
@@ -23,13 +25,18 @@ def create(
     """Create a tenant, with the seed flows unless --no-seed."""
     settings = Settings()
     with repositories(settings) as store:
-        view = store.tenants.create(tenant_id, name, sandbox_url=settings.sandbox_url if seed else None)
+        box = stand_ins(settings, store) if seed else None
+        view = store.tenants.create(tenant_id, name, sandbox_url=settings.sandbox_url if seed else None, stand_ins=box)
+        destinations = store.endpoints.list(view.id)
     if seed:
+        credentials = "with the sandbox's stand-in credentials" if box is not None else "without credentials"
         console.print(
             f"tenant {view.id!r} created with {len(SEED_DESTINATIONS)} destinations and {len(SEED_ROUTES)} routes "
-            f"at the sandbox {settings.sandbox_url}; see them with 'crmbus routes list --tenant {view.id}'",
+            f"at the sandbox {settings.sandbox_url}, {credentials}; see them with "
+            f"'crmbus routes list --tenant {view.id} --all'",
             highlight=False,
         )
+        show_unconfigured(console, destinations)
     else:
         console.print(f"tenant {view.id!r} created without destinations or routes", highlight=False)
 
@@ -52,10 +59,13 @@ def seed(tenant_id: str = typer.Argument(..., help="An existing tenant.")) -> No
     """Add the seed destinations and routes a tenant lacks; what it has is left as it is."""
     settings = Settings()
     with repositories(settings) as store:
-        result = store.tenants.seed(tenant_id, settings.sandbox_url)
+        result = store.tenants.seed(tenant_id, settings.sandbox_url, stand_ins(settings, store))
+        destinations = store.endpoints.list(tenant_id)
     console.print(
-        f"tenant {tenant_id!r}: {result.destinations_added} destinations and {result.routes_added} routes added",
+        f"tenant {tenant_id!r}: {result.destinations_added} destinations and {result.routes_added} routes added "
+        f"({result.paused} of them paused)",
         highlight=False,
     )
     for key in result.skipped:
         console.print(f"skipped {key}: the tenant's destination of that name is of another kind", highlight=False)
+    show_unconfigured(console, destinations)

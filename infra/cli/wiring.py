@@ -30,6 +30,7 @@ from infra.db.engine import Engine, database_url, make_engine, ping, scoped_engi
 from infra.db.inbound_sources import InboundSources
 from infra.db.migrate import upgrade
 from infra.db.routes import Routes
+from infra.db.signature_claims import SignatureClaims
 from infra.db.tenants import Tenants
 from ingress.api import app as ingress
 from ingress.api.publisher import EventPublisher
@@ -39,6 +40,7 @@ from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec
 from schemas.topic_names import TopicNames
 from streams.lanes import Lanes
+from streams.signatures import REPLAY_WINDOW_S
 
 if TYPE_CHECKING:
     import faust
@@ -111,6 +113,7 @@ async def ingress_resources(settings: Settings) -> AsyncIterator[IngressResource
     codec = AvroCodec(load_schema("envelope.v1.avsc"), f"{lanes.topics[1]}-value", schema_ids(settings))
     client = librdkafka_client(settings)
     config = producer_config(client, settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
+    claims = SignatureClaims.at(database_url(settings), REPLAY_WINDOW_S)
     async with AsyncProducer(config) as producer:
         yield IngressResources(
             producer=producer,
@@ -119,7 +122,10 @@ async def ingress_resources(settings: Settings) -> AsyncIterator[IngressResource
             source=InboundSources(engine, SecretBox.from_settings(settings)).resolve,
             attempts=DeliveryLog(engine).attempts,
             ping_database=partial(ping, engine),
+            claim_signature=claims.claim,
+            release_signature=claims.release,
         )
+    claims.close()
     engine.dispose()
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from infra.core.secret_box import SecretBox
 from infra.db.audit import audit
 from infra.db.errors import translated
 from infra.db.models import ApiKey
@@ -61,11 +62,14 @@ class ApiKeys:
         self.sandbox_url = sandbox_url
 
     @translated("creating an API key")
-    def create(self, tenant_id: str, name: str, tenant_name: str | None = None) -> tuple[KeyView, str]:
-        """A new key for ``tenant_id`` (created and seeded if missing); returns the secret once."""
+    def create(
+        self, tenant_id: str, name: str, tenant_name: str | None = None, *, stand_ins: SecretBox | None = None
+    ) -> tuple[KeyView, str]:
+        """A new key for ``tenant_id`` (created and seeded if missing, ``stand_ins`` as in
+        ``Tenants.create``); returns the secret once."""
         issued = issue_key()
         _, tenant_created = Tenants(self.engine, self.actor).ensure(
-            tenant_id, tenant_name, sandbox_url=self.sandbox_url
+            tenant_id, tenant_name, sandbox_url=self.sandbox_url, stand_ins=stand_ins
         )
         with Session(self.engine) as session, session.begin():
             row = ApiKey(tenant_id=tenant_id, name=name, prefix=issued.display_prefix, key_hash=issued.digest)

@@ -4,6 +4,11 @@ Secrets are sealed (``infra.core.secret_box``) before they reach PostgreSQL and 
 worker loads the destinations it calls; they never appear in a listing, a log or an audit row.
 Every change bumps ``updated_at``, which the workers' routes fingerprint watches, so a new URL,
 config or secret is picked up within ``CRMBUS_ROUTES_POLL_S`` without a restart.
+
+A destination without the credential its kind needs (``streams.credentials``) could only fail, so
+none is added or left enabled by a change: the error says which ``crmbus destinations set`` line
+supplies it. Seeding may still create one (in production there is no credential to give), with
+its routes paused; the change that supplies the credential resumes them.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from infra.core.secret_box import SecretBox
 from infra.db.audit import audit
 from infra.db.errors import translated
-from infra.db.models import Tenant, WebhookEndpoint
+from infra.db.models import EventMapping, Tenant, WebhookEndpoint
+from streams.credentials import describe_missing, missing_credentials, setup_command
 from streams.errors import ConfigurationError
 from streams.routes import DESTINATIONS
 
@@ -58,9 +64,13 @@ class EndpointView:
     config: Mapping[str, Any]
     has_secret: bool
     enabled: bool
+    missing: tuple[str, ...] = ()
+    """What it lacks to be called (``secret``, ``config.<key>``): its routes are paused until set."""
+    resumed: int = 0
+    """Routes the change that returned this view resumed: they were paused for lack of its credential."""
 
     @classmethod
-    def of(cls, row: WebhookEndpoint) -> EndpointView:
+    def of(cls, row: WebhookEndpoint, resumed: int = 0) -> EndpointView:
         return cls(
             row.id,
             row.tenant_id,
@@ -70,6 +80,26 @@ class EndpointView:
             dict(row.config),
             row.secret_encrypted is not None,
             row.enabled,
+            missing_of(row),
+            resumed,
+        )
+
+    def setup_command(self) -> str:
+        """The ``crmbus destinations set`` line that supplies what it lacks."""
+        return setup_command(self.tenant_id, self.name, self.missing)
+
+
+def missing_of(row: WebhookEndpoint) -> tuple[str, ...]:
+    """What the destination ``row`` lacks to be called (``streams.credentials``)."""
+    return missing_credentials(row.kind, row.url, row.config, row.secret_encrypted is not None)
+
+
+def refuse_unconfigured(row: WebhookEndpoint) -> None:
+    """``ConfigurationError`` naming what an enabled ``row`` lacks and the command that sets it."""
+    missing = missing_of(row)
+    if row.enabled and missing:
+        raise ConfigurationError(
+            f"{describe_missing(row.kind, missing)}; set it with: {setup_command(row.tenant_id, row.name, missing)}"
         )
 
 
@@ -97,7 +127,7 @@ class Endpoints:
         secret: str | None = None,
     ) -> EndpointView:
         """A new destination of ``tenant_id`` (the seed gives each tenant five; WAHA, webhooks and
-        second CRMs are added here)."""
+        second CRMs are added here). ``ConfigurationError`` if it lacks what its kind needs."""
         if kind not in DESTINATIONS:
             raise ConfigurationError(f"kind must be one of {', '.join(DESTINATIONS)}")
         with Session(self.engine) as session, session.begin():
@@ -110,7 +140,9 @@ class Endpoints:
                 url=url,
                 config=dict(config or {}),
                 secret_encrypted=self.box.seal(secret.encode()) if secret is not None else None,
+                enabled=True,
             )
+            refuse_unconfigured(row)
             session.add(row)
             session.flush()
             audit(
@@ -136,13 +168,18 @@ class Endpoints:
         secret: str | None = None,
         enabled: bool | None = None,
     ) -> EndpointView:
-        """Change a destination; ``config`` is merged into what it has (a key set to null is removed)."""
+        """Change a destination; ``config`` is merged into what it has (a key set to null is removed).
+
+        Refused (``ConfigurationError``) when the destination would be enabled without what its
+        kind needs. The change that gives it what it lacked resumes the routes paused for that.
+        """
         with Session(self.engine) as session, session.begin():
             row = session.scalars(
                 select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.name == name)
             ).one_or_none()
             if row is None:
                 raise ConfigurationError(f"tenant {tenant_id!r} has no destination named {name!r}")
+            was_missing = bool(missing_of(row))
             changed: builtins.list[str] = []
             if url is not None:
                 row.url, changed = url, [*changed, "url"]
@@ -156,6 +193,8 @@ class Endpoints:
             if enabled is not None:
                 row.enabled = enabled
                 changed.append("enabled")
+            refuse_unconfigured(row)
+            resumed = _resume_paused_routes(session, row) if was_missing and not missing_of(row) else 0
             row.updated_at = func.now()
             audit(
                 session,
@@ -164,11 +203,11 @@ class Endpoints:
                 action="endpoint.update",
                 target_type="webhook_endpoint",
                 target_id=str(row.id),
-                details={"changed": ",".join(changed)},
+                details={"changed": ",".join(changed), "routes_resumed": str(resumed)},
             )
             session.flush()
             session.refresh(row)
-            return EndpointView.of(row)
+            return EndpointView.of(row, resumed)
 
     @translated("loading destinations")
     def load_enabled(self) -> builtins.list[Destination]:
@@ -199,3 +238,14 @@ class Endpoints:
         return Destination(
             str(row.id), row.tenant_id, row.name, row.kind, row.url, dict(row.config), secret, unreadable
         )
+
+
+def _resume_paused_routes(session: Session, row: WebhookEndpoint) -> int:
+    """Enable the routes to ``row`` that were paused while it lacked its credential."""
+    resumed = session.scalars(
+        update(EventMapping)
+        .where(EventMapping.endpoint_id == row.id, EventMapping.tenant_id == row.tenant_id, ~EventMapping.enabled)
+        .values(enabled=True, version=EventMapping.version + 1, updated_at=func.now())
+        .returning(EventMapping.id)
+    ).all()
+    return len(resumed)

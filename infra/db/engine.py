@@ -7,7 +7,7 @@ the engine and hands it to the repositories: above ``infra/db`` nothing imports 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, text
@@ -27,10 +27,23 @@ def database_url(settings: Settings) -> URL:
     return make_url(settings.database_url.get_secret_value())
 
 
-def make_engine(url: URL, schema: str | None = None, pool_size: int = 5) -> Engine:
-    """An engine whose sessions see ``schema`` first (``public`` when None)."""
-    connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
-    return create_engine(url, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args)
+def make_engine(
+    url: URL,
+    schema: str | None = None,
+    pool_size: int = 5,
+    *,
+    pre_ping: bool = True,
+    parameters: Mapping[str, str] | None = None,
+) -> Engine:
+    """An engine whose sessions see ``schema`` first (``public`` when None) and run with the
+    PostgreSQL ``parameters`` given. ``pre_ping`` checks each connection taken from the pool
+    (one round trip more per use, none of them failing on a connection the server dropped)."""
+    # Given here, libpq's ``options`` replace the URL's own (tests put a search_path there): keep both.
+    options = [str(value) for value in (url.query.get("options"),) if value]
+    options += [f"-csearch_path={schema}"] if schema else []
+    options += [f"-c{name}={value}" for name, value in (parameters or {}).items()]
+    connect_args = {"options": " ".join(options)} if options else {}
+    return create_engine(url, pool_size=pool_size, pool_pre_ping=pre_ping, connect_args=connect_args)
 
 
 @contextmanager

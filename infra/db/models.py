@@ -199,3 +199,17 @@ class AuditLog(Base):
     target_id: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     at: Mapped[datetime] = _now()
+
+
+class SignatureClaim(Base):
+    """A signed webhook's signature the ingress accepted, kept until its timestamp is out of the
+    tolerance window: the primary key lets one ingress process, on any host, accept it once.
+
+    No foreign key: every claim is an insert on the intake's path, and a row outlives nothing by
+    more than the window. ``signature`` is the SHA-256 of the header's value.
+    """
+
+    __tablename__ = "signature_claims"
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    expires_at: Mapped[datetime]

@@ -7,6 +7,10 @@ nothing in production. Workers then poll ``fingerprint`` (one cheap query) and c
 
 Every change bumps the route's ``version`` and ``updated_at``; the fingerprint does not rely on
 that alone (see ``fingerprint``).
+
+A route to a destination that lacks its credential (``streams.credentials``) is *paused*: added
+disabled, refused when enabled, and never loaded for a worker, so no delivery is made only to be
+dead-lettered as misconfigured. Supplying the credential resumes it (``infra.db.endpoints``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hashlib
 import logging
 import re
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,8 +30,10 @@ from sqlalchemy import Engine, String, and_, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from infra.db.audit import audit
+from infra.db.endpoints import missing_of
 from infra.db.errors import translated
 from infra.db.models import Base, EventMapping, Tenant, WebhookEndpoint
+from streams.credentials import describe_missing, setup_command
 from streams.errors import ConfigurationError, InvalidRouteError
 from streams.event_types import EVENT_TYPES
 from streams.mapping import compile_mapping
@@ -57,13 +64,25 @@ class RouteView:
     delay_seconds: int
     enabled: bool
     version: int
+    paused: str | None = None
+    """Why no event takes this route until its destination is configured, with the command that
+    configures it; ``None`` when its destination has what it needs."""
 
     @classmethod
-    def of(cls, row: EventMapping, endpoint_name: str) -> RouteView:
+    def of(cls, row: EventMapping, endpoint: WebhookEndpoint) -> RouteView:
         return cls(
-            row.id, row.tenant_id, row.event_type, endpoint_name, row.action, row.filter, row.mapping,
-            row.delay_seconds, row.enabled, row.version,
+            row.id, row.tenant_id, row.event_type, endpoint.name, row.action, row.filter, row.mapping,
+            row.delay_seconds, row.enabled, row.version, paused_reason(endpoint),
         )  # fmt: skip
+
+
+def paused_reason(endpoint: WebhookEndpoint) -> str | None:
+    """Why routes to ``endpoint`` are paused (what it lacks and how to set it), or ``None``."""
+    missing = missing_of(endpoint)
+    if not missing:
+        return None
+    command = setup_command(endpoint.tenant_id, endpoint.name, missing)
+    return f"destination {endpoint.name}: {describe_missing(endpoint.kind, missing)}; set it with: {command}"
 
 
 class Routes:
@@ -83,7 +102,8 @@ class Routes:
         mapping: Mapping[str, Any] | None = None,
         delay_seconds: int = 0,
     ) -> RouteView:
-        """A new enabled route of ``tenant_id`` to its endpoint named ``destination``.
+        """A new route of ``tenant_id`` to its endpoint named ``destination``: enabled, or paused
+        (disabled, with ``paused`` saying why) when that endpoint lacks its credential.
 
         ``filter`` defaults to every event and ``mapping`` to the payload as it is. Raises
         ``InvalidRouteError`` naming the field (``event_type``, ``destination``, ``action``,
@@ -110,6 +130,7 @@ class Routes:
                 filter=dict(compiled_filter.spec),
                 mapping=dict(compiled_mapping.spec),
                 delay_seconds=delay_seconds,
+                enabled=not missing_of(endpoint),
             )
             session.add(row)
             session.flush()
@@ -123,14 +144,14 @@ class Routes:
                 target_id=str(row.id),
                 details={"event_type": event_type, "destination": destination, "action": action},
             )
-            return RouteView.of(row, endpoint.name)
+            return RouteView.of(row, endpoint)
 
     @translated("listing routes")
     def list(
         self, tenant_id: str | None = None, event_type: str | None = None, include_disabled: bool = False
     ) -> list[RouteView]:
         query = (
-            select(EventMapping, WebhookEndpoint.name)
+            select(EventMapping, WebhookEndpoint)
             .join(WebhookEndpoint, EventMapping.endpoint_id == WebhookEndpoint.id)
             .order_by(EventMapping.tenant_id, EventMapping.event_type, WebhookEndpoint.name, EventMapping.created_at)
         )
@@ -141,13 +162,13 @@ class Routes:
         if not include_disabled:
             query = query.where(EventMapping.enabled)
         with Session(self.engine) as session:
-            return [RouteView.of(row, name) for row, name in session.execute(query).tuples()]
+            return [RouteView.of(row, endpoint) for row, endpoint in session.execute(query).tuples()]
 
     @translated("reading a route")
     def get(self, route_id: uuid.UUID) -> RouteView:
         with Session(self.engine) as session:
             row = _route(session, route_id)
-            return RouteView.of(row, _endpoint_name(session, row))
+            return RouteView.of(row, _endpoint_of(session, row))
 
     @translated("disabling a route")
     def disable(self, route_id: uuid.UUID) -> RouteView:
@@ -156,18 +177,20 @@ class Routes:
 
     @translated("enabling a route")
     def enable(self, route_id: uuid.UUID) -> RouteView:
+        """Start a route again; ``ConfigurationError`` while its destination lacks its credential."""
         return self._set_enabled(route_id, True)
 
     @translated("loading routes")
     def load_enabled(self, tenant_id: str | None = None, event_type: str | None = None) -> builtins.list[Route]:
-        """Every route a worker applies, compiled: enabled, of an active tenant, to an enabled endpoint.
+        """Every route a worker applies, compiled: enabled, of an active tenant, to an enabled endpoint
+        that has its credential (one stored before that was checked is left out with a warning).
 
         A stored route that no longer compiles (say, a field its event type has since lost) is
         left out with a warning naming its id and the offending place: one bad row must not stop
         every tenant's routing.
         """
         query = (
-            select(EventMapping, WebhookEndpoint.kind)
+            select(EventMapping, WebhookEndpoint)
             .join(
                 WebhookEndpoint,
                 # The endpoint's tenant is checked again: a route never sends to another tenant's endpoint.
@@ -184,12 +207,17 @@ class Routes:
             query = query.where(EventMapping.event_type == event_type)
         with Session(self.engine) as session:
             rows = session.execute(query).tuples().all()
-        routes = []
-        for row, kind in rows:
+        routes, paused = [], Counter[WebhookEndpoint]()
+        for row, endpoint in rows:
+            if missing_of(endpoint):
+                paused[endpoint] += 1
+                continue
             try:
-                routes.append(_compiled(row, kind))
+                routes.append(_compiled(row, endpoint.kind))
             except InvalidRouteError as exc:
                 log.warning("route %s skipped, it no longer compiles: %s", row.id, exc)
+        for endpoint, count in paused.items():  # one line per destination, not one per route
+            log.warning("%d routes skipped, paused: %s", count, paused_reason(endpoint))
         return routes
 
     @translated("fingerprinting routes")
@@ -221,6 +249,10 @@ class Routes:
     def _set_enabled(self, route_id: uuid.UUID, enabled: bool) -> RouteView:
         with Session(self.engine) as session, session.begin():
             row = _route(session, route_id)
+            endpoint = _endpoint_of(session, row)
+            paused = paused_reason(endpoint)
+            if enabled and paused is not None:
+                raise ConfigurationError(f"route {row.id} stays paused: {paused}")
             if row.enabled != enabled:
                 row.enabled = enabled
                 row.version = EventMapping.version + 1
@@ -235,7 +267,7 @@ class Routes:
                     target_type="route",
                     target_id=str(row.id),
                 )
-            return RouteView.of(row, _endpoint_name(session, row))
+            return RouteView.of(row, endpoint)
 
 
 def _summary(model: type[Base], *columns: Any) -> Any:
@@ -302,6 +334,5 @@ def _route(session: Session, route_id: uuid.UUID) -> EventMapping:
     return row
 
 
-def _endpoint_name(session: Session, row: EventMapping) -> str:
-    name = session.scalar(select(WebhookEndpoint.name).where(WebhookEndpoint.id == row.endpoint_id))
-    return name or ""
+def _endpoint_of(session: Session, row: EventMapping) -> WebhookEndpoint:
+    return session.get_one(WebhookEndpoint, row.endpoint_id)

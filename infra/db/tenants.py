@@ -1,7 +1,10 @@
 """Tenants in PostgreSQL: create, ensure, list, and seed them with the seed flows.
 
 A new tenant gets the destinations and routes of ``streams.seed_flows`` at the sandbox, so its
-first event already does something visible. Seeding is idempotent without bookkeeping: a seed
+first event already does something visible. In development the caller passes a secret box and
+the seed destinations get the sandbox's stand-in credentials (it takes any); without one they
+start with none, and the seed routes to a destination that lacks its credential start paused
+(``infra.db.routes``) until ``crmbus destinations set`` supplies it. Seeding is idempotent without bookkeeping: a seed
 route's id is derived from the tenant and the route's key (UUID v5), and destinations are unique
 by (tenant, name), so inserts that find their row already there do nothing. A seed route the
 tenant disabled, or a destination it pointed at its real system, is left as it is.
@@ -22,7 +25,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from infra.core.secret_box import SecretBox
 from infra.db.audit import audit
+from infra.db.endpoints import missing_of
 from infra.db.errors import translated
 from infra.db.models import EventMapping, Tenant, WebhookEndpoint
 from streams.errors import ConfigurationError
@@ -54,6 +59,8 @@ class SeedResult:
     destinations_added: int
     routes_added: int
     skipped: tuple[str, ...] = ()
+    paused: int = 0
+    """Of ``routes_added``, those added paused: their destination lacks its credential."""
 
 
 def seed_route_id(tenant_id: str, key: str) -> uuid.UUID:
@@ -76,8 +83,12 @@ class Tenants:
         self.actor = actor
 
     @translated("creating a tenant")
-    def create(self, tenant_id: str, name: str | None = None, *, sandbox_url: str | None) -> TenantView:
+    def create(
+        self, tenant_id: str, name: str | None = None, *, sandbox_url: str | None, stand_ins: SecretBox | None = None
+    ) -> TenantView:
         """A new tenant, seeded with the seed flows at ``sandbox_url``; ``None`` leaves it bare.
+        ``stand_ins`` seals the sandbox's stand-in credentials into the seed destinations
+        (development); without it their routes start paused.
 
         Raises ``ConfigurationError`` when the id is not a slug or the tenant exists.
         """
@@ -90,11 +101,13 @@ class Tenants:
                 target_id=tenant_id,
             )  # fmt: skip
             if sandbox_url is not None:
-                self._seed(session, tenant_id, sandbox_url)
+                self._seed(session, tenant_id, sandbox_url, stand_ins)
             return TenantView.of(self._get(session, tenant_id))
 
     @translated("ensuring a tenant")
-    def ensure(self, tenant_id: str, name: str | None = None, *, sandbox_url: str | None) -> tuple[TenantView, bool]:
+    def ensure(
+        self, tenant_id: str, name: str | None = None, *, sandbox_url: str | None, stand_ins: SecretBox | None = None
+    ) -> tuple[TenantView, bool]:
         """The tenant ``tenant_id``, and whether this call created (and seeded, as ``create``) it.
 
         Safe under concurrent calls for the same new tenant: one creates and seeds it, the others
@@ -109,7 +122,7 @@ class Tenants:
             check_tenant_id(tenant_id)
             created = _insert(session, tenant_id, name)
             if created and sandbox_url is not None:
-                self._seed(session, tenant_id, sandbox_url)
+                self._seed(session, tenant_id, sandbox_url, stand_ins)
             return TenantView.of(self._get(session, tenant_id)), created
 
     @translated("listing tenants")
@@ -118,24 +131,26 @@ class Tenants:
             return [TenantView.of(row) for row in session.scalars(select(Tenant).order_by(Tenant.id))]
 
     @translated("seeding a tenant")
-    def seed(self, tenant_id: str, sandbox_url: str) -> SeedResult:
+    def seed(self, tenant_id: str, sandbox_url: str, stand_ins: SecretBox | None = None) -> SeedResult:
         """Add the seed destinations and routes ``tenant_id`` lacks; seeding again adds nothing."""
         with Session(self.engine) as session, session.begin():
             self._get(session, tenant_id)
-            return self._seed(session, tenant_id, sandbox_url)
+            return self._seed(session, tenant_id, sandbox_url, stand_ins)
 
-    def _seed(self, session: Session, tenant_id: str, sandbox_url: str) -> SeedResult:
-        destinations_added = _add_seed_destinations(session, tenant_id, _base_url(sandbox_url))
+    def _seed(self, session: Session, tenant_id: str, sandbox_url: str, stand_ins: SecretBox | None) -> SeedResult:
+        destinations_added = _add_seed_destinations(session, tenant_id, _base_url(sandbox_url), stand_ins)
         endpoints = {
             row.name: row
             for row in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id))
         }
         kinds = {seed.name: seed.kind for seed in SEED_DESTINATIONS}
         fitting = [seed for seed in SEED_ROUTES if endpoints[seed.destination].kind == kinds[seed.destination]]
+        added = _add_seed_routes(session, tenant_id, fitting, endpoints) if fitting else []
         result = SeedResult(
             destinations_added,
-            _add_seed_routes(session, tenant_id, fitting, endpoints) if fitting else 0,
+            len(added),
             tuple(seed.key for seed in SEED_ROUTES if seed not in fitting),
+            sum(1 for enabled in added if not enabled),
         )
         audit(
             session,
@@ -144,7 +159,11 @@ class Tenants:
             action="tenant.seed",
             target_type="tenant",
             target_id=tenant_id,
-            details={"destinations_added": str(result.destinations_added), "routes_added": str(result.routes_added)},
+            details={
+                "destinations_added": str(result.destinations_added),
+                "routes_added": str(result.routes_added),
+                "routes_paused": str(result.paused),
+            },
         )
         return result
 
@@ -167,7 +186,12 @@ def _insert(session: Session, tenant_id: str, name: str | None) -> bool:
     return inserted is not None
 
 
-def _add_seed_destinations(session: Session, tenant_id: str, base_url: str) -> int:
+def stand_in_secret(name: str) -> str:
+    """The credential a seed destination named ``name`` gets in development: the sandbox takes any."""
+    return f"sandbox-{name}-token"
+
+
+def _add_seed_destinations(session: Session, tenant_id: str, base_url: str, stand_ins: SecretBox | None) -> int:
     rows = [
         {
             "tenant_id": tenant_id,
@@ -175,6 +199,7 @@ def _add_seed_destinations(session: Session, tenant_id: str, base_url: str) -> i
             "kind": seed.kind,
             "url": base_url + seed.path,
             "config": copy.deepcopy(dict(seed.config)),
+            "secret_encrypted": None if stand_ins is None else stand_ins.seal(stand_in_secret(seed.name).encode()),
         }
         for seed in SEED_DESTINATIONS
     ]
@@ -189,7 +214,8 @@ def _add_seed_destinations(session: Session, tenant_id: str, base_url: str) -> i
 
 def _add_seed_routes(
     session: Session, tenant_id: str, seeds: Sequence[SeedRoute], endpoints: Mapping[str, WebhookEndpoint]
-) -> int:
+) -> list[bool]:
+    """Whether each route added is enabled: paused when its destination lacks its credential."""
     rows = [
         {
             "id": seed_route_id(tenant_id, seed.key),
@@ -200,6 +226,7 @@ def _add_seed_routes(
             "filter": copy.deepcopy(dict(seed.filter)),
             "mapping": copy.deepcopy(dict(seed.mapping)),
             "delay_seconds": seed.delay_seconds,
+            "enabled": not missing_of(endpoints[seed.destination]),
         }
         for seed in seeds
     ]
@@ -207,9 +234,9 @@ def _add_seed_routes(
         insert(EventMapping)
         .values(rows)
         .on_conflict_do_nothing(index_elements=[EventMapping.id])
-        .returning(EventMapping.id)
+        .returning(EventMapping.enabled)
     )
-    return len(added.all())
+    return list(added.all())
 
 
 def _base_url(sandbox_url: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
 from infra.db.endpoints import Endpoints
-from infra.db.tenants import Tenants
+from infra.db.tenants import Tenants, stand_in_secret
 
 DEMO_TENANT = "demo"
 
@@ -34,12 +34,12 @@ def demo_key_file(settings: Settings) -> Path:
 def ensure_demo_tenant(tenants: Tenants, endpoints: Endpoints, keys: ApiKeys, settings: Settings) -> DemoTenant:
     """The demo tenant with every seed flow (pointing at the sandbox) and a working API key; ``keys``
     create a tenant with the seed flows at ``settings.sandbox_url``."""
-    _, created = tenants.ensure(DEMO_TENANT, "Demo company", sandbox_url=settings.sandbox_url)
+    _, created = tenants.ensure(DEMO_TENANT, "Demo company", sandbox_url=settings.sandbox_url, stand_ins=endpoints.box)
     if not created:
-        tenants.seed(DEMO_TENANT, settings.sandbox_url)  # adds seed flows it lacks, nothing else
+        tenants.seed(DEMO_TENANT, settings.sandbox_url, endpoints.box)  # adds seed flows it lacks, nothing else
     for endpoint in endpoints.list(DEMO_TENANT):
-        if not endpoint.has_secret:  # the sandbox takes any credential; a real one set later stays
-            endpoints.update(DEMO_TENANT, endpoint.name, secret=f"sandbox-{endpoint.name}-token")
+        if not endpoint.has_secret:  # a demo tenant from before stand-ins; a real secret set later stays
+            endpoints.update(DEMO_TENANT, endpoint.name, secret=stand_in_secret(endpoint.name))
     path = demo_key_file(settings)
     kept = read_demo_key(settings)
     if kept is not None and keys.authenticate(kept) == DEMO_TENANT:

@@ -15,12 +15,11 @@ from aiohttp import web
 from infra.core.collector import tune_for_streams
 from infra.core.settings import Settings
 from ingress.api import events, operations, webhooks
-from ingress.api.auth import CachedLookup, not_rotated_out
+from ingress.api.auth import CachedLookup, SignatureGuard, not_rotated_out
 from ingress.api.limits import RequestLimits
 from ingress.api.state import STATE, IngressResources, IngressState
 from ingress.http.middleware import observe, problems
 from streams.rate_limit import Limit
-from streams.signatures import ReplayGuard
 
 OpenResources = Callable[[], AbstractAsyncContextManager[IngressResources]]
 
@@ -47,7 +46,7 @@ async def _state(settings: Settings, open_resources: OpenResources, app: web.App
                 still_valid=not_rotated_out,
             ),
             sources=CachedLookup(resources.source, settings.api_key_cache_ttl_s, settings.api_key_cache_stale_s),
-            replays=ReplayGuard(),
+            replays=SignatureGuard(resources.claim_signature, resources.release_signature),
             limits=RequestLimits(
                 Limit(settings.rate_limit_tenant_per_s / workers, max(1.0, settings.rate_limit_tenant_burst / workers)),
                 Limit(settings.rate_limit_key_per_s / workers, max(1.0, settings.rate_limit_key_burst / workers)),

@@ -19,7 +19,13 @@ def _headers(decision: Decision) -> dict[str, str]:
 
 
 class RequestLimits:
-    """Limits are per process: each of N ingress processes enforces 1/N of the configured rate."""
+    """Limits are per process: each of N ingress processes enforces 1/N of the configured rate.
+
+    Deliberately not shared: a shared bucket costs every request a round trip (``bench run
+    signatures`` measures one). So the configured rate holds per host when a client's requests
+    spread over the processes, one keep-alive connection gets 1/N of it, and H hosts let through
+    H times it (docs/sending-events.md).
+    """
 
     def __init__(self, tenant: Limit, key: Limit, clock: Callable[[], float] = time.monotonic) -> None:
         self._tenants = RateLimiter(tenant)

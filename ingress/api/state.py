@@ -13,11 +13,10 @@ from infra.core.settings import Settings
 from infra.db.api_keys import Principal
 from infra.db.delivery_log import DeliveryAttempt
 from infra.db.inbound_sources import SourceEndpoint
-from ingress.api.auth import CachedLookup
+from ingress.api.auth import CachedLookup, SignatureGuard
 from ingress.api.limits import RequestLimits
 from ingress.api.publisher import EventPublisher
 from ingress.http.problems import unauthenticated
-from streams.signatures import ReplayGuard
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +37,10 @@ class IngressResources:
     """The delivery attempts of (event id, tenant id), the oldest first."""
     ping_database: Callable[[], None]
     """Returns once PostgreSQL answered."""
+    claim_signature: Callable[[str, str], bool]
+    """Claim a webhook signature for a tenant across every ingress: False when it was used."""
+    release_signature: Callable[[str, str], None]
+    """Forget a claimed signature whose request was not accepted."""
 
 
 @dataclass(slots=True)
@@ -47,7 +50,7 @@ class IngressState:
     publisher: EventPublisher
     api_keys: CachedLookup[Principal]
     sources: CachedLookup[SourceEndpoint]
-    replays: ReplayGuard
+    replays: SignatureGuard
     limits: RequestLimits
     attempts: Callable[[uuid.UUID, str], Sequence[DeliveryAttempt]]
     ping_database: Callable[[], None]

@@ -32,18 +32,20 @@ def _not_found() -> Problem:
     return Problem(404, "not-found", "Not found", "no such webhook endpoint", reason="not_found")
 
 
-def _verify(state: IngressState, endpoint: SourceEndpoint, request: web.Request, body: bytes) -> None:
+async def _verify(state: IngressState, endpoint: SourceEndpoint, request: web.Request, body: bytes) -> str | None:
+    """The crmbus signature, claimed (for release if the request is not accepted after all)."""
     secret = endpoint.signing_secret
     if secret is None:
-        return
+        return None
     if endpoint.source == "waha":
         verify_waha(secret, body, request.headers.get("X-Webhook-Hmac"))
-        return
+        return None
     now = time.time()
     signature = verify_crmbus(
         secret, body, request.headers.get("X-Crmbus-Timestamp"), request.headers.get("X-Crmbus-Signature"), now
     )
-    state.replays.check(signature, now)
+    await state.replays.check(endpoint.tenant_id, signature, now)
+    return signature
 
 
 async def post_webhook(request: web.Request) -> web.Response:
@@ -60,7 +62,7 @@ async def post_webhook(request: web.Request) -> web.Response:
     structlog.contextvars.bind_contextvars(tenant_id=endpoint.tenant_id, source=source)
     limit_headers = state.limits.check(endpoint.tenant_id, str(endpoint.id))
     body = await read_json_bytes(request, state.settings.ingress_max_body_bytes)
-    _verify(state, endpoint, request, body)
+    signature = await _verify(state, endpoint, request, body)
     now = datetime.now(UTC)
     events = [
         Envelope(
@@ -83,6 +85,8 @@ async def post_webhook(request: web.Request) -> web.Response:
     if any(isinstance(outcome, ProduceError) for outcome in written):
         # The source retries the whole webhook; what was written is deduplicated downstream
         # by the idempotency key the mapper derived from the source's own ids.
+        if signature is not None:
+            await state.replays.release(endpoint.tenant_id, signature)
         raise kafka_unavailable(retry_after_s=5)
     accepted = [
         {"event_id": str(e.event_id), "type": e.type, "topic": w.topic, "partition": w.partition, "offset": w.offset}

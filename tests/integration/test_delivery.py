@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -22,29 +21,10 @@ from infra.devtools.sandbox import Received, SandboxClient
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
 from streams.dead_letter import ATTEMPTS, DESTINATION, ERROR_CLASS, STAGE, STATUS_CODE
-from streams.deadlines import wait_until
 from streams.routes import delivery_id
-from tests.conftest import free_port
 from tests.integration.worker_harness import CRMBUS, Bus, TopicReader, Workers, event, example
 
 SEEDED = ("crm", "financeiro", "zapi", "email", "marketing")
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory) -> Iterator[SandboxClient]:
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra", "sandbox", "--port", str(port)], stdout=log, stderr=log
-        )
-    with SandboxClient(f"http://127.0.0.1:{port}") as client:
-        try:
-            wait_until(client.healthy, 60, "crmbus sandbox /_control/health")
-            yield client
-        finally:
-            process.terminate()
-            process.wait(30)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from infra.core.secret_box import SecretBox
 from infra.db.endpoints import Endpoints
 from infra.db.models import WebhookEndpoint
 from infra.db.tenants import Tenants
+from streams.errors import ConfigurationError
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def test_a_destination_is_pointed_at_its_real_system_with_a_secret_that_is_never
         "--config", '{"ordered": true}', "--secret-stdin", stdin="tok_live_123\n",
     )  # fmt: skip
     assert code == 0 and "secret set" in output and "tok_live_123" not in output
-    code, listing = crmbus("destinations", "list", "--tenant", "acme")
+    _, listing = crmbus("destinations", "list", "--tenant", "acme")
     crm = next(line for line in listing.splitlines() if "  crm  " in line)
     assert "https://crm.example.com.br" in crm and '"ordered": true' in crm and "tok_live_123" not in listing
     with Session(migrated) as session:
@@ -63,3 +64,27 @@ def test_a_secret_sealed_under_another_key_flags_its_destination_and_the_others_
     assert loaded["crm"].secret_unreadable and loaded["crm"].secret is None
     assert loaded["zapi"].secret == "zapi-token" and not loaded["zapi"].secret_unreadable
     assert len(loaded) == len(ours.list("acme"))
+
+
+def test_a_destination_is_not_configured_without_the_credential_its_kind_needs(crmbus):
+    with pytest.raises(ConfigurationError) as refused:
+        crmbus("destinations", "set", "--tenant", "acme", "--name", "crm", "--url", "https://crm.example.com.br")
+    assert str(refused.value) == (
+        "a crm destination needs a secret; set it with: "
+        'printf %s "$SECRET" | crmbus destinations set --tenant acme --name crm --url URL --secret-stdin'
+    )
+    with pytest.raises(ConfigurationError, match=r"a zapi destination needs a secret and config\.instance_id"):
+        crmbus(
+            "destinations", "add", "--tenant", "acme", "--name", "zapi2", "--kind", "zapi",
+            "--url", "https://api.z-api.io",
+        )  # fmt: skip
+    _, listing = crmbus("destinations", "list", "--tenant", "acme")
+    assert "https://crm.example.com.br" not in listing and "zapi2" not in listing
+    assert "needs secret: printf" in listing
+
+
+def test_a_destination_without_its_credential_can_still_be_disabled(crmbus):
+    code, output = crmbus("destinations", "set", "--tenant", "acme", "--name", "crm", "--disable")
+    assert code == 0 and "  disabled  no secret" in output
+    with pytest.raises(ConfigurationError, match="needs a secret"):
+        crmbus("destinations", "set", "--tenant", "acme", "--name", "crm", "--enable")

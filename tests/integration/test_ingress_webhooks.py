@@ -1,24 +1,39 @@
 """Source webhooks on the real broker and database: each source's real-shaped payload lands in
 its lane keyed by tenant and decodes; bad tokens, signatures and replays write nothing."""
 
+import dataclasses
 import json
+import os
+import subprocess
+import sys
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
+import httpx
 import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy.engine import make_url
 
 from connectors.kafka.admin import apply_catalogue
+from infra.cli.wiring import ingress_resources
 from infra.core.secret_box import SecretBox
 from infra.db.api_keys import ApiKeys
+from infra.db.engine import make_engine
 from infra.db.inbound_sources import InboundSources
+from infra.db.signature_claims import SignatureClaims
+from ingress.api.app import build_app
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
 from schemas.topic_names import TopicNames
+from streams.deadlines import wait_until
 from streams.envelope import Envelope
 from streams.lanes import Lanes
-from streams.signatures import crmbus_signature, waha_signature
+from streams.signatures import REPLAY_WINDOW_S, crmbus_signature, waha_signature
 from streams.sources import SOURCES
+from tests.conftest import free_port
 from tests.integration.ingress_harness import end_offsets, isolated_settings, read_record, run, running_ingress
 
 EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples"
@@ -171,3 +186,102 @@ def test_a_source_that_keeps_secrets_out_of_urls_can_send_its_token_in_a_header(
         ],
     )
     assert [status for status, _ in answers] == [202, 404]
+
+
+def test_a_signature_is_accepted_once_across_two_ingress_processes(stack):
+    endpoint = stack["endpoints"]["operacao"]
+    body = (EXAMPLES / "operacao" / "atendimento_concluido.json").read_bytes()
+    now = int(time.time())
+    fresh = [signed_headers(endpoint, body, timestamp=now - i) for i in range(5)]
+    before = end_offsets(stack["bootstrap"], list(stack["lanes"].topics))
+
+    async def go():
+        statuses = []
+        async with (
+            running_ingress(stack["settings"]) as (_, one),
+            running_ingress(stack["settings"]) as (_, other),
+        ):
+            for attempt in range(10):
+                for headers in fresh:
+                    client = (one, other)[attempt % 2]
+                    async with client.post(url(endpoint), data=body, headers=headers) as response:
+                        answer = await response.json(content_type=None)
+                        statuses.append((response.status, answer.get("accepted") or answer.get("detail")))
+        return statuses
+
+    statuses = run(go())
+    assert statuses[:5] == [(202, 1)] * 5
+    assert statuses[5:] == [(401, "this signature was already used")] * 45
+    after = end_offsets(stack["bootstrap"], list(stack["lanes"].topics))
+    assert sum(after.values()) - sum(before.values()) == 5
+
+
+def test_a_signed_webhook_is_refused_with_503_while_signatures_cannot_be_claimed(stack):
+    """PostgreSQL unreachable for the claim: nothing is accepted on this process's word alone."""
+    endpoint = stack["endpoints"]["operacao"]
+    body = (EXAMPLES / "operacao" / "atendimento_concluido.json").read_bytes()
+    nowhere = make_url(f"postgresql+psycopg://crmbus:crmbus@127.0.0.1:{free_port()}/crmbus?connect_timeout=2")
+    unreachable = SignatureClaims(make_engine(nowhere, pool_size=1), REPLAY_WINDOW_S)
+    before = end_offsets(stack["bootstrap"], list(stack["lanes"].topics))
+
+    @asynccontextmanager
+    async def resources():
+        async with ingress_resources(stack["settings"]) as opened:
+            yield dataclasses.replace(opened, claim_signature=unreachable.claim)
+
+    async def go():
+        server = TestServer(build_app(stack["settings"], resources), host="127.0.0.1", port=0)
+        await server.start_server()
+        try:
+            async with aiohttp.ClientSession(base_url=str(server.make_url(""))) as client:
+                headers = signed_headers(endpoint, body)
+                async with client.post(url(endpoint), data=body, headers=headers) as response:
+                    return response.status, response.headers.get("Retry-After"), await response.json(content_type=None)
+        finally:
+            await server.close()
+
+    status, retry_after, problem = run(go())
+    assert (status, retry_after, problem["type"]) == (503, "5", "urn:crmbus:problem:dependency-unavailable")
+    assert end_offsets(stack["bootstrap"], list(stack["lanes"].topics)) == before
+
+
+def test_crmbus_ingress_with_two_processes_accepts_each_signature_once(stack, tmp_path):
+    """The reproduction as operators meet it: `crmbus ingress` (two processes on one port), each
+    request on a new connection, so the kernel spreads them over both processes."""
+    settings = stack["settings"]
+    endpoint = stack["endpoints"]["operacao"]
+    body = (EXAMPLES / "operacao" / "atendimento_concluido.json").read_bytes()
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CRMBUS_")} | {
+        "CRMBUS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "CRMBUS_DATABASE_URL": settings.database_url.get_secret_value(),
+        "CRMBUS_TOPIC_PREFIX": settings.topic_prefix,
+        "CRMBUS_INGRESS_PORT": str(port),
+        "CRMBUS_INGRESS_WORKERS": "2",
+        "CRMBUS_STATE_DIR": str(settings.state_dir),
+    }
+    log_path = tmp_path / "ingress.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "infra", "ingress"], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(f"{base}/health"), 60, "crmbus ingress /health")
+        now = int(time.time())
+        fresh = [signed_headers(endpoint, body, timestamp=now - i) for i in range(5)]
+        statuses = [
+            httpx.post(base + url(endpoint), content=body, headers=headers, timeout=30).status_code
+            for _ in range(10)
+            for headers in fresh
+        ]
+    finally:
+        process.terminate()
+        process.wait(60)
+    assert sorted(statuses) == [202] * 5 + [401] * 45, log_path.read_text()[-2000:]
+    assert statuses[:5] == [202] * 5
+
+
+def _answers(health_url: str) -> bool:
+    try:
+        return httpx.get(health_url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

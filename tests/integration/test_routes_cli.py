@@ -16,15 +16,15 @@ from infra.db.tenants import seed_route_id
 from streams.seed_flows import SEED_ROUTES
 
 EVENTS = Path(__file__).parents[2] / "schemas" / "examples" / "events"
-SANDBOX = "http://127.0.0.1:18199"
 
 
 @pytest.fixture
-def crmbus(database_url, migrated, unique, tmp_path, monkeypatch):
+def crmbus(database_url, migrated, unique, tmp_path, monkeypatch, sandbox):
+    """`crmbus ...` where a sandbox answers: new tenants' seed routes start enabled."""
     url = make_url(database_url).update_query_dict({"options": f"-csearch_path={unique}"})
     monkeypatch.setenv("CRMBUS_DATABASE_URL", url.render_as_string(hide_password=False))
     monkeypatch.setenv("CRMBUS_STATE_DIR", str(tmp_path))
-    monkeypatch.setenv("CRMBUS_SANDBOX_URL", SANDBOX)
+    monkeypatch.setenv("CRMBUS_SANDBOX_URL", sandbox.url)
     runner = CliRunner()
 
     def invoke(*args, stdin=None):
@@ -34,10 +34,13 @@ def crmbus(database_url, migrated, unique, tmp_path, monkeypatch):
     return invoke
 
 
-def test_a_tenant_created_on_the_command_line_lists_its_seed_routes(crmbus):
+def test_a_tenant_created_on_the_command_line_lists_its_seed_routes(crmbus, sandbox):
     code, output = crmbus("tenants", "create", "acme", "--name", "Acme Cuidados")
     assert code == 0
-    assert f"with 5 destinations and {len(SEED_ROUTES)} routes at the sandbox {SANDBOX}" in output
+    assert (
+        f"with 5 destinations and {len(SEED_ROUTES)} routes at the sandbox {sandbox.url}, "
+        "with the sandbox's stand-in credentials"
+    ) in output
     assert "acme" in crmbus("tenants", "list")[1]
     code, listing = crmbus("routes", "list", "--tenant", "acme", "--type", "service.completed")
     assert code == 0
