@@ -183,7 +183,7 @@ def test_an_open_circuit_parks_deliveries_without_calling_or_spending_an_attempt
 
 
 def test_a_delivery_parked_by_an_open_circuit_waits_in_a_tier_of_its_destinations_own_retry_policy():
-    circuits = CircuitBook(Table(), CircuitConfig(consecutive_failures=1))  # opens for 30 s
+    circuits = CircuitBook(Table(), CircuitConfig(consecutive_failures=1, open_s=30, max_open_s=30))  # opens for 30 s
     own_tiers = crm(retry={"tiers": ["5s", "2m", "10m"]})  # no 30 s tier: the 2 min one is the shortest to outlast it
     made, writer, called = sink(Config(own_tiers), lambda _: TransientDeliveryError("503"), circuits)
     asyncio.run(made.handle([delivery(1)]))
