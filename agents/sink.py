@@ -10,6 +10,10 @@ Every attempt also leaves a ``DeliveryOutcome`` on the deliveries topic (archive
 Those choices are pure functions of ``streams.sink_decisions``; the sink does the reading, calling,
 writing and counting around them.
 
+Tenants share a batch fairly: each (tenant, destination) gets its own share of the calls open at
+once, so one tenant's slow destination ties up its own share and the other tenants' deliveries go
+on beside it.
+
 Two clocks are injected: wall time (epoch seconds) for what outlives the process or is compared
 across workers (circuit states, record times, retry due times), and a monotonic clock for what
 must not jump when the wall clock is stepped (call latencies, rate-limit refills).
@@ -25,8 +29,7 @@ import asyncio
 import logging
 import random
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +55,7 @@ from streams.sink_decisions import (
     Outcome,
     circuit_key,
     fallback_action,
+    in_flight_budgets,
     open_until,
     outcome_record,
     park,
@@ -103,7 +107,8 @@ class Sink:
         self._dlq, self._deliveries = topics.dlq, topics.deliveries
         self._finished, self._circuits, self._call, self._writer = finished, circuits, call, writer
         self._max_in_flight = max_in_flight
-        self._slots = asyncio.Semaphore(max_in_flight)  # shared by the free callers and the ordered queues
+        # The hard cap over every group's callers (more groups than max_in_flight get one each).
+        self._slots = asyncio.Semaphore(max_in_flight)
         self._limits = RateLimits(monotonic)
         self._policies: dict[str, tuple[Destination, RetryPolicy]] = {}
         # Metric children looked up once: ``labels()`` per delivery cost several per cent of the sink's CPU.
@@ -213,19 +218,27 @@ class Sink:
     # -- the calls ---------------------------------------------------------------------------
 
     async def _call_all(self, items: list[_Item]) -> None:
-        ordered: defaultdict[bytes, list[_Item]] = defaultdict(list)
-        free: list[_Item] = []
+        """Each (tenant, destination) of the batch gets its share of the calls open at once
+        (``in_flight_budgets``): its callers work through its own deliveries only."""
+        groups: dict[tuple[bytes, str], list[_Item]] = {}
         for item in items:
-            (ordered[item.circuit_key] if item.destination.config.get("ordered") else free).append(item)
-        # At most max_in_flight callers share the free items: a task per item cost more than its call.
-        pending = iter(free)
+            groups.setdefault((item.circuit_key, item.destination.id), []).append(item)
+        ordered = {key for key, group in groups.items() if group[0].destination.config.get("ordered")}
+        demand = {key: 1 if key in ordered else len(group) for key, group in groups.items()}
+        budgets = in_flight_budgets(demand, self._max_in_flight)
+        runs: list[Awaitable[None]] = []
+        for key, group in groups.items():
+            if key in ordered:
+                runs.append(self._in_order(group))
+                continue
+            # A few callers share the group's items: a task per item cost more than its call.
+            pending = iter(group)
+            runs.extend(self._caller(pending) for _ in range(budgets[key]))
+        await asyncio.gather(*runs)
 
-        async def caller() -> None:
-            for item in pending:
-                await self._attempt(item)
-
-        callers = [caller() for _ in range(min(len(free), self._max_in_flight))]
-        await asyncio.gather(*callers, *(self._in_order(q) for q in ordered.values()))
+    async def _caller(self, pending: Iterator[_Item]) -> None:
+        for item in pending:
+            await self._attempt(item)
 
     async def _in_order(self, queue: list[_Item]) -> None:
         """One after another; after a failure the rest wait behind it (retried later, in order)."""

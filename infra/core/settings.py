@@ -143,7 +143,11 @@ class Settings(BaseSettings):
         0.5, gt=0, le=10, description="How often the scheduler releases delayed actions that are due."
     )
     sink_max_in_flight: int = Field(
-        64, ge=1, le=1024, description="Most calls one sink agent has open at once (per destination, per process)."
+        64,
+        ge=1,
+        le=1024,
+        description="Most calls one sink agent has open at once (per destination kind, per process), "
+        "shared out evenly between the (tenant, destination) pairs of each batch.",
     )
     outbound_allow_loopback: bool = Field(
         False,

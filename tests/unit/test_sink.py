@@ -59,16 +59,16 @@ class Writer:
         return []
 
 
-def crm(**config) -> Destination:
-    return Destination("ep-crm", "acme", "crm", "crm", "https://crm.example.com.br", config, "token")
+def crm(tenant: str = "acme", **config) -> Destination:
+    return Destination(f"ep-crm-{tenant}", tenant, "crm", "crm", "https://crm.example.com.br", config, "token")
 
 
-def delivery(n: int = 0, attempt: int = 0) -> Consumed:
+def delivery(n: int = 0, attempt: int = 0, tenant: str = "acme") -> Consumed:
     value = DELIVERIES.encode(
         {
             "delivery_id": f"d-{n}",
             "event_id": uuid.uuid4(),
-            "tenant_id": "acme",
+            "tenant_id": tenant,
             "event_type": "lead.created",
             "destination": "crm",
             "route_id": "r-1",
@@ -81,10 +81,10 @@ def delivery(n: int = 0, attempt: int = 0) -> Consumed:
             "ordering_key": None,
         }
     )
-    return Consumed(Origin("crmbus.deliver.crm", 2, 100 + n), b"acme", value)
+    return Consumed(Origin("crmbus.deliver.crm", 2, 100 + n), tenant.encode(), value)
 
 
-def sink(config: Config, answers, circuits: CircuitBook | None = None) -> tuple[Sink, Writer, list[str]]:
+def sink(config: Config, answers, circuits: CircuitBook | None = None, **options) -> tuple[Sink, Writer, list[str]]:
     writer, called = Writer(), []
 
     async def call(destination, delivery_id, action, payload):
@@ -104,9 +104,9 @@ def sink(config: Config, answers, circuits: CircuitBook | None = None) -> tuple[
         circuits=circuits or CircuitBook(Table(), CircuitConfig()),
         call=call,
         writer=writer,
-        max_in_flight=8,
         clock=NOW.timestamp,
         rand=lambda: 0.5,
+        **{"max_in_flight": 8, **options},
     )
     return made, writer, called
 
@@ -263,3 +263,34 @@ def test_a_batch_calls_every_delivery_with_at_most_max_in_flight_calls_open_at_o
 
     assert sorted(called) == sorted(f"crm:crm.upsert_lead:d-{n}" for n in range(50))
     assert most_open == 8
+
+
+# -- fairness: one tenant's slow or throttled destination ------------------------------------------
+
+
+def records_in(writer: Writer, prefix: str) -> list[dict]:
+    return [DELIVERIES.decode(o.value) for o in writer.written if o.topic.startswith(prefix)]
+
+
+def test_a_slow_tenant_uses_only_its_share_of_the_calls_open_at_once_while_the_others_are_called():
+    slow, fast = [delivery(n, tenant="slow") for n in range(20)], [delivery(100 + n, tenant="fast") for n in range(4)]
+    made, _, called = sink(Config(crm("slow"), crm("fast")), lambda _: OK, max_in_flight=8)
+    fast_done, open_slow, most_open_slow = asyncio.Event(), 0, 0
+
+    async def call(destination, delivery_id, action, payload):
+        nonlocal open_slow, most_open_slow
+        if destination.tenant_id == "slow":
+            open_slow += 1
+            most_open_slow = max(most_open_slow, open_slow)
+            await fast_done.wait()  # the slow destination answers only once every fast one was called
+            open_slow -= 1
+        called.append(delivery_id)
+        if sum(d.startswith("d-1") and len(d) == 5 for d in called) == 4:
+            fast_done.set()
+        return OK
+
+    made._call = call
+    asyncio.run(made.handle(slow + fast))
+    assert called[:4] == ["d-100", "d-101", "d-102", "d-103"]
+    assert len(called) == 24
+    assert most_open_slow == 4, "the slow tenant's share of 8 slots with one other tenant in the batch"
