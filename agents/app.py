@@ -181,6 +181,8 @@ class Wiring:
             call=call,
             writer=await self.writer(),
             max_in_flight=self.settings.sink_max_in_flight,
+            attempt_deadline_s=self.settings.sink_attempt_deadline_s,
+            rate_limit_wait_s=self.settings.sink_rate_limit_wait_s,
         )
 
     async def archive(self) -> Archive:

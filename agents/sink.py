@@ -1,18 +1,21 @@
 """The sink: each delivery record of one destination topic, delivered once in effect.
 
 Per batch: decode each ``Delivery``; skip what the idempotency table says is finished; ask the
-circuit of (tenant, destination) whether to call; wait for the destination's rate limit; call the
-connector, many at once (bounded) or one after another per tenant when the destination asks for
-order. Then, by outcome: delivered → remembered as finished; transient failure → the retry tier
-``streams.retry_policy.decide`` picks, or the DLQ when attempts or age run out; permanent failure
-→ the DLQ at once; circuit open → parked in a retry tier until it may close, no attempt counted.
-Every attempt also leaves a ``DeliveryOutcome`` on the deliveries topic (archived to PostgreSQL).
-Those choices are pure functions of ``streams.sink_decisions``; the sink does the reading, calling,
-writing and counting around them.
+circuit of (tenant, destination) whether to call; take a token of the destination's rate limit;
+call the connector, many at once (bounded) or one after another per tenant when the destination
+asks for order. Then, by outcome: delivered → remembered as finished; transient failure → the retry
+tier ``streams.retry_policy.decide`` picks, or the DLQ when attempts or age run out; permanent
+failure → the DLQ at once; circuit open → parked in a retry tier until it may close, no attempt
+counted. Every attempt also leaves a ``DeliveryOutcome`` on the deliveries topic (archived to
+PostgreSQL). Those choices are pure functions of ``streams.sink_decisions``; the sink does the
+reading, calling, writing and counting around them.
 
 Tenants share a batch fairly: each (tenant, destination) gets its own share of the calls open at
-once, so one tenant's slow destination ties up its own share and the other tenants' deliveries go
-on beside it.
+once, and no destination may hold the batch for long. A call that runs past the attempt deadline
+is abandoned (a transient failure, retried from a tier) and the rest of that destination's
+deliveries in the batch are parked; a delivery whose rate limit has no token within
+``rate_limit_wait_s`` is parked until one is free. Parked deliveries spend no attempt; the batch
+ends and the other tenants' deliveries flow.
 
 Two clocks are injected: wall time (epoch seconds) for what outlives the process or is compared
 across workers (circuit states, record times, retry due times), and a monotonic clock for what
@@ -76,9 +79,19 @@ class _Item:
     circuit_key: bytes
     action: str
     fallback: bool = False  # sent through the destination's fallback while its circuit is open
-    parked_until: float | None = None  # never called: the circuit opened while the batch was under way
+    # never called: the circuit opened, the rate limit ran dry or the destination was slow while
+    # the batch was under way; parked until then (epoch seconds)
+    parked_until: float | None = None
     outcome: Delivered | DeliveryError | None = None
     latency_ms: float = 0.0
+    timed_out: bool = False  # the call ran past the sink's attempt deadline and was abandoned
+
+
+@dataclass(slots=True)
+class _Pace:
+    """Shared by the callers of one (tenant, destination) in a batch."""
+
+    slow_until: float | None = None  # a call ran out of time: the group's other deliveries park until then
 
 
 _OUTCOMES = ("delivered", "delivered_fallback", "retrying", "dead_lettered", "duplicate_skipped")
@@ -98,6 +111,8 @@ class Sink:
         call: Call,
         writer: OutputWriter,
         max_in_flight: int,
+        attempt_deadline_s: float = 10.0,
+        rate_limit_wait_s: float = 1.0,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
@@ -109,6 +124,7 @@ class Sink:
         self._max_in_flight = max_in_flight
         # The hard cap over every group's callers (more groups than max_in_flight get one each).
         self._slots = asyncio.Semaphore(max_in_flight)
+        self._attempt_deadline_s, self._rate_limit_wait_s = attempt_deadline_s, rate_limit_wait_s
         self._limits = RateLimits(monotonic)
         self._policies: dict[str, tuple[Destination, RetryPolicy]] = {}
         # Metric children looked up once: ``labels()`` per delivery cost several per cent of the sink's CPU.
@@ -219,7 +235,8 @@ class Sink:
 
     async def _call_all(self, items: list[_Item]) -> None:
         """Each (tenant, destination) of the batch gets its share of the calls open at once
-        (``in_flight_budgets``): its callers work through its own deliveries only."""
+        (``in_flight_budgets``): its callers work through its own deliveries only, so a slow
+        destination ties up its own share and the other tenants' deliveries go on beside it."""
         groups: dict[tuple[bytes, str], list[_Item]] = {}
         for item in items:
             groups.setdefault((item.circuit_key, item.destination.id), []).append(item)
@@ -232,13 +249,17 @@ class Sink:
                 runs.append(self._in_order(group))
                 continue
             # A few callers share the group's items: a task per item cost more than its call.
-            pending = iter(group)
-            runs.extend(self._caller(pending) for _ in range(budgets[key]))
+            pending, pace = iter(group), _Pace()
+            runs.extend(self._caller(pending, pace) for _ in range(budgets[key]))
         await asyncio.gather(*runs)
 
-    async def _caller(self, pending: Iterator[_Item]) -> None:
+    async def _caller(self, pending: Iterator[_Item], pace: _Pace) -> None:
+        """Call the group's deliveries one after another; once one of its calls ran out of time,
+        park the rest of the group instead of waiting on a slow destination call after call."""
         for item in pending:
-            await self._attempt(item)
+            await self._attempt(item, pace)
+            if item.timed_out and pace.slow_until is None:
+                pace.slow_until = self._clock() + self._attempt_deadline_s
 
     async def _in_order(self, queue: list[_Item]) -> None:
         """One after another; after a failure the rest wait behind it (retried later, in order)."""
@@ -249,8 +270,11 @@ class Sink:
                     later.outcome = TransientDeliveryError(f"{self.kind}: held behind an earlier failed delivery")
                 return
 
-    async def _attempt(self, item: _Item) -> None:
+    async def _attempt(self, item: _Item, pace: _Pace | None = None) -> None:
         async with self._slots:
+            if pace is not None and pace.slow_until is not None:  # the destination got slow meanwhile
+                item.parked_until = pace.slow_until
+                return
             reopens_at = open_until(self._circuits.get(item.circuit_key))
             if reopens_at is not None:  # opened by this batch's earlier calls: stop calling a dead destination
                 via = (
@@ -264,17 +288,30 @@ class Sink:
                 item.destination, item.circuit_key, item.action, item.fallback = (
                     via.destination, via.circuit_key, via.action, True
                 )  # fmt: skip
-            await self._limits.wait(item.destination)
+            token = self._limits.reserve(item.destination, self._rate_limit_wait_s)
+            if token.wait_s is None:  # throttled for longer than is worth holding the batch for
+                item.parked_until = self._clock() + token.retry_after_s
+                return
+            if token.wait_s > 0:
+                await asyncio.sleep(token.wait_s)
             started = self._monotonic()
+            deadline = asyncio.timeout(self._attempt_deadline_s)
             try:
-                item.outcome = await self._call(
-                    item.destination, item.delivery["delivery_id"], item.action, orjson.loads(item.delivery["payload"])
-                )
+                async with deadline:
+                    item.outcome = await self._call(
+                        item.destination,
+                        item.delivery["delivery_id"],
+                        item.action,
+                        orjson.loads(item.delivery["payload"]),
+                    )
+            except TimeoutError:
+                item.outcome = TransientDeliveryError(f"{self.kind}: no answer within {self._attempt_deadline_s:g} s")
             except DeliveryError as error:
                 item.outcome = error
             except Exception as error:  # a connector bug must not stop the partition
                 log.exception("connector failed unexpectedly")
                 item.outcome = PermanentDeliveryError(f"{self.kind}: connector error {type(error).__name__}")
+            item.timed_out = deadline.expired()
             item.latency_ms = (self._monotonic() - started) * 1000
             self._attempt_seconds.observe(item.latency_ms / 1000)
             # Recorded at once, so the calls still queued in this batch see the circuit open.

@@ -41,7 +41,9 @@ class CircuitConfig:
     and at least ``failure_rate`` of them failed; or after ``consecutive_failures`` failures in a
     row, which catches a dead destination that gets too few calls to reach ``min_calls``.
     ``half_open_probes`` calls may probe at once. A probe whose outcome is not recorded within
-    ``probe_timeout_s`` (its worker died) frees its slot, or the circuit would stay half-open.
+    ``probe_timeout_s`` (its worker died) frees its slot, or the circuit would stay half-open; it
+    outlasts the sink's attempt deadline (``CRMBUS_SINK_ATTEMPT_DEADLINE_S``, 10 s), after which a
+    live worker always records the outcome.
     """
 
     window_s: float = 30.0

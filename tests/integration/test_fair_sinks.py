@@ -1,5 +1,6 @@
-"""Fair sinks, run as a real `crmbus worker` against sandbox destinations on loopback: a healed
-destination gets its traffic back within 30 s."""
+"""Fair sinks, run as a real `crmbus worker` against sandbox destinations on loopback: one tenant's
+slow destination does not hold another tenant's deliveries of the same kind, a healed destination
+gets its traffic back within 30 s."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from infra.db.endpoints import Endpoints
+from infra.db.tenants import Tenants
 from infra.devtools.sandbox import SandboxClient
 from streams.deadlines import wait_until
 from streams.envelope import Envelope
 from tests.conftest import free_port
-from tests.integration.worker_harness import Bus, Workers, event, example
+from tests.integration.worker_harness import SANDBOX, Bus, TopicReader, Workers, delivery_codec, event, example
 
 SEEDED = ("crm", "financeiro", "zapi", "email", "marketing")
 
@@ -39,6 +41,12 @@ def _sandbox(log_dir: Path) -> Iterator[SandboxClient]:
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory) -> Iterator[SandboxClient]:
     yield from _sandbox(tmp_path_factory.mktemp("sandbox"))
+
+
+@pytest.fixture(scope="module")
+def other_sandbox(tmp_path_factory) -> Iterator[SandboxClient]:
+    """A second set of destinations, for a second tenant."""
+    yield from _sandbox(tmp_path_factory.mktemp("other-sandbox"))
 
 
 def point(bus: Bus, tenant: str, sandbox: SandboxClient) -> None:
@@ -70,6 +78,48 @@ def until(condition: Callable[[], bool], timeout_s: float, what: str, every_s: f
 
 def lead(tenant: str, **changes: object) -> Envelope:
     return event(tenant, "lead.created", example("lead.created", marketing_consent=True, **changes))
+
+
+def retry_reader(bus: Bus) -> TopicReader:
+    """The retry tiers, their Delivery records decoded."""
+    tiers = [bus.topic(f"crmbus.retry.{tier}") for tier in ("5s", "30s", "2m", "10m", "1h", "6h")]
+    return TopicReader(bus.settings.kafka_bootstrap, tiers, delivery_codec_of)
+
+
+def delivery_codec_of(topic: str, value: bytes) -> dict:
+    return delivery_codec(topic).decode(value)
+
+
+def test_a_tenants_slow_destination_does_not_hold_another_tenants_deliveries_of_the_same_kind(
+    wired, sandbox, other_sandbox
+):
+    slow_tenant, fast_tenant = wired.tenant, f"{wired.tenant}-b"
+    Tenants(wired.engine, actor="test").create(fast_tenant, "Outra Clínica", sandbox_url=SANDBOX)
+    other_sandbox.clear()
+    point(wired, fast_tenant, other_sandbox)
+    # A CRM allowed to answer slowly (its own timeouts are a minute), that answers later still.
+    Endpoints(wired.engine, wired.box(), actor="test").update(
+        slow_tenant, "crm", config={"timeouts": {"read": 60, "total": 60}}
+    )
+    sandbox.slow("crm", delay_s=120)
+    retries = retry_reader(wired)
+    running = workers(wired, CRMBUS_SINK_ATTEMPT_DEADLINE_S="3").start()
+    try:
+        wired.lane.send([lead(slow_tenant) for _ in range(5)])
+        until(lambda: len(sandbox.requests("crm")) >= 1, 60, "the slow CRM to be called")
+        wired.lane.send([lead(fast_tenant) for _ in range(5)])
+        # Before, the batch held by the slow calls kept these waiting for the destination's timeout.
+        until(lambda: len(other_sandbox.applied("crm")) == 5, 10, "the other tenant's leads at its CRM within 10 s")
+        retries.poll_until(
+            lambda seen: any(r.record["tenant_id"] == slow_tenant and r.record["destination"] == "crm" for r in seen),
+            30,
+            "the slow tenant's CRM deliveries waiting in a retry tier",
+        )
+    finally:
+        running.stop()
+        retries.close()
+    waiting = {r.record["tenant_id"] for r in retries.seen if r.record["destination"] == "crm"}
+    assert waiting == {slow_tenant}
 
 
 def test_a_healed_destination_gets_its_traffic_back_within_30_s(wired, sandbox):

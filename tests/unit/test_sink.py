@@ -294,3 +294,45 @@ def test_a_slow_tenant_uses_only_its_share_of_the_calls_open_at_once_while_the_o
     assert called[:4] == ["d-100", "d-101", "d-102", "d-103"]
     assert len(called) == 24
     assert most_open_slow == 4, "the slow tenant's share of 8 slots with one other tenant in the batch"
+
+
+def test_a_call_past_the_attempt_deadline_is_retried_and_the_rest_of_its_destination_parked():
+    slow, fast = [delivery(n, tenant="slow") for n in range(5)], [delivery(100 + n, tenant="fast") for n in range(3)]
+    made, writer, called = sink(Config(crm("slow"), crm("fast")), lambda _: OK, attempt_deadline_s=0.05)
+    never = asyncio.Event()
+
+    async def call(destination, delivery_id, action, payload):
+        called.append(delivery_id)
+        if destination.tenant_id == "slow":
+            await never.wait()  # a destination that never answers
+        return OK
+
+    made._call = call
+    made._slots = asyncio.Semaphore(1)  # one call at a time, so the order is known
+    asyncio.run(made.handle(slow + fast))
+    assert called == ["d-0", "d-100", "d-101", "d-102"]  # the slow one once, then only the fast ones
+    waiting = {r["delivery_id"]: r for r in records_in(writer, "crmbus.retry.5s")}
+    assert (waiting.pop("d-0")["attempt"], len(waiting)) == (1, 4)  # the abandoned call counts as an attempt
+    assert {(r["attempt"], r["not_before"]) for r in waiting.values()} == {(0, NOW + timedelta(seconds=0.05))}
+    outcomes = [OUTCOMES.decode(o.value) for o in writer.written if o.topic == "crmbus.deliveries"]
+    assert sorted((o["delivery_id"], o["outcome"]) for o in outcomes) == [
+        ("d-0", "retrying"), ("d-100", "delivered"), ("d-101", "delivered"), ("d-102", "delivered")
+    ]  # fmt: skip
+
+
+def test_a_throttled_destination_parks_what_it_cannot_take_soon_without_spending_an_attempt():
+    limited = crm(rate_limit={"per_s": 0.5, "burst": 2})
+    made, writer, called = sink(Config(limited), lambda _: OK, rate_limit_wait_s=1.0, monotonic=lambda: 0.0)
+    made._slots = asyncio.Semaphore(1)
+    asyncio.run(made.handle([delivery(n) for n in range(4)]))
+    assert called == ["crm:crm.upsert_lead:d-0", "crm:crm.upsert_lead:d-1"]  # the burst; the next token is 2 s off
+    parked = records_in(writer, "crmbus.retry.")
+    assert [(r["delivery_id"], r["attempt"]) for r in parked] == [("d-2", 0), ("d-3", 0)]
+    assert {r["not_before"] for r in parked} == {NOW + timedelta(seconds=2)}
+
+
+def test_a_short_wait_for_a_rate_limit_token_is_waited_out_in_the_batch():
+    limited = crm(rate_limit={"per_s": 1000, "burst": 1})
+    made, writer, called = sink(Config(limited), lambda _: OK, rate_limit_wait_s=1.0)
+    asyncio.run(made.handle([delivery(n) for n in range(3)]))
+    assert len(called) == 3 and records_in(writer, "crmbus.retry.") == []
