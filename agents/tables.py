@@ -45,11 +45,14 @@ def add_tables(app: faust.App, settings: Settings) -> dict[str, TableT[bytes, by
 
 def when_restored(tables: Mapping[str, TableT[bytes, bytes]], wiring: Wiring) -> None:
     """Once the tables are restored (at start-up, after a rebalance), index the scheduler's held
-    actions anew and let the worker report ready."""
+    actions anew, make the sinks read the circuit states again (those of partitions handed away
+    are gone, those of partitions taken over restored), and let the worker report ready."""
 
     async def on_recovered() -> None:
         if "scheduled" in tables:
             (await wiring.the_scheduler()).rebuild()
+        if "circuits" in tables:
+            wiring.circuits.reload()
         wiring.recovered.set()
 
     for table in tables.values():

@@ -1,6 +1,6 @@
 """Fair sinks, run as a real `crmbus worker` against sandbox destinations on loopback: one tenant's
 slow destination does not hold another tenant's deliveries of the same kind, a healed destination
-gets its traffic back within 30 s."""
+gets its traffic back within 30 s, and circuit states survive a restart."""
 
 from __future__ import annotations
 
@@ -134,3 +134,30 @@ def test_a_healed_destination_gets_its_traffic_back_within_30_s(wired, sandbox):
         until(lambda: len(sandbox.applied("crm")) >= 1, 30, "a CRM delivery within 30 s of the heal")
     finally:
         running.stop()
+
+
+def test_an_open_circuit_is_restored_after_a_restart_and_keeps_the_dead_destination_uncalled(wired, sandbox):
+    sandbox.fail("crm", status=503)
+    retries = retry_reader(wired)
+    running = workers(wired).start()
+    try:
+        wired.lane.send([lead(wired.tenant) for _ in range(5)])
+        until(lambda: len(sandbox.requests("crm")) >= 5, 60, "the 5 failures that open the CRM's circuit")
+        running.stop()
+        before = len(sandbox.requests("crm"))
+        running = workers(wired).start()
+        later = [lead(wired.tenant) for _ in range(10)]
+        wired.lane.send(later)
+        wanted = {str(e.event_id) for e in later}
+        retries.poll_until(
+            lambda seen: wanted <= {str(r.record["event_id"]) for r in seen if r.record["destination"] == "crm"},
+            60,
+            "the 10 later CRM deliveries parked in a retry tier",
+        )
+        after = len(sandbox.requests("crm")) - before
+    finally:
+        running.stop()
+        retries.close()
+    # A forgotten circuit would start closed and call 5 more times before opening again; the
+    # restored one lets one probe through at most while it is half-open (and it fails).
+    assert after <= 2
