@@ -24,6 +24,7 @@ from agents.archive import Archive
 from agents.circuit_book import CircuitBook
 from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore
+from agents.order_holds import OrderHolds
 from agents.outputs import OutputWriter
 from agents.pages import add_pages
 from agents.resources import WorkerResources
@@ -178,6 +179,7 @@ class Wiring:
             config=self.routes,
             finished=self.tables["sink-finished"],
             circuits=self.circuits,
+            holds=OrderHolds(self.tables["sink-held"]),
             call=call,
             writer=await self.writer(),
             max_in_flight=self.settings.sink_max_in_flight,

@@ -28,6 +28,7 @@ def add_tables(app: faust.App, settings: Settings) -> dict[str, TableT[bytes, by
         "scheduled": ("scheduler", "Delayed actions not yet due, by delivery id.", None),
         "sink-finished": ("sinks", "Delivery ids a destination took: a redelivery is not sent again.", 7 * 86400.0),
         "circuits": ("sinks", "Circuit breaker state per (tenant, destination).", None),
+        "sink-held": ("sinks", "Per order of an ordered destination, the delivery it waits behind.", None),
     }
     names = TopicNames(settings.topic_prefix)
     partitions = app.conf.topic_partitions

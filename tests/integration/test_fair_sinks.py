@@ -1,6 +1,7 @@
 """Fair sinks, run as a real `crmbus worker` against sandbox destinations on loopback: one tenant's
 slow destination does not hold another tenant's deliveries of the same kind, a healed destination
-gets its traffic back within 30 s, and circuit states survive a restart."""
+gets its traffic back within 30 s, circuit states survive a restart, and an ordered destination
+keeps its order across a retry."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from infra.db.tenants import Tenants
 from infra.devtools.sandbox import SandboxClient
 from streams.deadlines import wait_until
 from streams.envelope import Envelope
+from streams.routes import delivery_id
 from tests.conftest import free_port
 from tests.integration.worker_harness import SANDBOX, Bus, TopicReader, Workers, delivery_codec, event, example
 
@@ -161,3 +163,22 @@ def test_an_open_circuit_is_restored_after_a_restart_and_keeps_the_dead_destinat
     # A forgotten circuit would start closed and call 5 more times before opening again; the
     # restored one lets one probe through at most while it is half-open (and it fails).
     assert after <= 2
+
+
+def test_an_ordered_destination_keeps_its_order_across_a_retry(wired, sandbox):
+    Endpoints(wired.engine, wired.box(), actor="test").update(wired.tenant, "crm", config={"ordered": True})
+    sandbox.fail("crm", status=503, count=1)  # the first call fails: that lead waits in a retry tier
+    first, second = lead(wired.tenant), lead(wired.tenant)
+    running = workers(wired).start()
+    try:
+        wired.lane.send([first])
+        until(lambda: len(sandbox.requests("crm")) == 1, 60, "the first lead's failed call")
+        wired.lane.send([second])  # arrives while the first waits: it must not overtake it
+        until(lambda: len(sandbox.applied("crm")) == 2, 90, "both leads at the CRM")
+    finally:
+        running.stop()
+    crm = {r.destination: r.id for r in wired.routes_of("lead.created")}["crm"]
+    assert [r.idempotency_key for r in sandbox.applied("crm")] == [
+        delivery_id(first.event_id, crm),
+        delivery_id(second.event_id, crm),
+    ]

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from agents.circuit_book import CircuitBook
+from agents.order_holds import OrderHolds
 from agents.outputs import Output
 from agents.records import Consumed
 from agents.sink import Sink
@@ -36,6 +37,10 @@ class Table:
         self.data[key] = value
         return Output("changelog", key, value, partition=partition)
 
+    def delete(self, partition, key):
+        self.data.pop(key, None)
+        return Output("changelog", key, None, partition=partition)
+
 
 class Config:
     def __init__(self, *destinations: Destination, fallback: Destination | None = None):
@@ -63,7 +68,7 @@ def crm(tenant: str = "acme", **config) -> Destination:
     return Destination(f"ep-crm-{tenant}", tenant, "crm", "crm", "https://crm.example.com.br", config, "token")
 
 
-def delivery(n: int = 0, attempt: int = 0, tenant: str = "acme") -> Consumed:
+def delivery(n: int = 0, attempt: int = 0, tenant: str = "acme", ordering_key: str | None = None) -> Consumed:
     value = DELIVERIES.encode(
         {
             "delivery_id": f"d-{n}",
@@ -78,7 +83,7 @@ def delivery(n: int = 0, attempt: int = 0, tenant: str = "acme") -> Consumed:
             "first_failure_at": NOW if attempt else None,
             "not_before": None,
             "correlation_id": None,
-            "ordering_key": None,
+            "ordering_key": ordering_key,
         }
     )
     return Consumed(Origin("crmbus.deliver.crm", 2, 100 + n), tenant.encode(), value)
@@ -106,7 +111,7 @@ def sink(config: Config, answers, circuits: CircuitBook | None = None, **options
         writer=writer,
         clock=NOW.timestamp,
         rand=lambda: 0.5,
-        **{"max_in_flight": 8, **options},
+        **{"max_in_flight": 8, "holds": OrderHolds(Table()), **options},
     )
     return made, writer, called
 
@@ -166,8 +171,9 @@ def test_in_an_ordered_destination_a_failure_holds_the_later_deliveries_of_the_t
     made, writer, called = sink(Config(crm(ordered=True)), answers.__getitem__)
     asyncio.run(made.handle([delivery(1), delivery(2), delivery(3)]))
     assert called == ["crm:crm.upsert_lead:d-1", "crm:crm.upsert_lead:d-2"]
-    retried = [DELIVERIES.decode(o.value)["delivery_id"] for o in writer.written if o.topic.startswith("crmbus.retry")]
-    assert retried == ["d-2", "d-3"]
+    retried = [DELIVERIES.decode(o.value) for o in writer.written if o.topic.startswith("crmbus.retry")]
+    assert [(r["delivery_id"], r["attempt"]) for r in retried] == [("d-2", 1), ("d-3", 0)]  # d-3 spent nothing
+    assert retried[0]["not_before"] == retried[1]["not_before"]  # and comes back right behind d-2
 
 
 def test_an_open_circuit_parks_deliveries_without_calling_or_spending_an_attempt():
