@@ -24,6 +24,7 @@ from agents.archive import Archive
 from agents.circuit_book import CircuitBook
 from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore
+from agents.order_holds import OrderHolds
 from agents.outputs import OutputWriter
 from agents.pages import add_pages
 from agents.resources import WorkerResources
@@ -178,9 +179,12 @@ class Wiring:
             config=self.routes,
             finished=self.tables["sink-finished"],
             circuits=self.circuits,
+            holds=OrderHolds(self.tables["sink-held"]),
             call=call,
             writer=await self.writer(),
             max_in_flight=self.settings.sink_max_in_flight,
+            attempt_deadline_s=self.settings.sink_attempt_deadline_s,
+            rate_limit_wait_s=self.settings.sink_rate_limit_wait_s,
         )
 
     async def archive(self) -> Archive:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 
 from infra.db.endpoints import Destination
-from streams.rate_limit import Limit, TokenBucket
+from streams.rate_limit import Limit, Reservation, TokenBucket
 
 log = logging.getLogger(__name__)
+
+_UNLIMITED = Reservation(0.0, 0.0)
 
 
 class RateLimits:
@@ -20,17 +21,18 @@ class RateLimits:
         self._buckets: dict[str, TokenBucket] = {}
         self._clock = monotonic
 
-    async def wait(self, destination: Destination) -> None:
+    def reserve(self, destination: Destination, max_wait_s: float) -> Reservation:
+        """A token for one call to ``destination``, if one is free within ``max_wait_s``
+        (``TokenBucket.reserve``); a destination without a rate limit never waits."""
         settings = destination.config.get("rate_limit")
         if not isinstance(settings, Mapping):
-            return
+            return _UNLIMITED
         try:
             limit = Limit(float(settings.get("per_s", 10)), float(settings.get("burst", settings.get("per_s", 10))))
         except (TypeError, ValueError):
             log.warning("destination %s: rate_limit config ignored", destination.id)
-            return
+            return _UNLIMITED
         bucket = self._buckets.get(destination.id)
         if bucket is None or bucket.limit != limit:
             bucket = self._buckets[destination.id] = TokenBucket(limit, limit.burst, self._clock())
-        while not (decision := bucket.take(self._clock())).allowed:
-            await asyncio.sleep(decision.retry_after_s)
+        return bucket.reserve(self._clock(), max_wait_s)

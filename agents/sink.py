@@ -1,14 +1,25 @@
 """The sink: each delivery record of one destination topic, delivered once in effect.
 
 Per batch: decode each ``Delivery``; skip what the idempotency table says is finished; ask the
-circuit of (tenant, destination) whether to call; wait for the destination's rate limit; call the
-connector, many at once (bounded) or one after another per tenant when the destination asks for
-order. Then, by outcome: delivered → remembered as finished; transient failure → the retry tier
-``streams.retry_policy.decide`` picks, or the DLQ when attempts or age run out; permanent failure
-→ the DLQ at once; circuit open → parked in a retry tier until it may close, no attempt counted.
-Every attempt also leaves a ``DeliveryOutcome`` on the deliveries topic (archived to PostgreSQL).
-Those choices are pure functions of ``streams.sink_decisions``; the sink does the reading, calling,
-writing and counting around them.
+circuit of (tenant, destination) whether to call; take a token of the destination's rate limit;
+call the connector, many at once (bounded) or one after another per tenant when the destination
+asks for order. Then, by outcome: delivered → remembered as finished; transient failure → the retry
+tier ``streams.retry_policy.decide`` picks, or the DLQ when attempts or age run out; permanent
+failure → the DLQ at once; circuit open → parked in a retry tier until it may close, no attempt
+counted. Every attempt also leaves a ``DeliveryOutcome`` on the deliveries topic (archived to
+PostgreSQL). Those choices are pure functions of ``streams.sink_decisions``; the sink does the
+reading, calling, writing and counting around them.
+
+Tenants share a batch fairly: each (tenant, destination) gets its own share of the calls open at
+once, and no destination may hold the batch for long. A call that runs past the attempt deadline
+is abandoned (a transient failure, retried from a tier) and the rest of that destination's
+deliveries in the batch are parked; a delivery whose rate limit has no token within
+``rate_limit_wait_s`` is parked until one is free. Parked deliveries spend no attempt; the batch
+ends and the other tenants' deliveries flow.
+
+An ``ordered`` destination's deliveries of one order (``streams.order_holds``) go one after
+another, and while one of them waits in a retry tier the later ones are parked behind it, so order
+holds across batches and retries, not only within a batch.
 
 Two clocks are injected: wall time (epoch seconds) for what outlives the process or is compared
 across workers (circuit states, record times, retry due times), and a monotonic clock for what
@@ -25,8 +36,7 @@ import asyncio
 import logging
 import random
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +45,7 @@ import orjson
 
 from agents.circuit_book import CircuitBook
 from agents.config_cache import ConfigCache
+from agents.order_holds import OrderHolds
 from agents.outputs import FatalOutputError, Output, OutputWriter, dead_letter
 from agents.rate_limits import RateLimits
 from agents.records import Consumed
@@ -47,11 +58,13 @@ from schemas.topic_names import TopicNames
 from streams import circuit
 from streams.dead_letter import REPLAY, dead_letter_headers, header
 from streams.errors import DeliveryError, PermanentDeliveryError, PoisonMessageError, TransientDeliveryError
+from streams.order_holds import after_settling, behind, order_key, waits_behind
 from streams.retry_policy import DeadLetter, RetryPolicy, Tier
 from streams.sink_decisions import (
     Outcome,
     circuit_key,
     fallback_action,
+    in_flight_budgets,
     open_until,
     outcome_record,
     park,
@@ -72,9 +85,21 @@ class _Item:
     circuit_key: bytes
     action: str
     fallback: bool = False  # sent through the destination's fallback while its circuit is open
-    parked_until: float | None = None  # never called: the circuit opened while the batch was under way
+    # never called: the circuit opened, the rate limit ran dry or the destination was slow while
+    # the batch was under way; parked until then (epoch seconds)
+    parked_until: float | None = None
     outcome: Delivered | DeliveryError | None = None
     latency_ms: float = 0.0
+    timed_out: bool = False  # the call ran past the sink's attempt deadline and was abandoned
+    order: bytes | None = None  # its order's hold key, when the destination is ``ordered``
+    held: bool = False  # never called: an earlier delivery of its order in the batch did not get through
+
+
+@dataclass(slots=True)
+class _Pace:
+    """Shared by the callers of one (tenant, destination) in a batch."""
+
+    slow_until: float | None = None  # a call ran out of time: the group's other deliveries park until then
 
 
 _OUTCOMES = ("delivered", "delivered_fallback", "retrying", "dead_lettered", "duplicate_skipped")
@@ -91,9 +116,12 @@ class Sink:
         config: ConfigCache,
         finished: PartitionedTable,
         circuits: CircuitBook,
+        holds: OrderHolds,
         call: Call,
         writer: OutputWriter,
         max_in_flight: int,
+        attempt_deadline_s: float = 10.0,
+        rate_limit_wait_s: float = 1.0,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
@@ -102,8 +130,11 @@ class Sink:
         self._codec_for, self._outcomes, self._topics, self._config = deliveries, outcomes, topics, config
         self._dlq, self._deliveries = topics.dlq, topics.deliveries
         self._finished, self._circuits, self._call, self._writer = finished, circuits, call, writer
+        self._holds = holds
         self._max_in_flight = max_in_flight
-        self._slots = asyncio.Semaphore(max_in_flight)  # shared by the free callers and the ordered queues
+        # The hard cap over every group's callers (more groups than max_in_flight get one each).
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._attempt_deadline_s, self._rate_limit_wait_s = attempt_deadline_s, rate_limit_wait_s
         self._limits = RateLimits(monotonic)
         self._policies: dict[str, tuple[Destination, RetryPolicy]] = {}
         # Metric children looked up once: ``labels()`` per delivery cost several per cent of the sink's CPU.
@@ -133,7 +164,8 @@ class Sink:
         if await self._writer.write(outputs):
             raise FatalOutputError("Kafka refused a delivery outcome, retry or DLQ record")
         # With every outcome stored, the finished ids and circuit states may be made durable.
-        state = [self._finished.put(partition, key, b"1") for partition, key in done] + self._circuits.changelog()
+        state = [self._finished.put(partition, key, b"1") for partition, key in done]
+        state += self._circuits.changelog() + self._holds.changelog()
         if await self._writer.write(state):
             raise FatalOutputError("Kafka refused a sink changelog record")
 
@@ -149,6 +181,10 @@ class Sink:
             return None
         delivery_id = delivery["delivery_id"]
         if delivery_id in seen or self._finished.get(delivery_id.encode()) is not None:
+            # Delivered before its hold was cleared (a crash in between): clear it now.
+            self._note(
+                record, order_key(delivery["tenant_id"], self.kind, delivery["ordering_key"]), delivery_id, None, now
+            )
             self._counted["duplicate_skipped"].inc()
             outputs.append(self._outcome(delivery, None, "duplicate_skipped", delivery["attempt"], 0.0, at))
             return None
@@ -165,17 +201,28 @@ class Sink:
             outputs.append(self._dead_letter(record, delivery, missing, at, stage="sink.destination"))
             outputs.append(self._outcome(delivery, destination, "dead_lettered", delivery["attempt"], 0.0, at, missing))
             return None
+        order: bytes | None = None
+        if destination.config.get("ordered"):
+            order = order_key(delivery["tenant_id"], self.kind, delivery["ordering_key"])
+            hold = waits_behind(self._holds.get(order), delivery_id, now)
+            # An earlier delivery of its order waits in a retry tier: go behind it. If that one
+            # is back in this batch, this one follows it in the batch's queue instead.
+            if hold is not None and hold.delivery_id not in seen:
+                self._parked.inc()
+                outputs.append(self._wait(record, delivery, *behind(hold)))
+                return None
         key = circuit_key(delivery["tenant_id"], self.kind)
         decision, state = circuit.allow(self._circuits.get(key), now, self._circuits.config)
         self._circuits.set(record.origin.partition, key, state)
         if not decision.allowed:
             via = self._fallback(record, delivery, destination, now)
             if via is not None:
+                via.order = order
                 return via
             self._parked.inc()
-            outputs.append(self._park(record, delivery, destination, decision.retry_at or now + 5, now))
+            outputs.append(self._park(record, delivery, destination, decision.retry_at or now + 5, now, order))
             return None
-        return _Item(record, delivery, destination, key, delivery["action"])
+        return _Item(record, delivery, destination, key, delivery["action"], order=order)
 
     def _fallback(
         self, record: Consumed, delivery: dict[str, Any], destination: Destination, now: float
@@ -194,11 +241,30 @@ class Sink:
         return _Item(record, delivery, other, key, action, fallback=True)
 
     def _park(
-        self, record: Consumed, delivery: dict[str, Any], destination: Destination, reopens_at: float, now: float
+        self,
+        record: Consumed,
+        delivery: dict[str, Any],
+        destination: Destination,
+        reopens_at: float,
+        now: float,
+        order: bytes | None,
     ) -> Output:
-        """Circuit open: wait in the destination's retry tier that fits, without spending an attempt."""
+        """Not called (circuit open, throttled, slow): wait in the destination's retry tier that
+        fits, without spending an attempt, holding its order if it has one."""
         parked = park(self._policy(destination), reopens_at=reopens_at, now=now)
+        self._note(record, order, delivery["delivery_id"], (parked.tier, parked.not_before), now)
         return self._wait(record, delivery, parked.tier, parked.not_before)
+
+    def _note(
+        self, record: Consumed, order: bytes | None, delivery_id: str, waiting: tuple[Tier, datetime] | None, now: float
+    ) -> None:
+        """Keep ``order``'s hold as settling ``delivery_id`` leaves it (``after_settling``)."""
+        if order is None:
+            return
+        hold = self._holds.get(order)
+        settled = after_settling(hold, delivery_id, waiting, now)
+        if settled != hold:
+            self._holds.set(record.origin.partition, order, settled)
 
     def _policy(self, destination: Destination) -> RetryPolicy:
         """The destination's retry policy, read once per loaded destination (a reload brings a new object)."""
@@ -213,31 +279,42 @@ class Sink:
     # -- the calls ---------------------------------------------------------------------------
 
     async def _call_all(self, items: list[_Item]) -> None:
-        ordered: defaultdict[bytes, list[_Item]] = defaultdict(list)
-        free: list[_Item] = []
+        """Each (tenant, destination) of the batch gets its share of the calls open at once
+        (``in_flight_budgets``): its callers work through its own deliveries only, so a slow
+        destination ties up its own share and the other tenants' deliveries go on beside it. The
+        deliveries of an order go one after another; any other delivery goes alone."""
+        groups: dict[tuple[bytes, str], dict[object, list[_Item]]] = {}
         for item in items:
-            (ordered[item.circuit_key] if item.destination.config.get("ordered") else free).append(item)
-        # At most max_in_flight callers share the free items: a task per item cost more than its call.
-        pending = iter(free)
+            queues = groups.setdefault((item.circuit_key, item.destination.id), {})
+            queues.setdefault(item.order if item.order is not None else id(item), []).append(item)
+        budgets = in_flight_budgets({key: len(queues) for key, queues in groups.items()}, self._max_in_flight)
+        runs: list[Awaitable[None]] = []
+        for key, queues in groups.items():
+            # A few callers share the group's queues: a task per item cost more than its call.
+            pending, pace = iter(queues.values()), _Pace()
+            runs.extend(self._caller(pending, pace) for _ in range(budgets[key]))
+        await asyncio.gather(*runs)
 
-        async def caller() -> None:
-            for item in pending:
-                await self._attempt(item)
+    async def _caller(self, pending: Iterator[list[_Item]], pace: _Pace) -> None:
+        """Call the group's queues one after another. In a queue, a delivery that does not get
+        through (a permanent failure aside, which goes to the DLQ) holds the rest behind it. Once
+        one of the group's calls ran out of time, the rest of the group is parked instead of
+        waiting on a slow destination call after call."""
+        for queue in pending:
+            for index, item in enumerate(queue):
+                await self._attempt(item, pace)
+                if item.timed_out and pace.slow_until is None:
+                    pace.slow_until = self._clock() + self._attempt_deadline_s
+                if not isinstance(item.outcome, Delivered | PermanentDeliveryError):
+                    for later in queue[index + 1 :]:
+                        later.held = True
+                    break
 
-        callers = [caller() for _ in range(min(len(free), self._max_in_flight))]
-        await asyncio.gather(*callers, *(self._in_order(q) for q in ordered.values()))
-
-    async def _in_order(self, queue: list[_Item]) -> None:
-        """One after another; after a failure the rest wait behind it (retried later, in order)."""
-        for index, item in enumerate(queue):
-            await self._attempt(item)
-            if not isinstance(item.outcome, Delivered):
-                for later in queue[index + 1 :]:
-                    later.outcome = TransientDeliveryError(f"{self.kind}: held behind an earlier failed delivery")
-                return
-
-    async def _attempt(self, item: _Item) -> None:
+    async def _attempt(self, item: _Item, pace: _Pace | None = None) -> None:
         async with self._slots:
+            if pace is not None and pace.slow_until is not None:  # the destination got slow meanwhile
+                item.parked_until = pace.slow_until
+                return
             reopens_at = open_until(self._circuits.get(item.circuit_key))
             if reopens_at is not None:  # opened by this batch's earlier calls: stop calling a dead destination
                 via = (
@@ -251,17 +328,30 @@ class Sink:
                 item.destination, item.circuit_key, item.action, item.fallback = (
                     via.destination, via.circuit_key, via.action, True
                 )  # fmt: skip
-            await self._limits.wait(item.destination)
+            token = self._limits.reserve(item.destination, self._rate_limit_wait_s)
+            if token.wait_s is None:  # throttled for longer than is worth holding the batch for
+                item.parked_until = self._clock() + token.retry_after_s
+                return
+            if token.wait_s > 0:
+                await asyncio.sleep(token.wait_s)
             started = self._monotonic()
+            deadline = asyncio.timeout(self._attempt_deadline_s)
             try:
-                item.outcome = await self._call(
-                    item.destination, item.delivery["delivery_id"], item.action, orjson.loads(item.delivery["payload"])
-                )
+                async with deadline:
+                    item.outcome = await self._call(
+                        item.destination,
+                        item.delivery["delivery_id"],
+                        item.action,
+                        orjson.loads(item.delivery["payload"]),
+                    )
+            except TimeoutError:
+                item.outcome = TransientDeliveryError(f"{self.kind}: no answer within {self._attempt_deadline_s:g} s")
             except DeliveryError as error:
                 item.outcome = error
             except Exception as error:  # a connector bug must not stop the partition
                 log.exception("connector failed unexpectedly")
                 item.outcome = PermanentDeliveryError(f"{self.kind}: connector error {type(error).__name__}")
+            item.timed_out = deadline.expired()
             item.latency_ms = (self._monotonic() - started) * 1000
             self._attempt_seconds.observe(item.latency_ms / 1000)
             # Recorded at once, so the calls still queued in this batch see the circuit open.
@@ -278,9 +368,19 @@ class Sink:
         delivery, outcome = item.delivery, item.outcome
         if item.parked_until is not None:
             self._parked.inc()
-            outputs.append(self._park(item.record, delivery, item.destination, item.parked_until, now))
+            outputs.append(self._park(item.record, delivery, item.destination, item.parked_until, now, item.order))
+            return
+        if item.held:  # behind the earlier delivery of its order that now waits (if none does: briefly)
+            self._parked.inc()
+            hold = waits_behind(self._holds.get(item.order or b""), delivery["delivery_id"], now)
+            outputs.append(
+                self._wait(item.record, delivery, *behind(hold))
+                if hold is not None
+                else self._park(item.record, delivery, item.destination, now, now, item.order)
+            )
             return
         if isinstance(outcome, Delivered):
+            self._note(item.record, item.order, delivery["delivery_id"], None, now)
             done.append((item.record.origin.partition, delivery["delivery_id"].encode()))
             self._counted["delivered_fallback" if item.fallback else "delivered"].inc()
             attempt = delivery["attempt"] + 1  # outcomes count attempts from 1
@@ -291,6 +391,13 @@ class Sink:
         assert isinstance(outcome, DeliveryError)
         failure = settle_failure(self._policy(item.destination), delivery, outcome, now=at, rand=self._rand())
         failed, verdict = failure.delivery, failure.verdict
+        self._note(
+            item.record,
+            item.order,
+            delivery["delivery_id"],
+            None if isinstance(verdict, DeadLetter) else (verdict.tier, verdict.not_before),
+            now,
+        )
         if isinstance(verdict, DeadLetter):
             self._counted["dead_lettered"].inc()
             outputs.append(self._dead_letter(item.record, failed, outcome, at, stage=f"sink.{verdict.reason}"))

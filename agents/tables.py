@@ -28,6 +28,7 @@ def add_tables(app: faust.App, settings: Settings) -> dict[str, TableT[bytes, by
         "scheduled": ("scheduler", "Delayed actions not yet due, by delivery id.", None),
         "sink-finished": ("sinks", "Delivery ids a destination took: a redelivery is not sent again.", 7 * 86400.0),
         "circuits": ("sinks", "Circuit breaker state per (tenant, destination).", None),
+        "sink-held": ("sinks", "Per order of an ordered destination, the delivery it waits behind.", None),
     }
     names = TopicNames(settings.topic_prefix)
     partitions = app.conf.topic_partitions
@@ -45,11 +46,14 @@ def add_tables(app: faust.App, settings: Settings) -> dict[str, TableT[bytes, by
 
 def when_restored(tables: Mapping[str, TableT[bytes, bytes]], wiring: Wiring) -> None:
     """Once the tables are restored (at start-up, after a rebalance), index the scheduler's held
-    actions anew and let the worker report ready."""
+    actions anew, make the sinks read the circuit states again (those of partitions handed away
+    are gone, those of partitions taken over restored), and let the worker report ready."""
 
     async def on_recovered() -> None:
         if "scheduled" in tables:
             (await wiring.the_scheduler()).rebuild()
+        if "circuits" in tables:
+            wiring.circuits.reload()
         wiring.recovered.set()
 
     for table in tables.values():

@@ -3,7 +3,10 @@
 While a destination fails, every call to it costs a timeout and a retry record; the breaker
 notices the failures, *opens*, and the sink parks that destination's deliveries instead of
 calling. After ``open_for_s`` it lets a probe through (*half-open*): success closes the circuit,
-failure opens it again for twice as long, up to ``max_open_s``.
+failure opens it again for twice as long, up to ``max_open_s``. That cap is short (20 s) on
+purpose: however long a destination was down, the first probe after it heals comes at most
+``max_open_s`` later, so it gets its traffic back within about that long (with a 60 s or longer
+cap, a 45 s fault left a destination without deliveries for up to a minute after it healed).
 
 Only transient failures (timeouts, refused connections, 5xx, 429) may be recorded as failures.
 A 400 or 422 says the request was wrong, not that the destination is unwell: it answered. Record
@@ -38,17 +41,19 @@ class CircuitConfig:
     and at least ``failure_rate`` of them failed; or after ``consecutive_failures`` failures in a
     row, which catches a dead destination that gets too few calls to reach ``min_calls``.
     ``half_open_probes`` calls may probe at once. A probe whose outcome is not recorded within
-    ``probe_timeout_s`` (its worker died) frees its slot, or the circuit would stay half-open.
+    ``probe_timeout_s`` (its worker died) frees its slot, or the circuit would stay half-open; it
+    outlasts the sink's attempt deadline (``CRMBUS_SINK_ATTEMPT_DEADLINE_S``, 10 s), after which a
+    live worker always records the outcome.
     """
 
     window_s: float = 30.0
     min_calls: int = 20
     failure_rate: float = 0.5
     consecutive_failures: int = 5
-    open_s: float = 30.0
-    max_open_s: float = 300.0
+    open_s: float = 10.0
+    max_open_s: float = 20.0
     half_open_probes: int = 1
-    probe_timeout_s: float = 60.0
+    probe_timeout_s: float = 20.0
 
     def __post_init__(self) -> None:
         if self.window_s <= 0 or self.open_s <= 0 or self.probe_timeout_s <= 0:

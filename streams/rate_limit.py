@@ -47,6 +47,31 @@ class TokenBucket:
         reset = (self.limit.burst - self.tokens) / self.limit.rate
         return Decision(allowed, self.limit, math.floor(self.tokens), retry, reset)
 
+    def reserve(self, now: float, max_wait_s: float, cost: float = 1.0) -> Reservation:
+        """A token for a call that may wait up to ``max_wait_s`` for it.
+
+        Unlike ``take``, a request that must wait books its token now (the bucket goes into debt),
+        so callers waiting at once are spread over the refill instead of all waking to the same
+        token. A wait longer than ``max_wait_s`` books nothing: the caller should do something
+        else (a sink parks the delivery in a retry tier) and ask again after ``retry_after_s``.
+        """
+        self.tokens = min(self.limit.burst, self.tokens + max(0.0, now - self.updated) * self.limit.rate)
+        self.updated = now
+        wait = max(0.0, (cost - self.tokens) / self.limit.rate)
+        if wait > max_wait_s:
+            return Reservation(None, wait)
+        self.tokens -= cost
+        return Reservation(wait, wait)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """``wait_s``: how long to wait before the call its token is booked for; None when the wait
+    would be too long and nothing was booked. ``retry_after_s``: when a token would be free."""
+
+    wait_s: float | None
+    retry_after_s: float
+
 
 @dataclass(slots=True)
 class RateLimiter:

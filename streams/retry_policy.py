@@ -41,6 +41,16 @@ TIERS: tuple[Tier, ...] = (
 """Every tier the topic catalogue creates (``schemas/topics/retry.yaml``); a policy picks from these."""
 
 _TIERS_BY_NAME = {tier.name: tier for tier in TIERS}
+
+
+def tier_named(name: str) -> Tier:
+    """The tier ``crmbus.retry.<name>``; raises ``ValueError`` for a name no tier has."""
+    try:
+        return _TIERS_BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"{name!r} is not a retry tier; use {', '.join(_TIERS_BY_NAME)}") from None
+
+
 _CONFIG_KEYS = ("tiers", "max_attempts", "max_age_s", "jitter", "retry_after_cap_s")
 
 

@@ -12,10 +12,10 @@ are made here, pure: the caller passes the clock and the random draw.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from streams.circuit import CircuitState
 from streams.errors import DeliveryError, InvalidRouteError
@@ -26,6 +26,8 @@ FALLBACK_VERBS = frozenset({"send_text"})
 """What a notification's fallback (e.g. WAHA for Z-API) can do in its place on another provider."""
 
 Outcome = Literal["delivered", "retrying", "dead_lettered", "duplicate_skipped"]
+
+K = TypeVar("K", bound=Hashable)
 
 
 def circuit_key(tenant_id: str, kind: str) -> bytes:
@@ -44,6 +46,33 @@ def open_until(state: CircuitState) -> float | None:
     Asked before each call of a batch: a circuit that the batch's earlier calls opened stops the
     calls still queued behind them."""
     return state.opened_at + state.open_for_s if state.state == "open" else None
+
+
+def in_flight_budgets(demand: Mapping[K, int], total: int) -> dict[K, int]:
+    """How many calls each (tenant, destination) of a batch may have open at once, given how many
+    deliveries each has in the batch (``demand``) and the sink's ``total``.
+
+    The total is shared out evenly, a group never getting more than it can use and what one cannot
+    use going to the others; every group gets at least one call, even when there are more groups
+    than ``total`` (the sink's own cap then still bounds the calls open at once). One tenant's slow
+    destination so ties up its own share, never the slots of the other tenants in the batch.
+    """
+    if total < 1:
+        raise ValueError(f"total must be at least 1, got {total}")
+    budgets = {key: 0 for key in demand}
+    wanting = [key for key, wanted in demand.items() if wanted > 0]
+    left = total
+    while left > 0 and wanting:
+        share = max(1, left // len(wanting))
+        still: list[K] = []
+        for key in wanting:
+            given = min(share, demand[key] - budgets[key], left)
+            budgets[key] += given
+            left -= given
+            if budgets[key] < demand[key]:
+                still.append(key)
+        wanting = still
+    return {key: max(budget, 1) if demand[key] > 0 else 0 for key, budget in budgets.items()}
 
 
 def fallback_action(action: str, fallback_kind: str) -> str | None:

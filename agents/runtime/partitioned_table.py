@@ -7,6 +7,11 @@ and ``delete`` change this worker's copy and return the changelog record; the ag
 with its other outputs (``OutputWriter``), acknowledged by Kafka before the batch is. Faust
 still owns the changelog topic and restores the table from it after a restart or a rebalance.
 Keys and values are bytes; a deleted key leaves a tombstone.
+
+Faust's memory store remembers the partition of each key it restored and, once a rebalance's
+recovery completes, drops the keys of partitions the worker no longer holds. A key changed here
+is marked with its partition the same way, or the worker would keep (and later act on) state of a
+partition another worker now owns.
 """
 
 from __future__ import annotations
@@ -35,16 +40,22 @@ class PartitionedTable:
         return cast(bytes | None, store.get(key))
 
     def put(self, partition: int, key: bytes, value: bytes) -> Output:
-        self._store[key] = value
+        store = self._store
+        store[key] = value
+        if isinstance(store, MemoryStore):
+            store._key_partition[key] = partition
         return Output(self._table.changelog_topic.get_topic_name(), key, value, partition=partition)
 
     def delete(self, partition: int, key: bytes) -> Output:
-        self._store.pop(key, None)
+        self.forget(key)
         return Output(self._table.changelog_topic.get_topic_name(), key, None, partition=partition)
 
     def forget(self, key: bytes) -> None:
         """Drop ``key`` from this worker's memory only; the changelog keeps it until its retention."""
-        self._store.pop(key, None)
+        store = self._store
+        store.pop(key, None)
+        if isinstance(store, MemoryStore):
+            store._key_partition.pop(key, None)
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         return iter(list(self._store.items()))

@@ -193,6 +193,11 @@ RELIED_ON: tuple[ReliedOn, ...] = (
        on_instance=True),
     _a("faust.stores.memory:Store", "data", _TABLE_PY, "the dict underneath: a miss costs no KeyError",
        on_instance=True),
+    _a("faust.stores.memory:Store", "_key_partition", _TABLE_PY,
+       "a key the agent writes is marked with its partition, so that Faust drops it when a rebalance takes "
+       "the partition away, as it drops the keys it restored",
+       on_instance=True,
+       mentioned_in=_in("faust.stores.memory:Store.on_recovery_completed", "self._key_partition.items()")),
     _m("faust.topics:Topic", "get_topic_name", (), _TABLE_PY, "the changelog topic a table change is written to"),
 
     # Readiness.

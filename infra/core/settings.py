@@ -173,7 +173,25 @@ class Settings(BaseSettings):
         0.5, gt=0, le=10, description="How often the scheduler releases delayed actions that are due."
     )
     sink_max_in_flight: int = Field(
-        64, ge=1, le=1024, description="Most calls one sink agent has open at once (per destination, per process)."
+        64,
+        ge=1,
+        le=1024,
+        description="Most calls one sink agent has open at once (per destination kind, per process), "
+        "shared out evenly between the (tenant, destination) pairs of each batch.",
+    )
+    sink_attempt_deadline_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Longest a sink waits for one call: a slower call is abandoned and retried from a retry tier, "
+        "and the destination's other deliveries in the batch are parked, so a slow destination never holds the batch.",
+    )
+    sink_rate_limit_wait_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="Longest a delivery waits for its destination's rate limit within a batch; "
+        "a longer wait parks it in a retry tier until a token is free.",
     )
     outbound_allow_loopback: bool = Field(
         False,

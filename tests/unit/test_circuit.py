@@ -6,7 +6,9 @@ from hypothesis import strategies as st
 
 from streams.circuit import CALL, PROBE, Bucket, CircuitConfig, CircuitState, Decision, allow, record
 
-CONFIG = CircuitConfig()  # 30 s window in 5 s buckets, 20 calls, 50 %, 5 in a row, open 30 s up to 300 s
+# 30 s window in 5 s buckets, 20 calls, 50 %, 5 in a row; open 30 s up to 300 s (longer than the
+# defaults, so each doubling is plain to see)
+CONFIG = CircuitConfig(open_s=30, max_open_s=300, probe_timeout_s=60)
 T0 = 1_000_000.0  # a bucket boundary
 
 
@@ -132,6 +134,40 @@ def test_after_closing_the_next_opening_starts_from_open_s_again():
     state = record(state, T0 + 241, True, CONFIG)
     state = replay([False] * 5, start=T0 + 242, state=state)
     assert state.open_for_s == 30
+
+
+def first_success_after_heal(down_s: float, *, config: CircuitConfig, every_s: float = 0.5) -> float:
+    """How long after a destination that fails every call for ``down_s`` seconds heals the first
+    call gets through, with a delivery asking every ``every_s`` and each call taking 1 s to fail."""
+    state, now = CircuitState(), T0
+    while True:
+        decision, state = allow(state, now, config)
+        if decision.allowed:
+            healed = now >= T0 + down_s
+            state = record(state, now + (0 if healed else 1), healed, config)
+            if healed:
+                return now - (T0 + down_s)
+        now += every_s
+
+
+@pytest.mark.parametrize("down_s", [5, 20, 45, 90, 300, 3600])
+def test_a_healed_destination_gets_its_traffic_back_within_30_s_however_long_it_was_down(down_s):
+    assert first_success_after_heal(down_s, config=CircuitConfig()) <= 30
+
+
+def test_the_default_probe_backoff_is_capped_at_20_s():
+    config = CircuitConfig()
+    state, open_times = opened_at(T0, open_for_s=config.open_s), []
+    for _ in range(4):
+        now = state.opened_at + state.open_for_s
+        _, state = allow(state, now, config)
+        state = record(state, now + 1, False, config)
+        open_times.append(state.open_for_s)
+    assert (config.open_s, open_times) == (10, [20, 20, 20, 20])
+
+
+def test_an_uncapped_backoff_is_what_kept_a_healed_destination_waiting():
+    assert first_success_after_heal(45, config=CONFIG) > 30  # the 46-67 s of the reproduction
 
 
 def test_outcomes_of_calls_made_before_the_circuit_opened_are_ignored():

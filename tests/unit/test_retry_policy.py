@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.errors import DeliveryError, InvalidRouteError, PermanentDeliveryError, TransientDeliveryError
-from streams.retry_policy import DeadLetter, Retry, RetryPolicy, Tier, decide
+from streams.retry_policy import TIERS, DeadLetter, Retry, RetryPolicy, Tier, decide, tier_named
 
 T0 = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
 MIDDLE = 0.5  # the draw that leaves the delay unjittered
@@ -148,3 +148,12 @@ def test_an_invalid_config_is_refused_naming_the_field(config, field):
     with pytest.raises(InvalidRouteError, match="^" + re.escape(field) + ": ") as raised:
         RetryPolicy.from_config(config)
     assert raised.value.field == field
+
+
+def test_every_tier_is_found_by_its_name():
+    assert [tier_named(tier.name) for tier in TIERS] == list(TIERS)
+
+
+def test_a_name_no_tier_has_is_refused_naming_the_tiers():
+    with pytest.raises(ValueError, match="'7s' is not a retry tier; use 5s, 30s"):
+        tier_named("7s")

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from agents.circuit_book import CircuitBook
+from agents.order_holds import OrderHolds
 from agents.outputs import Output
 from agents.records import Consumed
 from agents.sink import Sink
@@ -36,6 +37,10 @@ class Table:
         self.data[key] = value
         return Output("changelog", key, value, partition=partition)
 
+    def delete(self, partition, key):
+        self.data.pop(key, None)
+        return Output("changelog", key, None, partition=partition)
+
 
 class Config:
     def __init__(self, *destinations: Destination, fallback: Destination | None = None):
@@ -59,16 +64,16 @@ class Writer:
         return []
 
 
-def crm(**config) -> Destination:
-    return Destination("ep-crm", "acme", "crm", "crm", "https://crm.example.com.br", config, "token")
+def crm(tenant: str = "acme", **config) -> Destination:
+    return Destination(f"ep-crm-{tenant}", tenant, "crm", "crm", "https://crm.example.com.br", config, "token")
 
 
-def delivery(n: int = 0, attempt: int = 0) -> Consumed:
+def delivery(n: int = 0, attempt: int = 0, tenant: str = "acme", ordering_key: str | None = None) -> Consumed:
     value = DELIVERIES.encode(
         {
             "delivery_id": f"d-{n}",
             "event_id": uuid.uuid4(),
-            "tenant_id": "acme",
+            "tenant_id": tenant,
             "event_type": "lead.created",
             "destination": "crm",
             "route_id": "r-1",
@@ -78,13 +83,13 @@ def delivery(n: int = 0, attempt: int = 0) -> Consumed:
             "first_failure_at": NOW if attempt else None,
             "not_before": None,
             "correlation_id": None,
-            "ordering_key": None,
+            "ordering_key": ordering_key,
         }
     )
-    return Consumed(Origin("crmbus.deliver.crm", 2, 100 + n), b"acme", value)
+    return Consumed(Origin("crmbus.deliver.crm", 2, 100 + n), tenant.encode(), value)
 
 
-def sink(config: Config, answers, circuits: CircuitBook | None = None) -> tuple[Sink, Writer, list[str]]:
+def sink(config: Config, answers, circuits: CircuitBook | None = None, **options) -> tuple[Sink, Writer, list[str]]:
     writer, called = Writer(), []
 
     async def call(destination, delivery_id, action, payload):
@@ -104,9 +109,9 @@ def sink(config: Config, answers, circuits: CircuitBook | None = None) -> tuple[
         circuits=circuits or CircuitBook(Table(), CircuitConfig()),
         call=call,
         writer=writer,
-        max_in_flight=8,
         clock=NOW.timestamp,
         rand=lambda: 0.5,
+        **{"max_in_flight": 8, "holds": OrderHolds(Table()), **options},
     )
     return made, writer, called
 
@@ -166,8 +171,9 @@ def test_in_an_ordered_destination_a_failure_holds_the_later_deliveries_of_the_t
     made, writer, called = sink(Config(crm(ordered=True)), answers.__getitem__)
     asyncio.run(made.handle([delivery(1), delivery(2), delivery(3)]))
     assert called == ["crm:crm.upsert_lead:d-1", "crm:crm.upsert_lead:d-2"]
-    retried = [DELIVERIES.decode(o.value)["delivery_id"] for o in writer.written if o.topic.startswith("crmbus.retry")]
-    assert retried == ["d-2", "d-3"]
+    retried = [DELIVERIES.decode(o.value) for o in writer.written if o.topic.startswith("crmbus.retry")]
+    assert [(r["delivery_id"], r["attempt"]) for r in retried] == [("d-2", 1), ("d-3", 0)]  # d-3 spent nothing
+    assert retried[0]["not_before"] == retried[1]["not_before"]  # and comes back right behind d-2
 
 
 def test_an_open_circuit_parks_deliveries_without_calling_or_spending_an_attempt():
@@ -183,7 +189,7 @@ def test_an_open_circuit_parks_deliveries_without_calling_or_spending_an_attempt
 
 
 def test_a_delivery_parked_by_an_open_circuit_waits_in_a_tier_of_its_destinations_own_retry_policy():
-    circuits = CircuitBook(Table(), CircuitConfig(consecutive_failures=1))  # opens for 30 s
+    circuits = CircuitBook(Table(), CircuitConfig(consecutive_failures=1, open_s=30, max_open_s=30))  # opens for 30 s
     own_tiers = crm(retry={"tiers": ["5s", "2m", "10m"]})  # no 30 s tier: the 2 min one is the shortest to outlast it
     made, writer, called = sink(Config(own_tiers), lambda _: TransientDeliveryError("503"), circuits)
     asyncio.run(made.handle([delivery(1)]))
@@ -263,3 +269,76 @@ def test_a_batch_calls_every_delivery_with_at_most_max_in_flight_calls_open_at_o
 
     assert sorted(called) == sorted(f"crm:crm.upsert_lead:d-{n}" for n in range(50))
     assert most_open == 8
+
+
+# -- fairness: one tenant's slow or throttled destination ------------------------------------------
+
+
+def records_in(writer: Writer, prefix: str) -> list[dict]:
+    return [DELIVERIES.decode(o.value) for o in writer.written if o.topic.startswith(prefix)]
+
+
+def test_a_slow_tenant_uses_only_its_share_of_the_calls_open_at_once_while_the_others_are_called():
+    slow, fast = [delivery(n, tenant="slow") for n in range(20)], [delivery(100 + n, tenant="fast") for n in range(4)]
+    made, _, called = sink(Config(crm("slow"), crm("fast")), lambda _: OK, max_in_flight=8)
+    fast_done, open_slow, most_open_slow = asyncio.Event(), 0, 0
+
+    async def call(destination, delivery_id, action, payload):
+        nonlocal open_slow, most_open_slow
+        if destination.tenant_id == "slow":
+            open_slow += 1
+            most_open_slow = max(most_open_slow, open_slow)
+            await fast_done.wait()  # the slow destination answers only once every fast one was called
+            open_slow -= 1
+        called.append(delivery_id)
+        if sum(d.startswith("d-1") and len(d) == 5 for d in called) == 4:
+            fast_done.set()
+        return OK
+
+    made._call = call
+    asyncio.run(made.handle(slow + fast))
+    assert called[:4] == ["d-100", "d-101", "d-102", "d-103"]
+    assert len(called) == 24
+    assert most_open_slow == 4, "the slow tenant's share of 8 slots with one other tenant in the batch"
+
+
+def test_a_call_past_the_attempt_deadline_is_retried_and_the_rest_of_its_destination_parked():
+    slow, fast = [delivery(n, tenant="slow") for n in range(5)], [delivery(100 + n, tenant="fast") for n in range(3)]
+    made, writer, called = sink(Config(crm("slow"), crm("fast")), lambda _: OK, attempt_deadline_s=0.05)
+    never = asyncio.Event()
+
+    async def call(destination, delivery_id, action, payload):
+        called.append(delivery_id)
+        if destination.tenant_id == "slow":
+            await never.wait()  # a destination that never answers
+        return OK
+
+    made._call = call
+    made._slots = asyncio.Semaphore(1)  # one call at a time, so the order is known
+    asyncio.run(made.handle(slow + fast))
+    assert called == ["d-0", "d-100", "d-101", "d-102"]  # the slow one once, then only the fast ones
+    waiting = {r["delivery_id"]: r for r in records_in(writer, "crmbus.retry.5s")}
+    assert (waiting.pop("d-0")["attempt"], len(waiting)) == (1, 4)  # the abandoned call counts as an attempt
+    assert {(r["attempt"], r["not_before"]) for r in waiting.values()} == {(0, NOW + timedelta(seconds=0.05))}
+    outcomes = [OUTCOMES.decode(o.value) for o in writer.written if o.topic == "crmbus.deliveries"]
+    assert sorted((o["delivery_id"], o["outcome"]) for o in outcomes) == [
+        ("d-0", "retrying"), ("d-100", "delivered"), ("d-101", "delivered"), ("d-102", "delivered")
+    ]  # fmt: skip
+
+
+def test_a_throttled_destination_parks_what_it_cannot_take_soon_without_spending_an_attempt():
+    limited = crm(rate_limit={"per_s": 0.5, "burst": 2})
+    made, writer, called = sink(Config(limited), lambda _: OK, rate_limit_wait_s=1.0, monotonic=lambda: 0.0)
+    made._slots = asyncio.Semaphore(1)
+    asyncio.run(made.handle([delivery(n) for n in range(4)]))
+    assert called == ["crm:crm.upsert_lead:d-0", "crm:crm.upsert_lead:d-1"]  # the burst; the next token is 2 s off
+    parked = records_in(writer, "crmbus.retry.")
+    assert [(r["delivery_id"], r["attempt"]) for r in parked] == [("d-2", 0), ("d-3", 0)]
+    assert {r["not_before"] for r in parked} == {NOW + timedelta(seconds=2)}
+
+
+def test_a_short_wait_for_a_rate_limit_token_is_waited_out_in_the_batch():
+    limited = crm(rate_limit={"per_s": 1000, "burst": 1})
+    made, writer, called = sink(Config(limited), lambda _: OK, rate_limit_wait_s=1.0)
+    asyncio.run(made.handle([delivery(n) for n in range(3)]))
+    assert len(called) == 3 and records_in(writer, "crmbus.retry.") == []

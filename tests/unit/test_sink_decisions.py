@@ -4,6 +4,9 @@ the outcome record of an attempt."""
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
 from streams.circuit import CircuitState
@@ -13,6 +16,7 @@ from streams.sink_decisions import (
     circuit_key,
     circuit_kind,
     fallback_action,
+    in_flight_budgets,
     open_until,
     outcome_record,
     park,
@@ -64,6 +68,41 @@ def test_an_open_circuit_lets_no_call_through_until_its_opening_ends():
 def test_a_closed_or_half_open_circuit_is_not_open():
     assert open_until(CircuitState()) is None
     assert open_until(CircuitState("half_open", opened_at=NOW, open_for_s=30.0)) is None
+
+
+# -- in-flight budgets -------------------------------------------------------------------------
+
+
+def test_tenants_in_a_batch_share_the_calls_open_at_once_evenly():
+    assert in_flight_budgets({"acme": 100, "globex": 100}, 8) == {"acme": 4, "globex": 4}
+
+
+def test_what_one_tenant_cannot_use_goes_to_the_others():
+    assert in_flight_budgets({"acme": 100, "globex": 1, "initech": 2}, 8) == {"acme": 5, "globex": 1, "initech": 2}
+
+
+def test_a_tenant_alone_in_a_batch_may_use_every_slot():
+    assert in_flight_budgets({"acme": 100}, 8) == {"acme": 8}
+
+
+def test_no_tenant_gets_more_slots_than_it_has_deliveries():
+    assert in_flight_budgets({"acme": 3}, 8) == {"acme": 3}
+
+
+def test_with_more_tenants_than_slots_each_still_gets_one():
+    budgets = in_flight_budgets({f"t{n}": 5 for n in range(12)}, 8)
+    assert set(budgets.values()) == {1}
+
+
+@given(st.dictionaries(st.text(max_size=3), st.integers(0, 200), max_size=20), st.integers(1, 128))
+def test_budgets_stay_within_the_total_and_within_each_tenants_need(demand, total):
+    budgets = in_flight_budgets(demand, total)
+    wanting = [key for key, wanted in demand.items() if wanted > 0]
+    assert all(1 <= budgets[key] <= demand[key] for key in wanting)
+    assert all(budgets[key] == 0 for key in demand if key not in wanting)
+    assert sum(budgets.values()) <= max(total, len(wanting))
+    if len(wanting) <= total:
+        assert sum(budgets.values()) == min(total, sum(demand.values())), "no slot left idle that someone needs"
 
 
 # -- park ------------------------------------------------------------------------------------
