@@ -92,6 +92,8 @@ BAD_INPUT = [
     ("tenant in body", {"json": {"type": "lead.created", "payload": LEAD, "tenant_id": "beta"}}, "acme", 422, "invalid-event", "tenant_id"),
     ("timestamp at year 1", {"json": {"type": "lead.created", "payload": LEAD, "occurred_at": "0001-01-01T00:30:00+01:00"}}, "acme", 422, "invalid-event", "occurred_at"),
     ("future timestamp", {"json": {"type": "lead.created", "payload": LEAD, "occurred_at": "2099-01-01T00:00:00+00:00"}}, "acme", 422, "invalid-event", "occurred_at"),
+    ("NUL in free text", {"json": {"type": "lead.created", "payload": LEAD | {"notes": "Olá, Fulana\u0000! Tudo bem?"}}}, "acme", 422, "invalid-event", "payload.notes"),
+    ("NUL in a field we do not know", {"json": {"type": "lead.created", "payload": LEAD, "extra": {"x": ["\u0000"]}}}, "acme", 422, "invalid-event", "extra.x[0]"),
 ]  # fmt: skip
 
 
@@ -123,6 +125,15 @@ def test_a_batch_writes_its_valid_events_and_names_each_invalid_one(stack):
     assert body["results"][1]["field"] == "events[1].payload.phone"
     after = end_offsets(stack["bootstrap"], stack["lanes"])
     assert sum(after.values()) - sum(before.values()) == 1
+
+
+def test_a_nul_anywhere_in_a_batch_refuses_the_whole_batch_naming_the_field(stack):
+    before = end_offsets(stack["bootstrap"], stack["lanes"])
+    events = [{"type": "lead.created", "payload": LEAD}, {"type": "lead.created", "payload": LEAD | {"notes": "a\x00"}}]
+    status, _, body = post(stack, "/v1/events/batch", json={"events": events}, headers=bearer(stack["acme"]))
+    assert (status, body["type"], body["field"]) == (422, "urn:crmbus:problem:invalid-event", "events[1].payload.notes")
+    assert "NUL" in body["detail"]
+    assert end_offsets(stack["bootstrap"], stack["lanes"]) == before
 
 
 def test_a_batch_over_the_limit_is_refused_whole(stack):

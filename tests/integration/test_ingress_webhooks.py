@@ -171,3 +171,15 @@ def test_a_source_that_keeps_secrets_out_of_urls_can_send_its_token_in_a_header(
         ],
     )
     assert [status for status, _ in answers] == [202, 404]
+
+
+def test_a_nul_in_a_webhook_body_is_refused_naming_the_field_in_the_sources_terms(stack):
+    endpoint = stack["endpoints"]["waha"]
+    message = json.loads((EXAMPLES / "waha" / "message_text.json").read_text())
+    message["payload"]["body"] = "Olá, Fulana\u0000! Tudo bem?"
+    body = json.dumps(message).encode()
+    before = end_offsets(stack["bootstrap"], list(stack["lanes"].topics))
+    [(status, problem)] = send(stack, [(url(endpoint), body, signed_headers(endpoint, body))])
+    assert (status, problem["type"], problem["field"]) == (422, "urn:crmbus:problem:invalid-event", "payload.body")
+    assert "Fulana" not in str(problem)
+    assert end_offsets(stack["bootstrap"], list(stack["lanes"].topics)) == before
