@@ -18,7 +18,7 @@ from ingress.api import events, operations, webhooks
 from ingress.api.auth import CachedLookup, not_rotated_out
 from ingress.api.limits import RequestLimits
 from ingress.api.state import STATE, IngressResources, IngressState
-from ingress.http.middleware import observe, problems
+from ingress.http.middleware import observe, problems, single_credentials
 from streams.rate_limit import Limit
 from streams.signatures import ReplayGuard
 
@@ -26,7 +26,9 @@ OpenResources = Callable[[], AbstractAsyncContextManager[IngressResources]]
 
 
 def build_app(settings: Settings, open_resources: OpenResources) -> web.Application:
-    app = web.Application(middlewares=[observe, problems], client_max_size=settings.ingress_max_body_bytes + 1)
+    app = web.Application(
+        middlewares=[observe, problems, single_credentials], client_max_size=settings.ingress_max_body_bytes + 1
+    )
     app.add_routes([*events.routes(), *webhooks.routes(), *operations.routes()])
     app.cleanup_ctx.append(partial(_state, settings, open_resources))
     return app

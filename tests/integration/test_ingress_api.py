@@ -4,6 +4,7 @@ decode; bad input gets its problem and writes nothing; tenants cannot see or wri
 import uuid
 
 import pytest
+from multidict import CIMultiDict
 from sqlalchemy.orm import Session
 
 from connectors.kafka.admin import apply_catalogue
@@ -133,6 +134,26 @@ def test_a_nul_anywhere_in_a_batch_refuses_the_whole_batch_naming_the_field(stac
     status, _, body = post(stack, "/v1/events/batch", json={"events": events}, headers=bearer(stack["acme"]))
     assert (status, body["type"], body["field"]) == (422, "urn:crmbus:problem:invalid-event", "events[1].payload.notes")
     assert "NUL" in body["detail"]
+    assert end_offsets(stack["bootstrap"], stack["lanes"]) == before
+
+
+TWICE = {
+    "Authorization": lambda keys: [("Authorization", f"Bearer {keys[0]}"), ("Authorization", f"Bearer {keys[1]}")],
+    "X-Api-Key": lambda keys: [("X-Api-Key", keys[0]), ("X-Api-Key", keys[1])],
+    "Idempotency-Key": lambda keys: [("Authorization", f"Bearer {keys[0]}"), ("Idempotency-Key", "k-1"), ("Idempotency-Key", "k-2")],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("header", sorted(TWICE))
+def test_a_credential_header_sent_twice_is_a_400_naming_it_and_writes_nothing(stack, header):
+    headers = CIMultiDict(TWICE[header]((stack["acme"], stack["beta"])))
+    before = end_offsets(stack["bootstrap"], stack["lanes"])
+    status, got_headers, body = post(
+        stack, "/v1/events", json={"type": "lead.created", "payload": LEAD}, headers=headers
+    )
+    assert (status, body["type"], body["header"]) == (400, "urn:crmbus:problem:duplicate-header", header)
+    assert got_headers["Content-Type"].startswith("application/problem+json")
+    assert stack["acme"] not in str(body) and stack["beta"] not in str(body), "problems never echo credentials"
     assert end_offsets(stack["bootstrap"], stack["lanes"]) == before
 
 

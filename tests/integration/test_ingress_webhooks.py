@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from multidict import CIMultiDict
 
 from connectors.kafka.admin import apply_catalogue
 from infra.core.secret_box import SecretBox
@@ -182,4 +183,17 @@ def test_a_nul_in_a_webhook_body_is_refused_naming_the_field_in_the_sources_term
     [(status, problem)] = send(stack, [(url(endpoint), body, signed_headers(endpoint, body))])
     assert (status, problem["type"], problem["field"]) == (422, "urn:crmbus:problem:invalid-event", "payload.body")
     assert "Fulana" not in str(problem)
+    assert end_offsets(stack["bootstrap"], list(stack["lanes"].topics)) == before
+
+
+@pytest.mark.parametrize("header", ["X-Webhook-Token", "X-Webhook-Hmac", "X-Crmbus-Signature", "X-Crmbus-Timestamp"])
+def test_a_webhook_credential_sent_twice_is_a_400_naming_it_and_writes_nothing(stack, header):
+    source = "waha" if header == "X-Webhook-Hmac" else "operacao"
+    endpoint = stack["endpoints"][source]
+    body = next((EXAMPLES / source).glob("*.json")).read_bytes()
+    headers = CIMultiDict(signed_headers(endpoint, body) | {"X-Webhook-Token": endpoint.token})
+    headers.add(header, "0" if header == "X-Crmbus-Timestamp" else "v1=" + "00" * 32)
+    before = end_offsets(stack["bootstrap"], list(stack["lanes"].topics))
+    [(status, problem)] = send(stack, [(f"/v1/webhooks/{source}", body, headers)])
+    assert (status, problem["type"], problem["header"]) == (400, "urn:crmbus:problem:duplicate-header", header)
     assert end_offsets(stack["bootstrap"], list(stack["lanes"].topics)) == before
