@@ -197,3 +197,16 @@ def test_a_webhook_credential_sent_twice_is_a_400_naming_it_and_writes_nothing(s
     [(status, problem)] = send(stack, [(f"/v1/webhooks/{source}", body, headers)])
     assert (status, problem["type"], problem["header"]) == (400, "urn:crmbus:problem:duplicate-header", header)
     assert end_offsets(stack["bootstrap"], list(stack["lanes"].topics)) == before
+
+
+@pytest.mark.parametrize(("algorithm", "status"), [("sha512", 202), ("sha256", 401), ("md5", 401)])
+def test_the_waha_hmac_algorithm_header_must_name_sha512(stack, algorithm, status):
+    endpoint = stack["endpoints"]["waha"]
+    body = (EXAMPLES / "waha" / "message_text.json").read_bytes()
+    headers = signed_headers(endpoint, body) | {"X-Webhook-Hmac-Algorithm": algorithm}
+    [(got, answer)] = send(stack, [(url(endpoint), body, headers)])
+    assert got == status, answer
+    if status == 401:
+        assert answer["type"] == "urn:crmbus:problem:invalid-signature"
+        assert "X-Webhook-Hmac-Algorithm" in answer["detail"]
+        assert "supported: sha512" in answer["detail"]
