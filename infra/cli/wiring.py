@@ -115,7 +115,7 @@ async def ingress_resources(settings: Settings) -> AsyncIterator[IngressResource
             publisher=EventPublisher(producer, codec, lanes),
             principal=ApiKeys(engine).principal,
             source=InboundSources(engine, SecretBox.from_settings(settings)).resolve,
-            attempts=DeliveryLog(engine).attempts,
+            history=DeliveryLog(engine).history,
             ping_database=partial(ping, engine),
         )
     engine.dispose()

@@ -46,7 +46,9 @@ ROUTER_EVENTS = Counter(
     ["lane", "outcome"],  # routed | duplicate | unrouted | dead_lettered
 )
 ROUTER_OUTPUTS = Counter(
-    "crmbus_router_outputs_total", "Records the router wrote, by kind (deliver, scheduled, public, dlq).", ["kind"]
+    "crmbus_router_outputs_total",
+    "Records the router wrote, by kind (deliver, scheduled, public, decision, dlq).",
+    ["kind"],
 )
 ROUTER_BATCH = Histogram(
     "crmbus_router_batch_seconds", "Time to route one batch, outputs acknowledged included.", buckets=_LATENCY_BUCKETS

@@ -54,7 +54,7 @@ async def _state(settings: Settings, open_resources: OpenResources, app: web.App
                 Limit(settings.rate_limit_tenant_per_s / workers, max(1.0, settings.rate_limit_tenant_burst / workers)),
                 Limit(settings.rate_limit_key_per_s / workers, max(1.0, settings.rate_limit_key_burst / workers)),
             ),
-            attempts=resources.attempts,
+            history=resources.history,
             ping_database=resources.ping_database,
         )
         # Everything built so far lives as long as the process: keep it out of the collector's

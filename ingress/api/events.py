@@ -17,6 +17,7 @@ from ingress.http.bodies import json_response, read_json
 from ingress.http.problems import Problem, invalid_event, kafka_unavailable
 from streams.envelope import Envelope
 from streams.errors import InvalidEventError, ProduceError
+from streams.event_status import event_status
 from streams.event_types import validate_payload
 from streams.inbound import envelope_from_request
 
@@ -96,18 +97,22 @@ async def post_batch(request: web.Request) -> web.Response:
 
 
 async def get_event(request: web.Request) -> web.Response:
-    """What became of an event: its delivery attempts. Only the owning tenant sees them (else 404)."""
+    """What became of an event: its status and delivery attempts. Only the owning tenant sees it (else 404)."""
     state = request.app[STATE]
     principal = await state.principal(request)
     try:
         event_id = uuid.UUID(request.match_info["event_id"])
     except ValueError:
         raise invalid_event("event_id must be a UUID", "event_id") from None
-    rows = await asyncio.to_thread(state.attempts, event_id, principal.tenant_id)  # PostgreSQL away: 503
-    if not rows:
+    history = await asyncio.to_thread(state.history, event_id, principal.tenant_id)  # PostgreSQL away: 503
+    status = event_status(history.decision, ((a.delivery_id, a.status) for a in history.attempts))
+    if status is None:
         raise Problem(
-            404, "not-found", "Not found", "no deliveries of this event for your tenant yet", reason="not_found"
-        )
+            404, "not-found", "Not found",
+            "no event of your tenant with this id has been routed yet: an accepted event shows here "
+            "once the router has taken it, usually within a second of its 202",
+            reason="not_found",
+        )  # fmt: skip
     deliveries = [
         {
             "delivery_id": row.delivery_id,
@@ -117,9 +122,13 @@ async def get_event(request: web.Request) -> web.Response:
             "status_code": row.status_code,
             "at": row.created_at.astimezone(UTC).isoformat(),
         }
-        for row in rows
+        for row in history.attempts
     ]
-    return json_response(200, {"event_id": str(event_id), "type": rows[0].event_type, "deliveries": deliveries}, {})
+    decision = history.decision
+    answer: dict[str, Any] = {"event_id": str(event_id), "type": history.event_type, "status": status}
+    if decision is not None:
+        answer |= {"routed_at": decision.decided_at.astimezone(UTC).isoformat(), "planned": decision.planned}
+    return json_response(200, answer | {"deliveries": deliveries}, {})
 
 
 def routes() -> list[web.RouteDef]:

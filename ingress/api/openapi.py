@@ -6,6 +6,7 @@ from functools import cache
 from importlib.metadata import version
 from typing import Any
 
+from streams.event_status import STATUSES
 from streams.event_types import json_schemas
 from streams.inbound import MAX_KEY_LENGTH
 from streams.sources import SOURCES
@@ -89,6 +90,37 @@ def document() -> dict[str, Any]:
             "offset": {"type": "integer"},
         },
     }
+    history = {
+        "type": "object",
+        "required": ["event_id", "type", "status", "deliveries"],
+        "properties": {
+            "event_id": {"type": "string", "format": "uuid"},
+            "type": {"type": "string"},
+            "status": {
+                "enum": list(STATUSES),
+                "description": "routed: deliveries planned, none attempted yet; delivering: some still "
+                "pending or retrying (delayed actions included); delivered: every planned delivery made; "
+                "failed: all settled, at least one in the DLQ; no_route: no route matched; "
+                "deduplicated: its idempotency key was seen before, nothing more was produced.",
+            },
+            "routed_at": {"type": "string", "format": "date-time"},
+            "planned": {"type": "integer", "description": "Deliveries the router planned"},
+            "deliveries": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "delivery_id": {"type": "string"},
+                        "destination": {"type": "string"},
+                        "attempt": {"type": "integer"},
+                        "status": {"enum": ["delivered", "retrying", "dead_lettered", "duplicate"]},
+                        "status_code": {"type": ["integer", "null"]},
+                        "at": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
+        },
+    }
     secured: list[dict[str, list[str]]] = [{"apiKey": []}]
     return {
         "openapi": "3.1.0",
@@ -115,6 +147,7 @@ def document() -> dict[str, Any]:
                 },
                 "EventRequest": _event_request(),
                 "Accepted": accepted,
+                "EventHistory": history,
             },
         },
         "paths": {
@@ -167,7 +200,9 @@ def document() -> dict[str, Any]:
             },
             "/v1/events/{event_id}": {
                 "get": {
-                    "summary": "Delivery attempts of one of your events",
+                    "summary": "What became of one of your events: its status and delivery attempts",
+                    "description": "An accepted event shows here once the router has taken it (usually "
+                    "within a second of its 202); before that, and for another tenant's event, 404.",
                     "security": secured,
                     "parameters": [
                         {
@@ -178,7 +213,10 @@ def document() -> dict[str, Any]:
                         }
                     ],
                     "responses": {
-                        "200": {"description": "Deliveries", **_json({"type": "object"})},
+                        "200": {
+                            "description": "Its status and attempts",
+                            **_json({"$ref": "#/components/schemas/EventHistory"}),
+                        },
                         **_problems(401, 404, 422, 503),
                     },
                 }

@@ -67,7 +67,10 @@ def test_downgrading_to_base_removes_every_table(migrated, unique):
     assert TABLES.isdisjoint(inspect(migrated).get_table_names(schema=unique))
     upgrade(migrated, schema=unique)
     with migrated.connect() as conn:
-        assert conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one() == "0003"
+        assert (
+            conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one()
+            == "0004_event_status"
+        )
 
 
 def test_the_unused_sync_jobs_table_is_dropped_and_a_downgrade_brings_it_back(migrated, unique):
