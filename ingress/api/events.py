@@ -66,13 +66,15 @@ async def post_batch(request: web.Request) -> web.Response:
         raise invalid_event('the body must be {"events": [ ... ]} with at least one event', "events")
     if len(items) > state.settings.ingress_batch_max:
         raise invalid_event(f"at most {state.settings.ingress_batch_max} events per batch", "events")
+    # Not even an object: the batch is malformed as a whole, not one of its events invalid.
+    not_object = next((index for index, item in enumerate(items) if not isinstance(item, dict)), None)
+    if not_object is not None:
+        raise invalid_event("each event must be a JSON object", f"events[{not_object}]")
     limit_headers = state.limits.check(principal.tenant_id, str(principal.key_id), cost=len(items))
     results: list[dict[str, Any] | None] = [None] * len(items)
     valid: list[tuple[int, Envelope]] = []
     for index, item in enumerate(items):
         try:
-            if not isinstance(item, dict):
-                raise InvalidEventError("each event must be a JSON object", field=None)
             event = envelope_from_request(
                 item, tenant_id=principal.tenant_id, source=SOURCE, validate_payload=validate_payload
             )
@@ -135,5 +137,7 @@ def routes() -> list[web.RouteDef]:
     return [
         web.post("/v1/events", post_event),
         web.post("/v1/events/batch", post_batch),
-        web.get("/v1/events/{event_id}", get_event),
+        # Only id-shaped segments: "batch" must not match, so OPTIONS and GET on /v1/events/batch
+        # answer as the batch resource does (405, Allow: POST) instead of as an event lookup.
+        web.get("/v1/events/{event_id:[0-9A-Fa-f-]{32,36}}", get_event),
     ]

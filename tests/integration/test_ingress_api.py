@@ -157,6 +157,29 @@ def test_a_credential_header_sent_twice_is_a_400_naming_it_and_writes_nothing(st
     assert end_offsets(stack["bootstrap"], stack["lanes"]) == before
 
 
+def test_a_batch_item_that_is_not_an_object_refuses_the_whole_batch(stack):
+    before = end_offsets(stack["bootstrap"], stack["lanes"])
+    events = [{"type": "lead.created", "payload": LEAD}, "lead.created"]
+    status, _, body = post(stack, "/v1/events/batch", json={"events": events}, headers=bearer(stack["acme"]))
+    assert (status, body["field"]) == (422, "events[1]")
+    assert end_offsets(stack["bootstrap"], stack["lanes"]) == before
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "GET"])
+def test_the_batch_resource_answers_other_methods_with_405_allowing_post_only(stack, method):
+    async def go():
+        async with (
+            running_ingress(stack["settings"]) as (_, client),
+            client.request(method, "/v1/events/batch", headers=bearer(stack["acme"])) as response,
+        ):
+            return response.status, response.headers, await response.json(content_type=None)
+
+    status, headers, body = run(go())
+    assert (status, headers["Allow"]) == (405, "POST")
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert body["status"] == 405
+
+
 def test_a_batch_over_the_limit_is_refused_whole(stack):
     before = end_offsets(stack["bootstrap"], stack["lanes"])
     events = [{"type": "lead.created", "payload": LEAD}] * (stack["settings"].ingress_batch_max + 1)
