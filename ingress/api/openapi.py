@@ -8,7 +8,7 @@ from typing import Any
 
 from streams.event_status import STATUSES
 from streams.event_types import json_schemas
-from streams.inbound import MAX_KEY_LENGTH
+from streams.inbound import HEADER_KEY_PATTERN, KEY_PATTERN, MAX_KEY_LENGTH
 from streams.sources import SOURCES
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -16,7 +16,8 @@ PROBLEM = {"$ref": "#/components/schemas/Problem"}
 
 def _problems(*statuses: int) -> dict[str, Any]:
     reasons = {
-        400: "Malformed JSON",
+        400: "Malformed JSON, or a credential header (Authorization, X-Api-Key, X-Webhook-Token, a signature "
+        "header, Idempotency-Key) sent twice",
         401: "Missing or invalid credentials or signature",
         404: "Not found",
         413: "Body too large",
@@ -32,7 +33,8 @@ def _problems(*statuses: int) -> dict[str, Any]:
 
 
 def _event_request() -> dict[str, Any]:
-    key = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}
+    # null is the same as leaving a field out.
+    key = {"type": ["string", "null"], "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": KEY_PATTERN}
     variants = [
         {
             "type": "object",
@@ -42,7 +44,12 @@ def _event_request() -> dict[str, Any]:
             "properties": {
                 "type": {"const": event_type},
                 "payload": schema,
-                "occurred_at": {"type": "string", "format": "date-time"},
+                "occurred_at": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "When it happened: from 1970-01-01 (UTC), not more than 5 minutes in the "
+                    "future. Default: now.",
+                },
                 "idempotency_key": key,
                 "correlation_id": key,
                 "ordering_key": key,
@@ -77,7 +84,8 @@ def _webhook(token: dict[str, str]) -> dict[str, Any]:
 
 
 @cache
-def document() -> dict[str, Any]:
+def document(batch_max: int) -> dict[str, Any]:
+    """The document for an ingress taking at most ``batch_max`` events per batch."""
     accepted = {
         "type": "object",
         "required": ["event_id", "status", "topic", "partition", "offset"],
@@ -141,7 +149,8 @@ def document() -> dict[str, Any]:
                         "title": {"type": "string"},
                         "status": {"type": "integer"},
                         "detail": {"type": "string"},
-                        "field": {"type": "string"},
+                        "field": {"type": "string", "description": "The offending field's dotted path"},
+                        "header": {"type": "string", "description": "The header sent twice"},
                         "instance": {"type": "string"},
                     },
                 },
@@ -160,7 +169,8 @@ def document() -> dict[str, Any]:
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
-                            "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH},
+                            "description": "Equal to the body's idempotency_key when both are sent.",
+                            "schema": {"type": "string", "pattern": HEADER_KEY_PATTERN},
                         }
                     ],
                     "requestBody": {"required": True, **_json({"$ref": "#/components/schemas/EventRequest"})},
@@ -185,7 +195,14 @@ def document() -> dict[str, Any]:
                                     "events": {
                                         "type": "array",
                                         "minItems": 1,
-                                        "items": {"$ref": "#/components/schemas/EventRequest"},
+                                        "maxItems": batch_max,
+                                        # Each event is checked on its own and answered in its result
+                                        # (207), so any object is a well-formed item here.
+                                        "items": {
+                                            "type": "object",
+                                            "description": "An EventRequest; one that is not valid gets "
+                                            "its own problem in results, the others are written.",
+                                        },
                                     }
                                 },
                             }
@@ -217,7 +234,7 @@ def document() -> dict[str, Any]:
                             "description": "Its status and attempts",
                             **_json({"$ref": "#/components/schemas/EventHistory"}),
                         },
-                        **_problems(401, 404, 422, 503),
+                        **_problems(400, 401, 404, 422, 503),
                     },
                 }
             },
