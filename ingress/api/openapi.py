@@ -70,8 +70,9 @@ def _webhook(token: dict[str, str]) -> dict[str, Any]:
     return {
         "post": {
             "summary": "A source's webhook in its own format (Z-API, WAHA, site, CRM, Operacao, Financeiro)",
-            "description": "WAHA bodies carry X-Webhook-Hmac (HMAC-SHA512); CRM, Operacao and Financeiro "
-            "bodies carry X-Crmbus-Timestamp and X-Crmbus-Signature (v1=HMAC-SHA256 of '<timestamp>.<body>').",
+            "description": "WAHA bodies carry X-Webhook-Hmac (HMAC-SHA512) and X-Webhook-Hmac-Algorithm: sha512 "
+            "(any other algorithm is a 401); CRM, Operacao and Financeiro bodies carry X-Crmbus-Timestamp and "
+            "X-Crmbus-Signature (v1=HMAC-SHA256 of '<timestamp>.<body>'). A string holding NUL is a 422.",
             "parameters": [source, token | {"required": True, "schema": {"type": "string"}}],
             "requestBody": {"required": True, **_json({"type": "object"})},
             "responses": {
@@ -136,7 +137,8 @@ def document(batch_max: int) -> dict[str, Any]:
             "title": "crmbus ingress",
             "version": version("crmbus"),
             "description": "Events and webhooks into crmbus. A 202 means the event is stored in Kafka "
-            "(acks=all). Errors are RFC 9457 application/problem+json and never echo submitted values.",
+            "(acks=all). Errors are RFC 9457 application/problem+json and never echo submitted values. "
+            "No string of a body may hold NUL (U+0000); no credential header may be sent twice.",
         },
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "crmb_live_… API key"}},
