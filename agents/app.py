@@ -134,6 +134,7 @@ class Wiring:
             lane=lane,
             envelopes=self.codec("envelope.v1.avsc", self.topics.default),
             deliveries=DeliveryEncoder(lambda topic: self.codec("delivery.v1.avsc", topic)),
+            decisions=self.codec("delivery_outcome.v2.avsc", self.topics.deliveries),
             topics=self.topics,
             routes=self.routes,
             dedupe=self.dedupe,
@@ -174,7 +175,7 @@ class Wiring:
         return Sink(
             kind=kind,
             deliveries=self.delivery_codec,
-            outcomes=self.codec("delivery_outcome.v1.avsc", self.topics.deliveries),
+            outcomes=self.codec("delivery_outcome.v2.avsc", self.topics.deliveries),
             topics=self.topics,
             config=self.routes,
             finished=self.tables["sink-finished"],
@@ -190,7 +191,7 @@ class Wiring:
     async def archive(self) -> Archive:
         return Archive(
             log_=self.resources.delivery_log,
-            outcomes=self.codec("delivery_outcome.v1.avsc", self.topics.deliveries),
+            outcomes=self.codec("delivery_outcome.v2.avsc", self.topics.deliveries),
             dlq_topic=self.topics.dlq,
         )
 

@@ -1,6 +1,7 @@
-"""The archive agent: delivery outcomes and DLQ records into PostgreSQL, in batches.
+"""The archive agent: delivery outcomes, routing decisions and DLQ records into PostgreSQL, in batches.
 
-It reads ``crmbus.deliveries`` and ``crmbus.dlq`` and writes one transaction per batch
+It reads ``crmbus.deliveries`` (the sinks' attempts and the router's decision for each event)
+and ``crmbus.dlq`` and writes one transaction per batch
 (``infra.db.delivery_log``). PostgreSQL being away only holds this agent back: it retries the
 batch with backoff and acknowledges it once written, while routing and delivery go on. A DLQ
 row keeps the record's key, bytes and headers, so the archive alone can explain and replay it.
@@ -22,6 +23,7 @@ from infra.db.errors import error_name
 from schemas.codec import AvroCodec
 from streams import dead_letter as dlq
 from streams.errors import PoisonMessageError, StoreRefusedError
+from streams.event_status import DECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class Archive:
     async def handle(self, batch: Sequence[Consumed]) -> None:
         attempts: list[dict[str, Any]] = []
         letters: list[dict[str, Any]] = []
+        decisions: dict[Any, dict[str, Any]] = {}  # one per event and batch: an upsert takes a row once
         for record in batch:
             if record.origin.topic == self._dlq_topic:
                 letters.append(dead_letter_row(record))
@@ -46,14 +49,19 @@ class Archive:
             except PoisonMessageError:
                 log.warning("undecodable delivery outcome skipped", extra={"offset": record.origin.offset})
                 continue
-            attempts.append(attempt_row(outcome))
-        await self._write(attempts, letters)
+            if outcome["outcome"] in DECISIONS:
+                decisions[outcome["event_id"]] = decision_row(outcome)
+            else:
+                attempts.append(attempt_row(outcome))
+        await self._write(attempts, letters, list(decisions.values()))
 
-    async def _write(self, attempts: list[dict[str, Any]], letters: list[dict[str, Any]]) -> None:
+    async def _write(
+        self, attempts: list[dict[str, Any]], letters: list[dict[str, Any]], decisions: list[dict[str, Any]]
+    ) -> None:
         backoff = _BACKOFF_FIRST_S
         while True:
             try:
-                await asyncio.to_thread(self._log.record, attempts, letters)
+                await asyncio.to_thread(self._log.record, attempts, letters, decisions)
                 if letters:
                     DLQ_DEPTH.set(await asyncio.to_thread(self._log.open_dead_letters))
                 return
@@ -84,6 +92,18 @@ def attempt_row(outcome: dict[str, Any]) -> dict[str, Any]:
         "error_class": outcome["error_class"],
         "response_excerpt": outcome.get("response_excerpt"),
         "created_at": outcome["at"],
+    }
+
+
+def decision_row(outcome: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event_id": outcome["event_id"],
+        "tenant_id": outcome["tenant_id"],
+        "event_type": outcome["event_type"],
+        "decision": outcome["outcome"],
+        "planned": outcome["planned"],
+        "failed_routes": outcome["failed_routes"],
+        "decided_at": outcome["at"],
     }
 
 

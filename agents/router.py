@@ -1,4 +1,5 @@
-"""The router: each event in, its fan-out out — deliveries, delayed actions, public copy.
+"""The router: each event in, its fan-out out — deliveries, delayed actions, public copy — and
+its decision (routed, no route, deduplicated) on ``crmbus.deliveries`` for ``GET /v1/events/{id}``.
 
 One call handles one batch. Decisions are ``streams``' pure functions (``fan_out``, the dedupe
 key, the DLQ headers); this module only decodes, writes and remembers. The order is what makes
@@ -27,6 +28,7 @@ from schemas.topic_names import TopicNames
 from streams.dead_letter import REPLAY, ROUTE_ID, dead_letter_headers, header
 from streams.envelope import Envelope
 from streams.errors import PoisonMessageError, SchemaMismatchError
+from streams.event_status import Decision, decision_record
 from streams.event_types import EVENT_TYPES
 from streams.routes import PlannedDelivery, fan_out
 
@@ -73,13 +75,14 @@ class Router:
         lane: str,
         envelopes: AvroCodec,
         deliveries: DeliveryEncoder,
+        decisions: AvroCodec,
         topics: TopicNames,
         routes: ConfigCache,
         dedupe: DedupeStore,
         writer: OutputWriter,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        self._lane, self._envelopes, self._deliveries = lane, envelopes, deliveries
+        self._lane, self._envelopes, self._deliveries, self._decisions = lane, envelopes, deliveries, decisions
         self._topics, self._routes, self._dedupe, self._writer = topics, routes, dedupe, writer
         self._clock = clock
 
@@ -130,7 +133,8 @@ class Router:
         key = dedupe_key(envelope.tenant_id, envelope.dedupe_key)
         if not replay and (key in in_batch or self._dedupe.seen(key)):
             outcomes["duplicate"] += 1
-            return []
+            outcomes["out:decision"] += 1
+            return [self._decision(envelope, "deduplicated", now)]
         in_batch.add(key)
         remember.append((record.origin.partition, key))
         routes = self._routes.book.routes_for(envelope.tenant_id, envelope.type)
@@ -158,8 +162,22 @@ class Router:
         if public is not None and only_route is None:
             outputs.append(Output(public, record.key, record.value))
             outcomes["out:public"] += 1
+        if only_route is None:  # a replay of one route decides nothing new about the event
+            decided: Decision = "routed" if plan.deliveries or plan.failures else "no_route"
+            outputs.append(self._decision(envelope, decided, now, len(plan.deliveries), len(plan.failures)))
+            outcomes["out:decision"] += 1
         outcomes["dead_lettered" if plan.failures else "routed" if plan.deliveries else "unrouted"] += 1
         return outputs
+
+    def _decision(
+        self, envelope: Envelope, decision: Decision, now: datetime, planned: int = 0, failed: int = 0
+    ) -> Output:
+        value = decision_record(
+            event_id=envelope.event_id, tenant_id=envelope.tenant_id, event_type=envelope.type,
+            decision=decision, planned=planned, failed_routes=failed, at=now,
+        )  # fmt: skip
+        # Keyed by tenant, like the sinks' outcomes on the same topic.
+        return Output(self._topics.deliveries, envelope.tenant_id.encode(), self._decisions.encode(value))
 
     def _dead_letter(
         self,

@@ -116,7 +116,8 @@ class InvalidEventError(CrmbusError):
 
 
 class SignatureError(CrmbusError):
-    """A signed webhook failed verification; ``reason`` is missing, mismatch, expired or replayed."""
+    """A signed webhook failed verification; ``reason`` is missing, mismatch, expired, replayed
+    or unsupported_algorithm."""
 
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)

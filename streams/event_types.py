@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from streams.errors import InvalidEventError
 from streams.payload_fields import (
+    INTEGRAL,
     Cep,
     Channel,
     Cpf,
@@ -123,7 +125,7 @@ class ServiceCompleted(Payload):
     caregiver_id: EntityId
     service_type: ServiceType
     started_at: UtcDatetime
-    ended_at: UtcDatetime
+    ended_at: UtcDatetime = Field(description="Later than started_at.")
     notes: Note | None = None
     client_name: Name | None = Field(default=None, description="How to greet the client in a message.")
     client_phone: Phone | None = Field(
@@ -142,14 +144,24 @@ class ServiceCompleted(Payload):
 class PaymentReceived(Payload):
     """Money arrived for an invoice."""
 
+    # The validators' cross-field rules, stated in the JSON Schema too (OpenAPI and server agree).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["method"], "properties": {"method": {"not": {"const": "card"}}}},
+            "then": {"properties": {"installments": {"type": "null"}}},
+        }
+    )
+
     payment_id: EntityId
     invoice_id: EntityId | None = None
     client_id: EntityId
-    amount_cents: int = Field(strict=True, gt=0, le=10**11, description="Amount in centavos: R$ 12,50 is 1250.")
+    amount_cents: Annotated[int, Field(gt=0, le=10**11), INTEGRAL] = Field(
+        description="Amount in centavos: R$ 12,50 is 1250."
+    )
     currency: Literal["BRL"] = "BRL"
     paid_at: UtcDatetime
     method: PaymentMethod
-    installments: int | None = Field(default=None, strict=True, ge=1, le=24)
+    installments: Annotated[int, Field(ge=1, le=24), INTEGRAL] | None = None
 
     @field_validator("installments")
     @classmethod
@@ -167,6 +179,24 @@ class Media(Payload):
 
 class WhatsAppMessageReceived(Payload):
     """A contact sent us a WhatsApp message in a one-to-one chat."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"required": ["kind"], "properties": {"kind": {"const": "text"}}},
+                    "then": {"required": ["text"], "properties": {"text": {"type": "string"}}},
+                },
+                {
+                    "if": {
+                        "required": ["kind"],
+                        "properties": {"kind": {"not": {"enum": [kind for kind in sorted(_MEDIA_KINDS)]}}},
+                    },
+                    "then": {"properties": {"media": {"type": "null"}}},
+                },
+            ]
+        }
+    )
 
     provider: WhatsAppProvider
     instance: Label = Field(description="The provider's instance or session that received the message.")
@@ -239,7 +269,9 @@ def validate_payload(event_type: str, payload: Mapping[str, Any]) -> dict[str, A
         # The unknown name is not repeated: it is whatever the client sent.
         raise InvalidEventError("type: is not a known event type", field="type")
     try:
-        validated = model.model_validate(dict(payload) if isinstance(payload, Mapping) else payload)
+        # Strict JSON validation, as the OpenAPI document states the types: 0 is not a date-time,
+        # "1" not an integer, 1 not a boolean (lax mode took them all).
+        validated = model.model_validate_json(orjson.dumps(payload), strict=True)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
         path = ".".join(str(part) for part in first["loc"]) or "payload"

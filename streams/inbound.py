@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,14 @@ from streams.instants import InstantOutOfRangeError, as_utc
 
 FIELDS = ("type", "payload", "occurred_at", "idempotency_key", "correlation_id", "ordering_key")
 MAX_KEY_LENGTH = 200
+# Keys are opaque text: any character but the C0 and C1 controls. The OpenAPI document states the
+# same pattern, so the document and the server agree on what a key may be.
+KEY_PATTERN = rf"^[^\u0000-\u001f\u007f-\u009f]{{1,{MAX_KEY_LENGTH}}}$"
+_KEY = re.compile(KEY_PATTERN)
+# An HTTP header carries visible ASCII with no space at either end (anything else does not reach
+# the server as sent).
+HEADER_KEY_PATTERN = rf"^[!-~]([ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
+_HEADER_KEY = re.compile(HEADER_KEY_PATTERN)
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 PayloadValidator = Callable[[str, Mapping[str, Any]], dict[str, Any]]
@@ -21,8 +30,10 @@ def _text(doc: Mapping[str, Any], name: str) -> str | None:
     value = doc.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > MAX_KEY_LENGTH or not value.isprintable():
-        raise InvalidEventError(f"{name} must be a printable string of 1 to {MAX_KEY_LENGTH} characters", field=name)
+    if not isinstance(value, str) or _KEY.fullmatch(value) is None:
+        raise InvalidEventError(
+            f"{name} must be a string of 1 to {MAX_KEY_LENGTH} characters without control characters", field=name
+        )
     return value
 
 
@@ -67,7 +78,12 @@ def envelope_from_request(
         raise InvalidEventError("payload is required and must be a JSON object", field="payload")
     body_key = _text(doc, "idempotency_key")
     if idempotency_header is not None:
-        header_key = _text({"Idempotency-Key": idempotency_header}, "Idempotency-Key")
+        if _HEADER_KEY.fullmatch(idempotency_header) is None:
+            raise InvalidEventError(
+                f"the Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} visible ASCII characters (spaces inside)",
+                field="Idempotency-Key",
+            )
+        header_key = idempotency_header
         if body_key is not None and body_key != header_key:
             raise InvalidEventError("the Idempotency-Key header and idempotency_key differ", field="idempotency_key")
         body_key = header_key

@@ -2,7 +2,9 @@
 
 Two schemes arrive at the ingress:
 
-* WAHA: ``X-Webhook-Hmac`` is the hex HMAC-SHA512 of the raw body.
+* WAHA: ``X-Webhook-Hmac`` is the hex HMAC-SHA512 of the raw body, and WAHA names the algorithm
+  in ``X-Webhook-Hmac-Algorithm: sha512``. Any other algorithm is refused, never ignored: a sender
+  that signs otherwise is misconfigured. Without the header, sha512 (WAHA's) is meant.
 * crmbus (CRM, Operacao, Financeiro): ``X-Crmbus-Timestamp`` (Unix seconds) and
   ``X-Crmbus-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">``; the timestamp must be
   within ±5 minutes and a signature is accepted once: ``ReplayGuard`` within one process, and
@@ -21,13 +23,19 @@ TOLERANCE_S = 300
 REPLAY_WINDOW_S = TOLERANCE_S * 2
 """How long a used signature is remembered: its timestamp can be up to TOLERANCE_S either side of now."""
 SCHEME = "v1"
+WAHA_ALGORITHMS = ("sha512",)
 
 
 def waha_signature(secret: bytes, body: bytes) -> str:
     return hmac.new(secret, body, hashlib.sha512).hexdigest()
 
 
-def verify_waha(secret: bytes, body: bytes, header: str | None) -> None:
+def verify_waha(secret: bytes, body: bytes, header: str | None, algorithm: str | None = None) -> None:
+    if algorithm is not None and algorithm.strip().lower() not in WAHA_ALGORITHMS:
+        raise SignatureError(
+            f"X-Webhook-Hmac-Algorithm is not supported; supported: {', '.join(WAHA_ALGORITHMS)}",
+            reason="unsupported_algorithm",
+        )
     if not header:
         raise SignatureError("X-Webhook-Hmac is missing", reason="missing")
     if not hmac.compare_digest(waha_signature(secret, body), header.strip().lower()):

@@ -120,7 +120,7 @@ async def ingress_resources(settings: Settings) -> AsyncIterator[IngressResource
             publisher=EventPublisher(producer, codec, lanes),
             principal=ApiKeys(engine).principal,
             source=InboundSources(engine, SecretBox.from_settings(settings)).resolve,
-            attempts=DeliveryLog(engine).attempts,
+            history=DeliveryLog(engine).history,
             ping_database=partial(ping, engine),
             claim_signature=claims.claim,
             release_signature=claims.release,

@@ -21,7 +21,7 @@ from prometheus_client import (
 
 RejectionReason = Literal[
     "unauthenticated", "rate_limited", "too_large", "unsupported_media_type", "malformed_json",
-    "invalid_event", "bad_signature", "replayed", "not_found", "kafka_unavailable",
+    "invalid_event", "bad_signature", "replayed", "not_found", "kafka_unavailable", "duplicate_header",
 ]  # fmt: skip
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -46,7 +46,9 @@ ROUTER_EVENTS = Counter(
     ["lane", "outcome"],  # routed | duplicate | unrouted | dead_lettered
 )
 ROUTER_OUTPUTS = Counter(
-    "crmbus_router_outputs_total", "Records the router wrote, by kind (deliver, scheduled, public, dlq).", ["kind"]
+    "crmbus_router_outputs_total",
+    "Records the router wrote, by kind (deliver, scheduled, public, decision, dlq).",
+    ["kind"],
 )
 ROUTER_BATCH = Histogram(
     "crmbus_router_batch_seconds", "Time to route one batch, outputs acknowledged included.", buckets=_LATENCY_BUCKETS

@@ -1,9 +1,11 @@
-"""The delivery history in PostgreSQL: every attempt (``webhook_deliveries``) and the DLQ archive
-(``dead_letter``), written in batches by the archive agent.
+"""The delivery history in PostgreSQL: the router's decision for each event (``event_status``),
+every attempt (``webhook_deliveries``) and the DLQ archive (``dead_letter``), written in batches
+by the archive agent.
 
-Writes are idempotent — an attempt is unique by (delivery id, attempt), a DLQ record by its
-original topic, partition and offset — so a batch archived twice (a crash between the insert and
-the offset commit) leaves one row each.
+Writes are idempotent — a decision is unique by event id (the latest wins: a replayed event is
+decided again), an attempt by (delivery id, attempt), a DLQ record by its original topic,
+partition and offset — so a batch archived twice (a crash between the insert and the offset
+commit) leaves one row each.
 """
 
 from __future__ import annotations
@@ -18,9 +20,16 @@ from sqlalchemy import Engine, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from infra.db.errors import translated
-from infra.db.models import DeadLetter, WebhookDelivery
+from infra.db.models import DeadLetter, EventStatus, WebhookDelivery
+from streams.event_status import RoutingDecision
 
 _ATTEMPTS = insert(WebhookDelivery).on_conflict_do_nothing(index_elements=["delivery_id", "attempt"])
+_DECISIONS = insert(EventStatus)
+_DECISIONS = _DECISIONS.on_conflict_do_update(
+    index_elements=["event_id"],
+    set_={name: _DECISIONS.excluded[name] for name in ("decision", "planned", "failed_routes", "decided_at")},
+    where=_DECISIONS.excluded.decided_at >= EventStatus.decided_at,
+)
 _DEAD_LETTERS = insert(DeadLetter).on_conflict_do_nothing(
     index_elements=["original_topic", "original_partition", "original_offset"]
 )
@@ -39,13 +48,29 @@ class DeliveryAttempt:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class EventHistory:
+    """What became of one event so far: the router's decision (None before it is archived) and
+    the delivery attempts, the oldest first."""
+
+    event_type: str | None
+    decision: RoutingDecision | None
+    attempts: list[DeliveryAttempt]
+
+
 class DeliveryLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     @translated("archiving deliveries")
-    def record(self, attempts: Sequence[Mapping[str, Any]], dead_letters: Sequence[Mapping[str, Any]]) -> None:
-        """Insert rows of ``webhook_deliveries`` and ``dead_letter``, skipping those already there."""
+    def record(
+        self,
+        attempts: Sequence[Mapping[str, Any]],
+        dead_letters: Sequence[Mapping[str, Any]],
+        decisions: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Insert rows of ``webhook_deliveries`` and ``dead_letter``, skipping those already there,
+        and upsert the rows of ``event_status``."""
         # Parameters apart from the statement (executemany): SQLAlchemy compiles it once and caches
         # it, and still sends multi-row VALUES ("insertmanyvalues"). A statement carrying the rows
         # in .values([...]) was compiled afresh for every batch: most of the archive's CPU.
@@ -54,11 +79,17 @@ class DeliveryLog:
                 connection.execute(_ATTEMPTS, list(attempts))
             if dead_letters:
                 connection.execute(_DEAD_LETTERS, list(dead_letters))
+            if decisions:
+                connection.execute(_DECISIONS, list(decisions))
 
-    @translated("reading deliveries")
-    def attempts(self, event_id: uuid.UUID, tenant_id: str) -> list[DeliveryAttempt]:
-        """Every attempt at delivering ``tenant_id``'s event ``event_id``, the oldest first; none for
-        another tenant's event."""
+    @translated("reading an event's history")
+    def history(self, event_id: uuid.UUID, tenant_id: str) -> EventHistory:
+        """The decision on and every attempt at delivering ``tenant_id``'s event ``event_id``;
+        nothing for another tenant's event."""
+        decided = select(
+            EventStatus.event_type, EventStatus.decision, EventStatus.planned, EventStatus.failed_routes,
+            EventStatus.decided_at,
+        ).where(EventStatus.event_id == event_id, EventStatus.tenant_id == tenant_id)  # fmt: skip
         attempts = WebhookDelivery
         query = (
             select(
@@ -69,7 +100,12 @@ class DeliveryLog:
             .order_by(attempts.created_at)
         )  # fmt: skip
         with self.engine.connect() as connection:
-            return [DeliveryAttempt(*row) for row in connection.execute(query)]
+            decision = connection.execute(decided).one_or_none()
+            found = [DeliveryAttempt(*row) for row in connection.execute(query)]
+        if decision is None:
+            return EventHistory(found[0].event_type if found else None, None, found)
+        event_type, *facts = decision
+        return EventHistory(event_type, RoutingDecision(*facts), found)
 
     @translated("counting open DLQ records")
     def open_dead_letters(self) -> int:

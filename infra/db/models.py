@@ -156,6 +156,20 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = _now()
 
 
+class EventStatus(Base):
+    """What the router decided for one event (routed, no_route, deduplicated), for
+    ``GET /v1/events/{id}``; the deliveries' own progress is in ``webhook_deliveries``."""
+
+    __tablename__ = "event_status"
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[str] = mapped_column(String(16))
+    planned: Mapped[int] = mapped_column(Integer)
+    failed_routes: Mapped[int] = mapped_column(Integer)
+    decided_at: Mapped[datetime]
+
+
 class DeadLetter(Base):
     """The PostgreSQL archive of ``crmbus.dlq``: original bytes, why it failed, what became of it."""
 

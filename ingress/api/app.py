@@ -18,14 +18,16 @@ from ingress.api import events, operations, webhooks
 from ingress.api.auth import CachedLookup, SignatureGuard, not_rotated_out
 from ingress.api.limits import RequestLimits
 from ingress.api.state import STATE, IngressResources, IngressState
-from ingress.http.middleware import observe, problems
+from ingress.http.middleware import observe, problems, single_credentials
 from streams.rate_limit import Limit
 
 OpenResources = Callable[[], AbstractAsyncContextManager[IngressResources]]
 
 
 def build_app(settings: Settings, open_resources: OpenResources) -> web.Application:
-    app = web.Application(middlewares=[observe, problems], client_max_size=settings.ingress_max_body_bytes + 1)
+    app = web.Application(
+        middlewares=[observe, problems, single_credentials], client_max_size=settings.ingress_max_body_bytes + 1
+    )
     app.add_routes([*events.routes(), *webhooks.routes(), *operations.routes()])
     app.cleanup_ctx.append(partial(_state, settings, open_resources))
     return app
@@ -51,7 +53,7 @@ async def _state(settings: Settings, open_resources: OpenResources, app: web.App
                 Limit(settings.rate_limit_tenant_per_s / workers, max(1.0, settings.rate_limit_tenant_burst / workers)),
                 Limit(settings.rate_limit_key_per_s / workers, max(1.0, settings.rate_limit_key_burst / workers)),
             ),
-            attempts=resources.attempts,
+            history=resources.history,
             ping_database=resources.ping_database,
         )
         # Everything built so far lives as long as the process: keep it out of the collector's

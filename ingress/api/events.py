@@ -17,6 +17,7 @@ from ingress.http.bodies import json_response, read_json
 from ingress.http.problems import Problem, invalid_event, kafka_unavailable
 from streams.envelope import Envelope
 from streams.errors import InvalidEventError, ProduceError
+from streams.event_status import event_status
 from streams.event_types import validate_payload
 from streams.inbound import envelope_from_request
 
@@ -65,13 +66,15 @@ async def post_batch(request: web.Request) -> web.Response:
         raise invalid_event('the body must be {"events": [ ... ]} with at least one event', "events")
     if len(items) > state.settings.ingress_batch_max:
         raise invalid_event(f"at most {state.settings.ingress_batch_max} events per batch", "events")
+    # Not even an object: the batch is malformed as a whole, not one of its events invalid.
+    not_object = next((index for index, item in enumerate(items) if not isinstance(item, dict)), None)
+    if not_object is not None:
+        raise invalid_event("each event must be a JSON object", f"events[{not_object}]")
     limit_headers = state.limits.check(principal.tenant_id, str(principal.key_id), cost=len(items))
     results: list[dict[str, Any] | None] = [None] * len(items)
     valid: list[tuple[int, Envelope]] = []
     for index, item in enumerate(items):
         try:
-            if not isinstance(item, dict):
-                raise InvalidEventError("each event must be a JSON object", field=None)
             event = envelope_from_request(
                 item, tenant_id=principal.tenant_id, source=SOURCE, validate_payload=validate_payload
             )
@@ -96,18 +99,22 @@ async def post_batch(request: web.Request) -> web.Response:
 
 
 async def get_event(request: web.Request) -> web.Response:
-    """What became of an event: its delivery attempts. Only the owning tenant sees them (else 404)."""
+    """What became of an event: its status and delivery attempts. Only the owning tenant sees it (else 404)."""
     state = request.app[STATE]
     principal = await state.principal(request)
     try:
         event_id = uuid.UUID(request.match_info["event_id"])
     except ValueError:
         raise invalid_event("event_id must be a UUID", "event_id") from None
-    rows = await asyncio.to_thread(state.attempts, event_id, principal.tenant_id)  # PostgreSQL away: 503
-    if not rows:
+    history = await asyncio.to_thread(state.history, event_id, principal.tenant_id)  # PostgreSQL away: 503
+    status = event_status(history.decision, ((a.delivery_id, a.status) for a in history.attempts))
+    if status is None:
         raise Problem(
-            404, "not-found", "Not found", "no deliveries of this event for your tenant yet", reason="not_found"
-        )
+            404, "not-found", "Not found",
+            "no event of your tenant with this id has been routed yet: an accepted event shows here "
+            "once the router has taken it, usually within a second of its 202",
+            reason="not_found",
+        )  # fmt: skip
     deliveries = [
         {
             "delivery_id": row.delivery_id,
@@ -117,14 +124,20 @@ async def get_event(request: web.Request) -> web.Response:
             "status_code": row.status_code,
             "at": row.created_at.astimezone(UTC).isoformat(),
         }
-        for row in rows
+        for row in history.attempts
     ]
-    return json_response(200, {"event_id": str(event_id), "type": rows[0].event_type, "deliveries": deliveries}, {})
+    decision = history.decision
+    answer: dict[str, Any] = {"event_id": str(event_id), "type": history.event_type, "status": status}
+    if decision is not None:
+        answer |= {"routed_at": decision.decided_at.astimezone(UTC).isoformat(), "planned": decision.planned}
+    return json_response(200, answer | {"deliveries": deliveries}, {})
 
 
 def routes() -> list[web.RouteDef]:
     return [
         web.post("/v1/events", post_event),
         web.post("/v1/events/batch", post_batch),
-        web.get("/v1/events/{event_id}", get_event),
+        # Only id-shaped segments: "batch" must not match, so OPTIONS and GET on /v1/events/batch
+        # answer as the batch resource does (405, Allow: POST) instead of as an event lookup.
+        web.get("/v1/events/{event_id:[0-9A-Fa-f-]{32,36}}", get_event),
     ]

@@ -6,8 +6,9 @@ from functools import cache
 from importlib.metadata import version
 from typing import Any
 
+from streams.event_status import STATUSES
 from streams.event_types import json_schemas
-from streams.inbound import MAX_KEY_LENGTH
+from streams.inbound import HEADER_KEY_PATTERN, KEY_PATTERN, MAX_KEY_LENGTH
 from streams.sources import SOURCES
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -15,7 +16,8 @@ PROBLEM = {"$ref": "#/components/schemas/Problem"}
 
 def _problems(*statuses: int) -> dict[str, Any]:
     reasons = {
-        400: "Malformed JSON",
+        400: "Malformed JSON, or a credential header (Authorization, X-Api-Key, X-Webhook-Token, a signature "
+        "header, Idempotency-Key) sent twice",
         401: "Missing or invalid credentials or signature",
         404: "Not found",
         413: "Body too large",
@@ -31,7 +33,8 @@ def _problems(*statuses: int) -> dict[str, Any]:
 
 
 def _event_request() -> dict[str, Any]:
-    key = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH}
+    # null is the same as leaving a field out.
+    key = {"type": ["string", "null"], "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": KEY_PATTERN}
     variants = [
         {
             "type": "object",
@@ -41,7 +44,12 @@ def _event_request() -> dict[str, Any]:
             "properties": {
                 "type": {"const": event_type},
                 "payload": schema,
-                "occurred_at": {"type": "string", "format": "date-time"},
+                "occurred_at": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "When it happened: from 1970-01-01 (UTC), not more than 5 minutes in the "
+                    "future. Default: now.",
+                },
                 "idempotency_key": key,
                 "correlation_id": key,
                 "ordering_key": key,
@@ -62,8 +70,9 @@ def _webhook(token: dict[str, str]) -> dict[str, Any]:
     return {
         "post": {
             "summary": "A source's webhook in its own format (Z-API, WAHA, site, CRM, Operacao, Financeiro)",
-            "description": "WAHA bodies carry X-Webhook-Hmac (HMAC-SHA512); CRM, Operacao and Financeiro "
-            "bodies carry X-Crmbus-Timestamp and X-Crmbus-Signature (v1=HMAC-SHA256 of '<timestamp>.<body>').",
+            "description": "WAHA bodies carry X-Webhook-Hmac (HMAC-SHA512) and X-Webhook-Hmac-Algorithm: sha512 "
+            "(any other algorithm is a 401); CRM, Operacao and Financeiro bodies carry X-Crmbus-Timestamp and "
+            "X-Crmbus-Signature (v1=HMAC-SHA256 of '<timestamp>.<body>'). A string holding NUL is a 422.",
             "parameters": [source, token | {"required": True, "schema": {"type": "string"}}],
             "requestBody": {"required": True, **_json({"type": "object"})},
             "responses": {
@@ -76,7 +85,8 @@ def _webhook(token: dict[str, str]) -> dict[str, Any]:
 
 
 @cache
-def document() -> dict[str, Any]:
+def document(batch_max: int) -> dict[str, Any]:
+    """The document for an ingress taking at most ``batch_max`` events per batch."""
     accepted = {
         "type": "object",
         "required": ["event_id", "status", "topic", "partition", "offset"],
@@ -89,6 +99,37 @@ def document() -> dict[str, Any]:
             "offset": {"type": "integer"},
         },
     }
+    history = {
+        "type": "object",
+        "required": ["event_id", "type", "status", "deliveries"],
+        "properties": {
+            "event_id": {"type": "string", "format": "uuid"},
+            "type": {"type": "string"},
+            "status": {
+                "enum": list(STATUSES),
+                "description": "routed: deliveries planned, none attempted yet; delivering: some still "
+                "pending or retrying (delayed actions included); delivered: every planned delivery made; "
+                "failed: all settled, at least one in the DLQ; no_route: no route matched; "
+                "deduplicated: its idempotency key was seen before, nothing more was produced.",
+            },
+            "routed_at": {"type": "string", "format": "date-time"},
+            "planned": {"type": "integer", "description": "Deliveries the router planned"},
+            "deliveries": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "delivery_id": {"type": "string"},
+                        "destination": {"type": "string"},
+                        "attempt": {"type": "integer"},
+                        "status": {"enum": ["delivered", "retrying", "dead_lettered", "duplicate"]},
+                        "status_code": {"type": ["integer", "null"]},
+                        "at": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
+        },
+    }
     secured: list[dict[str, list[str]]] = [{"apiKey": []}]
     return {
         "openapi": "3.1.0",
@@ -96,7 +137,8 @@ def document() -> dict[str, Any]:
             "title": "crmbus ingress",
             "version": version("crmbus"),
             "description": "Events and webhooks into crmbus. A 202 means the event is stored in Kafka "
-            "(acks=all). Errors are RFC 9457 application/problem+json and never echo submitted values.",
+            "(acks=all). Errors are RFC 9457 application/problem+json and never echo submitted values. "
+            "No string of a body may hold NUL (U+0000); no credential header may be sent twice.",
         },
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "crmb_live_… API key"}},
@@ -109,12 +151,14 @@ def document() -> dict[str, Any]:
                         "title": {"type": "string"},
                         "status": {"type": "integer"},
                         "detail": {"type": "string"},
-                        "field": {"type": "string"},
+                        "field": {"type": "string", "description": "The offending field's dotted path"},
+                        "header": {"type": "string", "description": "The header sent twice"},
                         "instance": {"type": "string"},
                     },
                 },
                 "EventRequest": _event_request(),
                 "Accepted": accepted,
+                "EventHistory": history,
             },
         },
         "paths": {
@@ -127,7 +171,8 @@ def document() -> dict[str, Any]:
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
-                            "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH},
+                            "description": "Equal to the body's idempotency_key when both are sent.",
+                            "schema": {"type": "string", "pattern": HEADER_KEY_PATTERN},
                         }
                     ],
                     "requestBody": {"required": True, **_json({"$ref": "#/components/schemas/EventRequest"})},
@@ -152,7 +197,14 @@ def document() -> dict[str, Any]:
                                     "events": {
                                         "type": "array",
                                         "minItems": 1,
-                                        "items": {"$ref": "#/components/schemas/EventRequest"},
+                                        "maxItems": batch_max,
+                                        # Each event is checked on its own and answered in its result
+                                        # (207), so any object is a well-formed item here.
+                                        "items": {
+                                            "type": "object",
+                                            "description": "An EventRequest; one that is not valid gets "
+                                            "its own problem in results, the others are written.",
+                                        },
                                     }
                                 },
                             }
@@ -167,7 +219,9 @@ def document() -> dict[str, Any]:
             },
             "/v1/events/{event_id}": {
                 "get": {
-                    "summary": "Delivery attempts of one of your events",
+                    "summary": "What became of one of your events: its status and delivery attempts",
+                    "description": "An accepted event shows here once the router has taken it (usually "
+                    "within a second of its 202); before that, and for another tenant's event, 404.",
                     "security": secured,
                     "parameters": [
                         {
@@ -178,8 +232,11 @@ def document() -> dict[str, Any]:
                         }
                     ],
                     "responses": {
-                        "200": {"description": "Deliveries", **_json({"type": "object"})},
-                        **_problems(401, 404, 422, 503),
+                        "200": {
+                            "description": "Its status and attempts",
+                            **_json({"$ref": "#/components/schemas/EventHistory"}),
+                        },
+                        **_problems(400, 401, 404, 422, 503),
                     },
                 }
             },

@@ -86,8 +86,8 @@ async def metrics(_: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 
-async def openapi(_: web.Request) -> web.Response:
-    return json_response(200, document())
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(200, document(request.app[STATE].settings.ingress_batch_max))
 
 
 async def docs(_: web.Request) -> web.Response:

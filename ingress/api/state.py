@@ -1,9 +1,9 @@
-"""What every handler shares: settings, the publisher, authentication, limits, the delivery log."""
+"""What every handler shares: settings, the publisher, authentication, limits, the events' history."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -11,7 +11,7 @@ from aiohttp import web
 from connectors.kafka.producer import AsyncProducer
 from infra.core.settings import Settings
 from infra.db.api_keys import Principal
-from infra.db.delivery_log import DeliveryAttempt
+from infra.db.delivery_log import EventHistory
 from infra.db.inbound_sources import SourceEndpoint
 from ingress.api.auth import CachedLookup, SignatureGuard
 from ingress.api.limits import RequestLimits
@@ -33,8 +33,8 @@ class IngressResources:
     """Who presents this API key, or None."""
     source: Callable[[str], SourceEndpoint | None]
     """Which source endpoint this webhook URL token names, or None."""
-    attempts: Callable[[uuid.UUID, str], Sequence[DeliveryAttempt]]
-    """The delivery attempts of (event id, tenant id), the oldest first."""
+    history: Callable[[uuid.UUID, str], EventHistory]
+    """The router's decision on and the delivery attempts of (event id, tenant id)."""
     ping_database: Callable[[], None]
     """Returns once PostgreSQL answered."""
     claim_signature: Callable[[str, str], bool]
@@ -52,7 +52,7 @@ class IngressState:
     sources: CachedLookup[SourceEndpoint]
     replays: SignatureGuard
     limits: RequestLimits
-    attempts: Callable[[uuid.UUID, str], Sequence[DeliveryAttempt]]
+    history: Callable[[uuid.UUID, str], EventHistory]
     ping_database: Callable[[], None]
 
     async def principal(self, request: web.Request) -> Principal:

@@ -2,9 +2,10 @@
 
 The endpoint's token (in the URL, or in ``X-Webhook-Token`` on ``POST /v1/webhooks/{source}``) says
 which tenant and source is calling; unknown tokens are 404, like any unknown capability URL.
-Where the source signs, the body's signature is checked too: WAHA's ``X-Webhook-Hmac``, and for
-CRM, Operacao and Financeiro crmbus's timestamped ``X-Crmbus-Signature``. The body is then mapped
-by the pure mapper of ``streams.sources`` and written like any other event.
+Where the source signs, the body's signature is checked too: WAHA's ``X-Webhook-Hmac`` (with
+``X-Webhook-Hmac-Algorithm``), and for CRM, Operacao and Financeiro crmbus's timestamped
+``X-Crmbus-Signature``. The body is then mapped by the pure mapper of ``streams.sources`` and
+written like any other event.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ async def _verify(state: IngressState, endpoint: SourceEndpoint, request: web.Re
     if secret is None:
         return None
     if endpoint.source == "waha":
-        verify_waha(secret, body, request.headers.get("X-Webhook-Hmac"))
+        verify_waha(
+            secret, body, request.headers.get("X-Webhook-Hmac"), request.headers.get("X-Webhook-Hmac-Algorithm")
+        )
         return None
     now = time.time()
     signature = verify_crmbus(

@@ -1,4 +1,4 @@
-"""Request and response bodies: media type (415), size (413), JSON (400) as problems; JSON answers."""
+"""Request and response bodies: media type (415), size (413), JSON (400), NUL (422) as problems; JSON answers."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ingress.http.problems import Problem, malformed_json
+from ingress.http.problems import Problem, invalid_event, malformed_json
+from streams.nul_text import nul_path
 
 JSON_TYPES = ("application/json",)
+# JSON can carry NUL only as this escape (a raw NUL byte is malformed JSON), so bodies without it,
+# nearly all of them, skip the walk over the parsed document.
+_NUL_ESCAPE = b"\\u0000"
 
 
 def too_large(limit: int) -> Problem:
@@ -45,12 +49,17 @@ async def read_json_bytes(request: web.Request, limit: int) -> bytes:
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object: every inbound body (events API, source webhooks) is read here."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise malformed_json(f"the body is not valid JSON (at byte {exc.pos})") from None
     if not isinstance(document, dict):
         raise malformed_json("the body must be a JSON object")
+    if _NUL_ESCAPE in body:
+        where = nul_path(document)
+        if where is not None:
+            raise invalid_event("text must not contain the NUL character (\\u0000)", where or None)
     return document
 
 

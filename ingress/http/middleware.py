@@ -1,4 +1,5 @@
-"""Request ids, structured access logs, metrics, and the conversion of every error to a problem."""
+"""Request ids, structured access logs, metrics, the conversion of every error to a problem, and
+the refusal of ambiguous credentials."""
 
 from __future__ import annotations
 
@@ -15,6 +16,13 @@ from streams.errors import InvalidEventError, ServiceUnreachableError, Signature
 
 log = structlog.get_logger(__name__)
 REQUEST_ID = "X-Request-Id"
+# Every header the ingress reads a credential, signature or idempotency key from. Sent twice, the
+# two may disagree, and proxies and frameworks differ on which one wins: refuse instead of choosing.
+# Several signatures during a secret's rotation go comma-separated in one X-Crmbus-Signature.
+SINGLE_HEADERS = (
+    "Authorization", "X-Api-Key", "X-Webhook-Token", "X-Webhook-Hmac", "X-Webhook-Hmac-Algorithm",
+    "X-Crmbus-Signature", "X-Crmbus-Timestamp", "Idempotency-Key",
+)  # fmt: skip
 
 
 def _route(request: web.Request) -> str:
@@ -80,3 +88,15 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except Exception:
         log.exception("unhandled_error", route=_route(request))
         return Problem(500, "internal", "Internal error", "an unexpected error; it has been logged").response(instance)
+
+
+@web.middleware
+async def single_credentials(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """400 for a request that sends one of ``SINGLE_HEADERS`` more than once, before anything reads it."""
+    for name in SINGLE_HEADERS:
+        if len(request.headers.getall(name, ())) > 1:
+            raise Problem(
+                400, "duplicate-header", "Duplicate header", f"send the {name} header once",
+                reason="duplicate_header", extra={"header": name},
+            )  # fmt: skip
+    return await handler(request)

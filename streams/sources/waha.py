@@ -5,8 +5,9 @@ DTOs (``src/structures/webhooks.dto.ts``, ``enums.dto.ts``): every webhook is
 ``{"id", "timestamp" (ms), "session", "engine", "event", "payload", "me", ...}``. For ``message`` and
 ``message.any`` the payload is a message: ``id`` (``"false_5511999990000@c.us_3EB0..."``),
 ``timestamp`` (s), ``from``, ``to``, ``fromMe``, ``body``, ``hasMedia``, ``media`` {url, mimetype,
-filename}, ``replyTo``, ``_data``. ``message.ack`` carries ``id``, ``from``, ``to``, ``fromMe``,
-``ack`` (-1 ERROR, 0 PENDING, 1 SERVER, 2 DEVICE, 3 READ, 4 PLAYED) and ``ackName``;
+filename}, ``replyTo``, ``_data``. ``message.ack`` carries at least ``id``, ``from``, ``participant``,
+``fromMe``, ``ack`` (-1 ERROR, 0 PENDING, 1 SERVER, 2 DEVICE, 3 READ, 4 PLAYED) and ``ackName``, and
+``to`` where the engine sends it;
 ``session.status`` carries ``{"name", "status"}`` (STOPPED, STARTING, SCAN_QR_CODE, WORKING, FAILED).
 
 Chat ids are international digits plus a suffix: ``@c.us`` for people, ``@g.us`` for groups,
@@ -126,7 +127,10 @@ def _content(message: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
 def _ack(body: Mapping[str, Any], ack: Mapping[str, Any]) -> list[SourceEvent]:
     if not as_flag(ack.get("fromMe"), "payload.fromMe"):
         return []
-    chat = as_text(ack.get("to"), "payload.to")
+    # The chat is ``to`` where the engine names it (WEBJS: ``from`` is then our own number); WAHA's
+    # documented minimum leaves ``to`` out, and NOWEB, which does, names the chat in ``from``.
+    chat_field = "payload.to" if as_optional_text(ack.get("to"), "payload.to") else "payload.from"
+    chat = as_text(ack.get(chat_field.removeprefix("payload.")), chat_field)
     if not (chat.endswith(_PERSON) or chat.endswith(_LINKED_ID)):
         return []
     message_id = as_text(ack.get("id"), "payload.id")
@@ -141,7 +145,7 @@ def _ack(body: Mapping[str, Any], ack: Mapping[str, Any]) -> list[SourceEvent]:
     event = canonical_event(
         "whatsapp.message.status",
         payload,
-        source_fields={**_FIELDS, "message_id": "payload.id", "phone": "payload.to"},
+        source_fields={**_FIELDS, "message_id": "payload.id", "phone": chat_field},
         occurred_at=epoch_datetime(body.get("timestamp"), "timestamp"),
         idempotency_key=f"waha:status:{digest(message_id)}:{status}",
         order_by="phone",

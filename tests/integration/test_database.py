@@ -69,7 +69,7 @@ def test_downgrading_to_base_removes_every_table(migrated, unique):
     with migrated.connect() as conn:
         assert (
             conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one()
-            == "0004_signature_replay"
+            == "0005_event_status"
         )
 
 

@@ -15,12 +15,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Endpoints
 from infra.db.models import DeadLetter, WebhookDelivery
 from infra.devtools.sandbox import Received, SandboxClient
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
 from streams.dead_letter import ATTEMPTS, DESTINATION, ERROR_CLASS, STAGE, STATUS_CODE
+from streams.event_status import event_status
 from streams.routes import delivery_id
 from tests.integration.worker_harness import CRMBUS, Bus, TopicReader, Workers, event, example
 
@@ -140,12 +142,16 @@ def test_a_permanent_error_goes_to_the_dlq_at_once_with_headers_saying_why(wired
 
 def test_every_attempt_and_every_dlq_record_is_archived_in_postgresql(wired, sandbox):
     sandbox.fail("financeiro", status=400)
+    client = event(wired.tenant, "client.registered", example("client.registered"))
     running = workers(wired).start()
     try:
-        wired.lane.send([event(wired.tenant, "client.registered", example("client.registered"))])
+        wired.lane.send([client])
         until(lambda: len(_archived(wired)[0]) == 3 and len(_archived(wired)[1]) == 1, 60, "the archive rows")
     finally:
         running.stop()
+    history = DeliveryLog(wired.engine).history(client.event_id, wired.tenant)
+    assert (history.decision.decision, history.decision.planned) == ("routed", 3)
+    assert event_status(history.decision, [(a.delivery_id, a.status) for a in history.attempts]) == "failed"
     attempts, letters = _archived(wired)
     assert sorted((a.destination, a.status, a.status_code) for a in attempts) == [
         ("email", "delivered", 202),
@@ -308,6 +314,6 @@ def replay(bus: Bus, *args: str) -> str:
 
 def _outcome(bus: Bus) -> Callable[[str, bytes], dict]:
     codec = AvroCodec(
-        load_schema("delivery_outcome.v1.avsc"), bus.topic("crmbus.deliveries-value"), CatalogueSchemaIds()
+        load_schema("delivery_outcome.v2.avsc"), bus.topic("crmbus.deliveries-value"), CatalogueSchemaIds()
     )
     return lambda topic, value: codec.decode(value)

@@ -4,6 +4,7 @@ decode; bad input gets its problem and writes nothing; tenants cannot see or wri
 import uuid
 
 import pytest
+from multidict import CIMultiDict
 from sqlalchemy.orm import Session
 
 from connectors.kafka.admin import apply_catalogue
@@ -92,6 +93,8 @@ BAD_INPUT = [
     ("tenant in body", {"json": {"type": "lead.created", "payload": LEAD, "tenant_id": "beta"}}, "acme", 422, "invalid-event", "tenant_id"),
     ("timestamp at year 1", {"json": {"type": "lead.created", "payload": LEAD, "occurred_at": "0001-01-01T00:30:00+01:00"}}, "acme", 422, "invalid-event", "occurred_at"),
     ("future timestamp", {"json": {"type": "lead.created", "payload": LEAD, "occurred_at": "2099-01-01T00:00:00+00:00"}}, "acme", 422, "invalid-event", "occurred_at"),
+    ("NUL in free text", {"json": {"type": "lead.created", "payload": LEAD | {"notes": "Olá, Fulana\u0000! Tudo bem?"}}}, "acme", 422, "invalid-event", "payload.notes"),
+    ("NUL in a field we do not know", {"json": {"type": "lead.created", "payload": LEAD, "extra": {"x": ["\u0000"]}}}, "acme", 422, "invalid-event", "extra.x[0]"),
 ]  # fmt: skip
 
 
@@ -123,6 +126,58 @@ def test_a_batch_writes_its_valid_events_and_names_each_invalid_one(stack):
     assert body["results"][1]["field"] == "events[1].payload.phone"
     after = end_offsets(stack["bootstrap"], stack["lanes"])
     assert sum(after.values()) - sum(before.values()) == 1
+
+
+def test_a_nul_anywhere_in_a_batch_refuses_the_whole_batch_naming_the_field(stack):
+    before = end_offsets(stack["bootstrap"], stack["lanes"])
+    events = [{"type": "lead.created", "payload": LEAD}, {"type": "lead.created", "payload": LEAD | {"notes": "a\x00"}}]
+    status, _, body = post(stack, "/v1/events/batch", json={"events": events}, headers=bearer(stack["acme"]))
+    assert (status, body["type"], body["field"]) == (422, "urn:crmbus:problem:invalid-event", "events[1].payload.notes")
+    assert "NUL" in body["detail"]
+    assert end_offsets(stack["bootstrap"], stack["lanes"]) == before
+
+
+TWICE = {
+    "Authorization": lambda keys: [("Authorization", f"Bearer {keys[0]}"), ("Authorization", f"Bearer {keys[1]}")],
+    "X-Api-Key": lambda keys: [("X-Api-Key", keys[0]), ("X-Api-Key", keys[1])],
+    "Idempotency-Key": lambda keys: [("Authorization", f"Bearer {keys[0]}"), ("Idempotency-Key", "k-1"), ("Idempotency-Key", "k-2")],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("header", sorted(TWICE))
+def test_a_credential_header_sent_twice_is_a_400_naming_it_and_writes_nothing(stack, header):
+    headers = CIMultiDict(TWICE[header]((stack["acme"], stack["beta"])))
+    before = end_offsets(stack["bootstrap"], stack["lanes"])
+    status, got_headers, body = post(
+        stack, "/v1/events", json={"type": "lead.created", "payload": LEAD}, headers=headers
+    )
+    assert (status, body["type"], body["header"]) == (400, "urn:crmbus:problem:duplicate-header", header)
+    assert got_headers["Content-Type"].startswith("application/problem+json")
+    assert stack["acme"] not in str(body) and stack["beta"] not in str(body), "problems never echo credentials"
+    assert end_offsets(stack["bootstrap"], stack["lanes"]) == before
+
+
+def test_a_batch_item_that_is_not_an_object_refuses_the_whole_batch(stack):
+    before = end_offsets(stack["bootstrap"], stack["lanes"])
+    events = [{"type": "lead.created", "payload": LEAD}, "lead.created"]
+    status, _, body = post(stack, "/v1/events/batch", json={"events": events}, headers=bearer(stack["acme"]))
+    assert (status, body["field"]) == (422, "events[1]")
+    assert end_offsets(stack["bootstrap"], stack["lanes"]) == before
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "GET"])
+def test_the_batch_resource_answers_other_methods_with_405_allowing_post_only(stack, method):
+    async def go():
+        async with (
+            running_ingress(stack["settings"]) as (_, client),
+            client.request(method, "/v1/events/batch", headers=bearer(stack["acme"])) as response,
+        ):
+            return response.status, response.headers, await response.json(content_type=None)
+
+    status, headers, body = run(go())
+    assert (status, headers["Allow"]) == (405, "POST")
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert body["status"] == 405
 
 
 def test_a_batch_over_the_limit_is_refused_whole(stack):

@@ -14,6 +14,7 @@ import aiohttp
 import httpx
 import pytest
 from aiohttp.test_utils import TestServer
+from multidict import CIMultiDict
 from sqlalchemy.engine import make_url
 
 from connectors.kafka.admin import apply_catalogue
@@ -285,3 +286,41 @@ def _answers(health_url: str) -> bool:
         return httpx.get(health_url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_nul_in_a_webhook_body_is_refused_naming_the_field_in_the_sources_terms(stack):
+    endpoint = stack["endpoints"]["waha"]
+    message = json.loads((EXAMPLES / "waha" / "message_text.json").read_text())
+    message["payload"]["body"] = "Olá, Fulana\u0000! Tudo bem?"
+    body = json.dumps(message).encode()
+    before = end_offsets(stack["bootstrap"], list(stack["lanes"].topics))
+    [(status, problem)] = send(stack, [(url(endpoint), body, signed_headers(endpoint, body))])
+    assert (status, problem["type"], problem["field"]) == (422, "urn:crmbus:problem:invalid-event", "payload.body")
+    assert "Fulana" not in str(problem)
+    assert end_offsets(stack["bootstrap"], list(stack["lanes"].topics)) == before
+
+
+@pytest.mark.parametrize("header", ["X-Webhook-Token", "X-Webhook-Hmac", "X-Crmbus-Signature", "X-Crmbus-Timestamp"])
+def test_a_webhook_credential_sent_twice_is_a_400_naming_it_and_writes_nothing(stack, header):
+    source = "waha" if header == "X-Webhook-Hmac" else "operacao"
+    endpoint = stack["endpoints"][source]
+    body = next((EXAMPLES / source).glob("*.json")).read_bytes()
+    headers = CIMultiDict(signed_headers(endpoint, body) | {"X-Webhook-Token": endpoint.token})
+    headers.add(header, "0" if header == "X-Crmbus-Timestamp" else "v1=" + "00" * 32)
+    before = end_offsets(stack["bootstrap"], list(stack["lanes"].topics))
+    [(status, problem)] = send(stack, [(f"/v1/webhooks/{source}", body, headers)])
+    assert (status, problem["type"], problem["header"]) == (400, "urn:crmbus:problem:duplicate-header", header)
+    assert end_offsets(stack["bootstrap"], list(stack["lanes"].topics)) == before
+
+
+@pytest.mark.parametrize(("algorithm", "status"), [("sha512", 202), ("sha256", 401), ("md5", 401)])
+def test_the_waha_hmac_algorithm_header_must_name_sha512(stack, algorithm, status):
+    endpoint = stack["endpoints"]["waha"]
+    body = (EXAMPLES / "waha" / "message_text.json").read_bytes()
+    headers = signed_headers(endpoint, body) | {"X-Webhook-Hmac-Algorithm": algorithm}
+    [(got, answer)] = send(stack, [(url(endpoint), body, headers)])
+    assert got == status, answer
+    if status == 401:
+        assert answer["type"] == "urn:crmbus:problem:invalid-signature"
+        assert "X-Webhook-Hmac-Algorithm" in answer["detail"]
+        assert "supported: sha512" in answer["detail"]

@@ -1,26 +1,36 @@
-"""The archive agent skips a batch PostgreSQL refuses for good, and waits out PostgreSQL being away."""
+"""The archive agent skips a batch PostgreSQL refuses for good, waits out PostgreSQL being away,
+and keeps the router's decisions apart from the delivery attempts."""
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from agents import archive
 from agents.archive import Archive
 from agents.records import Consumed
+from schemas.avro_schemas import CatalogueSchemaIds, load_schema
+from schemas.codec import AvroCodec
 from streams.dead_letter import Origin
 from streams.errors import ServiceUnreachableError, StoreRefusedError
+from streams.event_status import decision_record
+from streams.sink_decisions import outcome_record
 
 DLQ = "crmbus.dlq"
+DELIVERIES = "crmbus.deliveries"
+OUTCOMES = AvroCodec(load_schema("delivery_outcome.v2.avsc"), "crmbus.deliveries-value", CatalogueSchemaIds())
+AT = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
 
 
 class Log:
     def __init__(self, *failures):
         self.failures, self.written = list(failures), []
 
-    def record(self, attempts, letters):
+    def record(self, attempts, letters, decisions=()):
         if self.failures:
             raise self.failures.pop(0)
-        self.written.append((attempts, letters))
+        self.written.append((attempts, letters, decisions))
 
     def open_dead_letters(self):
         return len(self.written)
@@ -44,4 +54,32 @@ def test_a_batch_postgresql_refuses_for_good_is_skipped_not_retried():
 def test_a_batch_is_written_once_postgresql_answers_again():
     log = Log(ServiceUnreachableError("PostgreSQL unreachable"), ServiceUnreachableError("PostgreSQL unreachable"))
     asyncio.run(Archive(log_=log, outcomes=None, dlq_topic=DLQ).handle([letter(1)]))
-    assert [len(letters) for _, letters in log.written] == [1]
+    assert [len(letters) for _, letters, _ in log.written] == [1]
+
+
+def outcome(offset, value):
+    return Consumed(Origin(DELIVERIES, 0, offset), b"acme", OUTCOMES.encode(value))
+
+
+def test_the_routers_decisions_go_to_event_status_and_attempts_to_the_delivery_log():
+    event_id = uuid.uuid4()
+    decided = {"event_id": event_id, "tenant_id": "acme", "event_type": "lead.created", "at": AT}
+    delivery = {"delivery_id": "d-1", "event_id": event_id, "tenant_id": "acme", "event_type": "lead.created",
+                "route_id": "r-1", "attempt": 0}  # fmt: skip
+    attempt = outcome_record(
+        delivery, "delivered", destination="crm", endpoint_id=None, attempt=1, latency_ms=3.0, at=AT, status=200
+    )
+    batch = [
+        outcome(1, decision_record(**decided, decision="no_route", planned=0, failed_routes=0)),
+        outcome(2, decision_record(**decided, decision="routed", planned=2, failed_routes=1)),
+        outcome(3, attempt),
+    ]
+    log = Log()
+    asyncio.run(Archive(log_=log, outcomes=OUTCOMES, dlq_topic=DLQ).handle(batch))
+    [(attempts, letters, decisions)] = log.written
+    assert [(a["delivery_id"], a["status"]) for a in attempts] == [("d-1", "delivered")]
+    assert letters == []
+    assert decisions == [
+        {"event_id": event_id, "tenant_id": "acme", "event_type": "lead.created", "decision": "routed",
+         "planned": 2, "failed_routes": 1, "decided_at": AT}
+    ]  # fmt: skip

@@ -216,3 +216,29 @@ def test_json_schemas_describe_every_type_self_contained():
     client = schemas["client.registered"]
     assert client["additionalProperties"] is False
     assert "zip" in client["properties"]["address"]["anyOf"][0]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("event_type", "change", "field"),
+    [
+        ("payment.received", {"paid_at": 0}, "paid_at"),
+        ("payment.received", {"amount_cents": True}, "amount_cents"),
+        ("lead.created", {"marketing_consent": 1}, "marketing_consent"),
+        ("lead.created", {"marketing_consent": "true"}, "marketing_consent"),
+        ("lead.created", {"name": "   "}, "name"),
+    ],
+)
+def test_types_are_as_strict_as_the_json_schema_says(event_type, change, field):
+    base = payment() if event_type == "payment.received" else lead()
+    assert refusal(event_type, base | change).field == field
+
+
+def test_an_integral_float_is_an_integer_as_json_schema_says():
+    assert validate_payload("payment.received", payment(amount_cents=1250.0))["amount_cents"] == 1250
+
+
+def test_the_json_schema_states_the_cross_field_rules_and_the_formats():
+    schemas = json_schemas()
+    assert schemas["lead.created"]["properties"]["phone"]["format"] == "phone"
+    assert schemas["payment.received"]["then"] == {"properties": {"installments": {"type": "null"}}}
+    assert len(schemas["whatsapp.message.received"]["allOf"]) == 2

@@ -16,6 +16,23 @@ def test_a_waha_body_signed_with_hmac_sha512_is_accepted():
     verify_waha(SECRET, BODY, header)
 
 
+@pytest.mark.parametrize("algorithm", ["sha512", "SHA512", " sha512 ", None])
+def test_waha_names_its_algorithm_sha512_or_leaves_it_implied(algorithm):
+    header = hmac.new(SECRET, BODY, hashlib.sha512).hexdigest()
+    verify_waha(SECRET, BODY, header, algorithm)
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha1", "md5", ""])
+def test_any_other_waha_algorithm_is_refused_naming_the_header_and_the_supported_one(algorithm):
+    # Even with a body signed the way we check: the sender says it signs otherwise, so it is misconfigured.
+    header = hmac.new(SECRET, BODY, hashlib.sha512).hexdigest()
+    with pytest.raises(SignatureError) as raised:
+        verify_waha(SECRET, BODY, header, algorithm)
+    assert raised.value.reason == "unsupported_algorithm"
+    assert "X-Webhook-Hmac-Algorithm" in str(raised.value)
+    assert "supported: sha512" in str(raised.value)
+
+
 @pytest.mark.parametrize(("header", "reason"), [(None, "missing"), ("", "missing"), ("ab" * 64, "mismatch")])
 def test_a_waha_body_without_the_right_hmac_is_refused(header, reason):
     with pytest.raises(SignatureError) as raised:

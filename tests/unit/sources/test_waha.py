@@ -118,6 +118,27 @@ def test_an_ack_to_a_linked_id_keeps_no_phone():
     assert event.ordering_key is None
 
 
+def test_wahas_documented_minimal_ack_without_to_names_the_chat_in_from():
+    event = only(map_waha(example("waha", "message_ack_minimal")))
+    assert event.type == "whatsapp.message.status"
+    assert (event.payload["status"], event.payload["phone"]) == ("delivered", "+5511987654321")
+
+
+@pytest.mark.parametrize("to", [None, ""])
+def test_an_ack_with_an_empty_to_reads_the_chat_from_from(to):
+    body = example("waha", "message_ack_minimal")
+    body["payload"]["to"] = to
+    assert only(map_waha(body)).payload["phone"] == "+5511987654321"
+
+
+def test_an_ack_without_any_chat_is_refused_naming_payload_from():
+    body = example("waha", "message_ack_minimal")
+    del body["payload"]["from"]
+    with pytest.raises(InvalidEventError) as raised:
+        map_waha(body)
+    assert raised.value.field == "payload.from"
+
+
 def test_acks_of_messages_sent_to_us_are_ignored():
     body = example("waha", "message_ack_read")
     body["payload"]["fromMe"] = False
