@@ -13,7 +13,9 @@ and the last exit (an exit code or a signal name, nothing the process printed).
 from __future__ import annotations
 
 import signal
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 ChildState = Literal["running", "restarting", "stopping"]
@@ -98,3 +100,30 @@ def _optional_int(value: Any) -> int | None:
 
 def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def restarting(children: Sequence[ChildStatus]) -> bool:
+    """Whether a child crashed and waits to be started again."""
+    return any(child.state == "restarting" for child in children)
+
+
+def summary(children: Sequence[ChildStatus], now: float) -> str:
+    """One line for ``crmbus status``: the children waiting to restart, else the restarts so far;
+    empty when nothing ever crashed."""
+    waiting = [child for child in children if child.state == "restarting"]
+    if waiting:
+        return "; ".join(
+            f"{child.name} crashed ({child.last_exit}{_at(child.last_exit_at)}), restart {child.restarts} "
+            f"in {max(0.0, (child.restart_at or now) - now):.0f} s"
+            for child in waiting
+        )
+    crashed = [child for child in children if child.restarts]
+    if not crashed:
+        return ""
+    last = max(crashed, key=lambda child: child.last_exit_at or 0.0)
+    total = sum(child.restarts for child in crashed)
+    return f"{total} restart{'s' if total > 1 else ''}, last: {last.name} {last.last_exit}{_at(last.last_exit_at)}"
+
+
+def _at(when: float | None) -> str:
+    return "" if when is None else f" at {datetime.fromtimestamp(when, UTC):%H:%M:%S} UTC"

@@ -1,6 +1,6 @@
 import pytest
 
-from streams.restarts import ChildStatus, Crashes, RestartPolicy, describe_exit
+from streams.restarts import ChildStatus, Crashes, RestartPolicy, describe_exit, restarting, summary
 
 pytestmark = pytest.mark.unit
 
@@ -58,3 +58,33 @@ def test_a_child_status_reads_back_as_written():
     status = ChildStatus("crmbus-worker-1", "restarting", None, 4, "signal SIGKILL", 1_700_000_000.5, 1_700_000_004.5)
 
     assert ChildStatus.from_json(status.to_json()) == status
+
+
+NOW = 1_700_000_000.0  # 22:13:20 UTC
+
+
+def test_a_child_waiting_to_restart_is_told_with_its_last_exit_and_when_it_restarts():
+    children = [
+        ChildStatus("crmbus-worker-0", "running", 11),
+        ChildStatus("crmbus-worker-1", "restarting", None, 3, "signal SIGKILL", NOW - 2, NOW + 4),
+    ]
+
+    assert restarting(children)
+    assert summary(children, NOW) == "crmbus-worker-1 crashed (signal SIGKILL at 22:13:18 UTC), restart 3 in 4 s"
+
+
+def test_children_running_again_are_told_by_their_restarts_and_the_last_exit():
+    children = [
+        ChildStatus("crmbus-worker-0", "running", 11, 1, "exit code 1", NOW - 600),
+        ChildStatus("crmbus-worker-1", "running", 12, 2, "signal SIGABRT", NOW - 60),
+    ]
+
+    assert not restarting(children)
+    assert summary(children, NOW) == "3 restarts, last: crmbus-worker-1 signal SIGABRT at 22:12:20 UTC"
+
+
+def test_children_that_never_crashed_need_no_word():
+    children = [ChildStatus("crmbus-dashboard-0", "running", 11)]
+
+    assert not restarting(children)
+    assert summary(children, NOW) == ""
