@@ -162,6 +162,8 @@ def supervise(
             signal.signal(signum, handler)
         os.close(wake_read)
         os.close(wake_write)
+        if status_path is not None:  # stopped: nothing left to report
+            status_path.unlink(missing_ok=True)
 
 
 def _crashed(child: _Child, exitcode: int, policy: RestartPolicy) -> None:

@@ -79,6 +79,7 @@ def test_sigterm_stops_every_child_and_the_supervisor_returns_cleanly(start_supe
 
     assert supervisor.wait(timeout=20) == 0
     assert all(process_cmdline(pid) is None for pid in pids)
+    assert not status_path.exists()  # a stopped supervisor reports nothing
 
 
 def test_a_crash_loop_waits_longer_after_each_crash_up_to_the_cap(start_supervisor):
@@ -89,9 +90,10 @@ def test_a_crash_loop_waits_longer_after_each_crash_up_to_the_cap(start_supervis
     delays = [line["restart_in_s"] for line in log_lines(log) if line.get("process") == "tiny-0" and "exit" in line]
     assert delays[:6] == [0.05, 0.1, 0.2, 0.4, 0.4, 0.4]
     assert children(status_path)["tiny-0"].last_exit == "exit code 3"
+    last = children(status_path).values()
     supervisor.send_signal(signal.SIGTERM)
     supervisor.wait(timeout=20)
-    assert all(child.pid is None or process_cmdline(child.pid) is None for child in children(status_path).values())
+    assert all(child.pid is None or process_cmdline(child.pid) is None for child in last)
 
 
 def test_killing_the_supervisor_outright_stops_its_children(start_supervisor):
