@@ -80,7 +80,7 @@ def serve_workers(settings: Settings) -> int:
     (``agents.runtime.versions``)."""
     check_runtime()
     args = [(settings, i) for i in range(settings.worker_processes)]
-    return _supervise(settings, run_worker, args, "worker", settings.worker_web_port)
+    return _supervise(settings, run_worker, args, "worker", settings.worker_web_port, preload=("faust", "agents.app"))
 
 
 def run_console(settings: Settings, parent_pid: int | None = None) -> None:
@@ -112,7 +112,13 @@ def serve_sandbox(settings: Settings, host: str, port: int) -> int:
 
 
 def _supervise(
-    settings: Settings, target: Callable[..., None], args: Sequence[tuple[Any, ...]], name: str, port: int
+    settings: Settings,
+    target: Callable[..., None],
+    args: Sequence[tuple[Any, ...]],
+    name: str,
+    port: int,
+    preload: Sequence[str] = (),
 ) -> int:
     configure_logging(settings.log_level)
-    return supervise(target, args, f"crmbus-{name}", status_path=status_file(settings.state_path, name, port))
+    status_path = status_file(settings.state_path, name, port)
+    return supervise(target, args, f"crmbus-{name}", status_path=status_path, preload=preload)

@@ -29,7 +29,7 @@ def test_workers_start_on_the_tested_faust_runtime(monkeypatch, tmp_path):
     monkeypatch.setattr(
         runners,
         "supervise",
-        lambda target, args, name, status_path: started.append((target, len(args), status_path.name)) or 0,
+        lambda target, args, name, status_path, preload: started.append((target, len(args), status_path.name)) or 0,
     )
 
     assert runners.serve_workers(Settings(state_dir=tmp_path, worker_processes=2, worker_web_port=16070)) == 0

@@ -98,8 +98,9 @@ def test_a_crash_loop_waits_longer_after_each_crash_up_to_the_cap(start_supervis
 
 def test_killing_the_supervisor_outright_stops_its_children(start_supervisor):
     supervisor, status_path, _ = start_supervisor("sleep")
-    wait_until(lambda: len(running_pids(status_path)) == 2, 20, "two children running")
-    pids = running_pids(status_path).values()
+    ready = lambda: {int(p.stem) for p in status_path.parent.glob("*.ready")}  # noqa: E731
+    wait_until(lambda: len(ready()) == 2, 20, "two children past their start-up")
+    pids = ready()
 
     supervisor.kill()
     supervisor.wait()
