@@ -101,12 +101,12 @@ def supervise(
     status_path: Path | None = None,
     preload: Sequence[str] = (),
 ) -> int:
-    """Run ``target(*args[i], parent_pid)`` in one spawned process per entry, restarting any that
-    exits, until SIGTERM or SIGINT. Returns 0 once every child stopped cleanly, 1 when one did not
-    (a non-zero exit while stopping)."""
+    """Run ``target(*args[i], parent_pid)`` in one process per entry, restarting any that exits,
+    until SIGTERM or SIGINT; ``target`` calls ``exit_with(parent_pid)`` first. Returns 0 once
+    every child stopped cleanly, 1 when one did not (a non-zero exit while stopping)."""
     policy = policy or RestartPolicy()
     # Children are forked from a fork server that imported ``preload`` once: a restart costs no
-    # imports (about 2 s of CPU for a worker), and the server exits with the supervisor.
+    # imports (about 2 s of CPU for a worker).
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([target.__module__, *preload])
     children = [_Child(f"{name}-{i}", tuple(child_args)) for i, child_args in enumerate(args)]
@@ -166,6 +166,7 @@ def supervise(
                     continue
                 child.process.join()
                 exitcode = child.process.exitcode if child.process.exitcode is not None else 0
+                child.process.close()  # its sentinel's descriptor, or a crash loop would leak them
                 child.process = None
                 if stopping:
                     failed = failed or exitcode not in _CLEAN_STOPS
