@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import typer
 from confluent_kafka.admin import AdminClient
@@ -23,22 +26,26 @@ from infra.core.processes import tail
 from infra.core.settings import Settings
 from infra.db.engine import database_url
 from infra.devtools.demo_tenant import ensure_demo_tenant
-from infra.local.bus_node import LocalBus
+from infra.local.bus_node import LocalBus, ProcessStatus
 from infra.local.kafka_node import LocalKafka
 from infra.local.postgres_node import LocalPostgres
 from ingress.console.access import check_exposure
 from schemas.catalogue import load_catalogue
+from streams.errors import InfraError
+from streams.restarts import restarting, summary
 
 console = Console()
 kafka_app = typer.Typer(help="The local Kafka broker (KRaft, jars from Maven Central).", no_args_is_help=True)
 postgres_app = typer.Typer(help="The local PostgreSQL cluster crmbus owns.", no_args_is_help=True)
 
 
-def _timed_up(name: str, start: typer.models.CommandFunctionType) -> None:
+def _timed_up(name: str, start: Callable[[], bool]) -> bool:
+    """Run ``start`` and say whether it started ``name`` or reused one running; True when started."""
     began = time.monotonic()
     started = start()
     verb = "started" if started else "already running, reused"
     console.print(f"{name}: {verb} ({time.monotonic() - began:.1f} s)")
+    return started
 
 
 @kafka_app.command("up")
@@ -81,56 +88,87 @@ def up(
     detach: bool = typer.Option(False, "--detach", help="Return once everything answers; 'crmbus down' stops it."),
 ) -> None:
     """Run the whole bus: Kafka, PostgreSQL, topics, migrations, a demo tenant, the sandbox
-    destinations, the ingress, the workers and the dashboard. Ctrl-C (or 'crmbus down') stops everything."""
+    destinations, the ingress, the workers and the dashboard; each process restarts when it
+    crashes. Ctrl-C stops what this 'up' started ('crmbus down' stops everything)."""
     settings = Settings()
     check_exposure(settings.dashboard_host, settings.dashboard_token)  # before anything starts
-    _timed_up("kafka", LocalKafka(settings).up)
-    _timed_up("postgres", LocalPostgres(settings).up)
-    admin = AdminClient(librdkafka_client(settings))
-    catalogue = load_catalogue().with_prefix(settings.topic_prefix)
-    plan = apply_catalogue(admin, catalogue, settings.kafka_replication_factor)
-    console.print(f"topics: {len(plan.create)} created, {len(plan.unchanged)} unchanged of {len(catalogue)}")
-    subjects = register_all(catalogue, schema_ids(settings))
-    console.print(f"schemas: {len(subjects)} subjects with ids")
-    with repositories(settings, actor="crmbus up") as store:
-        store.migrate()
-        console.print("database: migrated to head")
-        demo = ensure_demo_tenant(store.tenants, store.endpoints, store.api_keys, settings)
-    console.print(f"tenant: {demo.tenant_id} ({'created with the seed flows' if demo.created else 'exists'})")
-    bus = LocalBus(settings)
+    started = _Started(settings)
     try:
-        for process in bus.processes:
+        started.kafka = _timed_up("kafka", LocalKafka(settings).up)
+        started.postgres = _timed_up("postgres", LocalPostgres(settings).up)
+        admin = AdminClient(librdkafka_client(settings))
+        catalogue = load_catalogue().with_prefix(settings.topic_prefix)
+        plan = apply_catalogue(admin, catalogue, settings.kafka_replication_factor)
+        console.print(f"topics: {len(plan.create)} created, {len(plan.unchanged)} unchanged of {len(catalogue)}")
+        subjects = register_all(catalogue, schema_ids(settings))
+        console.print(f"schemas: {len(subjects)} subjects with ids")
+        with repositories(settings, actor="crmbus up") as store:
+            store.migrate()
+            console.print("database: migrated to head")
+            demo = ensure_demo_tenant(store.tenants, store.endpoints, store.api_keys, settings)
+        console.print(f"tenant: {demo.tenant_id} ({'created with the seed flows' if demo.created else 'exists'})")
+        for process in started.bus.processes:
             console.print(f"{process.name}: starting …", end="\r")
-            began = time.monotonic()
-            started = bus.up_one(process)
-            verb = "started" if started else "already running, reused"
-            console.print(f"{process.name}: {verb} ({time.monotonic() - began:.1f} s)")
-    except BaseException:  # a process that would not start, or Ctrl-C: leave nothing half up
-        bus.down()
+            if _timed_up(process.name, functools.partial(started.bus.up_one, process)):
+                started.processes.append(process.name)
+    except BaseException:  # a process that would not start, or Ctrl-C: undo this call, keep what it reused
+        started.stop()
         raise
     _print_bus(settings, demo.api_key)
     if detach:
         return
     try:
-        _wait_for_interrupt(bus)
+        _wait_for_interrupt(started)
     except KeyboardInterrupt:  # Ctrl-C a moment before the wait took it over
         pass
     finally:
-        down()
+        started.stop()
 
 
-def _wait_for_interrupt(bus: LocalBus) -> None:
-    """Until Ctrl-C or SIGTERM, or until one of the bus's processes dies (its log tail is shown)."""
+@dataclass
+class _Started:
+    """What one ``crmbus up`` started, and so may stop: never what it found running and reused."""
+
+    settings: Settings
+    kafka: bool = False
+    postgres: bool = False
+    processes: list[str] = field(default_factory=list)
+    bus: LocalBus = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bus = LocalBus(self.settings)
+
+    def stop(self) -> None:
+        for name in self.bus.down(only=self.processes):
+            console.print(f"{name}: stopped")
+        reused = [p.name for p in self.bus.processes if p.name not in self.processes and self.bus.our_pid(p)]
+        if reused:
+            console.print(f"left running (not started by this 'up'): {', '.join(reused)}")
+        if self.kafka and LocalKafka(self.settings).down():
+            console.print("kafka: stopped")
+        if self.postgres and LocalPostgres(self.settings).down():
+            console.print("postgres: stopped")
+
+
+def _wait_for_interrupt(started: _Started) -> None:
+    """Until Ctrl-C or SIGTERM. Each process restarts its own crashed children; one that is gone
+    altogether (its supervisor killed) is started again, and if that fails the wait ends."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    console.print("\nCtrl-C stops everything.")  # only once Ctrl-C is ours to handle
+    console.print("\nCtrl-C stops what this 'up' started.")  # only once Ctrl-C is ours to handle
+    bus = started.bus
     while not stop.wait(1.0):
         for process in bus.exited():
-            console.print(
-                f"[red]{process.name} stopped[/]; see {bus.log_file(process)}:\n{tail(bus.log_file(process))}"
-            )
-            return
+            console.print(f"[red]{process.name} is gone[/]; starting it again. Its log {bus.log_file(process)}:")
+            console.print(tail(bus.log_file(process)))
+            try:
+                bus.up_one(process)
+            except InfraError as error:
+                console.print(f"[red]{process.name} did not start again[/]: {error}")
+                return
+            if process.name not in started.processes:
+                started.processes.append(process.name)
 
 
 def down() -> None:
@@ -172,13 +210,19 @@ def _print_status(settings: Settings) -> None:
         "",
     )
     for process in LocalBus(settings).status():
-        table.add_row(
-            process.process.name,
-            process.process.health_url,
-            _answering(process.healthy),
-            f"pid {process.pid}, log {process.log_file}" if process.pid else "not started by crmbus",
-        )
+        table.add_row(process.process.name, process.process.health_url, *_bus_state(process))
     console.print(table)
+
+
+def _bus_state(process: ProcessStatus) -> tuple[str, str]:
+    """The state and details of one bus process: running, crashed and restarting, or not started."""
+    if process.pid is None:
+        return _answering(process.healthy), "not started by crmbus"
+    details = f"pid {process.pid}, log {process.log_file}"
+    said = summary(process.children, time.time())
+    if restarting(process.children):
+        return "[yellow]crashed, restarting[/]", f"{said}; {details}"
+    return _answering(process.healthy), f"{said}; {details}" if said else details
 
 
 def _answering(answering: bool) -> str:

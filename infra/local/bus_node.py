@@ -4,13 +4,15 @@ and the operator dashboard.
 Each runs detached in its own session, like the broker, with its pid file and log under
 ``<state_dir>/bus/``, so ``crmbus down`` from another terminal stops it as surely as Ctrl-C in
 the one running ``crmbus up``. A process answering its health URL is reused by a second ``up``.
+Each is a supervisor (``infra.core.supervisor``) that restarts its children when they crash and
+writes their state beside the pid file, which ``status`` reads.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +28,13 @@ from infra.core.processes import (
     tail,
 )
 from infra.core.settings import Settings
+from infra.core.supervisor import read_status, status_file
 from streams.deadlines import wait_until
 from streams.errors import InfraError, PortInUseError, StartTimeoutError
+from streams.restarts import ChildStatus
 
 _START_TIMEOUT_S = 120.0  # workers join the group and restore their tables before they answer 200
+_CRASHES_AT_START = 3  # one crash during start-up is restarted and waited for; three are a crash loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,7 @@ class ProcessStatus:
     pid: int | None
     healthy: bool
     log_file: Path
+    children: tuple[ChildStatus, ...] = ()  # as its supervisor last wrote them
 
 
 def bus_processes(settings: Settings) -> tuple[BusProcess, ...]:
@@ -161,6 +167,12 @@ class LocalBus:
                     f"crmbus {process.name} exited during start-up; see {self.log_file(process)}:\n"
                     f"{tail(self.log_file(process))}"
                 )
+            crashing = [child for child in self._children(process, pid) if child.restarts >= _CRASHES_AT_START]
+            if crashing:  # a crash loop, not a crash: say so now rather than at the deadline
+                raise InfraError(
+                    f"crmbus {process.name} keeps crashing during start-up ({crashing[0].last_exit}, "
+                    f"{crashing[0].restarts} restarts); see {self.log_file(process)}:\n{tail(self.log_file(process))}"
+                )
             return healthy(process.health_url)
 
         try:
@@ -168,10 +180,13 @@ class LocalBus:
         except StartTimeoutError as error:
             raise StartTimeoutError(f"{error}; see {self.log_file(process)}:\n{tail(self.log_file(process))}") from None
 
-    def down(self) -> list[str]:
-        """Stop every process this state directory started, senders first. Returns those stopped."""
+    def down(self, only: Collection[str] | None = None) -> list[str]:
+        """Stop every process this state directory started (or those of them named in ``only``),
+        senders first. Returns those stopped."""
         stopped = []
         for process in reversed(self.processes):
+            if only is not None and process.name not in only:
+                continue
             pid = self.our_pid(process)
             self.pid_file(process).unlink(missing_ok=True)
             if pid is not None:
@@ -185,6 +200,13 @@ class LocalBus:
 
     def status(self) -> list[ProcessStatus]:
         return [
-            ProcessStatus(p, self.our_pid(p), healthy(p.health_url, timeout_s=0.5), self.log_file(p))
+            ProcessStatus(p, pid, healthy(p.health_url, timeout_s=0.5), self.log_file(p), self._children(p, pid))
             for p in self.processes
+            for pid in (self.our_pid(p),)
         ]
+
+    def _children(self, process: BusProcess, pid: int | None) -> tuple[ChildStatus, ...]:
+        found = read_status(status_file(self.settings.state_path, process.name, process.port))
+        if pid is None or found is None or found[0] != pid:  # a status left by a supervisor now gone
+            return ()
+        return tuple(found[1])

@@ -128,8 +128,14 @@ def test_sigterm_stops_every_ingress_process_cleanly(ingress_process):
 
 
 def workers_of(pid):
-    """The ingress worker processes of a supervisor (not multiprocessing's resource tracker)."""
-    return subprocess.run(["pgrep", "-P", str(pid), "-f", "spawn_main"], capture_output=True, text=True).stdout.split()
+    """The ingress worker processes of a supervisor: the children of its fork server (not
+    multiprocessing's resource tracker)."""
+
+    def children(parent, pattern=None):
+        command = ["pgrep", "-P", str(parent), *(["-f", pattern] if pattern else [])]
+        return subprocess.run(command, capture_output=True, text=True).stdout.split()
+
+    return [worker for server in children(pid, "forkserver") for worker in children(server)]
 
 
 def gone(pid):

@@ -1,13 +1,15 @@
 """`crmbus up` runs the whole bus (sandbox, ingress, workers, dashboard, a demo tenant with a key)
 on the broker and database it finds; `crmbus demo` then sees every seed flow delivered at the
 sandbox, with one destination failing long enough to open its circuit, and the dashboard shows
-those deliveries and failures; `crmbus down` or Ctrl-C leaves no process of the bus behind."""
+those deliveries and failures; `crmbus down` or Ctrl-C leaves no process of the bus behind. A
+crashed process restarts and `crmbus status` says so; an `up` that fails stops only what it started."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -19,7 +21,9 @@ from typing import Any
 import pytest
 from sqlalchemy import make_url
 
-from infra.core.processes import process_cmdline, read_pid
+from infra.core.processes import process_cmdline, read_pid, stop_process_group
+from infra.core.supervisor import read_status, status_file
+from streams.deadlines import wait_until
 from tests.conftest import free_port
 from tests.integration.worker_harness import CRMBUS
 
@@ -118,7 +122,7 @@ def test_ctrl_c_on_up_stops_every_process_it_started(env):
     assert foreground.stdout is not None
     try:
         for line in foreground.stdout:
-            if "Ctrl-C stops everything" in line:
+            if "Ctrl-C stops what this 'up' started" in line:
                 break
         started = running_pids(env)
         assert set(started) == set(PROCESSES)
@@ -131,3 +135,44 @@ def test_ctrl_c_on_up_stops_every_process_it_started(env):
     assert foreground.returncode == 0, rest
     assert all(process_cmdline(pid) is None for pid in started.values())
     assert running_pids(env) == {}
+
+
+def dashboard_child(env: dict[str, str]) -> int | None:
+    path = status_file(Path(env["CRMBUS_STATE_DIR"]), "dashboard", int(env["CRMBUS_DASHBOARD_PORT"]))
+    found = read_status(path)
+    return None if found is None else found[1][0].pid
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+@pytest.mark.timeout(420)
+def test_a_crashed_process_restarts_and_an_up_that_fails_leaves_what_it_reused_running(env):
+    up = crmbus(env, "up", "--detach")
+    assert up.returncode == 0, up.stdout + up.stderr
+    started = running_pids(env)
+    try:
+        crashed = dashboard_child(env)
+        assert crashed is not None
+        os.kill(crashed, signal.SIGKILL)  # as librdkafka's assertion aborts the console
+        health = f"http://127.0.0.1:{env['CRMBUS_DASHBOARD_PORT']}/health"
+        wait_until(lambda: dashboard_child(env) not in (None, crashed) and answers(health), 60, "dashboard back")
+        status = crmbus(env, "status")
+        assert "1 restart, last: crmbus-dashboard-0 signal SIGKILL" in status.stdout, status.stdout
+
+        stop_process_group(started["worker"], timeout_s=60)  # the workers stopped, their port then taken
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", int(env["CRMBUS_WORKER_WEB_PORT"])))
+            squatter.listen()
+            again = crmbus(env, "up", "--detach")
+        assert again.returncode != 0 and "port" in again.stdout + again.stderr
+        reused = {name: pid for name, pid in started.items() if name != "worker"}
+        assert {name: running_pids(env).get(name) for name in reused} == reused
+    finally:
+        down = crmbus(env, "down", timeout_s=120)
+    assert down.returncode == 0, down.stderr
