@@ -6,8 +6,9 @@ the same job while the circuit is open (a WhatsApp text through another provider
 then its *settling*: delivered; or, after a failure, a retry tier or the DLQ, as the destination's
 own retry policy says. Each attempt leaves an outcome record.
 
-The sink (``agents.sink``) reads the tables, calls the connectors and writes to Kafka; the choices
-are made here, pure: the caller passes the clock and the random draw.
+The sink (``agents.sink`` and its ``agents.sink_*`` modules) reads the tables, calls the
+connectors and writes to Kafka; the choices are made here, pure: the caller passes the clock and
+the random draw.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from streams.circuit import CircuitState
-from streams.errors import DeliveryError, InvalidRouteError
+from streams.errors import DeliveryError, InvalidRouteError, TransientDeliveryError
 from streams.redact import safe_excerpt
 from streams.retry_policy import DeadLetter, Retry, RetryPolicy, Tier, decide
 
@@ -46,6 +47,18 @@ def open_until(state: CircuitState) -> float | None:
     Asked before each call of a batch: a circuit that the batch's earlier calls opened stops the
     calls still queued behind them."""
     return state.opened_at + state.open_for_s if state.state == "open" else None
+
+
+def says_healthy(outcome: object) -> bool:
+    """Whether an attempt's ``outcome`` (an answer, or the error it ended in) counts as healthy on
+    its destination's circuit: only a transient failure says the destination is unwell; a 400 is
+    an answer."""
+    return not isinstance(outcome, TransientDeliveryError)
+
+
+def replayed(delivery: Mapping[str, Any]) -> dict[str, Any]:
+    """``delivery`` replayed from the DLQ: its attempts start afresh."""
+    return {**delivery, "attempt": 0, "first_failure_at": None}
 
 
 def in_flight_budgets(demand: Mapping[K, int], total: int) -> dict[K, int]:

@@ -90,6 +90,8 @@ def delivery(n: int = 0, attempt: int = 0, tenant: str = "acme", ordering_key: s
 
 
 def sink(config: Config, answers, circuits: CircuitBook | None = None, **options) -> tuple[Sink, Writer, list[str]]:
+    """A sink whose destination answers ``answers(delivery_id)`` (unless ``call`` is given), each call
+    noted in the list returned."""
     writer, called = Writer(), []
 
     async def call(destination, delivery_id, action, payload):
@@ -107,11 +109,10 @@ def sink(config: Config, answers, circuits: CircuitBook | None = None, **options
         config=config,
         finished=Table(),
         circuits=circuits or CircuitBook(Table(), CircuitConfig()),
-        call=call,
         writer=writer,
         clock=NOW.timestamp,
         rand=lambda: 0.5,
-        **{"max_in_flight": 8, "holds": OrderHolds(Table()), **options},
+        **{"max_in_flight": 8, "holds": OrderHolds(Table()), "call": call, **options},
     )
     return made, writer, called
 
@@ -205,8 +206,9 @@ def test_a_delivery_parked_by_an_open_circuit_waits_in_a_tier_of_its_destination
 def test_a_circuit_that_opens_during_a_batch_parks_the_rest_in_a_tier_of_the_destinations_own_policy():
     circuits = CircuitBook(Table(), CircuitConfig(consecutive_failures=2))
     own_tiers = crm(retry={"tiers": ["5s", "2m"]})
-    made, writer, called = sink(Config(own_tiers), lambda _: TransientDeliveryError("timed out"), circuits)
-    made._slots = asyncio.Semaphore(1)  # one call at a time, so the order is known
+    made, writer, called = sink(
+        Config(own_tiers), lambda _: TransientDeliveryError("timed out"), circuits, max_in_flight=1
+    )  # one call at a time, so the order is known
     asyncio.run(made.handle([delivery(n) for n in range(5)]))
     assert len(called) == 2
     assert topics(writer).count("crmbus.retry.2m") == 3
@@ -215,22 +217,14 @@ def test_a_circuit_that_opens_during_a_batch_parks_the_rest_in_a_tier_of_the_des
 def test_while_the_circuit_is_open_a_text_goes_through_the_fallback_recorded_as_it():
     waha = Destination("ep-waha", "acme", "waha", "waha", "https://waha.example.com.br", {}, "key")
     circuits = CircuitBook(Table(), CircuitConfig(consecutive_failures=1))
-    made, writer, called = sink(Config(crm(), fallback=waha), lambda _: TransientDeliveryError("503"), circuits)
+    answers = {"d-1": TransientDeliveryError("503"), "d-2": OK}  # the crm fails; the fallback answers
+    made, writer, called = sink(Config(crm(), fallback=waha), answers.__getitem__, circuits)
     asyncio.run(made.handle([delivery(1)]))
     text = Consumed(delivery(2).origin, b"acme", delivery(2).value)
-    made._call = _answering(called, OK)  # the fallback answers
     asyncio.run(made.handle([_as_text(text)]))
     assert called[-1] == "waha:waha.send_text:d-2"
     (outcome,) = [OUTCOMES.decode(o.value) for o in writer.written[-3:] if o.topic == "crmbus.deliveries"]
     assert (outcome["destination"], outcome["outcome"], outcome["endpoint_id"]) == ("waha", "delivered", "ep-waha")
-
-
-def _answering(called, answer):
-    async def call(destination, delivery_id, action, payload):
-        called.append(f"{destination.kind}:{action}:{delivery_id}")
-        return answer
-
-    return call
 
 
 def _as_text(record: Consumed) -> Consumed:
@@ -240,8 +234,9 @@ def _as_text(record: Consumed) -> Consumed:
 
 def test_a_circuit_that_opens_during_a_batch_stops_the_calls_still_queued_in_it():
     circuits = CircuitBook(Table(), CircuitConfig(consecutive_failures=2))
-    made, writer, called = sink(Config(crm()), lambda _: TransientDeliveryError("timed out"), circuits)
-    made._slots = asyncio.Semaphore(1)  # one call at a time, so the order is known
+    made, writer, called = sink(
+        Config(crm()), lambda _: TransientDeliveryError("timed out"), circuits, max_in_flight=1
+    )  # one call at a time, so the order is known
     asyncio.run(made.handle([delivery(n) for n in range(10)]))
     assert len(called) == 2
     parked = [o for o in writer.written if o.topic == "crmbus.retry.30s"]
@@ -249,21 +244,18 @@ def test_a_circuit_that_opens_during_a_batch_stops_the_calls_still_queued_in_it(
 
 
 def test_a_batch_calls_every_delivery_with_at_most_max_in_flight_calls_open_at_once():
-    made, _, called = sink(Config(crm()), lambda _: OK)  # max_in_flight=8
-    open_calls, most_open = 0, 0
-    plain_call = made._call
+    open_calls, most_open, called = 0, 0, []
 
     async def counting_call(destination, delivery_id, action, payload):
         nonlocal open_calls, most_open
         open_calls += 1
         most_open = max(most_open, open_calls)
         await asyncio.sleep(0)  # let the other callers in while this one is open
-        try:
-            return await plain_call(destination, delivery_id, action, payload)
-        finally:
-            open_calls -= 1
+        called.append(f"{destination.kind}:{action}:{delivery_id}")
+        open_calls -= 1
+        return OK
 
-    made._call = counting_call
+    made, _, _ = sink(Config(crm()), None, call=counting_call)  # max_in_flight=8
 
     asyncio.run(made.handle([delivery(n) for n in range(50)]))
 
@@ -280,8 +272,7 @@ def records_in(writer: Writer, prefix: str) -> list[dict]:
 
 def test_a_slow_tenant_uses_only_its_share_of_the_calls_open_at_once_while_the_others_are_called():
     slow, fast = [delivery(n, tenant="slow") for n in range(20)], [delivery(100 + n, tenant="fast") for n in range(4)]
-    made, _, called = sink(Config(crm("slow"), crm("fast")), lambda _: OK, max_in_flight=8)
-    fast_done, open_slow, most_open_slow = asyncio.Event(), 0, 0
+    fast_done, open_slow, most_open_slow, called = asyncio.Event(), 0, 0, []
 
     async def call(destination, delivery_id, action, payload):
         nonlocal open_slow, most_open_slow
@@ -295,7 +286,7 @@ def test_a_slow_tenant_uses_only_its_share_of_the_calls_open_at_once_while_the_o
             fast_done.set()
         return OK
 
-    made._call = call
+    made, _, _ = sink(Config(crm("slow"), crm("fast")), None, max_in_flight=8, call=call)
     asyncio.run(made.handle(slow + fast))
     assert called[:4] == ["d-100", "d-101", "d-102", "d-103"]
     assert len(called) == 24
@@ -304,8 +295,7 @@ def test_a_slow_tenant_uses_only_its_share_of_the_calls_open_at_once_while_the_o
 
 def test_a_call_past_the_attempt_deadline_is_retried_and_the_rest_of_its_destination_parked():
     slow, fast = [delivery(n, tenant="slow") for n in range(5)], [delivery(100 + n, tenant="fast") for n in range(3)]
-    made, writer, called = sink(Config(crm("slow"), crm("fast")), lambda _: OK, attempt_deadline_s=0.05)
-    never = asyncio.Event()
+    never, called = asyncio.Event(), []
 
     async def call(destination, delivery_id, action, payload):
         called.append(delivery_id)
@@ -313,8 +303,9 @@ def test_a_call_past_the_attempt_deadline_is_retried_and_the_rest_of_its_destina
             await never.wait()  # a destination that never answers
         return OK
 
-    made._call = call
-    made._slots = asyncio.Semaphore(1)  # one call at a time, so the order is known
+    made, writer, _ = sink(
+        Config(crm("slow"), crm("fast")), None, attempt_deadline_s=0.05, call=call, max_in_flight=1
+    )  # one call at a time, so the order is known
     asyncio.run(made.handle(slow + fast))
     assert called == ["d-0", "d-100", "d-101", "d-102"]  # the slow one once, then only the fast ones
     waiting = {r["delivery_id"]: r for r in records_in(writer, "crmbus.retry.5s")}
@@ -328,8 +319,9 @@ def test_a_call_past_the_attempt_deadline_is_retried_and_the_rest_of_its_destina
 
 def test_a_throttled_destination_parks_what_it_cannot_take_soon_without_spending_an_attempt():
     limited = crm(rate_limit={"per_s": 0.5, "burst": 2})
-    made, writer, called = sink(Config(limited), lambda _: OK, rate_limit_wait_s=1.0, monotonic=lambda: 0.0)
-    made._slots = asyncio.Semaphore(1)
+    made, writer, called = sink(
+        Config(limited), lambda _: OK, rate_limit_wait_s=1.0, monotonic=lambda: 0.0, max_in_flight=1
+    )  # one call at a time, so the order is known
     asyncio.run(made.handle([delivery(n) for n in range(4)]))
     assert called == ["crm:crm.upsert_lead:d-0", "crm:crm.upsert_lead:d-1"]  # the burst; the next token is 2 s off
     parked = records_in(writer, "crmbus.retry.")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connectors.destinations import Delivered
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
 from streams.circuit import CircuitState
@@ -20,7 +21,9 @@ from streams.sink_decisions import (
     open_until,
     outcome_record,
     park,
+    replayed,
     retry_policy,
+    says_healthy,
     settle_failure,
 )
 
@@ -68,6 +71,18 @@ def test_an_open_circuit_lets_no_call_through_until_its_opening_ends():
 def test_a_closed_or_half_open_circuit_is_not_open():
     assert open_until(CircuitState()) is None
     assert open_until(CircuitState("half_open", opened_at=NOW, open_for_s=30.0)) is None
+
+
+def test_only_a_transient_failure_counts_against_a_destinations_circuit():
+    assert not says_healthy(TransientDeliveryError("503", status=503))
+    assert says_healthy(PermanentDeliveryError("400", status=400))  # an answer, however unwelcome
+    assert says_healthy(Delivered(201, 12.0, "{}"))
+
+
+def test_a_replayed_delivery_starts_its_attempts_afresh():
+    tired = delivery(attempt=7, first_failure_at=T0)
+    assert replayed(tired) == {**tired, "attempt": 0, "first_failure_at": None}
+    assert tired["attempt"] == 7  # the record read is left as it was
 
 
 # -- in-flight budgets -------------------------------------------------------------------------
