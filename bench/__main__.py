@@ -19,6 +19,7 @@ SCENARIOS = {
     "e2e": "bench.e2e",
     "clients": "bench.clients",
     "drain": "bench.drain",
+    "soak": "bench.soak",
 }
 
 
