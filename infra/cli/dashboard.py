@@ -21,7 +21,7 @@ def dashboard(
     settings = Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
     check_exposure(settings.dashboard_host, settings.dashboard_token)
     console.print(f"dashboard: {dashboard_url(settings)}  (JSON: /dashboard/api/overview)")
-    serve_console(settings)
+    raise typer.Exit(serve_console(settings))
 
 
 def dashboard_url(settings: Settings) -> str:

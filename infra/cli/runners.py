@@ -1,18 +1,22 @@
-"""How the bus's long-running processes run: the ingress and the workers, N processes each under
-the supervisor (``infra.core.supervisor``), and the console, each app built by ``infra.cli.wiring``.
+"""How the bus's long-running processes run: the ingress and the workers, N processes each, and
+the console, one, each under the supervisor (``infra.core.supervisor``), which restarts a process
+that crashes; each app is built by ``infra.cli.wiring``.
 
 The ingress runs on every core: its processes share one port through SO_REUSEPORT, the kernel
 spreads connections across them, and each has its own producer and event loop, so no lock or
 queue is shared. The workers are ``worker_processes`` Faust workers in one consumer group, each
 on its own web port; Kafka shares the partitions among them. The parent only supervises: a signal
 stops the children gracefully (in-flight requests finish, batches in hand finish, producers flush,
-acknowledged offsets commit).
+acknowledged offsets commit). Even one process runs under a parent, so that a crash (a librdkafka
+abort in the console, a SIGKILL) is restarted within seconds rather than waiting for an operator.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import uvloop
 from aiohttp import web
@@ -22,7 +26,8 @@ from infra.cli.wiring import console_app, ingress_app, worker_app
 from infra.core.collector import tune_for_streams
 from infra.core.logging import configure_logging
 from infra.core.settings import Settings
-from infra.core.supervisor import exit_with, supervise
+from infra.core.supervisor import exit_with, status_file, supervise
+from infra.devtools.sandbox import serve
 
 _INGRESS_GRACE_S = 15.0
 
@@ -45,15 +50,14 @@ def run_ingress(settings: Settings, parent_pid: int | None = None) -> None:
 
 
 def serve_ingress(settings: Settings) -> int:
-    """Start ``ingress_workers`` processes and wait; the exit status says if one failed."""
-    if settings.ingress_workers == 1:
-        run_ingress(settings)
-        return 0
-    metrics_dir = settings.state_path / "prometheus" / f"ingress-{settings.ingress_port}"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # inherited by the children
-    return supervise(run_ingress, [(settings,)] * settings.ingress_workers, "crmbus-ingress")
+    """Run ``ingress_workers`` processes until SIGTERM or SIGINT; the exit status says whether
+    one failed to stop cleanly."""
+    if settings.ingress_workers > 1:
+        metrics_dir = settings.state_path / "prometheus" / f"ingress-{settings.ingress_port}"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # inherited by the children
+    return _supervise(settings, run_ingress, [(settings,)] * settings.ingress_workers, "ingress", settings.ingress_port)
 
 
 def run_worker(settings: Settings, index: int = 0, parent_pid: int | None = None) -> None:
@@ -71,17 +75,44 @@ def run_worker(settings: Settings, index: int = 0, parent_pid: int | None = None
 
 
 def serve_workers(settings: Settings) -> int:
-    """Start the workers and wait; the exit status says whether one failed. A Faust runtime other
-    than the tested one is refused before anything starts (``agents.runtime.versions``)."""
+    """Run the workers until SIGTERM or SIGINT; the exit status says whether one failed to stop
+    cleanly. A Faust runtime other than the tested one is refused before anything starts
+    (``agents.runtime.versions``)."""
     check_runtime()
-    if settings.worker_processes == 1:
-        run_worker(settings)
-        return 0
-    return supervise(run_worker, [(settings, i) for i in range(settings.worker_processes)], "crmbus-worker")
+    args = [(settings, i) for i in range(settings.worker_processes)]
+    return _supervise(settings, run_worker, args, "worker", settings.worker_web_port)
 
 
-def serve_console(settings: Settings) -> None:
-    """The console in the foreground until SIGINT or SIGTERM."""
+def run_console(settings: Settings, parent_pid: int | None = None) -> None:
+    """The console in one process until SIGINT or SIGTERM."""
+    if parent_pid is not None:
+        exit_with(parent_pid)
     app = console_app(settings)
     configure_logging(settings.log_level)
     web.run_app(app, host=settings.dashboard_host, port=settings.dashboard_port, access_log=None, print=None)
+
+
+def serve_console(settings: Settings) -> int:
+    """Run the console until SIGINT or SIGTERM, restarted if it crashes (a librdkafka abort in
+    its admin client, confluentinc/librdkafka#4605, ends the whole process)."""
+    return _supervise(settings, run_console, [(settings,)], "dashboard", settings.dashboard_port)
+
+
+def run_sandbox(host: str, port: int, log_level: str, parent_pid: int | None = None) -> None:
+    """The sandbox destinations in one process until SIGINT or SIGTERM."""
+    if parent_pid is not None:
+        exit_with(parent_pid)
+    configure_logging(log_level)
+    serve(host, port)
+
+
+def serve_sandbox(settings: Settings, host: str, port: int) -> int:
+    """Run the sandbox until SIGINT or SIGTERM, restarted if it crashes."""
+    return _supervise(settings, run_sandbox, [(host, port, settings.log_level)], "sandbox", port)
+
+
+def _supervise(
+    settings: Settings, target: Callable[..., None], args: Sequence[tuple[Any, ...]], name: str, port: int
+) -> int:
+    configure_logging(settings.log_level)
+    return supervise(target, args, f"crmbus-{name}", status_path=status_file(settings.state_path, name, port))

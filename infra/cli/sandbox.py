@@ -6,9 +6,9 @@ import typer
 from rich.console import Console
 from yarl import URL
 
-from infra.core.logging import configure_logging
+from infra.cli.runners import serve_sandbox
 from infra.core.settings import Settings
-from infra.devtools.sandbox import CONTRACTS, serve
+from infra.devtools.sandbox import CONTRACTS
 
 console = Console()
 
@@ -26,5 +26,4 @@ def sandbox(
     console.print(f"sandbox: {base} (control API at {base}/_control)")
     for contract in CONTRACTS.values():
         console.print(f"  {contract.method} {contract.route}  → {'/'.join(map(str, contract.statuses))}")
-    configure_logging(settings.log_level)
-    serve(host, port)
+    raise typer.Exit(serve_sandbox(settings, host, port))
