@@ -3,7 +3,9 @@ fetches, batches and web port (``agents.app`` adds its tables, agents, timers an
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import socket
 
 from agents.runtime.consumer import FetchBatching, WorkerApp
 from infra.core.settings import WORKER_ROLES, Settings
@@ -23,6 +25,19 @@ def fetch_batching(settings: Settings) -> FetchBatching:
     if not _HOT_ROLES.intersection(settings.worker_roles):
         wait_ms = max(wait_ms, round(settings.worker_background_batch_wait_s * 1000))
     return FetchBatching(settings.worker_fetch_min_bytes, wait_ms)
+
+
+def instance_id(settings: Settings, index: int) -> str | None:
+    """Process ``index``'s ``group.instance.id``: ``CRMBUS_WORKER_INSTANCE_ID``, else this host and a
+    digest of the state directory and web port (two ``crmbus worker`` on one host differ in both),
+    then ``-index``. Two live members with one id would fence each other out of the group."""
+    if not settings.worker_static_membership:
+        return None
+    base = settings.worker_instance_id
+    if not base:
+        where = f"{settings.state_path.resolve()}:{settings.worker_web_port}".encode()
+        base = f"{socket.gethostname()}-{hashlib.sha256(where).hexdigest()[:10]}"
+    return f"{base}-{index}"
 
 
 def worker_app(settings: Settings, index: int) -> WorkerApp:
@@ -55,6 +70,8 @@ def worker_app(settings: Settings, index: int) -> WorkerApp:
         stream_buffer_maxsize=settings.worker_batch_max * 4,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        consumer_group_instance_id=instance_id(settings, index),
+        broker_session_timeout=settings.worker_session_timeout_s,
         key_serializer="raw",
         value_serializer="raw",
         worker_redirect_stdouts=False,

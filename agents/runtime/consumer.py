@@ -102,6 +102,20 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
             consumer._fetch_max_wait_ms = batching.max_wait_ms
         return consumer
 
+    async def on_thread_stop(self) -> None:
+        """Leave the consumer group on a graceful stop, a static member too.
+
+        aiokafka sends no LeaveGroup for a member with a ``group.instance.id`` (KIP-345: a
+        rolling restart should not rebalance), so a worker stopped for good, or one of the
+        processes dropped by a smaller ``CRMBUS_WORKER_PROCESSES``, would hold its partitions
+        until the session timeout. A stop that runs this code is never the crash that static
+        membership is for, so the member leaves (a LeaveGroup by member id, which the broker
+        takes from a static member as well) and the others take its partitions at once."""
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        if coordinator is not None:
+            coordinator._group_instance_id = None
+        await super().on_thread_stop()
+
 
 class StrictConsumer(driver.Consumer):
     """Faust's aiokafka consumer, committing only what agents acknowledged, without holes."""

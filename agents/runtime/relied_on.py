@@ -55,6 +55,7 @@ _FAUST_CONSUMER = "faust.transport.consumer:Consumer"  # where its private membe
 _TRANSPORT = "faust.transport.drivers.aiokafka:Transport"
 _AIOKAFKA = "aiokafka:AIOKafkaConsumer"
 _AIOKAFKA_START = "aiokafka.consumer.consumer:AIOKafkaConsumer.start"
+_COORDINATOR = "aiokafka.consumer.group_coordinator:GroupCoordinator"
 _QUEUE = "mode.utils.queues:ThrowableQueue"
 _CONDUCTOR = "faust.transport.conductor:Conductor"
 _SENSORS = "faust.sensors.base:SensorDelegate"
@@ -194,6 +195,16 @@ RELIED_ON: tuple[ReliedOn, ...] = (
     _a("faust.stores.memory:Store", "data", _TABLE_PY, "the dict underneath: a miss costs no KeyError",
        on_instance=True),
     _m("faust.topics:Topic", "get_topic_name", (), _TABLE_PY, "the changelog topic a table change is written to"),
+
+    # A graceful stop leaves the group, a static member too (aiokafka leaves it only without an id).
+    _m(_THREAD, "on_thread_stop", (), _CONSUMER_PY, "overridden: runs before the thread stops aiokafka's consumer",
+       mentioned_in=_in(f"{_THREAD}.on_thread_stop", "await self._consumer.stop()")),
+    _a(_THREAD, "_consumer", _CONSUMER_PY, "the aiokafka consumer the thread is about to stop", on_instance=True),
+    _a(_AIOKAFKA, "_coordinator", _CONSUMER_PY, "the group coordinator whose close sends the LeaveGroup",
+       on_instance=True, mentioned_in=_in("aiokafka:AIOKafkaConsumer.stop", "await self._coordinator.close()")),
+    _a(_COORDINATOR, "_group_instance_id", _CONSUMER_PY,
+       "cleared before close: aiokafka sends no LeaveGroup for a static member", on_instance=True,
+       mentioned_in=_in(f"{_COORDINATOR}._maybe_leave_group", "self._group_instance_id is None")),
 
     # Readiness.
     _a("faust:App", "rebalancing", _APP_PY, "a worker is not ready while it rebalances (/health)", on_instance=True),

@@ -115,6 +115,22 @@ class Settings(BaseSettings):
         description="Address the workers' health and metrics pages listen on. No token guards them: "
         "bind another address (0.0.0.0 in a container) only on a network you trust.",
     )
+    worker_instance_id: str = Field(
+        "",
+        description="Static group membership id of this `crmbus worker` (process i adds `-i`): a restarted "
+        "process takes its partitions back at once instead of waiting out the session timeout. Unique per "
+        "`crmbus worker` across hosts; empty: derived from the host name, the state directory and the web port.",
+    )
+    worker_static_membership: bool = Field(
+        True, description="Whether workers join their consumer group as static members (`group.instance.id`)."
+    )
+    worker_session_timeout_s: float = Field(
+        60.0,
+        ge=9,  # three heartbeats (every 3 s)
+        le=90,  # Faust refuses a session timeout above its request timeout (90 s)
+        description="How long the broker waits for a worker that stopped heartbeating before it gives its "
+        "partitions to the others (the longest a host that died holds its partitions).",
+    )
     worker_batch_max: int = Field(2000, ge=1, description="Most records a worker's agent takes in one batch.")
     worker_batch_wait_s: float = Field(
         0.02, gt=0, le=5, description="Longest a router or sink agent waits to fill a batch before handling it."

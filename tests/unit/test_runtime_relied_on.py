@@ -10,6 +10,8 @@ from pathlib import Path
 import aiokafka
 import faust
 import pytest
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.consumer.subscription_state import SubscriptionState
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.types.tuples import Message
 
@@ -33,6 +35,15 @@ async def stopped_aiokafka_consumer() -> aiokafka.AIOKafkaConsumer:
     return consumer
 
 
+async def idle_group_coordinator() -> GroupCoordinator:
+    client = aiokafka.AIOKafkaClient(bootstrap_servers="127.0.0.1:9")  # never bootstrapped: no connection
+    coordinator = GroupCoordinator(client, SubscriptionState(), group_instance_id="relied-on-0")
+    coordinator._coordination_task.cancel()  # before it ever runs
+    await asyncio.sleep(0)
+    await client.close()
+    return coordinator
+
+
 @pytest.fixture(scope="module")
 def instances(tmp_path_factory):
     """One instance of each owner whose members only an instance has, built as a worker builds them."""
@@ -52,6 +63,7 @@ def instances(tmp_path_factory):
         "mode:Service": consumer,
         "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread": consumer._thread,
         "aiokafka:AIOKafkaConsumer": asyncio.run(stopped_aiokafka_consumer()),
+        "aiokafka.consumer.group_coordinator:GroupCoordinator": asyncio.run(idle_group_coordinator()),
         "faust.channels:Channel": app.channel(),
         "faust.transport.conductor:Conductor": app.topics,
         "faust.tables.base:Collection": table,
