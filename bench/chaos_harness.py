@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import os
 import shutil
 import signal
@@ -101,12 +102,23 @@ def ledger_server(log_dir: Path, timeout_s: float = 30.0) -> Iterator[LedgerClie
 
 
 def stage(
-    settings: Settings, engine: Engine, ledger: LedgerClient, work_dir: Path, tenants: Sequence[str]
+    settings: Settings, engine: Engine, ledger: LedgerClient, work_dir: Path, tenants: Sequence[str],
+    key: str | None = None,
 ) -> Stage:  # fmt: skip
-    """A fresh ``Stage``: ``prepare`` with a new key."""
-    key = Fernet.generate_key().decode()
+    """A fresh ``Stage``: ``prepare`` with ``key`` (default a new one: right for a database of its own;
+    on a shared one use the deployment's, or other workers could not open these destinations)."""
+    key = key or Fernet.generate_key().decode()
     prepare(settings, engine, tenants, ledger.url, key)
     return Stage(settings, tuple(tenants), key, ledger, work_dir)
+
+
+def retire(stage: Stage, engine: Engine) -> None:
+    """Disable the stage's destinations, so no other worker of a shared database has to open them."""
+    endpoints = Endpoints(engine, SecretBox(stage.secret_key.encode()), actor="chaos")
+    for tenant in stage.tenants:
+        for system in DESTINATIONS:
+            with contextlib.suppress(Exception):  # the database may be gone
+                endpoints.update(tenant, system, enabled=False)
 
 
 def prepare(settings: Settings, engine: Engine, tenants: Sequence[str], ledger_url: str, secret_key: str) -> None:
@@ -121,6 +133,13 @@ def prepare(settings: Settings, engine: Engine, tenants: Sequence[str], ledger_u
 
 
 # -- workers -----------------------------------------------------------------------------------
+def _spawned_child(pid: int) -> bool:
+    try:
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 class Worker:
     """``crmbus worker`` as if on a host of its own: own state directory, web port(s) and bind host."""
 
@@ -180,10 +199,10 @@ class Worker:
         return time.monotonic() - started
 
     def children(self) -> list[int]:
-        """The supervised worker processes (none when one process runs in the foreground)."""
-        if self.proc is None or self.processes == 1:
+        """The worker processes the ``crmbus worker`` supervisor runs (not multiprocessing's resource tracker)."""
+        if self.proc is None:
             return []
-        return [pid for pid in tree(self.proc.pid) if pid != self.proc.pid]
+        return [pid for pid in tree(self.proc.pid) if pid != self.proc.pid and _spawned_child(pid)]
 
     def kill_child(self, index: int) -> int:
         """SIGKILL one supervised child (the ``index``-th alive, by pid); returns its pid."""
@@ -266,7 +285,9 @@ class LaneFeed:
     def __init__(self, stage: Stage, tag: int, rate: float, delivery_timeout_s: float = 300.0) -> None:
         self.stage, self.tag, self.rate = stage, tag, rate
         self.codec = AvroCodec(load_schema("envelope.v1.avsc"), f"{stage.lane}-value", CatalogueSchemaIds())
-        self.producer = Producer(producer_config(stage.settings.kafka_bootstrap, delivery_timeout_s, linger_ms=5))
+        config = producer_config(stage.settings.kafka_bootstrap, delivery_timeout_s, linger_ms=5)
+        # A stopped broker is part of the plan: librdkafka's connection errors would be a line every 0.3 s.
+        self.producer = Producer({**config, "log_level": 2})
         self.acked: set[int] = set()
         self.failed = 0
         self.sent = 0
@@ -339,10 +360,11 @@ class Verdict:
 
     def row(self) -> dict[str, object]:
         worst = max(self.resume_s) if self.resume_s else None
+        worst = None if worst is None or math.isinf(worst) else round(worst, 2)
         return {
             "scenario": self.scenario, "accepted": self.accepted, "lost": self.lost,
             "effective_duplicates": self.effective_duplicates, "redeliveries": self.redeliveries,
-            "gap_s": round(self.gap_s, 2), "resume_max_s": None if worst is None else round(worst, 2),
+            "gap_s": round(self.gap_s, 2), "resume_max_s": worst,
             "drained_s": round(self.drained_s, 2), "note": self.note,
         }  # fmt: skip
 
@@ -350,19 +372,22 @@ class Verdict:
 def judge(
     scenario: str, acked: set[int], applications: Sequence[Application], tenants: int,
     load: tuple[float, float], disruptions: Sequence[float], drained_s: float, note: str = "",
+    systems: Sequence[str] = DESTINATIONS,
 ) -> Verdict:  # fmt: skip
     """Lost, effective duplicates, redeliveries, gap and resumptions of one load (``load``: monotonic start, end)."""
     keys: dict[tuple[int, str], set[str | None]] = {}
     first: dict[tuple[int, str], float] = {}
     redeliveries = 0
     for application in applications:
+        if application.system not in systems:
+            continue
         if application.replay:
             redeliveries += 1
             continue
         slot = (application.seq, application.system)
         keys.setdefault(slot, set()).add(application.key)
         first[slot] = min(first.get(slot, application.at_s), application.at_s)
-    lost = sum(1 for seq in acked if any((seq, system) not in first for system in DESTINATIONS))
+    lost = sum(1 for seq in acked if any((seq, system) not in first for system in systems))
     duplicates = sum(len(found) - 1 for found in keys.values())
     streams: dict[tuple[str, int], list[float]] = {}
     for (seq, system), at_s in first.items():
@@ -400,11 +425,34 @@ class Disruption:
     what: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """What one load left behind, to be judged as a whole or per destination."""
+
+    acked: set[int]
+    applications: list[Application]
+    tenants: int
+    load: tuple[float, float]  # monotonic start and end of the load
+    moments: list[float]  # of the disruptions
+    drained_s: float
+    refused: int  # sends Kafka refused (not acknowledged: not owed)
+
+    def verdict(
+        self, scenario: str, systems: Sequence[str] = DESTINATIONS, moments: Sequence[int] | None = None
+    ) -> Verdict:
+        """Judged on ``systems`` only, resumption counted from the disruptions numbered ``moments`` (default all)."""
+        chosen = self.moments if moments is None else [self.moments[index] for index in moments]
+        note = f"{self.refused} sends refused by Kafka" if self.refused else ""
+        return judge(
+            scenario, self.acked, self.applications, self.tenants, self.load, chosen, self.drained_s, note, systems
+        )
+
+
 def run_load(
-    stage: Stage, scenario: str, tag: int, rate: float, duration_s: float, disruptions: Sequence[Disruption],
-    drain_s: float, after_load: Callable[[LaneFeed], object] | None = None,
-) -> Verdict:  # fmt: skip
-    """A steady load for ``duration_s`` with ``disruptions`` at their moments, then the drain and the verdict.
+    stage: Stage, tag: int, rate: float, duration_s: float, disruptions: Sequence[Disruption], drain_s: float,
+    after_load: Callable[[LaneFeed], object] | None = None,
+) -> Run:  # fmt: skip
+    """A steady load for ``duration_s`` with ``disruptions`` at their moments, then the drain.
 
     Each disruption's instant is taken just before its action: that is what ``resume_s`` counts from.
     ``after_load`` runs once the load stopped and was acknowledged (e.g. re-sending duplicates).
@@ -425,9 +473,8 @@ def run_load(
     if after_load is not None:
         after_load(feed)
     drained = drain(stage.ledger, tag, feed.acked, drain_s)
-    note = f"{feed.failed} sends refused by Kafka" if feed.failed else ""
     applications = stage.ledger.applications(tag)
-    return judge(scenario, feed.acked, applications, len(stage.tenants), (started, ended), moments, drained, note)
+    return Run(feed.acked, applications, len(stage.tenants), (started, ended), moments, drained, feed.failed)
 
 
 # -- servers of the caller's own ---------------------------------------------------------------

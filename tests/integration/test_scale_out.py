@@ -67,8 +67,8 @@ def test_a_fourth_host_joins_one_is_killed_and_nothing_is_lost_or_applied_twice(
             feed.resend(seen_before)
             wait_until(lambda: group_lag(hosts_stage) == 0, 120, "the re-sent events routed and delivered")
 
-        verdict = run_load(
-            hosts_stage, "scale-out", tag=1, rate=RATE, duration_s=40.0,
+        run = run_load(
+            hosts_stage, tag=1, rate=RATE, duration_s=40.0,
             disruptions=[
                 Disruption(8.0, lambda: seen_before.extend(_delivered(hosts_stage, 1)), "note the events seen"),
                 Disruption(10.0, lambda: hosts[3].start(120), "a fourth host joins"),
@@ -79,6 +79,7 @@ def test_a_fourth_host_joins_one_is_killed_and_nothing_is_lost_or_applied_twice(
     finally:
         for host in hosts:
             host.stop()
+    verdict = run.verdict("scale-out", moments=[2])  # resumption after the SIGKILL
     print(verdict.row(), f"re-sent {len(seen_before)}")
     assert verdict.accepted >= int(40.0 * RATE * 0.9)
     assert verdict.lost == 0, verdict
