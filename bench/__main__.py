@@ -20,6 +20,7 @@ SCENARIOS = {
     "clients": "bench.clients",
     "drain": "bench.drain",
     "soak": "bench.soak",
+    "chaos": "bench.chaos",
 }
 
 

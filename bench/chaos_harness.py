@@ -102,23 +102,13 @@ def ledger_server(log_dir: Path, timeout_s: float = 30.0) -> Iterator[LedgerClie
 
 
 def stage(
-    settings: Settings, engine: Engine, ledger: LedgerClient, work_dir: Path, tenants: Sequence[str],
-    key: str | None = None,
+    settings: Settings, engine: Engine, ledger: LedgerClient, work_dir: Path, tenants: Sequence[str]
 ) -> Stage:  # fmt: skip
-    """A fresh ``Stage``: ``prepare`` with ``key`` (default a new one: right for a database of its own;
-    on a shared one use the deployment's, or other workers could not open these destinations)."""
-    key = key or Fernet.generate_key().decode()
+    """A fresh ``Stage``: ``prepare`` with a new key (its database, or schema, must be the stage's own:
+    every worker of a database loads every tenant's destinations, and others could not open these)."""
+    key = Fernet.generate_key().decode()
     prepare(settings, engine, tenants, ledger.url, key)
     return Stage(settings, tuple(tenants), key, ledger, work_dir)
-
-
-def retire(stage: Stage, engine: Engine) -> None:
-    """Disable the stage's destinations, so no other worker of a shared database has to open them."""
-    endpoints = Endpoints(engine, SecretBox(stage.secret_key.encode()), actor="chaos")
-    for tenant in stage.tenants:
-        for system in DESTINATIONS:
-            with contextlib.suppress(Exception):  # the database may be gone
-                endpoints.update(tenant, system, enabled=False)
 
 
 def prepare(settings: Settings, engine: Engine, tenants: Sequence[str], ledger_url: str, secret_key: str) -> None:
@@ -130,6 +120,22 @@ def prepare(settings: Settings, engine: Engine, tenants: Sequence[str], ledger_u
         Tenants(engine, actor="chaos").create(tenant, f"Chaos {tenant}", sandbox_url=ledger_url)
         for system in DESTINATIONS:
             endpoints.update(tenant, system, secret=CREDENTIAL)
+
+
+# What the destinations do in the destinations scenario: (what, which destination).
+TROUBLES = (("fails (503)", "crm"), ("slow (2 s)", "zapi"), ("throttles (429)", "marketing"))
+
+
+def misbehave(ledger: LedgerClient) -> None:
+    """The ``TROUBLES`` at once: crm answers 503, zapi after 2 s, marketing 429 above 3 requests/s."""
+    ledger.fail("crm", 503)
+    ledger.slow("zapi", 2.0)
+    ledger.throttle("marketing", per_s=3, retry_after_s=1)
+
+
+def behave(ledger: LedgerClient) -> None:
+    for system in DESTINATIONS:
+        ledger.heal(system)
 
 
 # -- workers -----------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ stream is reported apart from the others'."""
 
 from __future__ import annotations
 
-from bench.chaos_harness import Disruption, Worker, run_load
+from functools import partial
+
+from bench.chaos_harness import TROUBLES, Disruption, Worker, behave, misbehave, run_load
 
 RATE = 20.0
 DURATION_S = 20.0
@@ -13,27 +15,14 @@ DURATION_S = 20.0
 
 def test_a_failing_a_slow_and_a_throttling_destination(shared_stage):
     ledger = shared_stage.ledger
-
-    def misbehave() -> None:
-        ledger.fail("crm", 503)
-        ledger.slow("zapi", 2.0)
-        ledger.throttle("marketing", per_s=3, retry_after_s=1)
-
-    def behave() -> None:
-        for system in ("crm", "zapi", "marketing"):
-            ledger.heal(system)
-
     with Worker(shared_stage, "host").start():
         run = run_load(
             shared_stage, tag=1, rate=RATE, duration_s=DURATION_S,
-            disruptions=[Disruption(3.0, misbehave, "misbehave"), Disruption(13.0, behave, "behave again")],
+            disruptions=[Disruption(3.0, partial(misbehave, ledger)), Disruption(13.0, partial(behave, ledger))],
             drain_s=150.0,
         )  # fmt: skip
     attempts = ledger.attempts()
-    verdicts = [
-        run.verdict(f"destination {trouble}", [system], moments=[1])
-        for trouble, system in (("fails", "crm"), ("slow", "zapi"), ("throttles", "marketing"))
-    ]
+    verdicts = [run.verdict(f"destination {trouble}", [system], moments=[1]) for trouble, system in TROUBLES]
     for verdict in verdicts:
         print(verdict.row())
     assert run.verdict("destinations").accepted >= int(DURATION_S * RATE * 0.9)
