@@ -28,7 +28,6 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 from rich.table import Table
-from sqlalchemy import text
 
 from bench.chaos_harness import (
     LANE_PARTITIONS,
@@ -42,6 +41,7 @@ from bench.chaos_harness import (
     misbehave,
     own_kafka,
     own_postgres,
+    own_schema,
     run_load,
     stage,
 )
@@ -188,26 +188,6 @@ def _scenarios(text: str) -> list[str]:
     return names
 
 
-@contextlib.contextmanager
-def _own_schema(settings: Settings, schema: str) -> Iterator[Settings]:
-    """The settings on a schema of the bench's own, migrated, dropped on the way out: the shared
-    database may be at another branch's revision, and its other workers never see these tenants."""
-    url = database_url(settings)
-    admin = make_engine(url, pool_size=1)
-    try:
-        engine = make_engine(url, schema=schema, pool_size=1)
-        try:
-            upgrade(engine, schema=schema)
-        finally:
-            engine.dispose()
-        on_schema = url.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield settings.model_copy(update={"database_url": SecretStr(on_schema.render_as_string(hide_password=False))})
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def run(args: argparse.Namespace) -> int:
     names = _scenarios(args.scenarios)
     if args.kills < 1 or args.kill_every <= 0 or args.outage <= 0:
@@ -224,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
     )
     verdicts: list[Verdict] = []
     started = time.monotonic()
-    with _own_schema(settings, f"bench_chaos_{tag}") as on_schema, ledger_server(work_dir) as ledger:
+    with own_schema(settings, f"bench_chaos_{tag}") as on_schema, ledger_server(work_dir) as ledger:
         bench = _Bench(args, on_schema, ledger, work_dir, tag)
         for name in names:
             found = _RUNS[name](bench)

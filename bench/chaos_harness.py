@@ -38,7 +38,8 @@ from pathlib import Path
 from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient
 from cryptography.fernet import Fernet
-from sqlalchemy import Engine
+from pydantic import SecretStr
+from sqlalchemy import Engine, text
 
 from bench.chaos_ledger import Application, LedgerClient
 from bench.deliver_systems import GroupProgress, _ReadyFile, _status
@@ -52,6 +53,8 @@ from connectors.kafka.producer import producer_config
 from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
 from infra.db.endpoints import Endpoints
+from infra.db.engine import database_url, make_engine
+from infra.db.migrate import upgrade
 from infra.db.tenants import Tenants
 from infra.local.kafka_node import LocalKafka
 from infra.local.postgres_node import LocalPostgres
@@ -510,3 +513,23 @@ def own_postgres() -> Iterator[tuple[LocalPostgres, str]]:
     finally:
         node.down()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def own_schema(settings: Settings, schema: str) -> Iterator[Settings]:
+    """The settings on ``schema`` of their database, migrated, dropped on the way out: a bench's
+    tenants stay out of other workers' sight, and the shared schema may be at another revision."""
+    url = database_url(settings)
+    admin = make_engine(url, pool_size=1)
+    try:
+        engine = make_engine(url, schema=schema, pool_size=1)
+        try:
+            upgrade(engine, schema=schema)
+        finally:
+            engine.dispose()
+        on_schema = url.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield settings.model_copy(update={"database_url": SecretStr(on_schema.render_as_string(hide_password=False))})
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()

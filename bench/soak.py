@@ -13,6 +13,7 @@ latency from each event's scheduled send to its last delivery.
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import signal
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from bench.chaos_harness import own_schema
 from bench.deliver_systems import ROUTER_ROLES, SINK_ROLES, GroupProgress, secret_key, tenants, worker_group
 from bench.e2e import _api_key, _interrupt, _receiver
 from bench.e2e_phases import PhaseRunner
@@ -160,9 +162,15 @@ def run(args: argparse.Namespace) -> int:
     if args.sample_interval <= 0 or args.drain_timeout <= 0:
         raise BenchError("--sample-interval and --drain-timeout must be positive")
     signal.signal(signal.SIGTERM, _interrupt)  # unwinds like Ctrl-C: every process started here is stopped
-    settings = Settings()
-    log_dir = Path(tempfile.mkdtemp(prefix="crmbus-bench-soak-"))
     tag = secrets.token_hex(3)
+    with own_schema(Settings(), f"bench_soak_{tag}") as settings:
+        # The ingress, the workers and `crmbus tenants create` read it from the environment.
+        os.environ["CRMBUS_DATABASE_URL"] = settings.database_url.get_secret_value()
+        return _soak(args, settings, tag)
+
+
+def _soak(args: argparse.Namespace, settings: Settings, tag: str) -> int:
+    log_dir = Path(tempfile.mkdtemp(prefix="crmbus-bench-soak-"))
     console.print(
         f"bench soak {tag}: {args.rate:,.0f} events/s (3 deliveries each) for {args.duration:,.0f} s, "
         f"a sample every {args.sample_interval:.0f} s; logs in {log_dir}"
