@@ -20,6 +20,8 @@ SCENARIOS = {
     "clients": "bench.clients",
     "drain": "bench.drain",
     "signatures": "bench.signatures",
+    "soak": "bench.soak",
+    "chaos": "bench.chaos",
 }
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -66,6 +67,10 @@ class State:
             self.applied.add((system, key))
         self.rows.setdefault(system, []).append((key, at, True, False, 201))
         return 201, b"", _OK
+
+    def delay_s(self, path: str) -> float:
+        """How long to hold the answer to a request for ``path`` (a slow destination); none here."""
+        return 0.0
 
     def _control(self, method: bytes, parts: list[str], body: bytes) -> tuple[int, bytes, bytes]:
         if parts == ["health"]:
@@ -113,15 +118,22 @@ class _Connection(asyncio.Protocol):
             method, path, _ = head[0].split(b" ", 2)
             status, extra, answer = self.state.answer(method, path.decode(), key, body)
             reason = _REASONS.get(status, b"Error")
-            assert self.transport is not None
-            self.transport.write(
-                b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s"
-                % (status, reason, len(answer), extra, answer)
-            )
+            reply = b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s" % (
+                status, reason, len(answer), extra, answer,
+            )  # fmt: skip
+            delay = self.state.delay_s(path.decode())
+            if delay > 0:  # the client sends its next request on this connection only after this answer
+                asyncio.get_running_loop().call_later(delay, self._write, reply)
+            else:
+                self._write(reply)
+
+    def _write(self, reply: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(reply)
 
 
-async def serve(host: str, port: int, ready_file: Path) -> None:
-    state = State()
+async def serve(host: str, port: int, ready_file: Path, state: State | None = None) -> None:
+    state = state or State()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _Connection(state), host, port, backlog=1024)
     ready_file.write_text("ready")
@@ -180,15 +192,16 @@ class DestinationClient:
         self.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.deliver_destination")
+def main(state: Callable[[], State] = State, prog: str = "python -m bench.deliver_destination") -> None:
+    """Serve ``state()`` until killed (also the entry point of destinations built on ``State``)."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--ready-file", type=Path, required=True)
     args = parser.parse_args()
     import uvloop
 
-    uvloop.run(serve(args.host, args.port, args.ready_file))
+    uvloop.run(serve(args.host, args.port, args.ready_file, state()))
 
 
 if __name__ == "__main__":

@@ -51,8 +51,8 @@ def worker_group(prefix: str, roles: Sequence[str]) -> str:
     return f"{prefix}crmbus-worker" + ("" if ordered == list(WORKER_ROLES) else "-" + "-".join(ordered))
 
 
-def _status(port: int, path: str) -> int | None:
-    connection = http.client.HTTPConnection(HOST, port, timeout=1.0)
+def _status(port: int, path: str, host: str = HOST) -> int | None:
+    connection = http.client.HTTPConnection(host, port, timeout=1.0)
     try:
         connection.request("GET", path)
         return connection.getresponse().status
