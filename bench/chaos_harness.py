@@ -50,6 +50,7 @@ from bench.router_systems import free_ports
 from bench.stack import HOST, BenchError, free_port, ingress_command
 from connectors.kafka.admin import apply_catalogue
 from connectors.kafka.producer import producer_config
+from connectors.kafka.security import librdkafka_client
 from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
 from infra.db.endpoints import Endpoints
@@ -142,11 +143,19 @@ def behave(ledger: LedgerClient) -> None:
 
 
 # -- workers -----------------------------------------------------------------------------------
-def _spawned_child(pid: int) -> bool:
+def _fork_server(pid: int) -> bool:
+    """Whether ``pid`` is a multiprocessing fork server (its forked children share its command line)."""
     try:
-        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class Worker:
@@ -208,10 +217,13 @@ class Worker:
         return time.monotonic() - started
 
     def children(self) -> list[int]:
-        """The worker processes the ``crmbus worker`` supervisor runs (not multiprocessing's resource tracker)."""
+        """The worker processes the ``crmbus worker`` supervisor runs: its fork server's children (not
+        the fork server itself, nor multiprocessing's resource tracker)."""
         if self.proc is None:
             return []
-        return [pid for pid in tree(self.proc.pid) if pid != self.proc.pid and _spawned_child(pid)]
+        supervisor = self.proc.pid
+        servers = {pid for pid in tree(supervisor) if _parent(pid) == supervisor and _fork_server(pid)}
+        return [pid for pid in tree(supervisor) if _parent(pid) in servers]
 
     def kill_child(self, index: int) -> int:
         """SIGKILL one supervised child (the ``index``-th alive, by pid); returns its pid."""
@@ -294,7 +306,7 @@ class LaneFeed:
     def __init__(self, stage: Stage, tag: int, rate: float, delivery_timeout_s: float = 300.0) -> None:
         self.stage, self.tag, self.rate = stage, tag, rate
         self.codec = AvroCodec(load_schema("envelope.v1.avsc"), f"{stage.lane}-value", CatalogueSchemaIds())
-        config = producer_config(stage.settings.kafka_bootstrap, delivery_timeout_s, linger_ms=5)
+        config = producer_config(librdkafka_client(stage.settings), delivery_timeout_s, linger_ms=5)
         # A stopped broker is part of the plan: librdkafka's connection errors would be a line every 0.3 s.
         self.producer = Producer({**config, "log_level": 2})
         self.acked: set[int] = set()

@@ -16,10 +16,17 @@ from tests.chaos.conftest import tenants_of
 RATE = 20.0
 DURATION_S = 35.0
 OUTAGE = (8.0, 23.0)  # seconds after the load started: stopped, started again
+# A 20 s outage once wrote ~2,000 lines per worker process (aiokafka's retries); one line per
+# state change, and the libraries' repeats once a minute, leave a few dozen at most.
+QUIET_LOG_LINES = 100
 
 
-def _outage(stage_: Stage, scenario: str, stop: Callable[[], object], start: Callable[[], object]) -> Verdict:
-    with Worker(stage_, "host").start():
+def _outage(
+    stage_: Stage, scenario: str, stop: Callable[[], object], start: Callable[[], object]
+) -> tuple[Verdict, list[str]]:
+    """The verdict on the load, and the worker's log lines."""
+    worker = Worker(stage_, "host")
+    with worker.start():
         run = run_load(
             stage_, tag=1, rate=RATE, duration_s=DURATION_S,
             disruptions=[Disruption(OUTAGE[0], stop, "stopped"), Disruption(OUTAGE[1], start, "started")],
@@ -28,17 +35,17 @@ def _outage(stage_: Stage, scenario: str, stop: Callable[[], object], start: Cal
     verdict = run.verdict(scenario, moments=[1])  # resumption after it was started again
     print(verdict.row())
     assert verdict.accepted >= int(DURATION_S * RATE * 0.9), verdict
-    return verdict
+    return verdict, worker.log_path.read_text(errors="replace").splitlines()
 
 
 def test_the_broker_stopped_under_load(settings, migrated, ledger, unique, tmp_path):
     with own_kafka(tmp_path / "kafka") as broker:
         ours = settings.model_copy(update={"kafka_bootstrap": broker.settings.kafka_bootstrap})
-        verdict = _outage(
-            stage(ours, migrated, ledger, tmp_path, tenants_of(unique)), "broker stopped 15 s", broker.down, broker.up
-        )
+        on_own_broker = stage(ours, migrated, ledger, tmp_path, tenants_of(unique))
+        verdict, log = _outage(on_own_broker, "broker stopped 15 s", broker.down, broker.up)
     assert verdict.lost == 0, verdict
     assert verdict.effective_duplicates == 0, verdict
+    assert len(log) <= QUIET_LOG_LINES, "\n".join(log[-20:])
 
 
 def test_postgresql_stopped_under_load(settings, ledger, unique, tmp_path):
@@ -50,6 +57,6 @@ def test_postgresql_stopped_under_load(settings, ledger, unique, tmp_path):
             on_own_database = stage(ours, engine, ledger, tmp_path, tenants_of(unique))
         finally:
             engine.dispose()
-        verdict = _outage(on_own_database, "PostgreSQL stopped 15 s", database.down, database.up)
+        verdict, _ = _outage(on_own_database, "PostgreSQL stopped 15 s", database.down, database.up)
     assert verdict.lost == 0, verdict
     assert verdict.effective_duplicates == 0, verdict
