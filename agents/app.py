@@ -93,6 +93,7 @@ class Wiring:
         if not tables:  # nothing to restore: retry and archive roles alone
             self.recovered.set()
         self._dedupe: DedupeStore | None = None
+        self._finished: DedupeStore | None = None
         self._circuits: CircuitBook | None = None
         self._producer: AsyncProducer | None = None
         policy = OutboundPolicy.from_allow_list(
@@ -122,6 +123,12 @@ class Wiring:
         if self._dedupe is None:
             self._dedupe = DedupeStore(self.tables["router-dedupe"], self.settings.dedupe_ttl_s)
         return self._dedupe
+
+    @property
+    def finished(self) -> DedupeStore:
+        if self._finished is None:
+            self._finished = DedupeStore(self.tables["sink-finished"], self.settings.sink_finished_ttl_s)
+        return self._finished
 
     @property
     def circuits(self) -> CircuitBook:
@@ -178,7 +185,7 @@ class Wiring:
             outcomes=self.codec("delivery_outcome.v2.avsc", self.topics.deliveries),
             topics=self.topics,
             config=self.routes,
-            finished=self.tables["sink-finished"],
+            finished=self.finished,
             circuits=self.circuits,
             holds=OrderHolds(self.tables["sink-held"]),
             call=call,

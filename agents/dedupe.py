@@ -1,4 +1,5 @@
-"""Idempotency keys the router has acted on, per tenant, remembered for ``dedupe_ttl_s``.
+"""Keys acted on, remembered for a TTL: the router's idempotency keys (per tenant, for
+``dedupe_ttl_s``) and the sinks' finished delivery ids (for ``sink_finished_ttl_s``).
 
 The key is (tenant, the producer's idempotency key or else the event id), so two tenants can
 never collide and a re-read record (after a crash, before its offset was committed) is seen as
@@ -7,7 +8,8 @@ a key can never hide work that was not done.
 
 Expiry has two halves: a lookup ignores a key older than the TTL, and the changelog topic's
 retention (compact + delete, slightly over the TTL) lets Kafka drop old keys, so a restarted
-worker restores only live ones. ``sweep`` frees this worker's memory of expired keys.
+worker restores only live ones. ``sweep`` frees this worker's memory of expired keys; without
+it a table's memory grows with every key for as long as the process runs.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ from agents.outputs import Output
 from agents.runtime.partitioned_table import PartitionedTable
 
 _STAMP = struct.Struct(">d")
+# Values written before keys were stamped (the sinks' finished ids were a bare b"1") count as
+# stamped when this process started: they live one TTL more, then are swept like the others.
+_UNSTAMPED_AT = time.time()
+
+
+def _stamped_at(value: bytes) -> float:
+    return _STAMP.unpack(value)[0] if len(value) == _STAMP.size else _UNSTAMPED_AT
 
 
 def dedupe_key(tenant_id: str, key: str) -> bytes:
@@ -32,7 +41,7 @@ class DedupeStore:
 
     def seen(self, key: bytes) -> bool:
         stamp = self._table.get(key)
-        return stamp is not None and self._clock() - _STAMP.unpack(stamp)[0] < self._ttl_s
+        return stamp is not None and self._clock() - _stamped_at(stamp) < self._ttl_s
 
     def remember(self, partition: int, key: bytes) -> Output:
         """Remember ``key``; the returned changelog record must be written for it to last."""
@@ -41,7 +50,7 @@ class DedupeStore:
     def sweep(self) -> int:
         """Forget expired keys held in memory; returns how many."""
         horizon = self._clock() - self._ttl_s
-        expired = [key for key, stamp in self._table.items() if _STAMP.unpack(stamp)[0] < horizon]
+        expired = [key for key, stamp in self._table.items() if _stamped_at(stamp) < horizon]
         for key in expired:
             self._table.forget(key)
         return len(expired)

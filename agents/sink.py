@@ -35,10 +35,10 @@ from typing import Any
 
 from agents.circuit_book import CircuitBook
 from agents.config_cache import ConfigCache
+from agents.dedupe import DedupeStore
 from agents.order_holds import OrderHolds
 from agents.outputs import FatalOutputError, Output, OutputWriter
 from agents.records import Consumed
-from agents.runtime.partitioned_table import PartitionedTable
 from agents.sink_attempts import Attempt, Attempts, Call
 from agents.sink_budgets import BatchBudgets
 from agents.sink_outputs import SinkOutputs
@@ -68,7 +68,7 @@ class Sink:
         outcomes: AvroCodec,
         topics: TopicNames,
         config: ConfigCache,
-        finished: PartitionedTable,
+        finished: DedupeStore,
         circuits: CircuitBook,
         holds: OrderHolds,
         call: Call,
@@ -119,7 +119,7 @@ class Sink:
         if await self._writer.write(outputs):
             raise FatalOutputError("Kafka refused a delivery outcome, retry or DLQ record")
         # With every outcome stored, the finished ids and circuit states may be made durable.
-        state = [self._finished.put(partition, key, b"1") for partition, key in done]
+        state = [self._finished.remember(partition, key) for partition, key in done]
         state += self._circuits.changelog() + self._holds.changelog()
         if await self._writer.write(state):
             raise FatalOutputError("Kafka refused a sink changelog record")
@@ -135,7 +135,7 @@ class Sink:
             outputs.append(self._out.dead_letter(record, None, error, at, stage="sink.decode"))
             return None
         delivery_id = delivery["delivery_id"]
-        if delivery_id in seen or self._finished.get(delivery_id.encode()) is not None:
+        if delivery_id in seen or self._finished.seen(delivery_id.encode()):
             # Delivered before its hold was cleared (a crash in between): clear it now.
             held = order_key(delivery["tenant_id"], self.kind, delivery["ordering_key"])
             self._holds.settle(record.origin.partition, held, delivery_id, None, now)

@@ -26,7 +26,11 @@ def add_tables(app: faust.App, settings: Settings) -> dict[str, TableT[bytes, by
     kept_for = {  # name: (the role whose agents use it, its purpose, its retention; None: for good)
         "router-dedupe": ("router", "Idempotency keys acted on, per tenant.", settings.dedupe_ttl_s + 3600),
         "scheduled": ("scheduler", "Delayed actions not yet due, by delivery id.", None),
-        "sink-finished": ("sinks", "Delivery ids a destination took: a redelivery is not sent again.", 7 * 86400.0),
+        "sink-finished": (
+            "sinks",
+            "Delivery ids a destination took: a redelivery is not sent again.",
+            settings.sink_finished_ttl_s + 3600,
+        ),
         "circuits": ("sinks", "Circuit breaker state per (tenant, destination).", None),
         "sink-held": ("sinks", "Per order of an ordered destination, the delivery it waits behind.", None),
     }

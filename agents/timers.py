@@ -2,7 +2,8 @@
 
 - ``release_due``: the scheduler's delayed actions that fell due (every ``scheduler_tick_s``);
 - ``keep_routes_fresh``: routes and destinations reloaded from PostgreSQL when they change;
-- ``sweep_dedupe``: idempotency keys past their TTL dropped from memory;
+- ``sweep_dedupe``, ``sweep_finished``: idempotency keys and finished delivery ids past their
+  TTL dropped from memory;
 - ``unblock_stalls``: partitions whose fetched records Faust dropped, read again
   (``agents.runtime.stall_guard``; every ``worker_stall_check_s``).
 """
@@ -44,12 +45,17 @@ def add_timers(app: faust.App, wiring: Wiring) -> None:
     async def sweep_dedupe() -> None:
         wiring.dedupe.sweep()
 
+    async def sweep_finished() -> None:
+        wiring.finished.sweep()
+
     app.task(keep_routes_fresh)
     app.timer(settings.worker_stall_check_s)(_stall_guard(app, wiring))
     if "scheduler" in roles:
         app.timer(settings.scheduler_tick_s)(release_due)
     if "router" in roles:
         app.timer(_DEDUPE_SWEEP_S)(sweep_dedupe)
+    if "sinks" in roles:
+        app.timer(_DEDUPE_SWEEP_S)(sweep_finished)
 
 
 def _stall_guard(app: faust.App, wiring: Wiring) -> Callable[[], Awaitable[None]]:

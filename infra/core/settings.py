@@ -182,6 +182,11 @@ class Settings(BaseSettings):
     dedupe_ttl_s: float = Field(
         86_400, gt=0, description="How long an idempotency key is remembered: a repeat within it is dropped."
     )
+    sink_finished_ttl_s: float = Field(
+        86_400,
+        gt=0,
+        description="How long a delivery id a destination took is remembered: a redelivery within it is not sent.",
+    )
     routes_poll_s: float = Field(
         5.0, gt=0, description="How often workers ask PostgreSQL whether routes changed (picked up live)."
     )

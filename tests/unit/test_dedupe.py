@@ -1,4 +1,6 @@
-"""The router's memory of idempotency keys: per tenant, for a TTL."""
+"""Keys remembered for a TTL: the router's idempotency keys, the sinks' finished delivery ids."""
+
+import time
 
 from agents.dedupe import DedupeStore, dedupe_key
 
@@ -51,3 +53,29 @@ def test_a_sweep_forgets_only_expired_keys():
     now[0] = 12.0
     assert store.sweep() == 1
     assert not store.seen(b"old") and store.seen(b"new")
+
+
+def test_a_key_written_before_keys_were_stamped_lives_one_ttl_then_is_swept():
+    """The sinks' finished ids were a bare b"1": an upgraded worker still honours them, for a TTL."""
+    table = FakeTable()
+    table.data[b"delivery-1"] = b"1"
+    now = [time.time()]
+    store = DedupeStore(table, ttl_s=60, clock=lambda: now[0])
+    assert store.seen(b"delivery-1")
+    assert store.sweep() == 0
+    now[0] += 120
+    assert not store.seen(b"delivery-1")
+    assert store.sweep() == 1
+    assert table.data == {}
+
+
+def test_sweeping_frees_what_expired_and_keeps_what_is_live():
+    now = [1000.0]
+    table = FakeTable()
+    store = DedupeStore(table, ttl_s=60, clock=lambda: now[0])
+    store.remember(0, b"old")
+    now[0] += 50
+    store.remember(0, b"new")
+    now[0] += 20
+    assert store.sweep() == 1
+    assert list(table.data) == [b"new"]

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from agents.circuit_book import CircuitBook
+from agents.dedupe import DedupeStore
 from agents.order_holds import OrderHolds
 from agents.outputs import Output
 from agents.records import Consumed
@@ -107,7 +108,7 @@ def sink(config: Config, answers, circuits: CircuitBook | None = None, **options
         outcomes=OUTCOMES,
         topics=TopicNames(""),
         config=config,
-        finished=Table(),
+        finished=DedupeStore(Table(), ttl_s=86_400, clock=NOW.timestamp),
         circuits=circuits or CircuitBook(Table(), CircuitConfig()),
         writer=writer,
         clock=NOW.timestamp,
