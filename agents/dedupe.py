@@ -22,13 +22,6 @@ from agents.outputs import Output
 from agents.runtime.partitioned_table import PartitionedTable
 
 _STAMP = struct.Struct(">d")
-# Values written before keys were stamped (the sinks' finished ids were a bare b"1") count as
-# stamped when this process started: they live one TTL more, then are swept like the others.
-_UNSTAMPED_AT = time.time()
-
-
-def _stamped_at(value: bytes) -> float:
-    return _STAMP.unpack(value)[0] if len(value) == _STAMP.size else _UNSTAMPED_AT
 
 
 def dedupe_key(tenant_id: str, key: str) -> bytes:
@@ -38,10 +31,16 @@ def dedupe_key(tenant_id: str, key: str) -> bytes:
 class DedupeStore:
     def __init__(self, table: PartitionedTable, ttl_s: float, clock: Callable[[], float] = time.time) -> None:
         self._table, self._ttl_s, self._clock = table, ttl_s, clock
+        # Values written before keys were stamped (the sinks' finished ids were a bare b"1") count
+        # as stamped when this store was made: they live one TTL more, then are swept like the others.
+        self._unstamped_at = clock()
+
+    def _stamped_at(self, value: bytes) -> float:
+        return _STAMP.unpack(value)[0] if len(value) == _STAMP.size else self._unstamped_at
 
     def seen(self, key: bytes) -> bool:
         stamp = self._table.get(key)
-        return stamp is not None and self._clock() - _stamped_at(stamp) < self._ttl_s
+        return stamp is not None and self._clock() - self._stamped_at(stamp) < self._ttl_s
 
     def remember(self, partition: int, key: bytes) -> Output:
         """Remember ``key``; the returned changelog record must be written for it to last."""
@@ -50,7 +49,7 @@ class DedupeStore:
     def sweep(self) -> int:
         """Forget expired keys held in memory; returns how many."""
         horizon = self._clock() - self._ttl_s
-        expired = [key for key, stamp in self._table.items() if _stamped_at(stamp) < horizon]
+        expired = [key for key, stamp in self._table.items() if self._stamped_at(stamp) < horizon]
         for key in expired:
             self._table.forget(key)
         return len(expired)

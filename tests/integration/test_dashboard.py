@@ -29,7 +29,6 @@ from infra.db.delivery_log import DeliveryLog
 from tests.conftest import free_port
 from tests.integration.worker_harness import CRMBUS
 
-NOW = datetime.now(UTC)
 PERSONAL = ("maria.souza@example.com", "+5511987654321", "Maria Souza")
 WORKER_METRICS = b"""# HELP crmbus_circuits_open Circuits (tenant, destination) open or half-open on this worker.
 # TYPE crmbus_circuits_open gauge
@@ -58,12 +57,12 @@ def attempt(tenant, destination, status, latency_ms, ago_s, error_class=None):
         "latency_ms": latency_ms,
         "error_class": error_class,
         "response_excerpt": f"{PERSONAL[2]} <{PERSONAL[0]}> {PERSONAL[1]}",
-        "created_at": NOW - timedelta(seconds=ago_s),
+        "created_at": datetime.now(UTC) - timedelta(seconds=ago_s),  # at seeding: tests run minutes after import
     }
 
 
 def dead_letter(tenant, destination, error_class, failed_ago_s, status="open"):
-    failed_at = NOW - timedelta(seconds=failed_ago_s)
+    failed_at = datetime.now(UTC) - timedelta(seconds=failed_ago_s)
     return {
         "tenant_id": tenant,
         "destination": destination,

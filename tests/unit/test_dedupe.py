@@ -1,7 +1,5 @@
 """Keys remembered for a TTL: the router's idempotency keys, the sinks' finished delivery ids."""
 
-import time
-
 from agents.dedupe import DedupeStore, dedupe_key
 
 
@@ -59,7 +57,7 @@ def test_a_key_written_before_keys_were_stamped_lives_one_ttl_then_is_swept():
     """The sinks' finished ids were a bare b"1": an upgraded worker still honours them, for a TTL."""
     table = FakeTable()
     table.data[b"delivery-1"] = b"1"
-    now = [time.time()]
+    now = [1000.0]
     store = DedupeStore(table, ttl_s=60, clock=lambda: now[0])
     assert store.seen(b"delivery-1")
     assert store.sweep() == 0
