@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -29,7 +28,6 @@ from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
 from infra.db.endpoints import Endpoints
-from infra.devtools.sandbox import SandboxClient
 from infra.local.kafka_node import LocalKafka, SecureListeners
 from schemas.catalogue import load_catalogue
 from streams.deadlines import wait_until
@@ -85,23 +83,6 @@ def secure_broker(tmp_path_factory) -> Iterator[SecureBroker]:
         yield SecureBroker(node, secure, tls)
     finally:
         node.down()
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory) -> Iterator[SandboxClient]:
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra", "sandbox", "--port", str(port)], stdout=log, stderr=log
-        )
-    with SandboxClient(f"http://127.0.0.1:{port}") as client:
-        try:
-            wait_until(client.healthy, 60, "crmbus sandbox /_control/health")
-            yield client
-        finally:
-            process.terminate()
-            process.wait(30)
 
 
 def confluent_writes(settings: Settings) -> int:
