@@ -23,6 +23,8 @@ exceptions are translated at the edge that meets them (connectors/, infra/).
     │   ├── SchemaMismatchError         decodes, but not into the expected record
     │   └── MappingError                a route's mapping cannot build its request (names the output field)
     ├── InvalidRouteError               a route's filter or mapping is invalid; refused when saved
+    ├── InvalidEventTypeError           an event type's definition is invalid; refused when registered
+    │   └── IncompatibleSchemaError     a new revision breaks the current one (names the field)
     └── DeliveryError                   a destination did not take a delivery (``status``, ``retry_after_s``)
         ├── TransientDeliveryError      408, 429, 5xx, timeouts, reset connections; retried
         └── PermanentDeliveryError      other 4xx, a request we cannot build; to the DLQ
@@ -153,6 +155,21 @@ class InvalidRouteError(CrmbusError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class InvalidEventTypeError(CrmbusError):
+    """An event type's definition (name, version, lane, schema, example...) is not valid; refused
+    when registered. ``field`` names where in the definition."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class IncompatibleSchemaError(InvalidEventTypeError):
+    """A new revision of a type's major version would break its consumers (a field removed,
+    retyped, narrowed or newly required); ``field`` names the payload field. Register a new major
+    version instead."""
 
 
 class DeliveryError(CrmbusError):
