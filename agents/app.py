@@ -144,6 +144,7 @@ class Wiring:
             decisions=self.codec("delivery_outcome.v2.avsc", self.topics.deliveries),
             topics=self.topics,
             routes=self.routes,
+            types=self.resources.types,
             dedupe=self.dedupe,
             writer=await self.writer(),
         )

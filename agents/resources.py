@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from connectors.kafka.producer import AsyncProducer
+from infra.core.live_catalogue import LiveCatalogue
 from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Destination
 from schemas.avro_schemas import SchemaIds
@@ -22,6 +23,8 @@ class WorkerResources:
     """Every enabled destination, its secret opened (blocking)."""
     routes_fingerprint: Callable[[], str]
     """A digest that moves whenever either of the two loads may return something else (blocking)."""
+    types: LiveCatalogue
+    """The event types: built-in and tenants' own, refreshed in the background by the router role."""
     delivery_log: DeliveryLog
     schema_ids: SchemaIds
     open_producer: Callable[[], Awaitable[AsyncProducer]]

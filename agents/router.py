@@ -22,19 +22,24 @@ from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore, dedupe_key
 from agents.outputs import FatalOutputError, Output, OutputWriter, Refused, dead_letter
 from agents.records import Consumed
+from infra.core.live_catalogue import LiveCatalogue
 from infra.core.metrics import DEAD_LETTERS, ROUTER_BATCH, ROUTER_EVENTS, ROUTER_OUTPUTS
 from schemas.codec import AvroCodec
 from schemas.topic_names import TopicNames
 from streams.dead_letter import REPLAY, ROUTE_ID, dead_letter_headers, header
 from streams.envelope import Envelope
 from streams.errors import PoisonMessageError, SchemaMismatchError
+from streams.event_catalogue import EventCatalogue
 from streams.event_status import Decision, decision_record
-from streams.event_types import EVENT_TYPES
 from streams.routes import PlannedDelivery, fan_out
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class _UnknownType(Exception):
+    """An envelope's type is not in the catalogue this process holds (yet)."""
 
 
 class DeliveryEncoder:
@@ -78,28 +83,28 @@ class Router:
         decisions: AvroCodec,
         topics: TopicNames,
         routes: ConfigCache,
+        types: LiveCatalogue,
         dedupe: DedupeStore,
         writer: OutputWriter,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._lane, self._envelopes, self._deliveries, self._decisions = lane, envelopes, deliveries, decisions
         self._topics, self._routes, self._dedupe, self._writer = topics, routes, dedupe, writer
+        self._types = types
         self._clock = clock
 
     async def handle(self, batch: Sequence[Consumed]) -> None:
         """Route ``batch``; returns once every output is acknowledged and every key remembered."""
         started = time.monotonic()
         await self._routes.ready.wait()
-        outputs: list[Output] = []
-        owners: list[int] = []  # index in batch of the input each output belongs to
-        remember: list[tuple[int, bytes]] = []
-        outcomes: Counter[str] = Counter()
-        in_batch: set[bytes] = set()
         now = self._clock()
-        for index, record in enumerate(batch):
-            produced = self._route_one(record, now, in_batch, remember, outcomes)
-            outputs.extend(produced)
-            owners.extend([index] * len(produced))
+        try:
+            outputs, owners, remember, outcomes = self._route_all(batch, now, final=False)
+        except _UnknownType:
+            # Maybe a type registered a moment ago, which the ingress saw first: look again,
+            # then route the whole batch anew (nothing was written yet), in its order.
+            await self._types.refresh_for_unknown()
+            outputs, owners, remember, outcomes = self._route_all(batch, now, final=True)
         refused = await self._writer.write(outputs)
         if refused:
             await self._dead_letter_refused(batch, outputs, owners, refused)
@@ -109,9 +114,30 @@ class Router:
         for outcome, count in outcomes.items():  # one metric update per kind and batch, not per record
             if outcome.startswith("out:"):
                 ROUTER_OUTPUTS.labels(kind=outcome[4:]).inc(count)
+            elif outcome.startswith("dlq:"):
+                _, stage, error_class = outcome.split(":")
+                DEAD_LETTERS.labels(stage=stage, error_class=error_class).inc(count)
+                ROUTER_OUTPUTS.labels(kind="dlq").inc(count)
             else:
                 ROUTER_EVENTS.labels(lane=self._lane, outcome=outcome).inc(count)
         ROUTER_BATCH.observe(time.monotonic() - started)
+
+    def _route_all(
+        self, batch: Sequence[Consumed], now: datetime, *, final: bool
+    ) -> tuple[list[Output], list[int], list[tuple[int, bytes]], Counter[str]]:
+        """Every output of ``batch``, the input each belongs to, the keys to remember and the
+        outcomes to count. Not ``final``: raises ``_UnknownType`` at a type not in the catalogue."""
+        outputs: list[Output] = []
+        owners: list[int] = []  # index in batch of the input each output belongs to
+        remember: list[tuple[int, bytes]] = []
+        outcomes: Counter[str] = Counter()
+        in_batch: set[bytes] = set()
+        catalogue = self._types.current
+        for index, record in enumerate(batch):
+            produced = self._route_one(record, now, in_batch, remember, outcomes, catalogue, final)
+            outputs.extend(produced)
+            owners.extend([index] * len(produced))
+        return outputs, owners, remember, outcomes
 
     def _route_one(
         self,
@@ -120,15 +146,21 @@ class Router:
         in_batch: set[bytes],
         remember: list[tuple[int, bytes]],
         outcomes: Counter[str],
+        catalogue: EventCatalogue,
+        final: bool,
     ) -> list[Output]:
         try:
             envelope = Envelope.from_record(self._envelopes.decode(record.value))
         except PoisonMessageError as error:
             outcomes["dead_lettered"] += 1
-            return [self._dead_letter(record, error, "router.decode")]
-        if envelope.type not in EVENT_TYPES:  # no route can match it: say so, do not drop it unseen
+            return [self._dead_letter(record, error, "router.decode", outcomes=outcomes)]
+        if catalogue.get(envelope.tenant_id, envelope.type, envelope.schema_version) is None:
+            if not final:
+                raise _UnknownType
+            # No route can match it: say so, do not drop it unseen.
             outcomes["dead_lettered"] += 1
-            return [self._dead_letter(record, SchemaMismatchError("event type unknown to crmbus"), "router.type")]
+            unknown = SchemaMismatchError("event type unknown to crmbus")
+            return [self._dead_letter(record, unknown, "router.type", outcomes=outcomes)]
         replay = header(record.headers, REPLAY) is not None
         key = dedupe_key(envelope.tenant_id, envelope.dedupe_key)
         if not replay and (key in in_batch or self._dedupe.seen(key)):
@@ -156,6 +188,7 @@ class Router:
                     "router.mapping",
                     route_id=failure.route.id,
                     destination=failure.route.destination,
+                    outcomes=outcomes,
                 )
             )
         public = self._topics.public(envelope.type)
@@ -186,9 +219,14 @@ class Router:
         stage: str,
         route_id: str | None = None,
         destination: str | None = None,
+        outcomes: Counter[str] | None = None,
     ) -> Output:
-        DEAD_LETTERS.labels(stage=stage, error_class=type(error).__name__).inc()
-        ROUTER_OUTPUTS.labels(kind="dlq").inc()
+        """A DLQ record of ``record``; counted in ``outcomes`` when given, else in the metrics now."""
+        if outcomes is not None:
+            outcomes[f"dlq:{stage}:{type(error).__name__}"] += 1
+        else:
+            DEAD_LETTERS.labels(stage=stage, error_class=type(error).__name__).inc()
+            ROUTER_OUTPUTS.labels(kind="dlq").inc()
         headers = dead_letter_headers(
             record.origin, error, self._clock(), stage=stage, route_id=route_id, destination=destination
         )

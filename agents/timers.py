@@ -42,6 +42,9 @@ def add_timers(app: faust.App, wiring: Wiring) -> None:
     async def keep_routes_fresh() -> None:
         await wiring.routes.run()
 
+    async def keep_types_fresh() -> None:
+        await wiring.resources.types.run()
+
     async def sweep_dedupe() -> None:
         wiring.dedupe.sweep()
 
@@ -53,6 +56,7 @@ def add_timers(app: faust.App, wiring: Wiring) -> None:
     if "scheduler" in roles:
         app.timer(settings.scheduler_tick_s)(release_due)
     if "router" in roles:
+        app.task(keep_types_fresh)
         app.timer(_DEDUPE_SWEEP_S)(sweep_dedupe)
     if "sinks" in roles:
         app.timer(_DEDUPE_SWEEP_S)(sweep_finished)

@@ -25,8 +25,8 @@ from connectors.kafka.producer import producer_config
 from connectors.kafka.schema_registry import schema_ids
 from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec
+from schemas.event_types import built_in_catalogue
 from streams.envelope import Envelope
-from streams.event_types import validate_payload
 from streams.routes import Route, delivery_id, fan_out
 
 DELIVER = "crmbus.deliver."
@@ -58,7 +58,15 @@ def templates(
     encoder = DeliveryEncoder(lambda topic: AvroCodec(load_schema("delivery.v1.avsc"), f"{topic}-value", ids))
     at = datetime.now(UTC)
     placeholder = EventIds.fresh().make(0)
-    envelope = Envelope(tenant, "lead.created", "site", validate_payload("lead.created", LEAD), placeholder, at, at)
+    envelope = Envelope(
+        tenant,
+        "lead.created",
+        "site",
+        built_in_catalogue().validate("bench", "lead.created", LEAD),
+        placeholder,
+        at,
+        at,
+    )
     planned = fan_out(envelope, routes)
     found = sorted(p.route.destination for p in planned.deliveries)
     if planned.failures or found != sorted(destinations):

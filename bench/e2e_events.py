@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.events import SINGLE_PATH
+from schemas.event_types import built_in_catalogue
 
 MAX_TAG = 99
 MAX_SEQ = 999_999
 _PHONE_HEAD = "+55119"
 _PHONE_DIGITS = re.compile(rb'"phone":\s*"\+?55119(\d{2})(\d{6})"')
-_EXAMPLE = Path(__file__).parents[1] / "schemas" / "examples" / "events" / "lead.created.json"
+_EXAMPLE = built_in_catalogue().get("bench", "lead.created").example  # type: ignore[union-attr]
 # The catalogue's example lead, consenting: the seed flows fan it out to crm, zapi and marketing.
-_PAYLOAD = {**json.loads(_EXAMPLE.read_text()), "marketing_consent": True}
+_PAYLOAD = {**dict(_EXAMPLE), "marketing_consent": True}
 
 
 def phone(tag: int, seq: int) -> str:

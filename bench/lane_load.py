@@ -31,8 +31,8 @@ from connectors.kafka.producer import producer_config
 from connectors.kafka.schema_registry import schema_ids
 from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec
+from schemas.event_types import built_in_catalogue
 from streams.envelope import Envelope
-from streams.event_types import validate_payload
 
 LATE_SEND_S = 0.005
 _TICK_S = 0.001
@@ -102,7 +102,7 @@ class LaneResult:
 
 def templates(load: LaneLoad, at: datetime) -> list[Template]:
     codec = AvroCodec(load_schema("envelope.v1.avsc"), f"{load.topic}-value", schema_ids(load.registry_url))
-    payload = validate_payload("lead.created", LEAD)
+    payload = built_in_catalogue().validate("bench", "lead.created", LEAD)
     return [
         Template.of(Envelope(tenant, "lead.created", "site", payload, load.ids.make(0), at, at), codec)
         for tenant in load.tenants

@@ -2,8 +2,9 @@
 
 Routes (their filters and mappings) name event data by path: ``phone``, ``campaign.utm_source``,
 or an envelope field such as ``$event.tenant_id``. A path is checked once, when the route is saved,
-against the pydantic model of its event type, so a typo is refused then instead of silently never
-matching; after that, ``reader`` gives a precompiled function for the hot path.
+against the paths its event type's schema holds (``EventCatalogue.paths``), so a typo is refused
+then instead of silently never matching; after that, ``reader`` gives a precompiled function for
+the hot path.
 
 A path whose value is absent or ``null`` reads as ``MISSING``: canonical payloads leave null optional
 fields out, so the two cannot mean different things to a route.
@@ -13,22 +14,17 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
-from functools import cache
-from types import UnionType
-from typing import Any, Union, get_args, get_origin
-
-from pydantic import BaseModel
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 from streams.errors import InvalidRouteError
-from streams.event_types import EVENT_TYPES
 
 ENVELOPE_PREFIX = "$event."
 ENVELOPE_PATHS = frozenset(
     {"$event.id", "$event.type", "$event.tenant_id", "$event.source", "$event.occurred_at", "$event.correlation_id"}
 )
 
-# Payload keys are pydantic field names, so Python identifiers joined by dots.
+# Payload keys routes may read are identifiers joined by dots.
 _PAYLOAD_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", re.ASCII)
 
 
@@ -43,20 +39,8 @@ Reader = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
 """Reads one path from ``(payload, meta)``; ``meta`` holds envelope fields without ``$event.``."""
 
 
-@cache
-def field_paths(event_type: str) -> frozenset[str]:
-    """Every dotted path the canonical payload of ``event_type`` can hold, nested objects included.
-
-    Raises ``InvalidRouteError(field="event_type")`` for a type not in the catalogue.
-    """
-    model = EVENT_TYPES.get(event_type)
-    if model is None:
-        raise InvalidRouteError("event_type: is not a known event type", field="event_type")
-    return frozenset(_paths_of(model, ""))
-
-
-def check_path(path: Any, *, event_type: str | None, field: str) -> str:
-    """``path`` if routes may read it (for ``event_type`` events, when given); else ``InvalidRouteError``.
+def check_path(path: Any, *, paths: Collection[str] | None, field: str) -> str:
+    """``path`` if routes may read it (one of ``paths``, when given); else ``InvalidRouteError``.
 
     ``field`` is where the path sits in the route's spec; the error names it.
     """
@@ -69,8 +53,8 @@ def check_path(path: Any, *, event_type: str | None, field: str) -> str:
         return path
     if _PAYLOAD_PATH.fullmatch(path) is None:
         raise InvalidRouteError(f"{field}: a field path is names joined by dots, like campaign.utm_source", field=field)
-    if event_type is not None and path not in field_paths(event_type):
-        raise InvalidRouteError(f"{field}: is not a field of {event_type} events", field=field)
+    if paths is not None and path not in paths:
+        raise InvalidRouteError(f"{field}: is not a field of this event type", field=field)
     return path
 
 
@@ -103,25 +87,3 @@ def reader(path: str) -> Reader:
         return MISSING if node is None else node
 
     return read_nested
-
-
-def _paths_of(model: type[BaseModel], prefix: str) -> list[str]:
-    paths = []
-    for name, info in model.model_fields.items():
-        path = prefix + name
-        paths.append(path)
-        nested = _nested_model(info.annotation)
-        if nested is not None:
-            paths.extend(_paths_of(nested, path + "."))
-    return paths
-
-
-def _nested_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if get_origin(annotation) in (Union, UnionType):
-        for member in get_args(annotation):
-            found = _nested_model(member)
-            if found is not None:
-                return found
-    return None

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.envelope import Envelope
 from streams.errors import InvalidEventError
+from streams.event_catalogue import EventCatalogue
 from streams.instants import InstantOutOfRangeError, as_utc
 
-FIELDS = ("type", "payload", "occurred_at", "idempotency_key", "correlation_id", "ordering_key")
+FIELDS = ("type", "version", "payload", "occurred_at", "idempotency_key", "correlation_id", "ordering_key")
 MAX_KEY_LENGTH = 200
 # Keys are opaque text: any character but the C0 and C1 controls. The OpenAPI document states the
 # same pattern, so the document and the server agree on what a key may be.
@@ -22,8 +23,6 @@ _KEY = re.compile(KEY_PATTERN)
 HEADER_KEY_PATTERN = rf"^[!-~]([ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
 _HEADER_KEY = re.compile(HEADER_KEY_PATTERN)
 FUTURE_TOLERANCE = timedelta(minutes=5)
-
-PayloadValidator = Callable[[str, Mapping[str, Any]], dict[str, Any]]
 
 
 def _text(doc: Mapping[str, Any], name: str) -> str | None:
@@ -61,11 +60,15 @@ def envelope_from_request(
     *,
     tenant_id: str,
     source: str,
-    validate_payload: PayloadValidator,
+    catalogue: EventCatalogue,
     idempotency_header: str | None = None,
     now: datetime | None = None,
 ) -> Envelope:
-    """The envelope for one event of the generic API; the tenant comes from the caller's key only."""
+    """The envelope for one event of the generic API; the tenant comes from the caller's key only.
+
+    ``version`` names the type's major version (1 when absent). Without an ``ordering_key``, the
+    type's entity key gives one (``lead_id:L-1``), so the events of one entity can be kept in order.
+    """
     now = now or datetime.now(UTC)
     unknown = sorted(set(doc) - set(FIELDS))
     if unknown:
@@ -87,11 +90,19 @@ def envelope_from_request(
         if body_key is not None and body_key != header_key:
             raise InvalidEventError("the Idempotency-Key header and idempotency_key differ", field="idempotency_key")
         body_key = header_key
+    version = doc.get("version")
+    version = 1 if version is None else version
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidEventError("version must be a whole number from 1 (the type's major version)", field="version")
     try:
-        normalised = validate_payload(event_type, payload)
+        normalised = catalogue.validate(tenant_id, event_type, payload, version)
     except InvalidEventError as exc:
-        field = "type" if exc.field == "type" else f"payload.{exc.field}" if exc.field else "payload"
+        field = exc.field if exc.field in ("type", "version") else f"payload.{exc.field}" if exc.field else "payload"
         raise InvalidEventError(str(exc), field=field) from exc
+    found = catalogue.get(tenant_id, event_type, version)
+    ordering_key = _text(doc, "ordering_key")
+    if ordering_key is None and found is not None:
+        ordering_key = found.entity_value(normalised)
     return Envelope(
         tenant_id=tenant_id,
         type=event_type,
@@ -101,5 +112,6 @@ def envelope_from_request(
         received_at=now,
         idempotency_key=body_key,
         correlation_id=_text(doc, "correlation_id"),
-        ordering_key=_text(doc, "ordering_key"),
+        ordering_key=ordering_key,
+        schema_version=version,
     )

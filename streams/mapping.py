@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from string import Formatter
@@ -62,7 +62,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from streams.errors import InvalidRouteError, MappingError
-from streams.field_paths import ENVELOPE_PREFIX, MISSING, Reader, check_path, field_paths, reader
+from streams.field_paths import ENVELOPE_PREFIX, MISSING, Reader, check_path, reader
 from streams.phone import normalise_phone
 
 _SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -207,13 +207,11 @@ class CompiledMapping:
         return body
 
 
-def compile_mapping(spec: Mapping[str, Any], *, event_type: str | None = None) -> CompiledMapping:
-    """``spec`` checked and compiled; with ``event_type``, every source must be a path its events hold.
+def compile_mapping(spec: Mapping[str, Any], *, paths: Collection[str] | None = None) -> CompiledMapping:
+    """``spec`` checked and compiled; with ``paths`` (what its type's payloads hold), every source is one.
 
     Raises ``InvalidRouteError`` whose ``field`` is where in the mapping the problem is.
     """
-    if event_type is not None:
-        field_paths(event_type)
     if not isinstance(spec, Mapping):
         raise InvalidRouteError("mapping: a mapping must be an object", field="mapping")
     for key in spec:
@@ -231,24 +229,24 @@ def compile_mapping(spec: Mapping[str, Any], *, event_type: str | None = None) -
         raise InvalidRouteError(
             "mapping.fields: must name at least one field when include is none", field="mapping.fields"
         )
-    drops = _drops(spec.get("drop", []), include, event_type)
+    drops = _drops(spec.get("drop", []), include, paths)
     _refuse_overlapping(fields)
-    writers = tuple(_writer(out, _field(out, field_spec, event_type)) for out, field_spec in fields.items())
+    writers = tuple(_writer(out, _field(out, field_spec, paths)) for out, field_spec in fields.items())
     return CompiledMapping(copy.deepcopy(spec), include == "payload", drops, writers)
 
 
-def _drops(drop: Any, include: str, event_type: str | None) -> tuple[tuple[str, ...], ...]:
+def _drops(drop: Any, include: str, paths: Collection[str] | None) -> tuple[tuple[str, ...], ...]:
     if not isinstance(drop, list):
         raise InvalidRouteError("mapping.drop: must be a list of payload paths", field="mapping.drop")
     if drop and include != "payload":
         raise InvalidRouteError("mapping.drop: is allowed only when include is payload", field="mapping.drop")
-    paths = []
+    dropped = []
     for index, path in enumerate(drop):
         place = f"mapping.drop[{index}]"
-        if check_path(path, event_type=event_type, field=place).startswith(ENVELOPE_PREFIX):
+        if check_path(path, paths=paths, field=place).startswith(ENVELOPE_PREFIX):
             raise InvalidRouteError(f"{place}: drop removes payload fields, not envelope fields", field=place)
-        paths.append(tuple(path.split(".")))
-    return tuple(paths)
+        dropped.append(tuple(path.split(".")))
+    return tuple(dropped)
 
 
 def _refuse_overlapping(fields: Mapping[str, Any]) -> None:
@@ -265,7 +263,7 @@ def _refuse_overlapping(fields: Mapping[str, Any]) -> None:
                 )
 
 
-def _field(out: str, spec: Any, event_type: str | None) -> _Value:
+def _field(out: str, spec: Any, paths: Collection[str] | None) -> _Value:
     place = f"mapping.fields.{out}"
     kinds = [kind for kind in _FIELD_KEYS if isinstance(spec, Mapping) and kind in spec]
     if len(kinds) != 1:
@@ -279,15 +277,15 @@ def _field(out: str, spec: Any, event_type: str | None) -> _Value:
     if not isinstance(optional, bool):
         raise InvalidRouteError(f"{place}.optional: must be true or false", field=f"{place}.optional")
     if kind == "from":
-        return _copied(out, spec, optional, place, event_type)
+        return _copied(out, spec, optional, place, paths)
     if kind == "template":
-        return _templated(out, spec["template"], optional, place, event_type)
+        return _templated(out, spec["template"], optional, place, paths)
     const = spec["const"]
     return lambda payload, meta: _json_copy(const)
 
 
-def _copied(out: str, spec: Mapping[str, Any], optional: bool, place: str, event_type: str | None) -> _Value:
-    path = check_path(spec["from"], event_type=event_type, field=f"{place}.from")
+def _copied(out: str, spec: Mapping[str, Any], optional: bool, place: str, paths: Collection[str] | None) -> _Value:
+    path = check_path(spec["from"], paths=paths, field=f"{place}.from")
     read = reader(path)
     convert = _format(spec["format"], f"{place}.format") if "format" in spec else None
     has_default, default = "default" in spec, spec.get("default")
@@ -307,7 +305,7 @@ def _copied(out: str, spec: Mapping[str, Any], optional: bool, place: str, event
     return value
 
 
-def _templated(out: str, template: Any, optional: bool, place: str, event_type: str | None) -> _Value:
+def _templated(out: str, template: Any, optional: bool, place: str, paths: Collection[str] | None) -> _Value:
     where = f"{place}.template"
     if not isinstance(template, str):
         raise InvalidRouteError(f"{where}: must be a string", field=where)
@@ -325,7 +323,7 @@ def _templated(out: str, template: Any, optional: bool, place: str, event_type: 
         if format_spec or conversion is not None:
             raise InvalidRouteError(f"{where}: placeholders are {{path}} or {{path|format}}", field=where)
         path, bar, format_name = name.partition("|")
-        check_path(path, event_type=event_type, field=where)
+        check_path(path, paths=paths, field=where)
         convert = _format(format_name, where) if bar else ("string", _string)
         parts.append((literal, reader(path), path, convert))
     pieces = tuple(parts)

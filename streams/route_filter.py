@@ -39,12 +39,12 @@ from __future__ import annotations
 import copy
 import functools
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from streams.errors import InvalidRouteError
-from streams.field_paths import MISSING, Reader, check_path, field_paths, reader
+from streams.field_paths import MISSING, Reader, check_path, reader
 
 _Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
 _Check = Callable[[Any], bool]
@@ -70,27 +70,25 @@ class RouteFilter:
         return self._predicate(payload, meta)
 
 
-def compile_filter(spec: Mapping[str, Any], *, event_type: str | None = None) -> RouteFilter:
-    """``spec`` checked and compiled; with ``event_type``, every path must be one its events can hold.
+def compile_filter(spec: Mapping[str, Any], *, paths: Collection[str] | None = None) -> RouteFilter:
+    """``spec`` checked and compiled; with ``paths`` (what its type's payloads hold), every path is one.
 
     Raises ``InvalidRouteError`` whose ``field`` is where in the filter the problem is.
     """
-    if event_type is not None:
-        field_paths(event_type)
-    predicate = _compile(spec, event_type, "filter")
+    predicate = _compile(spec, paths, "filter")
     return RouteFilter(copy.deepcopy(spec), predicate)
 
 
-def _compile(spec: Any, event_type: str | None, where: str) -> _Predicate:
+def _compile(spec: Any, paths: Collection[str] | None, where: str) -> _Predicate:
     if not isinstance(spec, Mapping):
         raise InvalidRouteError(f"{where}: a filter must be an object", field=where)
     predicates = []
     for key, condition in spec.items():
         if key == "$any":
-            predicates.append(_any_of(condition, event_type, f"{where}.$any"))
+            predicates.append(_any_of(condition, paths, f"{where}.$any"))
         else:
             place = f"{where}.{key}"
-            path = check_path(key, event_type=event_type, field=place)
+            path = check_path(key, paths=paths, field=place)
             predicates.append(_on_path(reader(path), _condition(condition, place)))
     return _all_of(predicates)
 
@@ -113,10 +111,10 @@ def _either(first: _Predicate, second: _Predicate) -> _Predicate:
     return lambda payload, meta: first(payload, meta) or second(payload, meta)
 
 
-def _any_of(filters: Any, event_type: str | None, where: str) -> _Predicate:
+def _any_of(filters: Any, paths: Collection[str] | None, where: str) -> _Predicate:
     if not isinstance(filters, list) or not filters:
         raise InvalidRouteError(f"{where}: $any must be a non-empty list of filters", field=where)
-    return functools.reduce(_either, [_compile(sub, event_type, f"{where}[{i}]") for i, sub in enumerate(filters)])
+    return functools.reduce(_either, [_compile(sub, paths, f"{where}[{i}]") for i, sub in enumerate(filters)])
 
 
 def _on_path(read: Reader, check: _Check) -> _Predicate:

@@ -20,7 +20,6 @@ from infra.cli.wiring import repositories
 from infra.core.settings import Settings
 from streams.envelope import Envelope
 from streams.errors import ConfigurationError, InvalidEventError, InvalidRouteError
-from streams.event_types import validate_payload
 from streams.routes import fan_out
 
 app = typer.Typer(help="Routes: which events go, mapped, to which destinations.", no_args_is_help=True)
@@ -141,9 +140,9 @@ def try_event(
     event: str = typer.Option(..., help="A JSON file with the sample payload, or - for standard input."),
 ) -> None:
     """Show what the tenant's enabled routes would send for a sample payload; nothing is sent."""
-    payload = validate_payload(event_type, _read_event(event))
-    envelope = Envelope(tenant_id=tenant, type=event_type, source="crmbus-routes-test", payload=payload)
     with repositories(Settings()) as store:
+        payload = store.event_catalogue().validate(tenant, event_type, _read_event(event))
+        envelope = Envelope(tenant_id=tenant, type=event_type, source="crmbus-routes-test", payload=payload)
         routes = store.routes.load_enabled(tenant_id=tenant, event_type=event_type)
     if not routes:
         console.print(f"tenant {tenant!r} has no enabled route for {event_type}", highlight=False)

@@ -20,6 +20,7 @@ from connectors.kafka.lag import ConsumerLag
 from connectors.kafka.producer import AsyncProducer, producer_config
 from connectors.kafka.schema_registry import schema_ids
 from connectors.kafka.security import librdkafka_client
+from infra.core.live_catalogue import LiveCatalogue
 from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
@@ -38,7 +39,9 @@ from ingress.api.state import IngressResources
 from ingress.console import app as console
 from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec
+from schemas.event_types import built_in_catalogue
 from schemas.topic_names import TopicNames
+from streams.event_catalogue import EventCatalogue
 from streams.lanes import Lanes
 from streams.signatures import REPLAY_WINDOW_S
 
@@ -79,7 +82,11 @@ class Repositories:
 
     @cached_property
     def routes(self) -> Routes:
-        return Routes(self.engine, self.actor)
+        return Routes(self.engine, self.actor, types=self.event_catalogue)
+
+    def event_catalogue(self) -> EventCatalogue:
+        """The built-in event types and every tenant's own, as PostgreSQL holds them now."""
+        return built_in_catalogue()
 
     @cached_property
     def delivery_log(self) -> DeliveryLog:
@@ -114,10 +121,12 @@ async def ingress_resources(settings: Settings) -> AsyncIterator[IngressResource
     client = librdkafka_client(settings)
     config = producer_config(client, settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
     claims = SignatureClaims.at(database_url(settings), REPLAY_WINDOW_S)
+    types = live_catalogue(settings, engine)
     async with AsyncProducer(config) as producer:
         yield IngressResources(
             producer=producer,
-            publisher=EventPublisher(producer, codec, lanes),
+            publisher=EventPublisher(producer, codec, lanes, types),
+            types=types,
             principal=ApiKeys(engine).principal,
             source=InboundSources(engine, SecretBox.from_settings(settings)).resolve,
             history=DeliveryLog(engine).history,
@@ -127,6 +136,11 @@ async def ingress_resources(settings: Settings) -> AsyncIterator[IngressResource
         )
     claims.close()
     engine.dispose()
+
+
+def live_catalogue(settings: Settings, engine: Engine) -> LiveCatalogue:
+    """The built-in event types and the tenants' own from PostgreSQL, refreshed like routes."""
+    return LiveCatalogue(built_in_catalogue(), load=tuple, fingerprint=str, poll_s=settings.routes_poll_s)
 
 
 def console_app(settings: Settings) -> web.Application:
@@ -155,6 +169,7 @@ def worker_resources(settings: Settings) -> WorkerResources:
         load_routes=routes.load_enabled,
         load_destinations=destinations.load_enabled,
         routes_fingerprint=routes.fingerprint,
+        types=live_catalogue(settings, engine),
         delivery_log=DeliveryLog(engine),
         schema_ids=schema_ids(settings),
         open_producer=partial(_open_worker_producer, settings),

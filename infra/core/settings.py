@@ -112,11 +112,12 @@ class Settings(BaseSettings):
     )
     kafka_linger_ms: float = Field(2.0, ge=0, description="How long the ingress's producer waits to fill a batch.")
     high_priority_types: Annotated[tuple[str, ...], NoDecode] = Field(
-        ("payment.received", "whatsapp.message.received", "whatsapp.message.status", "whatsapp.session.status"),
-        description="Event types written to crmbus.events.high (comma-separated).",
+        (),
+        description="Event types written to crmbus.events.high whatever lane their definition names (comma-separated).",
     )
     low_priority_types: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="Event types written to crmbus.events.low, e.g. bulk sync types (comma-separated)."
+        (),
+        description="Event types written to crmbus.events.low whatever lane their definition names (comma-separated).",
     )
     rate_limit_tenant_per_s: float = Field(2000, gt=0, description="Events per second one tenant may send.")
     rate_limit_tenant_burst: float = Field(4000, ge=1, description="Events a tenant may send at once.")

@@ -21,7 +21,7 @@ import logging
 import re
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,9 +33,10 @@ from infra.db.audit import audit
 from infra.db.endpoints import missing_of
 from infra.db.errors import translated
 from infra.db.models import Base, EventMapping, Tenant, WebhookEndpoint
+from schemas.event_types import built_in_catalogue
 from streams.credentials import describe_missing, setup_command
 from streams.errors import ConfigurationError, InvalidRouteError
-from streams.event_types import EVENT_TYPES
+from streams.event_catalogue import EventCatalogue
 from streams.mapping import compile_mapping
 from streams.route_filter import compile_filter
 from streams.routes import DESTINATIONS, Route
@@ -86,9 +87,13 @@ def paused_reason(endpoint: WebhookEndpoint) -> str | None:
 
 
 class Routes:
-    def __init__(self, engine: Engine, actor: str = "cli") -> None:
+    def __init__(
+        self, engine: Engine, actor: str = "cli", types: Callable[[], EventCatalogue] = built_in_catalogue
+    ) -> None:
+        """``types`` gives the event types routes are checked against when added."""
         self.engine = engine
         self.actor = actor
+        self._types = types
 
     @translated("adding a route")
     def add(
@@ -110,12 +115,13 @@ class Routes:
         ``delay_seconds``, or the place in the filter or mapping), ``ConfigurationError`` for an
         unknown tenant.
         """
-        if event_type not in EVENT_TYPES:
-            raise InvalidRouteError(
-                f"event_type: is not a known event type; one of {', '.join(sorted(EVENT_TYPES))}", field="event_type"
-            )
-        compiled_filter = compile_filter({} if filter is None else filter, event_type=event_type)
-        compiled_mapping = compile_mapping({} if mapping is None else mapping, event_type=event_type)
+        catalogue = self._types()
+        if not catalogue.knows(tenant_id, event_type):
+            known = ", ".join(sorted({t.name for t in catalogue.types(tenant_id)}))
+            raise InvalidRouteError(f"event_type: is not a known event type; one of {known}", field="event_type")
+        paths = catalogue.paths(tenant_id, event_type)
+        compiled_filter = compile_filter({} if filter is None else filter, paths=paths)
+        compiled_mapping = compile_mapping({} if mapping is None else mapping, paths=paths)
         _check_action(action)
         _check_delay(delay_seconds)
         with Session(self.engine) as session, session.begin():
@@ -208,12 +214,13 @@ class Routes:
         with Session(self.engine) as session:
             rows = session.execute(query).tuples().all()
         routes, paused = [], Counter[WebhookEndpoint]()
+        catalogue = self._types()
         for row, endpoint in rows:
             if missing_of(endpoint):
                 paused[endpoint] += 1
                 continue
             try:
-                routes.append(_compiled(row, endpoint.kind))
+                routes.append(_compiled(row, endpoint.kind, catalogue.paths(row.tenant_id, row.event_type)))
             except InvalidRouteError as exc:
                 log.warning("route %s skipped, it no longer compiles: %s", row.id, exc)
         for endpoint, count in paused.items():  # one line per destination, not one per route
@@ -280,7 +287,7 @@ def _summary(model: type[Base], *columns: Any) -> Any:
     )
 
 
-def _compiled(row: EventMapping, kind: str) -> Route:
+def _compiled(row: EventMapping, kind: str, paths: frozenset[str]) -> Route:
     if kind not in DESTINATIONS:
         raise InvalidRouteError("destination: its endpoint is of no known kind", field="destination")
     return Route(
@@ -290,8 +297,8 @@ def _compiled(row: EventMapping, kind: str) -> Route:
         destination=kind,
         endpoint_id=str(row.endpoint_id),
         action=row.action,
-        filter=compile_filter(row.filter, event_type=row.event_type),
-        mapping=compile_mapping(row.mapping, event_type=row.event_type),
+        filter=compile_filter(row.filter, paths=paths),
+        mapping=compile_mapping(row.mapping, paths=paths),
         delay_seconds=row.delay_seconds,
         version=row.version,
     )

@@ -6,6 +6,8 @@ What it uses beyond itself (the producer, PostgreSQL) comes opened from the comp
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
@@ -41,6 +43,7 @@ async def _state(settings: Settings, open_resources: OpenResources, app: web.App
             settings=settings,
             producer=resources.producer,
             publisher=resources.publisher,
+            types=resources.types,
             api_keys=CachedLookup(
                 resources.principal,
                 settings.api_key_cache_ttl_s,
@@ -60,4 +63,10 @@ async def _state(settings: Settings, open_resources: OpenResources, app: web.App
         # full passes, whose pauses over these objects showed up as tail latency, and collect
         # each request's young objects in larger, rarer passes.
         tune_for_streams()
-        yield
+        refresher = asyncio.create_task(resources.types.run(), name="event-types")
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher

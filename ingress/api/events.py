@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC
+from functools import partial
 from typing import Any
 
 import structlog
@@ -12,13 +13,12 @@ from aiohttp import web
 
 from connectors.kafka.producer import Delivered
 from infra.core.metrics import reject
-from ingress.api.state import STATE
+from ingress.api.state import STATE, IngressState
 from ingress.http.bodies import json_response, read_json
 from ingress.http.problems import Problem, invalid_event, kafka_unavailable
 from streams.envelope import Envelope
 from streams.errors import InvalidEventError, ProduceError
 from streams.event_status import event_status
-from streams.event_types import validate_payload
 from streams.inbound import envelope_from_request
 
 log = structlog.get_logger(__name__)
@@ -36,18 +36,29 @@ def _accepted(event: Envelope, where: Delivered) -> dict[str, Any]:
     }
 
 
+async def _envelope(
+    state: IngressState, document: dict[str, Any], tenant_id: str, idempotency_header: str | None = None
+) -> Envelope:
+    """The envelope of one request document; a type unknown here is looked for once more in
+    PostgreSQL first (a tenant may have registered it a moment ago)."""
+    build = partial(
+        envelope_from_request, document, tenant_id=tenant_id, source=SOURCE, idempotency_header=idempotency_header
+    )
+    try:
+        return build(catalogue=state.types.current)
+    except InvalidEventError as exc:
+        if exc.field not in ("type", "version"):
+            raise
+    await state.types.refresh_for_unknown()
+    return build(catalogue=state.types.current)
+
+
 async def post_event(request: web.Request) -> web.Response:
     state = request.app[STATE]
     principal = await state.principal(request)
     limit_headers = state.limits.check(principal.tenant_id, str(principal.key_id))
     document = await read_json(request, state.settings.ingress_max_body_bytes)
-    event = envelope_from_request(
-        document,
-        tenant_id=principal.tenant_id,
-        source=SOURCE,
-        validate_payload=validate_payload,
-        idempotency_header=request.headers.get("Idempotency-Key"),
-    )
+    event = await _envelope(state, document, principal.tenant_id, request.headers.get("Idempotency-Key"))
     structlog.contextvars.bind_contextvars(tenant_id=principal.tenant_id, event_id=str(event.event_id))
     [result] = await state.publisher.publish([event])
     if isinstance(result, ProduceError):
@@ -75,9 +86,7 @@ async def post_batch(request: web.Request) -> web.Response:
     valid: list[tuple[int, Envelope]] = []
     for index, item in enumerate(items):
         try:
-            event = envelope_from_request(
-                item, tenant_id=principal.tenant_id, source=SOURCE, validate_payload=validate_payload
-            )
+            event = await _envelope(state, item, principal.tenant_id)
             valid.append((index, event))
         except InvalidEventError as exc:
             reject("invalid_event")

@@ -6,8 +6,8 @@ from functools import cache
 from importlib.metadata import version
 from typing import Any
 
+from schemas.event_types import built_in_catalogue
 from streams.event_status import STATUSES
-from streams.event_types import json_schemas
 from streams.inbound import HEADER_KEY_PATTERN, KEY_PATTERN, MAX_KEY_LENGTH
 from streams.sources import SOURCES
 
@@ -43,6 +43,7 @@ def _event_request() -> dict[str, Any]:
             "required": ["type", "payload"],
             "properties": {
                 "type": {"const": event_type},
+                "version": {"type": ["integer", "null"], "enum": [1, None], "description": "Major version; default 1."},
                 "payload": schema,
                 "occurred_at": {
                     "type": ["string", "null"],
@@ -55,9 +56,33 @@ def _event_request() -> dict[str, Any]:
                 "ordering_key": key,
             },
         }
-        for event_type, schema in json_schemas().items()
+        for event_type, schema in _payload_schemas().items()
     ]
     return {"oneOf": variants, "discriminator": {"propertyName": "type"}}
+
+
+def _payload_schemas() -> dict[str, dict[str, Any]]:
+    """Each built-in type's payload schema, an optional field's ``null`` allowed (it means absent)."""
+    return {
+        t.name: _nullable_optionals({k: v for k, v in t.schema.items() if k != "$schema"})
+        for t in built_in_catalogue().types()
+        if t.version == 1
+    }
+
+
+def _nullable_optionals(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_nullable_optionals(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _nullable_optionals(value) for key, value in node.items()}
+    properties = out.get("properties")
+    if isinstance(properties, dict) and out.get("type") == "object":
+        required = set(out.get("required", ()))
+        out["properties"] = {
+            name: prop if name in required else {"anyOf": [prop, {"type": "null"}]} for name, prop in properties.items()
+        }
+    return out
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Write accepted envelopes to their lane, keyed by tenant, and wait for Kafka's acknowledgement."""
+"""Write accepted envelopes to their type's lane, keyed by tenant, and wait for Kafka's acknowledgement."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from connectors.kafka.producer import AsyncProducer, Delivered
+from infra.core.live_catalogue import LiveCatalogue
 from infra.core.metrics import INGRESS_ACCEPTED, PRODUCE_LATENCY
 from schemas.codec import AvroCodec
 from streams.envelope import Envelope
@@ -16,8 +17,8 @@ from streams.lanes import Lanes
 
 
 class EventPublisher:
-    def __init__(self, producer: AsyncProducer, codec: AvroCodec, lanes: Lanes) -> None:
-        self.producer, self.codec, self.lanes = producer, codec, lanes
+    def __init__(self, producer: AsyncProducer, codec: AvroCodec, lanes: Lanes, types: LiveCatalogue) -> None:
+        self.producer, self.codec, self.lanes, self.types = producer, codec, lanes, types
 
     async def publish(self, events: Sequence[Envelope]) -> list[Delivered | ProduceError]:
         """One result per event, in order: where it was stored, or why it was not.
@@ -27,9 +28,11 @@ class EventPublisher:
         """
         started = time.monotonic()
         pending: list[asyncio.Future[Delivered] | ProduceError] = []
+        catalogue = self.types.current
         for event in events:
             try:
-                topic = self.lanes.topic_for(event.type)
+                lane = catalogue.lane(event.tenant_id, event.type, event.schema_version)
+                topic = self.lanes.topic_for(event.type, lane)
                 pending.append(
                     self.producer.send(topic, self.codec.encode(event.to_record()), event.tenant_id.encode())
                 )

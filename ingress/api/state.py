@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from connectors.kafka.producer import AsyncProducer
+from infra.core.live_catalogue import LiveCatalogue
 from infra.core.settings import Settings
 from infra.db.api_keys import Principal
 from infra.db.delivery_log import EventHistory
@@ -29,6 +30,8 @@ class IngressResources:
 
     producer: AsyncProducer
     publisher: EventPublisher
+    types: LiveCatalogue
+    """The event types the ingress accepts: built-in and tenants' own, refreshed in the background."""
     principal: Callable[[str], Principal | None]
     """Who presents this API key, or None."""
     source: Callable[[str], SourceEndpoint | None]
@@ -48,6 +51,7 @@ class IngressState:
     settings: Settings
     producer: AsyncProducer
     publisher: EventPublisher
+    types: LiveCatalogue
     api_keys: CachedLookup[Principal]
     sources: CachedLookup[SourceEndpoint]
     replays: SignatureGuard

@@ -78,7 +78,7 @@ async def post_webhook(request: web.Request) -> web.Response:
             idempotency_key=mapped.idempotency_key,
             ordering_key=mapped.ordering_key,
         )
-        for mapped in mapper(parse_json(body))
+        for mapped in mapper(parse_json(body), state.types.current.validator(endpoint.tenant_id))
     ]
     if not events:
         # A callback crmbus deliberately ignores (an echo of our own message, a group chat...):

@@ -1,8 +1,9 @@
 """Mappers from each source's own webhook format to canonical events.
 
-Each mapper is pure and takes the parsed JSON body; it returns the canonical events in it (often
-one, several for a Z-API status naming many messages, none for a callback deliberately ignored)
-or raises ``InvalidEventError`` whose ``field`` is the path *in the source's body*.
+Each mapper is pure and takes the parsed JSON body and the tenant's payload validator; it returns
+the canonical events in it, validated (often one, several for a Z-API status naming many
+messages, none for a callback deliberately ignored) or raises ``InvalidEventError`` whose
+``field`` is the path *in the source's body*.
 
     source       format                                   events
     zapi         Z-API webhooks                           whatsapp.message.received/status, whatsapp.session.status
@@ -23,19 +24,31 @@ from streams.sources.crm import map_crm
 from streams.sources.financeiro import map_financeiro
 from streams.sources.operacao import map_operacao
 from streams.sources.site import map_site
-from streams.sources.source_event import SourceEvent
+from streams.sources.source_event import PayloadValidator, SourceEvent
 from streams.sources.waha import map_waha
 from streams.sources.zapi import map_zapi
 
-__all__ = ["SOURCES", "SourceEvent"]
+__all__ = ["SOURCES", "Mapper", "SourceEvent", "validating"]
 
-SOURCES: Mapping[str, Callable[[Mapping[str, Any]], list[SourceEvent]]] = MappingProxyType(
+Mapper = Callable[[Mapping[str, Any], PayloadValidator], list[SourceEvent]]
+
+
+def validating(read: Callable[[Mapping[str, Any]], list[SourceEvent]]) -> Mapper:
+    """A source's reader, followed by the validation of each event it read."""
+
+    def mapper(body: Mapping[str, Any], validate: PayloadValidator) -> list[SourceEvent]:
+        return [event.validated(validate) for event in read(body)]
+
+    return mapper
+
+
+SOURCES: Mapping[str, Mapper] = MappingProxyType(
     {
-        "zapi": map_zapi,
-        "waha": map_waha,
-        "site": map_site,
-        "crm": map_crm,
-        "operacao": map_operacao,
-        "financeiro": map_financeiro,
+        "zapi": validating(map_zapi),
+        "waha": validating(map_waha),
+        "site": validating(map_site),
+        "crm": validating(map_crm),
+        "operacao": validating(map_operacao),
+        "financeiro": validating(map_financeiro),
     }
 )

@@ -10,24 +10,40 @@ to enumerate, so the keys still deserve the care of any internal identifier.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from streams.errors import InvalidEventError
-from streams.event_types import validate_payload
+
+PayloadValidator = Callable[[str, Mapping[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
 class SourceEvent:
-    """One canonical event read from a source's webhook."""
+    """One canonical event read from a source's webhook; ``validated`` checks and normalises it."""
 
     type: str
     payload: dict[str, Any]
     occurred_at: datetime | None
     idempotency_key: str | None
     ordering_key: str | None
+    source_fields: Mapping[str, str] = field(default_factory=dict, repr=False)
+    order_by: str | None = None
+
+    def validated(self, validate: PayloadValidator) -> SourceEvent:
+        """This event with its payload checked against its type and normalised, and its ordering
+        key taken from the normalised value; errors name the field as the source spelt it."""
+        try:
+            normalised = validate(self.type, {k: v for k, v in self.payload.items() if v is not None})
+        except InvalidEventError as exc:
+            canonical = exc.field or "payload"
+            where = self.source_fields.get(canonical, canonical)
+            rule = str(exc).removeprefix(f"{canonical}: ")
+            raise InvalidEventError(f"{where}: {rule}", field=where) from None
+        ordering_key = self.ordering_key or _ordering_key(normalised, self.order_by)
+        return SourceEvent(self.type, normalised, self.occurred_at, self.idempotency_key, ordering_key)
 
 
 def canonical_event(
@@ -39,20 +55,15 @@ def canonical_event(
     idempotency_key: str | None,
     order_by: str | None,
 ) -> SourceEvent:
-    """Validate ``payload`` as ``event_type`` and wrap it; errors name the field as the source spelt it.
+    """``payload`` as an ``event_type`` event, still to be ``validated`` against its type.
 
     ``source_fields`` maps a canonical field path to its path in the source's body, so a Z-API
     sender reads ``text.message`` in the error rather than our ``text``. ``order_by`` names the
     canonical field whose normalised value orders the entity (``"client_id"``, ``"phone"``...).
     """
-    try:
-        normalised = validate_payload(event_type, {key: value for key, value in payload.items() if value is not None})
-    except InvalidEventError as exc:
-        canonical = exc.field or "payload"
-        where = source_fields.get(canonical, canonical)
-        rule = str(exc).removeprefix(f"{canonical}: ")
-        raise InvalidEventError(f"{where}: {rule}", field=where) from None
-    return SourceEvent(event_type, normalised, occurred_at, idempotency_key, _ordering_key(normalised, order_by))
+    return SourceEvent(
+        event_type, dict(payload), occurred_at, idempotency_key, None, source_fields=source_fields, order_by=order_by
+    )
 
 
 def digest(value: str) -> str:

@@ -34,6 +34,7 @@ from streams.envelope import Envelope
 from streams.lanes import Lanes
 from streams.signatures import REPLAY_WINDOW_S, crmbus_signature, waha_signature
 from streams.sources import SOURCES
+from tests.builtin_types import CATALOGUE, TENANT, validate_payload
 from tests.conftest import free_port
 from tests.integration.ingress_harness import end_offsets, isolated_settings, read_record, run, running_ingress
 
@@ -94,7 +95,7 @@ def url(endpoint, token=None):
 @pytest.mark.parametrize(("source", "example"), CASES, ids=[f"{s}/{p.stem}" for s, p in CASES])
 def test_each_sources_payload_lands_in_its_lane_keyed_by_tenant_and_decodes(stack, source, example):
     body = example.read_bytes()
-    expected = SOURCES[source](json.loads(body))
+    expected = SOURCES[source](json.loads(body), validate_payload)
     endpoint = stack["endpoints"][source]
     before = end_offsets(stack["bootstrap"], list(stack["lanes"].topics))
     [(status, answer)] = send(stack, [(url(endpoint), body, signed_headers(endpoint, body))])
@@ -105,7 +106,7 @@ def test_each_sources_payload_lands_in_its_lane_keyed_by_tenant_and_decodes(stac
     assert status == 202, answer
     assert [e["type"] for e in answer["events"]] == [e.type for e in expected]
     for written, mapped in zip(answer["events"], expected, strict=True):
-        assert written["topic"] == stack["lanes"].topic_for(mapped.type)
+        assert written["topic"] == stack["lanes"].topic_for(mapped.type, CATALOGUE.lane(TENANT, mapped.type))
         key, value = read_record(stack["bootstrap"], written["topic"], written["partition"], written["offset"])
         event = Envelope.from_record(CODEC.decode(value))
         assert key == b"acme"

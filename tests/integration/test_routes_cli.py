@@ -4,7 +4,6 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -14,8 +13,7 @@ from infra.cli import app
 from infra.db.routes import Routes
 from infra.db.tenants import seed_route_id
 from streams.seed_flows import SEED_ROUTES
-
-EVENTS = Path(__file__).parents[2] / "schemas" / "examples" / "events"
+from tests.builtin_types import example
 
 
 @pytest.fixture
@@ -55,11 +53,11 @@ def test_a_tenant_created_with_no_seed_has_no_routes(crmbus, migrated):
     assert Routes(migrated).list("acme") == []
 
 
-def test_routes_test_prints_the_whatsapp_reply_a_lead_would_get(crmbus):
+def test_routes_test_prints_the_whatsapp_reply_a_lead_would_get(crmbus, tmp_path):
     crmbus("tenants", "create", "acme")
-    code, output = crmbus(
-        "routes", "test", "--tenant", "acme", "--type", "lead.created", "--event", str(EVENTS / "lead.created.json")
-    )
+    sample = tmp_path / "lead.json"
+    sample.write_text(json.dumps(example("lead.created")))
+    code, output = crmbus("routes", "test", "--tenant", "acme", "--type", "lead.created", "--event", str(sample))
     assert code == 0
     reply = str(seed_route_id("acme", "lead.created/zapi"))
     assert f"zapi zapi.send_text route {reply}, due now" in output
@@ -76,7 +74,7 @@ def test_routes_test_reads_standard_input_shows_delays_and_names_a_failing_mappi
         "--action", "crm.note", "--mapping", '{"fields": {"note": {"from": "notes"}}}',
     )  # fmt: skip
     assert code == 0
-    service = json.loads((EVENTS / "service.completed.json").read_text())
+    service = example("service.completed")
     service |= {"client_name": "Maria Souza", "client_phone": "+5511987654321"}
     code, output = crmbus(
         "routes", "test", "--tenant", "acme", "--type", "service.completed", "--event", "-", stdin=json.dumps(service)

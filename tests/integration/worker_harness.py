@@ -3,7 +3,6 @@ and read what they write."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -29,18 +28,18 @@ from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
 from streams.envelope import Envelope
 from streams.routes import Route
+from tests.builtin_types import example as type_example
 
 CRMBUS = str(Path(sys.executable).with_name("crmbus"))
 DESTINATIONS = ("crm", "financeiro", "zapi", "waha", "email", "marketing", "webhook")
 PARTITIONS = 6
 
 
-EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples" / "events"
 SANDBOX = "http://127.0.0.1:18100"
 
 
 def example(name: str, **changes: object) -> dict[str, object]:
-    payload = json.loads((EXAMPLES / f"{name}.json").read_text())
+    payload = type_example(name)
     payload.update(changes)
     return payload
 

@@ -16,6 +16,7 @@ from streams.mapping import compile_mapping
 from streams.route_filter import compile_filter
 from streams.routes import Route, delivery_id
 from streams.seed_flows import SEED_ROUTES
+from tests.builtin_types import paths
 
 pytestmark = pytest.mark.unit
 
@@ -27,8 +28,8 @@ def _seed_routes(tenant: str) -> list[Route]:
         Route(
             id=f"{tenant}/{seed.key}", tenant_id=tenant, event_type=seed.event_type, destination=seed.destination,
             endpoint_id=seed.destination, action=seed.action,
-            filter=compile_filter(seed.filter, event_type=seed.event_type),
-            mapping=compile_mapping(seed.mapping, event_type=seed.event_type), delay_seconds=seed.delay_seconds,
+            filter=compile_filter(seed.filter, paths=paths(seed.event_type)),
+            mapping=compile_mapping(seed.mapping, paths=paths(seed.event_type)), delay_seconds=seed.delay_seconds,
         )
         for seed in SEED_ROUTES
         if seed.event_type == "lead.created"

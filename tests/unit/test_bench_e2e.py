@@ -12,7 +12,7 @@ from bench.e2e_events import event_body, phone, tag_and_seq
 from bench.e2e_receiver import DESTINATIONS, Journal
 from bench.e2e_report import comparison, ratio
 from bench.stats import json_line
-from streams.event_types import validate_payload
+from tests.builtin_types import validate_payload
 
 pytestmark = pytest.mark.unit
 

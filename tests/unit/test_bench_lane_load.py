@@ -5,7 +5,7 @@ from bench.lane_load import LEAD, LaneLoad, LaneResult, Template, templates
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
 from streams.envelope import Envelope
-from streams.event_types import validate_payload
+from tests.builtin_types import validate_payload
 
 CODEC = AvroCodec(load_schema("envelope.v1.avsc"), "crmbus.events-value", CatalogueSchemaIds())
 IDS = EventIds(0xABCDEF)

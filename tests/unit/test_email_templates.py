@@ -6,6 +6,7 @@ from streams.email_templates import compile_template, compile_templates
 from streams.errors import ConfigurationError, PermanentDeliveryError
 from streams.mapping import compile_mapping
 from streams.seed_flows import EMAIL_TEMPLATES, SEED_ROUTES
+from tests.builtin_types import paths
 
 APPOINTMENT = {
     "subject": "Consulta de {name|first_name} em {when|date_br}",
@@ -120,7 +121,7 @@ def test_every_template_a_seed_route_names_has_a_portuguese_default_that_renders
     emails = [route for route in SEED_ROUTES if route.action == "email.send_template"]
     assert emails, "the seed flows send e-mail"
     for route in emails:
-        payload = compile_mapping(route.mapping, event_type=route.event_type).apply(sample, meta)
+        payload = compile_mapping(route.mapping, paths=paths(route.event_type)).apply(sample, meta)
         rendered = templates[payload["template"]].render(payload["variables"])
         assert "Maria" in rendered.subject and rendered.text.startswith("Olá, Maria!")
         assert rendered.html is not None and "<p>Olá, Maria!</p>" in rendered.html

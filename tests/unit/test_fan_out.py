@@ -10,6 +10,7 @@ from streams.errors import MappingError
 from streams.mapping import compile_mapping
 from streams.route_filter import compile_filter
 from streams.routes import Route, RouteBook, delivery_id, fan_out
+from tests.builtin_types import paths
 
 LEAD = {"name": "Maria Souza", "phone": "+5511987654321", "channel": "site", "marketing_consent": True}
 RECEIVED = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
@@ -23,8 +24,8 @@ def route(route_id: str, *, tenant: str = "acme", filter=None, mapping=None, del
         destination="zapi",
         endpoint_id="ep-1",
         action="zapi.send_text",
-        filter=compile_filter(filter or {}, event_type="lead.created"),
-        mapping=compile_mapping(mapping or {}, event_type="lead.created"),
+        filter=compile_filter(filter or {}, paths=paths("lead.created")),
+        mapping=compile_mapping(mapping or {}, paths=paths("lead.created")),
         delay_seconds=delay,
     )
 

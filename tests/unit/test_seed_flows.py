@@ -1,30 +1,28 @@
 """The seed flows a new tenant starts with, applied to the example payloads in schemas/examples."""
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from streams.envelope import Envelope
-from streams.event_types import EVENT_TYPES, validate_payload
 from streams.mapping import compile_mapping
 from streams.route_filter import compile_filter
 from streams.routes import DESTINATIONS, Route, fan_out
 from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES
-from streams.sources.operacao import map_operacao
+from tests.builtin_types import CATALOGUE, paths, validate_payload
+from tests.builtin_types import example as type_example
 from tests.unit.sources import example
+from tests.unit.sources.mappers import map_operacao
 
 pytestmark = pytest.mark.unit
 
-EVENTS = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "events"
 RECEIVED = datetime(2026, 3, 6, 10, 5, 1, tzinfo=UTC)
 EVENT_ID = uuid.UUID("0d9a4c3e-2b1f-4e6a-9c8d-7f6e5d4c3b2a")
 
 
 def event_example(event_type):
-    return json.loads((EVENTS / f"{event_type}.json").read_text())
+    return type_example(event_type)
 
 
 def seed_routes():
@@ -36,8 +34,8 @@ def seed_routes():
             destination=seed.destination,
             endpoint_id=seed.destination,
             action=seed.action,
-            filter=compile_filter(seed.filter, event_type=seed.event_type),
-            mapping=compile_mapping(seed.mapping, event_type=seed.event_type),
+            filter=compile_filter(seed.filter, paths=paths(seed.event_type)),
+            mapping=compile_mapping(seed.mapping, paths=paths(seed.event_type)),
             delay_seconds=seed.delay_seconds,
         )
         for seed in SEED_ROUTES
@@ -62,9 +60,9 @@ def planned(event_type, payload):
 
 @pytest.mark.parametrize("seed", SEED_ROUTES, ids=lambda seed: seed.key)
 def test_every_seed_filter_and_mapping_compiles_against_its_event_type(seed):
-    assert seed.event_type in EVENT_TYPES
-    compile_filter(seed.filter, event_type=seed.event_type)
-    compile_mapping(seed.mapping, event_type=seed.event_type)
+    assert CATALOGUE.knows("any-tenant", seed.event_type)
+    compile_filter(seed.filter, paths=paths(seed.event_type))
+    compile_mapping(seed.mapping, paths=paths(seed.event_type))
 
 
 def test_seed_route_keys_are_unique_and_start_with_their_event_type():

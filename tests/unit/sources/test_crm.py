@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 import pytest
 
 from streams.errors import InvalidEventError
-from streams.sources.crm import map_crm
 from tests.unit.sources import example
+from tests.unit.sources.mappers import map_crm
 
 pytestmark = pytest.mark.unit
 

@@ -1,7 +1,7 @@
 import pytest
 
-from streams.event_types import EVENT_TYPES, validate_payload
 from streams.sources import SOURCES
+from tests.builtin_types import CATALOGUE, validate_payload
 from tests.unit.sources import EXAMPLES, example
 
 pytestmark = pytest.mark.unit
@@ -18,7 +18,7 @@ def test_every_source_is_registered_and_has_examples():
 
 @pytest.mark.parametrize(("source", "name"), SOURCE_EXAMPLES)
 def test_every_example_maps_to_canonical_events_that_are_already_normalised(source, name):
-    for event in SOURCES[source](example(source, name)):
-        assert event.type in EVENT_TYPES
+    for event in SOURCES[source](example(source, name), validate_payload):
+        assert CATALOGUE.knows("any-tenant", event.type)
         assert validate_payload(event.type, event.payload) == event.payload
         assert event.occurred_at is None or event.occurred_at.utcoffset() is not None

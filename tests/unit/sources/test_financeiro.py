@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 import pytest
 
 from streams.errors import InvalidEventError
-from streams.sources.financeiro import map_financeiro
 from tests.unit.sources import example
+from tests.unit.sources.mappers import map_financeiro
 
 pytestmark = pytest.mark.unit
 

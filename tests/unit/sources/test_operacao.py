@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 import pytest
 
 from streams.errors import InvalidEventError
-from streams.sources.operacao import map_operacao
 from tests.unit.sources import example
+from tests.unit.sources.mappers import map_operacao
 
 pytestmark = pytest.mark.unit
 

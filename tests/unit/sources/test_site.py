@@ -3,9 +3,8 @@ from datetime import UTC, datetime
 import pytest
 
 from streams.errors import InvalidEventError
-from streams.sources.site import map_site
-from streams.sources.zapi import map_zapi
 from tests.unit.sources import example
+from tests.unit.sources.mappers import map_site, map_zapi
 
 pytestmark = pytest.mark.unit
 

@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 import pytest
 
 from streams.errors import InvalidEventError
-from streams.sources.waha import map_waha
 from tests.unit.sources import example
+from tests.unit.sources.mappers import map_waha
 
 pytestmark = pytest.mark.unit
 
