@@ -45,6 +45,7 @@ from infra.core.settings import Settings
 from infra.db.endpoints import Destination
 from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec
+from schemas.public_topics import PublicEncoder
 from schemas.topic_names import TopicNames
 from streams.circuit import CircuitConfig
 from streams.retry_policy import Tier
@@ -104,6 +105,7 @@ class Wiring:
         self.scheduler: Scheduler | None = None
         self.progress: Progress[Any] = Progress()
         self._codecs: dict[tuple[str, str], AvroCodec] = {}
+        self.public = PublicEncoder(self.ids, self.topics.prefix)
 
     def codec(self, schema_file: str, topic: str) -> AvroCodec:
         """One codec per (schema, topic), made once: agents ask for one per record."""
@@ -142,6 +144,7 @@ class Wiring:
             envelopes=self.codec("envelope.v1.avsc", self.topics.default),
             deliveries=DeliveryEncoder(lambda topic: self.codec("delivery.v1.avsc", topic)),
             decisions=self.codec("delivery_outcome.v2.avsc", self.topics.deliveries),
+            public=self.public,
             topics=self.topics,
             routes=self.routes,
             types=self.resources.types,

@@ -1,4 +1,4 @@
-"""The router: each event in, its fan-out out — deliveries, delayed actions, public copy — and
+"""The router: each event in, its fan-out out — deliveries, delayed actions, typed public copy — and
 its decision (routed, no route, deduplicated) on ``crmbus.deliveries`` for ``GET /v1/events/{id}``.
 
 One call handles one batch. Decisions are ``streams``' pure functions (``fan_out``, the dedupe
@@ -25,6 +25,7 @@ from agents.records import Consumed
 from infra.core.live_catalogue import LiveCatalogue
 from infra.core.metrics import DEAD_LETTERS, ROUTER_BATCH, ROUTER_EVENTS, ROUTER_OUTPUTS
 from schemas.codec import AvroCodec
+from schemas.public_topics import PublicEncoder
 from schemas.topic_names import TopicNames
 from streams.dead_letter import REPLAY, ROUTE_ID, dead_letter_headers, header
 from streams.envelope import Envelope
@@ -81,6 +82,7 @@ class Router:
         envelopes: AvroCodec,
         deliveries: DeliveryEncoder,
         decisions: AvroCodec,
+        public: PublicEncoder,
         topics: TopicNames,
         routes: ConfigCache,
         types: LiveCatalogue,
@@ -90,7 +92,7 @@ class Router:
     ) -> None:
         self._lane, self._envelopes, self._deliveries, self._decisions = lane, envelopes, deliveries, decisions
         self._topics, self._routes, self._dedupe, self._writer = topics, routes, dedupe, writer
-        self._types = types
+        self._public, self._types = public, types
         self._clock = clock
 
     async def handle(self, batch: Sequence[Consumed]) -> None:
@@ -191,10 +193,15 @@ class Router:
                     outcomes=outcomes,
                 )
             )
-        public = self._topics.public(envelope.type)
-        if public is not None and only_route is None:
-            outputs.append(Output(public, record.key, record.value))
-            outcomes["out:public"] += 1
+        if only_route is None:  # the typed public copy; a replay of one route does not repeat it
+            try:
+                public = self._public.encode(envelope)
+            except SchemaMismatchError as error:
+                outputs.append(self._dead_letter(record, error, "router.public", outcomes=outcomes))
+            else:
+                if public is not None:
+                    outputs.append(Output(public.topic, record.key, public.value))
+                    outcomes["out:public"] += 1
         if only_route is None:  # a replay of one route decides nothing new about the event
             decided: Decision = "routed" if plan.deliveries or plan.failures else "no_route"
             outputs.append(self._decision(envelope, decided, now, len(plan.deliveries), len(plan.failures)))

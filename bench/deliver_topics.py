@@ -20,7 +20,7 @@ from bench.fanout import Output, delivery_ids
 from bench.stack import BenchError
 from connectors.kafka.admin import apply_catalogue
 from connectors.kafka.watermarks import high_watermark
-from schemas.catalogue import load_catalogue
+from schemas.catalogue import TYPED_VALUE, load_catalogue
 
 DELIVER = "crmbus.deliver."
 _TIMEOUT_S = 30.0
@@ -41,7 +41,7 @@ def create_topics(admin: AdminClient, prefix: str, replication_factor: int) -> N
             ],
         )
         for spec in catalogue
-        if spec.value_schema in ("delivery.v1.avsc", "envelope.v1.avsc")
+        if spec.value_schema in ("delivery.v1.avsc", "envelope.v1.avsc", TYPED_VALUE)
         and not spec.name.startswith(prefix + "crmbus.events")
     ]
     for future in admin.incremental_alter_configs(stamped).values():

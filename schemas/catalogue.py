@@ -22,6 +22,7 @@ from streams.errors import ConfigurationError
 
 TOPICS_DIR = Path(__file__).with_name("topics")
 RAW_VALUE = "raw"  # the value is whatever bytes the original record had (the DLQ)
+TYPED_VALUE = "typed"  # generated from the event type's JSON Schema (schemas/public_topics.py)
 
 CleanupPolicy = Literal["delete", "compact", "compact,delete"]
 _CLEANUP_POLICIES: tuple[str, ...] = ("delete", "compact", "compact,delete")

@@ -100,7 +100,7 @@ def up(
         catalogue = load_catalogue().with_prefix(settings.topic_prefix)
         plan = apply_catalogue(admin, catalogue, settings.kafka_replication_factor)
         console.print(f"topics: {len(plan.create)} created, {len(plan.unchanged)} unchanged of {len(catalogue)}")
-        subjects = register_all(catalogue, schema_ids(settings))
+        subjects = register_all(catalogue, schema_ids(settings), settings.topic_prefix)
         console.print(f"schemas: {len(subjects)} subjects with ids")
         with repositories(settings, actor="crmbus up") as store:
             store.migrate()

@@ -18,6 +18,9 @@ from infra.db.delivery_log import DeliveryLog
 from infra.db.models import EventMapping
 from infra.db.routes import Routes
 from infra.db.tenants import Tenants
+from schemas.avro_schemas import CatalogueSchemaIds
+from schemas.codec import AvroCodec
+from schemas.public_topics import published_schema
 from streams.dead_letter import (
     ERROR_CLASS,
     ORIGINAL_OFFSET,
@@ -83,7 +86,10 @@ def test_each_seed_flow_fans_out_to_its_destinations_with_mapped_payloads(bus):
     assert feedback[0]["not_before"] == service.received_at + timedelta(hours=2)  # 2 h after it arrived
 
     public = [r for r in seen if r.topic.endswith("crm.lead.created")]
-    assert [(r.key, r.value) for r in public] == [(bus.tenant.encode(), bus.lane._codec.encode(lead.to_record()))]
+    assert [r.key for r in public] == [bus.tenant.encode()]
+    typed = AvroCodec(published_schema("crm.lead.created"), "crm.lead.created-value", CatalogueSchemaIds())
+    published = typed.decode(public[0].value)
+    assert (published["event_id"], published["payload"]["campaign"]["utm_source"]) == (lead.event_id, "google")
     assert all(r.key == bus.tenant.encode() for r in seen)
 
 
