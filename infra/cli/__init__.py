@@ -21,6 +21,7 @@ from infra.cli import (
     sources,
     tenants,
     topics,
+    types,
 )
 from streams.errors import CrmbusError
 
@@ -40,6 +41,7 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(destinations.app, name="destinations")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(routes.app, name="routes")
+app.add_typer(types.app, name="types")
 app.command("sandbox")(sandbox.sandbox)
 app.command("demo")(demo.demo)
 app.command("dashboard")(dashboard.dashboard)

@@ -28,6 +28,7 @@ from infra.db.delivery_log import DeliveryLog
 from infra.db.delivery_stats import DeliveryStats
 from infra.db.endpoints import Endpoints
 from infra.db.engine import Engine, database_url, make_engine, ping, scoped_engine
+from infra.db.event_types import EventTypes
 from infra.db.inbound_sources import InboundSources
 from infra.db.migrate import upgrade
 from infra.db.routes import Routes
@@ -87,6 +88,10 @@ class Repositories:
     def event_catalogue(self) -> EventCatalogue:
         """The built-in event types and every tenant's own, as PostgreSQL holds them now."""
         return built_in_catalogue()
+
+    @cached_property
+    def event_types(self) -> EventTypes:
+        return EventTypes(self.engine, self.actor)
 
     @cached_property
     def delivery_log(self) -> DeliveryLog:

@@ -170,6 +170,25 @@ class EventStatus(Base):
     decided_at: Mapped[datetime]
 
 
+class EventTypeRevision(Base):
+    """One revision of one major version of a tenant's event type: the whole type document.
+
+    A compatible change adds a revision, a breaking one a major version; rows are never edited,
+    except ``deprecated_at``, set on every revision of a major version when it is deprecated.
+    """
+
+    __tablename__ = "event_types"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", "version", "revision"),)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]]
+    deprecated_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = _now()
+
+
 class DeadLetter(Base):
     """The PostgreSQL archive of ``crmbus.dlq``: original bytes, why it failed, what became of it."""
 

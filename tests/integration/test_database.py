@@ -15,7 +15,7 @@ from infra.db.models import ApiKey, Base, Tenant
 
 TABLES = {
     "tenants", "api_keys", "webhook_endpoints", "event_mappings", "webhook_deliveries",
-    "dead_letter", "audit_log", "inbound_sources", "signature_claims",
+    "dead_letter", "audit_log", "inbound_sources", "signature_claims", "event_status", "event_types",
 }  # fmt: skip
 
 
@@ -68,8 +68,7 @@ def test_downgrading_to_base_removes_every_table(migrated, unique):
     upgrade(migrated, schema=unique)
     with migrated.connect() as conn:
         assert (
-            conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one()
-            == "0005_event_status"
+            conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one() == "0006_event_types"
         )
 
 
