@@ -87,7 +87,7 @@ class Repositories:
 
     def event_catalogue(self) -> EventCatalogue:
         """The built-in event types and every tenant's own, as PostgreSQL holds them now."""
-        return built_in_catalogue()
+        return built_in_catalogue().with_tenant_types(self.event_types.load_active(), "")
 
     @cached_property
     def event_types(self) -> EventTypes:
@@ -145,7 +145,8 @@ async def ingress_resources(settings: Settings) -> AsyncIterator[IngressResource
 
 def live_catalogue(settings: Settings, engine: Engine) -> LiveCatalogue:
     """The built-in event types and the tenants' own from PostgreSQL, refreshed like routes."""
-    return LiveCatalogue(built_in_catalogue(), load=tuple, fingerprint=str, poll_s=settings.routes_poll_s)
+    types = EventTypes(engine, actor="reader")
+    return LiveCatalogue(built_in_catalogue(), types.load_active, types.fingerprint, settings.routes_poll_s)
 
 
 def console_app(settings: Settings) -> web.Application:
@@ -168,12 +169,20 @@ def worker_resources(settings: Settings) -> WorkerResources:
     """What a worker process reads and writes beyond its consumer: one engine for its routes,
     destinations and delivery log, the schema ids, and how to open its output producer."""
     engine = make_engine(database_url(settings))
-    routes = Routes(engine, actor="worker")
+    event_types = EventTypes(engine, actor="worker")
+
+    def catalogue() -> EventCatalogue:  # read afresh with the routes: their paths are checked against it
+        return built_in_catalogue().with_tenant_types(event_types.load_active(), "")
+
+    def fingerprint() -> str:  # a type's new revision may let a skipped route compile
+        return f"{routes.fingerprint()}/{event_types.fingerprint()}"
+
+    routes = Routes(engine, actor="worker", types=catalogue)
     destinations = Endpoints(engine, SecretBox.from_settings(settings), actor="worker")
     return WorkerResources(
         load_routes=routes.load_enabled,
         load_destinations=destinations.load_enabled,
-        routes_fingerprint=routes.fingerprint,
+        routes_fingerprint=fingerprint,
         types=live_catalogue(settings, engine),
         delivery_log=DeliveryLog(engine),
         schema_ids=schema_ids(settings),
