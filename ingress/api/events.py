@@ -60,7 +60,7 @@ async def post_event(request: web.Request) -> web.Response:
     document = await read_json(request, state.settings.ingress_max_body_bytes)
     event = await _envelope(state, document, principal.tenant_id, request.headers.get("Idempotency-Key"))
     structlog.contextvars.bind_contextvars(tenant_id=principal.tenant_id, event_id=str(event.event_id))
-    [result] = await state.publisher.publish([event])
+    [result] = await state.publisher.publish([event], principal.partitioning)
     if isinstance(result, ProduceError):
         log.warning("kafka_write_failed", code=result.code)
         raise kafka_unavailable(retry_after_s=5)
@@ -92,7 +92,7 @@ async def post_batch(request: web.Request) -> web.Response:
             reject("invalid_event")
             field = f"events[{index}].{exc.field}" if exc.field else f"events[{index}]"
             results[index] = {"index": index} | invalid_event(str(exc), field).body()
-    written = await state.publisher.publish([event for _, event in valid]) if valid else []
+    written = await state.publisher.publish([event for _, event in valid], principal.partitioning) if valid else []
     for (index, event), outcome in zip(valid, written, strict=True):
         if isinstance(outcome, ProduceError):
             results[index] = {"index": index} | kafka_unavailable(retry_after_s=5).body()
