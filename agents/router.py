@@ -8,12 +8,13 @@ then (in the agent) the inputs are acknowledged. A crash anywhere in between re-
 inputs and writes their outputs again with the same delivery ids: duplicates the sinks absorb,
 never a loss.
 
-Keys: the typed public copy and DLQ records keep the input record's key (by tenant, or by tenant
-and entity: ``streams.partitioning``). Deliveries, delayed ones included, are keyed by tenant in
-both partitionings: the sinks keep a circuit, a rate limit and the order holds per (tenant,
-destination) in one process only if all of a tenant's deliveries to a destination share a
-partition. Each entity's deliveries still arrive there in order, since one router at a time
-routes that entity, writing its deliveries in order.
+Keys: DLQ records keep the input record's key (by tenant, or by tenant and entity:
+``streams.partitioning``), so a replay takes the entity's partition again. Everything else is
+keyed by tenant under both partitionings. Deliveries, delayed ones included: the sinks keep a
+circuit, a rate limit and the order holds per (tenant, destination) in one process only if all
+of a tenant's deliveries to a destination share a partition. Public copies: their topics are
+keyed by tenant id, a contract with their consumers. Each entity's records still arrive in order,
+since one router at a time routes that entity, writing its outputs in order.
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ class Router:
                 outputs.append(self._dead_letter(record, error, "router.public", outcomes=outcomes))
             else:
                 if public is not None:
-                    outputs.append(Output(public.topic, record.key, public.value))
+                    outputs.append(Output(public.topic, by_tenant, public.value))
                     outcomes["out:public"] += 1
         if only_route is None:  # a replay of one route decides nothing new about the event
             decided: Decision = "routed" if plan.deliveries or plan.failures else "no_route"
