@@ -114,7 +114,7 @@ class Router:
         except _UnknownType:
             # Maybe a type registered a moment ago, which the ingress saw first: look again,
             # then route the whole batch anew (nothing was written yet), in its order.
-            await self._types.refresh_for_unknown()
+            await self._types.refresh_for_unknown(at_most_every_s=0.0)
             outputs, owners, remember, outcomes = self._route_all(batch, now, final=True)
         refused = await self._writer.write(outputs)
         if refused:

@@ -15,7 +15,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from bench.events import BatchEvents, SingleEvents
+from bench.events import BUILT_IN_TYPE, TENANT_TYPE, BatchEvents, SingleEvents
 from bench.genpool import LoadGenerators
 from bench.landed import Landing, end_offsets, settled_end_offsets
 from bench.phases import Phase, Runner, WorkloadFactory
@@ -104,7 +104,26 @@ def _run_target(
         workloads = _workloads(servers.port, infra_.api_secret, args.batch_size)
         _probe(runner, workloads)
         phases = {mode: _saturate(runner, mode, make, args) for mode, make in workloads.items()}
+        if target == "crmbus":
+            phases["types"] = _types(runner, servers.port, infra_.api_secret, args)
     return phases, meter, runner.accepted_events
+
+
+def _types(runner: Runner, port: int, secret: str, args: argparse.Namespace) -> list[Phase]:
+    """Single events of a built-in type and of the bench tenant's own copy of it, at ``--rate``,
+    alternated twice so that neither always runs on a warmer server."""
+    phases = []
+    for event_type in (BUILT_IN_TYPE, TENANT_TYPE, BUILT_IN_TYPE, TENANT_TYPE):
+        make = partial(SingleEvents, HOST, port, secret, event_type=event_type)
+        time.sleep(0.5)
+        phases.append(runner.run("single", f"type:{event_type}", args.rate, args.duration / 2, make))
+    return phases
+
+
+def _cpu_us_per_event(phases: list[Phase], kind: str) -> float | None:
+    chosen = [p for p in phases if p.kind == kind]
+    accepted = sum(p.result.accepted_events for p in chosen)
+    return 1e6 * sum(p.server_cpu_s for p in chosen) / accepted if accepted else None
 
 
 def _at_saturation(phases: list[Phase], policy: SearchPolicy) -> Phase | None:
@@ -155,6 +174,14 @@ def _one_run(
         ours, ours_meter, landing = _measure_ingress(key_prefix, generators, infra_, log_dir, args)
         mine = _figures(ours, ours_meter, policies)
         every += [p for mode in MODES for p in ours[mode]]
+        built_in_cpu = _cpu_us_per_event(ours["types"], f"type:{BUILT_IN_TYPE}")
+        tenant_cpu = _cpu_us_per_event(ours["types"], f"type:{TENANT_TYPE}")
+        mine |= {
+            "built_in_type_cpu_us_per_event": built_in_cpu,
+            "tenant_type_cpu_us_per_event": tenant_cpu,
+            "tenant_type_cpu_ratio": _ratio(tenant_cpu, built_in_cpu or 0.0),
+        }
+        console.print(phase_table(f"run {key_prefix}: built-in type against a tenant's own", ours["types"], policies))
     singles = [p for p in every if p.mode == "single"]
     loadgen_cpu_s = sum(p.result.cpu_s for p in singles)
     console.print(phase_table(f"run {key_prefix}: every phase", every, policies))
@@ -183,6 +210,9 @@ def _one_run(
         "ingress_cpu_s": mine["cpu_s"],
         "ingress_cpu_us_per_event": mine["cpu_us_per_event"],
         "ingress_peak_rss_mb": mine["peak_rss_mb"],
+        "built_in_type_cpu_us_per_event": mine.get("built_in_type_cpu_us_per_event"),
+        "tenant_type_cpu_us_per_event": mine.get("tenant_type_cpu_us_per_event"),
+        "tenant_type_cpu_ratio": mine.get("tenant_type_cpu_ratio"),
         "broker_cpu_us_per_event": mine["broker_cpu_us_per_event"] if infra_.broker_pid else None,
         "ceiling_cpu_us_per_event": theirs["cpu_us_per_event"],
         "ceiling_peak_rss_mb": theirs["peak_rss_mb"],

@@ -70,6 +70,9 @@ _SUMMARY_ROWS = (
     ("server CPU µs per event at --rate, single", "ingress_cpu_us_per_event", "ceiling_cpu_us_per_event", None),
     ("broker CPU µs per event at --rate, single", "broker_cpu_us_per_event", None, None),
     ("server peak RSS MiB (all processes)", "ingress_peak_rss_mb", "ceiling_peak_rss_mb", None),
+    ("server CPU µs per event, built-in type (lead.created)", "built_in_type_cpu_us_per_event", None, None),
+    ("server CPU µs per event, tenant's own copy of it", "tenant_type_cpu_us_per_event", None, None),
+    ("tenant's own type ÷ built-in type, CPU per event", "tenant_type_cpu_ratio", None, None),
 )  # fmt: skip
 
 

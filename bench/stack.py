@@ -22,10 +22,12 @@ from types import TracebackType
 
 from confluent_kafka.admin import AdminClient
 
+from bench.events import tenant_type_document
 from connectors.kafka.admin import apply_catalogue
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
 from infra.db.engine import database_url, make_engine
+from infra.db.event_types import EventTypes
 from infra.db.migrate import upgrade
 from infra.local.kafka_node import LocalKafka
 from infra.local.postgres_node import LocalPostgres
@@ -78,6 +80,7 @@ def infra(settings: Settings, log: Path) -> Iterator[Infra]:
         upgrade(engine)
         keys = ApiKeys(engine, actor="bench")
         view, secret = keys.create("bench", "bench")
+        EventTypes(engine, actor="bench").add("bench", tenant_type_document())  # the same again changes nothing
         with log.open("a") as out:
             out.write(f"kafka started by bench: {started_kafka}; postgres: {started_postgres}; key {view.id}\n")
         try:

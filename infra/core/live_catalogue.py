@@ -3,8 +3,9 @@
 Like routes (``agents.config_cache``), tenants' types are re-read from PostgreSQL only when a
 cheap fingerprint moved, every ``poll_s``; while PostgreSQL is away the last catalogue stays in
 force, and the built-in types are always there. A process that meets a type it does not know
-(an event accepted by an ingress that saw the type first) asks for a refresh at once, at most
-once a second, before calling the type unknown.
+(an event accepted by an ingress that saw the type first) asks for a refresh at once before
+calling the type unknown: the ingress at most once a second (a client may send unknown types
+in a loop), the router once per batch that holds one.
 """
 
 from __future__ import annotations
@@ -48,9 +49,13 @@ class LiveCatalogue:
             log.info("event types loaded", extra={"types": len(self.current)})
             return True
 
-    async def refresh_for_unknown(self) -> None:
-        """Refresh now, unless it was done in the last second: a type unknown here may be new."""
-        if self._clock() - self._last_refresh < _EARLIEST_REFRESH_S:
+    async def refresh_for_unknown(self, *, at_most_every_s: float = _EARLIEST_REFRESH_S) -> None:
+        """Refresh now, unless that was done in the last ``at_most_every_s``: a type unknown here
+        may be new. A refresh under way is waited for: its answer is as fresh as ours would be."""
+        if self._lock.locked():
+            async with self._lock:
+                return
+        if self._clock() - self._last_refresh < at_most_every_s:
             return
         try:
             await self.refresh()

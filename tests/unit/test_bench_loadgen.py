@@ -1,5 +1,9 @@
-from bench.events import BatchEvents, SingleEvents, count_accepted_items
+import json
+
+from bench.events import TENANT_TYPE, BatchEvents, SingleEvents, count_accepted_items, event_body, tenant_type_document
 from bench.loadgen import _parse_response
+from streams.event_type import event_type_from_document
+from tests.builtin_types import CATALOGUE
 
 
 def test_a_response_is_parsed_only_once_its_body_is_complete():
@@ -46,3 +50,12 @@ def test_accepted_items_are_found_under_the_usual_keys():
     assert count_accepted_items([{"event_id": "a"}]) == 1
     assert count_accepted_items({"items": [{"status": "accepted"}, {"status": "rejected"}]}) == 1
     assert count_accepted_items({"nothing": 1}) == 0
+
+
+def test_the_tenant_type_the_ingress_bench_compares_is_the_built_in_lead_under_a_tenant_name():
+    own = event_type_from_document(tenant_type_document(), tenant_id="bench")
+    built_in = CATALOGUE.get("bench", "lead.created")
+    assert (own.name, own.schema, own.tenant_id) == (TENANT_TYPE, built_in.schema, "bench")
+    body = json.loads(event_body("k-1", TENANT_TYPE))
+    assert body["type"] == TENANT_TYPE
+    assert own.validate(body["payload"]) == body["payload"]
