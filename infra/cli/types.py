@@ -9,6 +9,7 @@ with ``typed_topic: true`` gets its typed public topic made ready before it is s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +100,19 @@ def show(
     name: str,
     version: int | None = typer.Option(None, help="The major version (default: the highest)."),
     tenant: str | None = typer.Option(None, help="The tenant whose type it is (not needed for a built-in type)."),
+    example: bool = typer.Option(False, "--example", help="Print only the example payload, as JSON."),
 ) -> None:
-    """Print a type's document (its latest revision), as YAML."""
+    """Print a type's document (its latest revision), as YAML; or its example payload."""
     if tenant is None or any(built_in.name == name for built_in in built_in_types()):
         event_type = _built_in(name, version)
     else:
         with repositories(Settings()) as store:
             event_type = store.event_types.show(tenant, name, version)
+    if example:
+        if event_type.example is None:
+            raise ConfigurationError(f"{name} v{event_type.version} has no example")
+        print(json.dumps(event_type.example, ensure_ascii=False, indent=2))
+        return
     console.print(
         yaml.safe_dump(event_type.to_document(), sort_keys=False, allow_unicode=True).rstrip(),
         markup=False,

@@ -1,28 +1,38 @@
-"""The generic API: ``POST /v1/events``, ``POST /v1/events/batch``, ``GET /v1/events/{event_id}``."""
+"""The generic API: ``POST /v1/events``, ``POST /v1/events/batch``, ``GET /v1/events/{event_id}``.
+
+Both POSTs take crmbus's own JSON and CloudEvents 1.0 in JSON (streams/cloudevents.py), told
+apart by the Content-Type: one event as application/cloudevents+json (``POST /v1/events``), a
+batch as application/cloudevents-batch+json (either).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from functools import partial
 from typing import Any
 
+import orjson
 import structlog
 from aiohttp import web
 
 from connectors.kafka.producer import Delivered
 from infra.core.metrics import reject
 from ingress.api.state import STATE, IngressState
-from ingress.http.bodies import json_response, read_json
-from ingress.http.problems import Problem, invalid_event, kafka_unavailable
+from ingress.http.bodies import json_response, read_json, read_json_bytes
+from ingress.http.problems import Problem, invalid_event, kafka_unavailable, malformed_json
+from streams.cloudevents import BATCH_MEDIA_TYPE, MEDIA_TYPE, as_attribute_error, request_from_cloudevent
 from streams.envelope import Envelope
 from streams.errors import InvalidEventError, ProduceError
 from streams.event_status import event_status
 from streams.inbound import envelope_from_request
+from streams.nul_text import nul_path
 
 log = structlog.get_logger(__name__)
 SOURCE = "api"
+ToEnvelope = Callable[[IngressState, dict[str, Any], str], Awaitable[Envelope]]
 
 
 def _accepted(event: Envelope, where: Delivered) -> dict[str, Any]:
@@ -53,12 +63,30 @@ async def _envelope(
     return build(catalogue=state.types.current)
 
 
+def _refuse_idempotency_header(request: web.Request) -> None:
+    if "Idempotency-Key" in request.headers:
+        raise invalid_event("a CloudEvent's source and id are its key: send no Idempotency-Key", "Idempotency-Key")
+
+
+async def _cloudevent_envelope(state: IngressState, event: dict[str, Any], tenant_id: str) -> Envelope:
+    try:
+        return await _envelope(state, request_from_cloudevent(event), tenant_id)
+    except InvalidEventError as exc:
+        raise as_attribute_error(exc) from exc
+
+
 async def post_event(request: web.Request) -> web.Response:
+    if request.content_type == BATCH_MEDIA_TYPE:
+        return await post_batch(request)
     state = request.app[STATE]
     principal = await state.principal(request)
     limit_headers = state.limits.check(principal.tenant_id, str(principal.key_id))
     document = await read_json(request, state.settings.ingress_max_body_bytes)
-    event = await _envelope(state, document, principal.tenant_id, request.headers.get("Idempotency-Key"))
+    if request.content_type != MEDIA_TYPE:
+        event = await _envelope(state, document, principal.tenant_id, request.headers.get("Idempotency-Key"))
+    else:
+        _refuse_idempotency_header(request)
+        event = await _cloudevent_envelope(state, document, principal.tenant_id)
     structlog.contextvars.bind_contextvars(tenant_id=principal.tenant_id, event_id=str(event.event_id))
     [result] = await state.publisher.publish([event])
     if isinstance(result, ProduceError):
@@ -67,30 +95,58 @@ async def post_event(request: web.Request) -> web.Response:
     return json_response(202, _accepted(event, result), limit_headers)
 
 
+async def _batch_items(request: web.Request, limit: int) -> tuple[list[Any], str, str | None]:
+    """The batch's items, the path they sit at ("events" or "" for a bare array), and the field
+    a problem with the batch as a whole names."""
+    if request.content_type == MEDIA_TYPE:
+        raise Problem(
+            415, "unsupported-media-type", "Unsupported media type",
+            "send a batch of CloudEvents as application/cloudevents-batch+json", reason="unsupported_media_type",
+        )  # fmt: skip
+    if request.content_type != BATCH_MEDIA_TYPE:
+        document = await read_json(request, limit)
+        items = document.get("events")
+        if set(document) != {"events"} or not isinstance(items, list) or not items:
+            raise invalid_event('the body must be {"events": [ ... ]} with at least one event', "events")
+        return items, "events", "events"
+    _refuse_idempotency_header(request)
+    body = await read_json_bytes(request, limit)
+    try:
+        array = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise malformed_json(f"the body is not valid JSON (at byte {exc.pos})") from None
+    if not isinstance(array, list):
+        raise malformed_json("a batch of CloudEvents must be a JSON array")
+    # As parse_json does: JSON carries NUL only as this escape, so most bodies skip the walk.
+    where = nul_path(array) if b"\\u0000" in body else None
+    if where is not None:
+        raise invalid_event("text must not contain the NUL character (\\u0000)", where)
+    if not array:
+        raise invalid_event("the batch must hold at least one CloudEvent", None)
+    return array, "", None
+
+
 async def post_batch(request: web.Request) -> web.Response:
     """Each valid event is written; each invalid one gets its problem. 202 if all were accepted, else 207."""
     state = request.app[STATE]
     principal = await state.principal(request)
-    document = await read_json(request, state.settings.ingress_max_body_bytes)
-    items = document.get("events")
-    if set(document) != {"events"} or not isinstance(items, list) or not items:
-        raise invalid_event('the body must be {"events": [ ... ]} with at least one event', "events")
+    items, at, whole = await _batch_items(request, state.settings.ingress_max_body_bytes)
+    to_envelope: ToEnvelope = _envelope if at else _cloudevent_envelope
     if len(items) > state.settings.ingress_batch_max:
-        raise invalid_event(f"at most {state.settings.ingress_batch_max} events per batch", "events")
+        raise invalid_event(f"at most {state.settings.ingress_batch_max} events per batch", whole)
     # Not even an object: the batch is malformed as a whole, not one of its events invalid.
     not_object = next((index for index, item in enumerate(items) if not isinstance(item, dict)), None)
     if not_object is not None:
-        raise invalid_event("each event must be a JSON object", f"events[{not_object}]")
+        raise invalid_event("each event must be a JSON object", f"{at}[{not_object}]")
     limit_headers = state.limits.check(principal.tenant_id, str(principal.key_id), cost=len(items))
     results: list[dict[str, Any] | None] = [None] * len(items)
     valid: list[tuple[int, Envelope]] = []
     for index, item in enumerate(items):
         try:
-            event = await _envelope(state, item, principal.tenant_id)
-            valid.append((index, event))
+            valid.append((index, await to_envelope(state, item, principal.tenant_id)))
         except InvalidEventError as exc:
             reject("invalid_event")
-            field = f"events[{index}].{exc.field}" if exc.field else f"events[{index}]"
+            field = f"{at}[{index}].{exc.field}" if exc.field else f"{at}[{index}]"
             results[index] = {"index": index} | invalid_event(str(exc), field).body()
     written = await state.publisher.publish([event for _, event in valid]) if valid else []
     for (index, event), outcome in zip(valid, written, strict=True):

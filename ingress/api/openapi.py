@@ -6,7 +6,9 @@ from functools import cache
 from importlib.metadata import version
 from typing import Any
 
+from ingress.api.openapi_cloudevents import cloudevent, cloudevents_batch
 from schemas.event_types import built_in_catalogue
+from streams.cloudevents import BATCH_MEDIA_TYPE, MEDIA_TYPE
 from streams.event_status import STATUSES
 from streams.inbound import HEADER_KEY_PATTERN, KEY_PATTERN, MAX_KEY_LENGTH
 from streams.sources import SOURCES
@@ -21,7 +23,7 @@ def _problems(*statuses: int) -> dict[str, Any]:
         401: "Missing or invalid credentials or signature",
         404: "Not found",
         413: "Body too large",
-        415: "Not application/json",
+        415: "Not a media type the operation takes (application/json; CloudEvents JSON where listed)",
         422: "Invalid event (the problem names the field)",
         429: "Rate limited (Retry-After, RateLimit-* headers)",
         503: "Kafka or PostgreSQL unavailable; nothing accepted",
@@ -182,6 +184,7 @@ def document(batch_max: int) -> dict[str, Any]:
                     },
                 },
                 "EventRequest": _event_request(),
+                "CloudEvent": cloudevent(_payload_schemas()),
                 "Accepted": accepted,
                 "EventHistory": history,
             },
@@ -196,13 +199,25 @@ def document(batch_max: int) -> dict[str, Any]:
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
-                            "description": "Equal to the body's idempotency_key when both are sent.",
+                            "description": "Equal to the body's idempotency_key when both are sent. Not "
+                            "with CloudEvents (one or a batch): their source and id are their key.",
                             "schema": {"type": "string", "pattern": HEADER_KEY_PATTERN},
                         }
                     ],
-                    "requestBody": {"required": True, **_json({"$ref": "#/components/schemas/EventRequest"})},
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/EventRequest"}},
+                            MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/CloudEvent"}},
+                            BATCH_MEDIA_TYPE: cloudevents_batch(batch_max),
+                        },
+                    },
                     "responses": {
                         "202": {"description": "Stored in Kafka", **_json({"$ref": "#/components/schemas/Accepted"})},
+                        "207": {
+                            "description": "A CloudEvents batch with some events refused; see each result",
+                            **_json({"type": "object"}),
+                        },
                         **_problems(400, 401, 413, 415, 422, 429, 503),
                     },
                 }
@@ -213,27 +228,30 @@ def document(batch_max: int) -> dict[str, Any]:
                     "security": secured,
                     "requestBody": {
                         "required": True,
-                        **_json(
-                            {
-                                "type": "object",
-                                "required": ["events"],
-                                "additionalProperties": False,
-                                "properties": {
-                                    "events": {
-                                        "type": "array",
-                                        "minItems": 1,
-                                        "maxItems": batch_max,
-                                        # Each event is checked on its own and answered in its result
-                                        # (207), so any object is a well-formed item here.
-                                        "items": {
-                                            "type": "object",
-                                            "description": "An EventRequest; one that is not valid gets "
-                                            "its own problem in results, the others are written.",
-                                        },
-                                    }
-                                },
-                            }
-                        ),
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["events"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "events": {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "maxItems": batch_max,
+                                            # Each event is checked on its own and answered in its result
+                                            # (207), so any object is a well-formed item here.
+                                            "items": {
+                                                "type": "object",
+                                                "description": "An EventRequest; one that is not valid gets "
+                                                "its own problem in results, the others are written.",
+                                            },
+                                        }
+                                    },
+                                }
+                            },
+                            BATCH_MEDIA_TYPE: cloudevents_batch(batch_max),
+                        },
                     },
                     "responses": {
                         "202": {"description": "Every event stored", **_json({"type": "object"})},

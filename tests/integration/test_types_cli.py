@@ -70,6 +70,14 @@ def test_show_prints_the_document_of_a_tenants_type_and_of_a_built_in_one(crmbus
     assert crmbus("types", "show", "lead.created") == (0, output)
 
 
+def test_show_example_prints_the_example_payload_a_route_test_can_read(crmbus, write):
+    crmbus("types", "add", "--tenant", "acme", write(PEDIDO))
+    code, output = crmbus("types", "show", "pedido.criado", "--tenant", "acme", "--example")
+    assert (code, json.loads(output)) == (0, PEDIDO["example"])
+    code, output = crmbus("types", "show", "lead.created", "--example")
+    assert code == 0 and json.loads(output)["channel"] == "site"
+
+
 def test_deprecate_marks_the_version_in_the_list(crmbus, write):
     crmbus("types", "add", "--tenant", "acme", write(PEDIDO))
     code, output = crmbus("types", "deprecate", "pedido.criado", "--version", "1", "--tenant", "acme")
