@@ -4,7 +4,8 @@ Checking is JSON Schema draft 2020-12 by jsonschema-rs (compiled, in Rust): meas
 fastjsonschema (drafts 4 to 7 only) and pydantic, see docs/performance.md. Before the check, one
 walk guided by the schema normalises the payload the way every crmbus payload is normalised:
 
-- an optional field sent as ``null`` is absent (canonical payloads never hold ``null``);
+- an optional field sent as ``null`` is absent (canonical payloads never hold ``null``); a
+  ``null`` item of an array stays, for the schema to judge;
 - strings are trimmed;
 - strings of a crmbus format (``streams.payload_formats``) take their canonical form;
 - an integer-typed ``2.0`` becomes ``2`` (JSON Schema calls it an integer; consumers want one);
@@ -157,7 +158,8 @@ def _normalised(value: Any, shape: _Shape, path: str) -> Any:
         return _normalised_object(value, shape, path + ".")
     if kind is list:
         items = shape.items or _Shape()
-        return [_normalised(item, items, f"{path}[{index}]") for index, item in enumerate(value) if item is not None]
+        # A null item is kept: unlike an optional field, it is not "absent", and the schema judges it.
+        return [_normalised(item, items, f"{path}[{index}]") for index, item in enumerate(value)]
     if kind is float and shape.integer and value.is_integer():
         return int(value)
     return value
@@ -169,7 +171,7 @@ def _trimmed(value: Any) -> Any:
     if type(value) is dict:
         return {key: _trimmed(item) for key, item in value.items() if item is not None}
     if type(value) is list:
-        return [_trimmed(item) for item in value if item is not None]
+        return [_trimmed(item) for item in value]
     return value
 
 

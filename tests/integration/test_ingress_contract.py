@@ -23,6 +23,7 @@ from infra.db.engine import make_engine
 from infra.db.migrate import upgrade
 from schemas.catalogue import load_catalogue
 from streams.phone import AREA_CODES
+from tests.builtin_types import CATALOGUE, TENANT
 from tests.conftest import free_port
 from tests.integration.ingress_harness import isolated_settings
 
@@ -110,8 +111,8 @@ def api_schema(live_ingress):
 
 
 def map_case(context, case):
-    """Positive cases keep the rules the document states in prose: a service ends after it started,
-    and an Idempotency-Key header equals the body's idempotency_key when both are sent (here: the
+    """Positive cases keep the rules the document states in prose: each type's cross-field rules
+    (a service ends after it started), and an Idempotency-Key header equals the body's idempotency_key when both are sent (here: the
     header alone) and is not sent with CloudEvents."""
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return case
@@ -125,9 +126,11 @@ def map_case(context, case):
         return case
     for event in case.body.get("events", [case.body]):
         payload = event.get("payload", event.get("data")) if isinstance(event, dict) else None
-        if isinstance(payload, dict) and event.get("type") == "service.completed":
-            started = datetime.fromisoformat(payload["started_at"])
-            payload["ended_at"] = (started + timedelta(hours=4)).isoformat()
+        found = CATALOGUE.get(TENANT, event.get("type", "")) if isinstance(payload, dict) else None
+        for rule in found.rules if found is not None else ():
+            if isinstance(payload.get(rule.than), str) and rule.later in payload:
+                before = datetime.fromisoformat(payload[rule.than])
+                payload[rule.later] = (before + timedelta(hours=4)).isoformat()
     if case.headers and "Idempotency-Key" in case.headers:
         case.body.pop("idempotency_key", None)
     return case

@@ -182,10 +182,12 @@ def test_a_click_id_is_url_safe_text():
     assert error.field == "gclid"
 
 
-def test_a_contacts_tags_are_trimmed_and_a_null_tag_is_dropped():
-    update = {"contact_id": "CT-1", "updated_at": "2026-03-05T13:00:00Z", "tags": [" vip ", None, "zona-sul"]}
+def test_a_contacts_tags_are_trimmed_and_a_null_blank_or_repeated_tag_is_refused():
+    update = {"contact_id": "CT-1", "updated_at": "2026-03-05T13:00:00Z", "tags": [" vip ", "zona-sul"]}
     assert validate_payload("contact.updated", update)["tags"] == ["vip", "zona-sul"]
+    assert refusal("contact.updated", update | {"tags": ["vip", None]}).field == "tags[1]"
     assert refusal("contact.updated", update | {"tags": ["vip", " "]}).field == "tags[1]"
+    assert refusal("contact.updated", update | {"tags": ["vip", "vip"]}).field == "tags"
 
 
 def test_a_stage_is_a_key_not_a_label():
