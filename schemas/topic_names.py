@@ -2,29 +2,16 @@
 written in code. ``schemas/topics/*.yaml`` says what each topic looks like; a spec checks that
 every name here is in that catalogue, so a name cannot drift from the topic that is created.
 
-Public domain topics (``crm.lead.created`` …) are a contract with other systems: their names are
-fixed per event type. Tenants' own types publish to one shared topic, ``custom.events``, or, when
-the type asks for one (``typed_topic``), to ``custom.<tenant_id>.<type>``; a type's major version
-N > 1 publishes beside v1, to ``<topic>.vN``. Internal topics (``crmbus.*``) may change shape
-between releases.
+Public domain topics (``crm.lead.created`` …) are a contract with other systems: a built-in
+type's file names its own (``public_topic``), and ``schemas/public_topics.py`` prefixes it.
+Tenants' own types publish to one shared topic, ``custom.events``, or, when the type asks for
+one (``typed_topic``), to ``custom.<tenant_id>.<type>``; a type's major version N > 1 publishes
+beside v1, to ``<topic>.vN``. Internal topics (``crmbus.*``) may change shape between releases.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
-
-PUBLIC_TOPICS: Mapping[str, str] = MappingProxyType(
-    {
-        "lead.created": "crm.lead.created",
-        "lead.updated": "crm.lead.updated",
-        "client.registered": "crm.client.registered",
-        "service.completed": "ops.service.completed",
-        "payment.received": "fin.payment.received",
-        "whatsapp.message.received": "whatsapp.message.received",
-    }
-)
 
 CUSTOM_EVENTS = "custom.events"
 
@@ -90,11 +77,6 @@ class TopicNames:
     def dlq(self) -> str:
         """The dead-letter queue."""
         return f"{self.prefix}crmbus.dlq"
-
-    def public(self, event_type: str) -> str | None:
-        """The public domain topic events of ``event_type`` are published to, if any."""
-        topic = PUBLIC_TOPICS.get(event_type)
-        return None if topic is None else self.prefix + topic
 
     @property
     def custom_events(self) -> str:

@@ -3,7 +3,8 @@ import re
 import pytest
 
 from schemas.catalogue import load_catalogue
-from schemas.topic_names import PUBLIC_TOPICS, TopicNames
+from schemas.event_types import built_in_types
+from schemas.topic_names import TopicNames
 from streams.retry_policy import TIERS
 from streams.routes import DESTINATIONS
 
@@ -18,7 +19,7 @@ def _every_name(names: TopicNames) -> list[str]:
         names.scheduled,
         names.deliveries,
         names.dlq,
-        *(topic for event_type in PUBLIC_TOPICS if (topic := names.public(event_type)) is not None),
+        *(names.prefix + t.public_topic for t in built_in_types() if t.public_topic is not None),
         names.custom_events,
     ]
 
@@ -37,10 +38,6 @@ def test_a_prefix_is_put_before_every_name_including_changelogs():
     plain, prefixed = TopicNames(), TopicNames("staging.")
     assert _every_name(prefixed) == ["staging." + name for name in _every_name(plain)]
     assert prefixed.changelog("circuits") == "staging." + plain.changelog("circuits")
-
-
-def test_an_event_type_without_a_public_topic_has_none():
-    assert TopicNames().public("whatsapp.session.status") is None
 
 
 def test_a_tenant_types_typed_topic_is_named_by_tenant_and_type_and_later_majors_sit_beside_it():
