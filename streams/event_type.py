@@ -22,7 +22,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal, cast
 
 from streams.errors import InvalidEventError, InvalidEventTypeError
@@ -42,9 +43,11 @@ _KEYS = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class EventType:
-    """One version of one event type; ``tenant_id`` is None for a built-in type."""
+    """One version of one event type; ``tenant_id`` is None for a built-in type.
+
+    Not slotted: ``compiled`` is computed once and kept in the instance's ``__dict__``."""
 
     name: str
     version: int
@@ -60,19 +63,11 @@ class EventType:
     example: Mapping[str, Any] | None = None
     deprecated: bool = False
     tenant_id: str | None = None
-    _compiled: dict[str, PayloadSchema] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
+    @cached_property
     def compiled(self) -> PayloadSchema:
         """The payload schema, compiled on first use and kept (types are immutable)."""
-        found = self._compiled.get("schema")
-        if found is None:
-            found = self._compiled["schema"] = PayloadSchema(self.schema, self.rules)
-        return found
-
-    @property
-    def is_built_in(self) -> bool:
-        return self.tenant_id is None
+        return PayloadSchema(self.schema, self.rules)
 
     def validate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """``payload`` normalised; ``InvalidEventError`` naming the first offending field."""
@@ -177,7 +172,6 @@ def event_type_from_document(document: Mapping[str, Any], *, tenant_id: str | No
         deprecated=bool(document.get("deprecated", False)),
         tenant_id=tenant_id,
     )
-    event_type._compiled["schema"] = PayloadSchema(event_type.schema, rules)
     _check_example(event_type)
     return event_type
 
