@@ -1,4 +1,4 @@
-"""The router: each event in, its fan-out out — deliveries, delayed actions, typed public copy — and
+"""The router: each event in, its fan-out out — deliveries, delayed actions, public copy — and
 its decision (routed, no route, deduplicated) on ``crmbus.deliveries`` for ``GET /v1/events/{id}``.
 
 One call handles one batch. Decisions are ``streams``' pure functions (``fan_out``, the dedupe
@@ -165,7 +165,8 @@ class Router:
         except PoisonMessageError as error:
             outcomes["dead_lettered"] += 1
             return [self._dead_letter(record, error, "router.decode", outcomes=outcomes)]
-        if catalogue.get(envelope.tenant_id, envelope.type, envelope.schema_version) is None:
+        event_type = catalogue.get(envelope.tenant_id, envelope.type, envelope.schema_version)
+        if event_type is None:
             if not final:
                 raise _UnknownType
             # No route can match it: say so, do not drop it unseen.
@@ -204,9 +205,9 @@ class Router:
                     outcomes=outcomes,
                 )
             )
-        if only_route is None:  # the typed public copy; a replay of one route does not repeat it
+        if only_route is None:  # the public copy; a replay of one route does not repeat it
             try:
-                public = self._public.encode(envelope)
+                public = self._public.encode(envelope, event_type, record.value or b"")
             except SchemaMismatchError as error:
                 outputs.append(self._dead_letter(record, error, "router.public", outcomes=outcomes))
             else:

@@ -2,26 +2,31 @@
 written in code. ``schemas/topics/*.yaml`` says what each topic looks like; a spec checks that
 every name here is in that catalogue, so a name cannot drift from the topic that is created.
 
-Public domain topics (``crm.lead.created`` …) are a contract with other systems: their names are
-fixed per event type. Internal topics (``crmbus.*``) may change shape between releases.
+Public domain topics (``crm.lead.created`` …) are a contract with other systems: a built-in
+type's file names its own (``public_topic``), and ``schemas/public_topics.py`` prefixes it.
+Tenants' own types publish to one shared topic, ``custom.events``, or, when the type asks for
+one (``typed_topic``), to ``custom.<tenant_id>.<type>``; a type's major version N > 1 publishes
+beside v1, to ``<topic>.vN``. Internal topics (``crmbus.*``) may change shape between releases.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 
-PUBLIC_TOPICS: Mapping[str, str] = MappingProxyType(
-    {
-        "lead.created": "crm.lead.created",
-        "lead.updated": "crm.lead.updated",
-        "client.registered": "crm.client.registered",
-        "service.completed": "ops.service.completed",
-        "payment.received": "fin.payment.received",
-        "whatsapp.message.received": "whatsapp.message.received",
-    }
-)
+CUSTOM_EVENTS = "custom.events"
+
+
+def versioned_topic(public_topic: str, version: int) -> str:
+    """Where v``version`` of a type publishes: v1 on its public topic, later majors beside it."""
+    return public_topic if version == 1 else f"{public_topic}.v{version}"
+
+
+def custom_topic(tenant_id: str, event_type: str, version: int = 1) -> str:
+    """The typed public topic of a tenant's own type that asks for one (without the prefix).
+
+    Tenant ids and type names are lower-case letters, digits, ``_``, ``-`` and dots: a valid
+    Kafka name, under 249 characters with any sensible prefix."""
+    return versioned_topic(f"custom.{tenant_id}.{event_type}", version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +78,14 @@ class TopicNames:
         """The dead-letter queue."""
         return f"{self.prefix}crmbus.dlq"
 
-    def public(self, event_type: str) -> str | None:
-        """The public domain topic events of ``event_type`` are published to, if any."""
-        topic = PUBLIC_TOPICS.get(event_type)
-        return None if topic is None else self.prefix + topic
+    @property
+    def custom_events(self) -> str:
+        """The shared public topic of tenants' own types, the generic envelope as value."""
+        return self.prefix + CUSTOM_EVENTS
+
+    def custom(self, tenant_id: str, event_type: str, version: int = 1) -> str:
+        """The typed public topic of a tenant's own type that asks for one (``typed_topic``)."""
+        return self.prefix + custom_topic(tenant_id, event_type, version)
 
     def changelog(self, table: str) -> str:
         """The changelog topic of a worker's table (Faust creates it)."""

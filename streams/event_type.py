@@ -11,6 +11,7 @@ kept in PostgreSQL. Both are the same document:
     entity_key: lead_id         the payload path its events are ordered (and spread) by
     personal_data: [name, phone]  payload paths holding personal data (LGPD)
     public_topic: crm.lead.created  built-in types: their public domain topic
+    typed_topic: true           tenants' types: publish typed Avro on their own public topic
     rules: [{later: ended_at, than: started_at}]
     schema: {...}               JSON Schema draft 2020-12 of the payload, an object
     example: {...}              a payload that validates, already normalised
@@ -21,7 +22,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal, cast
 
 from streams.errors import InvalidEventError, InvalidEventTypeError
@@ -36,14 +38,16 @@ _PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _KEYS = frozenset(
     {
         "name", "version", "revision", "description", "lane", "entity_key", "personal_data",
-        "public_topic", "rules", "schema", "example", "deprecated",
+        "public_topic", "typed_topic", "rules", "schema", "example", "deprecated",
     }
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class EventType:
-    """One version of one event type; ``tenant_id`` is None for a built-in type."""
+    """One version of one event type; ``tenant_id`` is None for a built-in type.
+
+    Not slotted: ``compiled`` is computed once and kept in the instance's ``__dict__``."""
 
     name: str
     version: int
@@ -54,23 +58,16 @@ class EventType:
     entity_key: str | None = None
     personal_data: tuple[str, ...] = ()
     public_topic: str | None = None
+    typed_topic: bool = False
     rules: tuple[LaterThan, ...] = ()
     example: Mapping[str, Any] | None = None
     deprecated: bool = False
     tenant_id: str | None = None
-    _compiled: dict[str, PayloadSchema] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
+    @cached_property
     def compiled(self) -> PayloadSchema:
         """The payload schema, compiled on first use and kept (types are immutable)."""
-        found = self._compiled.get("schema")
-        if found is None:
-            found = self._compiled["schema"] = PayloadSchema(self.schema, self.rules)
-        return found
-
-    @property
-    def is_built_in(self) -> bool:
-        return self.tenant_id is None
+        return PayloadSchema(self.schema, self.rules)
 
     def validate(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """``payload`` normalised; ``InvalidEventError`` naming the first offending field."""
@@ -109,6 +106,8 @@ class EventType:
         document["personal_data"] = list(self.personal_data)
         if self.public_topic is not None:
             document["public_topic"] = self.public_topic
+        if self.typed_topic:
+            document["typed_topic"] = True
         if self.rules:
             document["rules"] = [{"later": rule.later, "than": rule.than} for rule in self.rules]
         if self.deprecated:
@@ -152,6 +151,11 @@ def event_type_from_document(document: Mapping[str, Any], *, tenant_id: str | No
     public_topic = document.get("public_topic")
     if public_topic is not None and (tenant_id is not None or not isinstance(public_topic, str)):
         raise InvalidEventTypeError("public_topic: only built-in types name a public topic", field="public_topic")
+    typed_topic = document.get("typed_topic", False)
+    if not isinstance(typed_topic, bool):
+        raise InvalidEventTypeError("typed_topic: must be true or false", field="typed_topic")
+    if typed_topic and tenant_id is None:
+        raise InvalidEventTypeError("typed_topic: a built-in type publishes to its public_topic", field="typed_topic")
     event_type = EventType(
         name=name,
         version=version,
@@ -162,12 +166,12 @@ def event_type_from_document(document: Mapping[str, Any], *, tenant_id: str | No
         entity_key=entity_key,
         personal_data=tuple(personal),
         public_topic=public_topic,
+        typed_topic=typed_topic,
         rules=rules,
         example=document.get("example"),
         deprecated=bool(document.get("deprecated", False)),
         tenant_id=tenant_id,
     )
-    event_type._compiled["schema"] = PayloadSchema(event_type.schema, rules)
     _check_example(event_type)
     return event_type
 

@@ -2,7 +2,9 @@
 
 Built-in types are files in ``schemas/types/``; a tenant registers its own from a document of the
 same format (YAML or JSON). A compatible change of a major version becomes its next revision; a
-breaking one is refused naming the field, and goes in as the next major version instead.
+breaking one is refused naming the field, and goes in as the next major version instead. A type
+with ``typed_topic: true`` gets its typed public topic made ready before it is stored
+(``infra.cli.typed_topics``); the others publish on the shared ``custom.events``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import typer
 import yaml
 from rich.console import Console
 
+from infra.cli.typed_topics import TypedTopic, check_typed_topic, describe_typed_topic, prepare_typed_topic
 from infra.cli.wiring import repositories
 from infra.core.settings import Settings
 from schemas.event_types import built_in_types
+from schemas.topic_names import TopicNames
 from streams.errors import ConfigurationError, InvalidEventTypeError
-from streams.event_type import EventType
+from streams.event_type import EventType, event_type_from_document
 
 app = typer.Typer(help="Event types: the built-in ones and each tenant's own.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -56,8 +60,16 @@ def add(
 ) -> None:
     """Register a tenant's type, a new major version of it, or a compatible revision of one."""
     parsed = read_document(document)
-    with repositories(Settings()) as store:
-        added = store.event_types.add(tenant, parsed)
+    settings = Settings()
+    check_typed_topic(event_type_from_document(parsed, tenant_id=tenant), settings)  # before any I/O
+    ready: list[TypedTopic] = []
+
+    def prepare(event_type: EventType) -> None:
+        if event_type.typed_topic:
+            ready.append(prepare_typed_topic(event_type, settings))
+
+    with repositories(settings) as store:
+        added = store.event_types.add(tenant, parsed, before_commit=prepare)
     event_type = added.event_type
     said = {
         "new type": "registered",
@@ -66,6 +78,12 @@ def add(
         "unchanged": f"unchanged: revision {event_type.revision} is this document already",
     }[added.outcome]
     console.print(f"{event_type.name} v{event_type.version} of tenant {tenant!r} {said}", markup=False, highlight=False)
+    where = (
+        describe_typed_topic(ready[0])
+        if ready
+        else f"its events publish on {TopicNames(settings.topic_prefix).custom_events} (the generic envelope)"
+    )
+    console.print(where, markup=False, highlight=False)
 
 
 @app.command("list")

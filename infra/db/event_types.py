@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,10 +49,20 @@ class EventTypes:
         self.actor = actor
 
     @translated("adding an event type")
-    def add(self, tenant_id: str, document: Mapping[str, Any]) -> TypeAdded:
+    def add(
+        self,
+        tenant_id: str,
+        document: Mapping[str, Any],
+        *,
+        before_commit: Callable[[EventType], None] | None = None,
+    ) -> TypeAdded:
         """Register ``document`` for ``tenant_id``: a new type, a new major version of one, or the
         next revision of an existing major version (the document's own ``revision`` is replaced by
         the number it gets). Adding the latest revision again changes nothing.
+
+        ``before_commit`` is called with the type as it will stand (unchanged ones included), once
+        every check passed and before anything is committed: what it raises stores nothing. The CLI
+        prepares a typed topic there (its schema registered, the topic created).
 
         Raises ``InvalidEventTypeError`` naming the field for a document that is not a valid type,
         a built-in type's name, a major version out of sequence or a deprecated one;
@@ -92,7 +102,10 @@ class EventTypes:
                         field="version",
                     )
                 if _without_revision(current.document) == _without_revision(proposed.to_document()):
-                    return TypeAdded(_event_type(current), "unchanged")
+                    unchanged = _event_type(current)
+                    if before_commit is not None:
+                        before_commit(unchanged)
+                    return TypeAdded(unchanged, "unchanged")
                 check_revision(_event_type(current), proposed, next_version=max(latest) + 1)
                 revision, outcome = current.revision + 1, "new revision"
             document = {**proposed.to_document(), "revision": revision}
@@ -105,6 +118,9 @@ class EventTypes:
             )
             session.add(row)
             session.flush()
+            stored = _event_type(row)
+            if before_commit is not None:
+                before_commit(stored)
             audit(
                 session,
                 actor=self.actor,
@@ -114,7 +130,7 @@ class EventTypes:
                 target_id=f"{proposed.name}.v{proposed.version}",
                 details={"revision": str(revision), "outcome": outcome},
             )
-            return TypeAdded(_event_type(row), outcome)
+            return TypeAdded(stored, outcome)
 
     @translated("listing event types")
     def list(self, tenant_id: str | None = None) -> builtins.list[EventType]:

@@ -206,3 +206,25 @@ def test_changes_are_audited(types, migrated):
         ("event_type.deprecate", "acme", "pedido.criado.v1", "test"),
     ]
     assert rows[0].details == {"revision": "1", "outcome": "new type"}
+
+
+def test_before_commit_sees_the_type_as_it_will_stand_and_what_it_raises_stores_nothing(types):
+    types.add("acme", PEDIDO)
+    seen = []
+
+    def refuse(event_type):
+        seen.append((event_type.tenant_id, event_type.name, event_type.revision))
+        raise ConfigurationError("the registry refused the evolved schema")
+
+    wider = revised(lambda d: d["schema"]["properties"].update(cupom={"type": "string"}))
+    with pytest.raises(ConfigurationError, match="registry refused"):
+        types.add("acme", wider, before_commit=refuse)
+    assert seen == [("acme", "pedido.criado", 2)]
+    assert [t.revision for t in types.load_active()] == [1], "nothing stored"
+
+
+def test_before_commit_runs_for_an_unchanged_document_too_so_adding_it_again_can_repair(types):
+    types.add("acme", PEDIDO)
+    seen = []
+    added = types.add("acme", PEDIDO, before_commit=lambda event_type: seen.append(event_type.revision))
+    assert (added.outcome, seen) == ("unchanged", [1])

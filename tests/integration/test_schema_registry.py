@@ -13,7 +13,7 @@ from infra.core.settings import Settings
 from schemas.avro_schemas import load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
-from schemas.topic_names import PUBLIC_TOPICS
+from schemas.public_topics import built_in_public_types
 from streams.envelope import Envelope
 from streams.errors import ConfigurationError, DecodeError, ServiceUnreachableError
 from tests.conftest import free_port
@@ -142,9 +142,10 @@ def test_registering_the_catalogue_publishes_one_subject_per_avro_topic(registry
     assert set(registry.subjects) == set(subjects)
     assert "crmbus.dlq-value" not in subjects, "the DLQ keeps the original bytes of any schema"
     assert subjects["crmbus.events-value"] == subjects["crmbus.events.high-value"], "one schema, one id"
-    typed = {subjects[f"{topic}-value"] for topic in PUBLIC_TOPICS.values()}
-    assert len(typed) == len(PUBLIC_TOPICS), "each public topic has its own typed schema"
-    assert len(set(subjects.values())) == 3 + len(PUBLIC_TOPICS)
+    public = built_in_public_types()
+    typed = {subjects[f"{topic}-value"] for topic in public}
+    assert len(typed) == len(public), "each public topic has its own typed schema"
+    assert len(set(subjects.values())) == 3 + len(public)
     assert len(registry.requests("POST")) == len(subjects), "one request per subject"
 
 

@@ -19,8 +19,8 @@ from schemas.public_topics import (
     PublicType,
     built_in_public_types,
     published_schema,
-    versioned_topic,
 )
+from schemas.topic_names import versioned_topic
 from schemas.typed_avro import typed_datum
 from streams.envelope import Envelope
 from streams.errors import ConfigurationError, SchemaMismatchError

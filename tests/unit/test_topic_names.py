@@ -1,7 +1,10 @@
+import re
+
 import pytest
 
 from schemas.catalogue import load_catalogue
-from schemas.topic_names import PUBLIC_TOPICS, TopicNames
+from schemas.event_types import built_in_types
+from schemas.topic_names import TopicNames
 from streams.retry_policy import TIERS
 from streams.routes import DESTINATIONS
 
@@ -16,7 +19,8 @@ def _every_name(names: TopicNames) -> list[str]:
         names.scheduled,
         names.deliveries,
         names.dlq,
-        *(topic for event_type in PUBLIC_TOPICS if (topic := names.public(event_type)) is not None),
+        *(names.prefix + t.public_topic for t in built_in_types() if t.public_topic is not None),
+        names.custom_events,
     ]
 
 
@@ -36,5 +40,13 @@ def test_a_prefix_is_put_before_every_name_including_changelogs():
     assert prefixed.changelog("circuits") == "staging." + plain.changelog("circuits")
 
 
-def test_an_event_type_without_a_public_topic_has_none():
-    assert TopicNames().public("whatsapp.session.status") is None
+def test_a_tenant_types_typed_topic_is_named_by_tenant_and_type_and_later_majors_sit_beside_it():
+    names = TopicNames("staging.")
+    assert names.custom("acme", "pedido.criado") == "staging.custom.acme.pedido.criado"
+    assert names.custom("acme", "pedido.criado", 2) == "staging.custom.acme.pedido.criado.v2"
+    assert names.custom_events == "staging.custom.events"
+
+
+def test_the_longest_tenant_and_type_names_make_a_valid_kafka_topic_name():
+    topic = TopicNames("staging.").custom("a" * 64, "b." + "c" * 98, 1000)
+    assert re.fullmatch(r"[A-Za-z0-9._-]{1,249}", topic)
