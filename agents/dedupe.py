@@ -3,8 +3,14 @@
 
 The key is (tenant, the producer's idempotency key or else the event id), so two tenants can
 never collide and a re-read record (after a crash, before its offset was committed) is seen as
-what it is. A key is remembered only after the event's outputs were acknowledged by Kafka, so
-a key can never hide work that was not done.
+what it is. A record keyed by entity (``entity`` partitioning, ``streams.partitioning``) adds its
+ordering key: the key's entry then lives on the one partition that entity's events take, so it is
+found whichever worker holds that partition, and an idempotency key is unique per entity (the
+same key on events of two entities is two events, deterministically, rather than one or two
+depending on which workers hold which partitions).
+
+A key is remembered only after the event's outputs were acknowledged by Kafka, so a key can never
+hide work that was not done.
 
 Expiry has two halves: a lookup ignores a key older than the TTL, and the changelog topic's
 retention (compact + delete, slightly over the TTL) lets Kafka drop old keys, so a restarted
@@ -24,8 +30,11 @@ from agents.runtime.partitioned_table import PartitionedTable
 _STAMP = struct.Struct(">d")
 
 
-def dedupe_key(tenant_id: str, key: str) -> bytes:
-    return f"{tenant_id}\x1f{key}".encode()
+def dedupe_key(tenant_id: str, key: str, entity: str | None = None) -> bytes:
+    """The table key of ``key`` in ``tenant_id`` (and, for a record keyed by entity, ``entity``)."""
+    if entity is None:
+        return f"{tenant_id}\x1f{key}".encode()
+    return f"{tenant_id}\x1f{entity}\x1f{key}".encode()
 
 
 class DedupeStore:

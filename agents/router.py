@@ -7,6 +7,14 @@ it safe: outputs are written and acknowledged first, then the idempotency keys a
 then (in the agent) the inputs are acknowledged. A crash anywhere in between re-reads the
 inputs and writes their outputs again with the same delivery ids: duplicates the sinks absorb,
 never a loss.
+
+Keys: DLQ records keep the input record's key (by tenant, or by tenant and entity:
+``streams.partitioning``), so a replay takes the entity's partition again. Everything else is
+keyed by tenant under both partitionings. Deliveries, delayed ones included: the sinks keep a
+circuit, a rate limit and the order holds per (tenant, destination) in one process only if all
+of a tenant's deliveries to a destination share a partition. Public copies: their topics are
+keyed by tenant id, a contract with their consumers. Each entity's records still arrive in order,
+since one router at a time routes that entity, writing its outputs in order.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from streams.envelope import Envelope
 from streams.errors import PoisonMessageError, SchemaMismatchError
 from streams.event_catalogue import EventCatalogue
 from streams.event_status import Decision, decision_record
+from streams.partitioning import keyed_entity
 from streams.routes import PlannedDelivery, fan_out
 
 
@@ -165,7 +174,8 @@ class Router:
             unknown = SchemaMismatchError("event type unknown to crmbus")
             return [self._dead_letter(record, unknown, "router.type", outcomes=outcomes)]
         replay = header(record.headers, REPLAY) is not None
-        key = dedupe_key(envelope.tenant_id, envelope.dedupe_key)
+        entity = keyed_entity(envelope.tenant_id, envelope.ordering_key, record.key)
+        key = dedupe_key(envelope.tenant_id, envelope.dedupe_key, entity)
         if not replay and (key in in_batch or self._dedupe.seen(key)):
             outcomes["duplicate"] += 1
             outcomes["out:decision"] += 1
@@ -178,10 +188,11 @@ class Router:
             routes = tuple(route for route in routes if route.id == only_route)
         plan = fan_out(envelope, routes)
         outputs: list[Output] = []
+        by_tenant = envelope.tenant_id.encode()
         for planned in plan.deliveries:
             later = planned.not_before is not None and planned.not_before > now
             topic = self._topics.scheduled if later else self._topics.deliver(planned.route.destination)
-            outputs.append(Output(topic, record.key, self._deliveries.encode(topic, envelope, planned)))
+            outputs.append(Output(topic, by_tenant, self._deliveries.encode(topic, envelope, planned)))
             outcomes["out:scheduled" if later else "out:deliver"] += 1
         for failure in plan.failures:
             outputs.append(
@@ -201,7 +212,7 @@ class Router:
                 outputs.append(self._dead_letter(record, error, "router.public", outcomes=outcomes))
             else:
                 if public is not None:
-                    outputs.append(Output(public.topic, record.key, public.value))
+                    outputs.append(Output(public.topic, by_tenant, public.value))
                     outcomes["out:public"] += 1
         if only_route is None:  # a replay of one route decides nothing new about the event
             decided: Decision = "routed" if plan.deliveries or plan.failures else "no_route"

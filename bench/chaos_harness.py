@@ -275,10 +275,12 @@ def start_all(workers: Sequence[Worker], timeout_s: float = 180.0) -> list[Worke
     return list(workers)
 
 
-def lane_owners(stage: Stage) -> dict[int, list[str]]:
-    """Lane partition -> the members of the workers' consumer group that own it now."""
+def lane_owners(stage: Stage, group: str | None = None) -> dict[int, list[str]]:
+    """Lane partition -> the members of the workers' consumer group (default: that of every role)
+    that own it now."""
+    group = group or stage.group
     admin = AdminClient({"bootstrap.servers": stage.settings.kafka_bootstrap})
-    description = admin.describe_consumer_groups([stage.group])[stage.group].result(timeout=10)
+    description = admin.describe_consumer_groups([group])[group].result(timeout=10)
     owners: dict[int, list[str]] = {partition: [] for partition in range(LANE_PARTITIONS)}
     for member in description.members:
         for tp in member.assignment.topic_partitions:

@@ -1,5 +1,6 @@
-"""``crmbus tenants create|list|seed``: tenants, created with the seed flows at the sandbox
-(with stand-in credentials when the sandbox answers, else paused until configured: ``seeding``)."""
+"""``crmbus tenants create|list|set|seed``: tenants, created with the seed flows at the sandbox
+(with stand-in credentials when the sandbox answers, else paused until configured: ``seeding``),
+and how each one's events are spread over partitions (``streams.partitioning``)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from rich.table import Table
 from infra.cli.seeding import show_unconfigured, stand_ins
 from infra.cli.wiring import repositories
 from infra.core.settings import Settings
+from streams.partitioning import DEFAULT_PARTITIONING
 from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES
 
 app = typer.Typer(help="Tenants and their seed flows.", no_args_is_help=True)
 console = Console(soft_wrap=True)
+_PARTITIONING_HELP = (
+    "tenant: all its events in one partition, in order; entity: keyed by tenant and ordering key, "
+    "in order per lead, client or conversation, spread over partitions (several routers share it)."
+)
 
 
 @app.command("create")
@@ -21,12 +27,16 @@ def create(
     tenant_id: str = typer.Argument(..., help="A slug: lower-case letters, digits, '-' and '_'."),
     name: str | None = typer.Option(None, help="Display name (default: the id)."),
     seed: bool = typer.Option(True, help="Start with the seed destinations and routes at the sandbox."),
+    partitioning: str = typer.Option(DEFAULT_PARTITIONING, help=_PARTITIONING_HELP),
 ) -> None:
     """Create a tenant, with the seed flows unless --no-seed."""
     settings = Settings()
     with repositories(settings) as store:
         box = stand_ins(settings, store) if seed else None
-        view = store.tenants.create(tenant_id, name, sandbox_url=settings.sandbox_url if seed else None, stand_ins=box)
+        view = store.tenants.create(
+            tenant_id, name, sandbox_url=settings.sandbox_url if seed else None, stand_ins=box,
+            partitioning=partitioning,
+        )  # fmt: skip
         destinations = store.endpoints.list(view.id)
     if seed:
         credentials = "with the sandbox's stand-in credentials" if box is not None else "without credentials"
@@ -45,13 +55,33 @@ def create(
 def list_tenants() -> None:
     """Every tenant and its status."""
     table = Table(title="tenants")
-    for column in ("id", "name", "status", "created"):
+    for column in ("id", "name", "status", "partitioning", "created"):
         table.add_column(column)
     with repositories(Settings()) as store:
         listed = store.tenants.list()
     for tenant in listed:
-        table.add_row(tenant.id, tenant.name, tenant.status, f"{tenant.created_at:%Y-%m-%d}")
+        table.add_row(tenant.id, tenant.name, tenant.status, tenant.partitioning, f"{tenant.created_at:%Y-%m-%d}")
     console.print(table)
+
+
+@app.command("set")
+def set_tenant(
+    tenant_id: str = typer.Argument(..., help="An existing tenant."),
+    partitioning: str = typer.Option(..., help=_PARTITIONING_HELP),
+) -> None:
+    """Change how a tenant's events are spread over partitions (audited)."""
+    settings = Settings()
+    with repositories(settings) as store:
+        view, before = store.tenants.set_partitioning(tenant_id, partitioning)
+    if before == view.partitioning:
+        console.print(f"tenant {view.id!r} already uses {view.partitioning} partitioning", highlight=False)
+        return
+    console.print(
+        f"tenant {view.id!r}: partitioning {before} -> {view.partitioning}; the ingress applies it within "
+        f"{settings.api_key_cache_ttl_s:g} s (its credential cache). Events of one entity accepted on both "
+        "sides of that moment may be routed out of order with each other; later ones keep their order.",
+        highlight=False,
+    )
 
 
 @app.command("seed")

@@ -14,8 +14,10 @@ from infra.core.secret_box import SecretBox
 from infra.db.audit import audit
 from infra.db.errors import translated
 from infra.db.models import InboundSource, Tenant
+from infra.db.tenants import partitioning_of
 from streams.api_keys import digest_of
 from streams.errors import ConfigurationError
+from streams.partitioning import Partitioning
 
 SOURCES = ("zapi", "waha", "site", "crm", "operacao", "financeiro")
 # Sources that can sign their bodies; the others can only present the URL token.
@@ -25,12 +27,14 @@ TOKEN_PREFIX = "whk_"  # noqa: S105 - a prefix, not a secret
 
 @dataclass(frozen=True, slots=True)
 class SourceEndpoint:
-    """Who is calling a webhook URL, and the secret its body must be signed with (if any)."""
+    """Who is calling a webhook URL, the secret its body must be signed with (if any), and how
+    the tenant's events are keyed (read with the endpoint, which the ingress caches)."""
 
     id: uuid.UUID
     tenant_id: str
     source: str
     signing_secret: bytes | None
+    partitioning: Partitioning
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +112,15 @@ class InboundSources:
         """The live endpoint a URL token names, or None; ServiceUnreachableError if PostgreSQL is down."""
         if not token.startswith(TOKEN_PREFIX):
             return None
+        query = (
+            select(InboundSource, Tenant)
+            .join(Tenant, Tenant.id == InboundSource.tenant_id)
+            .where(InboundSource.token_hash == digest_of(token))
+        )
         with Session(self.engine) as session:
-            query = select(InboundSource).where(InboundSource.token_hash == digest_of(token))
-            row = session.scalars(query).one_or_none()
-        if row is None or row.revoked_at is not None:
+            found = session.execute(query).one_or_none()
+        if found is None or found[0].revoked_at is not None:
             return None
+        row, tenant = found
         secret = self.box.open(row.signing_secret_encrypted) if row.signing_secret_encrypted else None
-        return SourceEndpoint(row.id, row.tenant_id, row.source, secret)
+        return SourceEndpoint(row.id, row.tenant_id, row.source, secret, partitioning_of(tenant))

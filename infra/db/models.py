@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Double,
     ForeignKey,
@@ -51,9 +52,12 @@ class Tenant(Base):
     """A company using the bus. Every other row belongs to exactly one tenant."""
 
     __tablename__ = "tenants"
+    __table_args__ = (CheckConstraint("partitioning IN ('tenant', 'entity')", name="partitioning"),)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # slug, used as Kafka key
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), server_default="active")
+    # How its events are keyed in Kafka (``streams.partitioning``): by tenant, or by tenant and entity.
+    partitioning: Mapped[str] = mapped_column(String(16), server_default="tenant")
     settings: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = _now()
 

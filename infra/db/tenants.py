@@ -31,6 +31,7 @@ from infra.db.endpoints import missing_of
 from infra.db.errors import translated
 from infra.db.models import EventMapping, Tenant, WebhookEndpoint
 from streams.errors import ConfigurationError
+from streams.partitioning import DEFAULT_PARTITIONING, Partitioning, partitioning_named
 from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES, SeedRoute
 
 TENANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -45,10 +46,11 @@ class TenantView:
     name: str
     status: str
     created_at: datetime
+    partitioning: Partitioning = DEFAULT_PARTITIONING
 
     @classmethod
     def of(cls, row: Tenant) -> TenantView:
-        return cls(row.id, row.name, row.status, row.created_at)
+        return cls(row.id, row.name, row.status, row.created_at, partitioning_of(row))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,19 @@ def seed_route_id(tenant_id: str, key: str) -> uuid.UUID:
     return uuid.uuid5(_SEED_NAMESPACE, f"{tenant_id}/{key}")
 
 
+def partitioning_of(row: Tenant) -> Partitioning:
+    """The tenant's partitioning; the table's check constraint admits no other value."""
+    return partitioning_named(row.partitioning)
+
+
+def check_partitioning(name: str) -> Partitioning:
+    """``name`` as a ``Partitioning``; else ``ConfigurationError`` naming the choices."""
+    try:
+        return partitioning_named(name)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 def check_tenant_id(tenant_id: str) -> str:
     """``tenant_id`` if it is a slug; else ``ConfigurationError`` (which does not echo it)."""
     if TENANT_ID.fullmatch(tenant_id) is None:
@@ -84,21 +99,30 @@ class Tenants:
 
     @translated("creating a tenant")
     def create(
-        self, tenant_id: str, name: str | None = None, *, sandbox_url: str | None, stand_ins: SecretBox | None = None
+        self,
+        tenant_id: str,
+        name: str | None = None,
+        *,
+        sandbox_url: str | None,
+        stand_ins: SecretBox | None = None,
+        partitioning: str = DEFAULT_PARTITIONING,
     ) -> TenantView:
         """A new tenant, seeded with the seed flows at ``sandbox_url``; ``None`` leaves it bare.
         ``stand_ins`` seals the sandbox's stand-in credentials into the seed destinations
-        (development); without it their routes start paused.
+        (development); without it their routes start paused. ``partitioning``: see
+        ``streams.partitioning``.
 
-        Raises ``ConfigurationError`` when the id is not a slug or the tenant exists.
+        Raises ``ConfigurationError`` when the id is not a slug, the partitioning unknown or the
+        tenant exists.
         """
         check_tenant_id(tenant_id)
+        chosen = check_partitioning(partitioning)
         with Session(self.engine) as session, session.begin():
-            if not _insert(session, tenant_id, name):
+            if not _insert(session, tenant_id, name, chosen):
                 raise ConfigurationError(f"tenant {tenant_id!r} exists; 'crmbus tenants seed' adds missing seed flows")
             audit(
                 session, actor=self.actor, tenant_id=tenant_id, action="tenant.create", target_type="tenant",
-                target_id=tenant_id,
+                target_id=tenant_id, details={"partitioning": chosen},
             )  # fmt: skip
             if sandbox_url is not None:
                 self._seed(session, tenant_id, sandbox_url, stand_ins)
@@ -129,6 +153,26 @@ class Tenants:
     def list(self) -> list[TenantView]:
         with Session(self.engine) as session:
             return [TenantView.of(row) for row in session.scalars(select(Tenant).order_by(Tenant.id))]
+
+    @translated("changing a tenant's partitioning")
+    def set_partitioning(self, tenant_id: str, partitioning: str) -> tuple[TenantView, Partitioning]:
+        """``tenant_id`` keyed by ``partitioning`` from now on, and the partitioning it had.
+
+        The ingress reads the setting with the credentials it caches, so it takes effect within
+        ``CRMBUS_API_KEY_CACHE_TTL_S``. Setting the partitioning it has changes nothing and is not
+        audited. Raises ``ConfigurationError`` for an unknown tenant or partitioning.
+        """
+        chosen = check_partitioning(partitioning)
+        with Session(self.engine) as session, session.begin():
+            row = self._get(session, tenant_id)
+            before = partitioning_of(row)
+            if before != chosen:
+                row.partitioning = chosen
+                audit(
+                    session, actor=self.actor, tenant_id=tenant_id, action="tenant.partitioning",
+                    target_type="tenant", target_id=tenant_id, details={"from": before, "to": chosen},
+                )  # fmt: skip
+            return TenantView.of(row), before
 
     @translated("seeding a tenant")
     def seed(self, tenant_id: str, sandbox_url: str, stand_ins: SecretBox | None = None) -> SeedResult:
@@ -175,11 +219,13 @@ class Tenants:
         return row
 
 
-def _insert(session: Session, tenant_id: str, name: str | None) -> bool:
+def _insert(
+    session: Session, tenant_id: str, name: str | None, partitioning: Partitioning = DEFAULT_PARTITIONING
+) -> bool:
     """Whether the tenant was inserted; False when it exists (a concurrent call may have won)."""
     inserted = session.scalars(
         insert(Tenant)
-        .values(id=tenant_id, name=name or tenant_id)
+        .values(id=tenant_id, name=name or tenant_id, partitioning=partitioning)
         .on_conflict_do_nothing(index_elements=[Tenant.id])
         .returning(Tenant.id)
     ).first()

@@ -88,7 +88,7 @@ async def post_event(request: web.Request) -> web.Response:
         _refuse_idempotency_header(request)
         event = await _cloudevent_envelope(state, document, principal.tenant_id)
     structlog.contextvars.bind_contextvars(tenant_id=principal.tenant_id, event_id=str(event.event_id))
-    [result] = await state.publisher.publish([event])
+    [result] = await state.publisher.publish([event], principal.partitioning)
     if isinstance(result, ProduceError):
         log.warning("kafka_write_failed", code=result.code)
         raise kafka_unavailable(retry_after_s=5)
@@ -148,7 +148,7 @@ async def post_batch(request: web.Request) -> web.Response:
             reject("invalid_event")
             field = f"{at}[{index}].{exc.field}" if exc.field else f"{at}[{index}]"
             results[index] = {"index": index} | invalid_event(str(exc), field).body()
-    written = await state.publisher.publish([event for _, event in valid]) if valid else []
+    written = await state.publisher.publish([event for _, event in valid], principal.partitioning) if valid else []
     for (index, event), outcome in zip(valid, written, strict=True):
         if isinstance(outcome, ProduceError):
             results[index] = {"index": index} | kafka_unavailable(retry_after_s=5).body()

@@ -1,4 +1,5 @@
-"""Write accepted envelopes to their type's lane, keyed by tenant, and wait for Kafka's acknowledgement."""
+"""Write accepted envelopes to their type's lane, keyed as their tenant's partitioning says
+(``streams.partitioning``), and wait for Kafka's acknowledgement."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ from schemas.codec import AvroCodec
 from streams.envelope import Envelope
 from streams.errors import ProduceError
 from streams.lanes import Lanes
+from streams.partitioning import Partitioning, record_key
 
 
 class EventPublisher:
     def __init__(self, producer: AsyncProducer, codec: AvroCodec, lanes: Lanes, types: LiveCatalogue) -> None:
         self.producer, self.codec, self.lanes, self.types = producer, codec, lanes, types
 
-    async def publish(self, events: Sequence[Envelope]) -> list[Delivered | ProduceError]:
-        """One result per event, in order: where it was stored, or why it was not.
+    async def publish(self, events: Sequence[Envelope], partitioning: Partitioning) -> list[Delivered | ProduceError]:
+        """One result per event, in order: where it was stored, or why it was not. ``partitioning``
+        is that of the events' tenant (the caller's credential carries it).
 
         Every record gets exactly one delivery report from librdkafka, at the latest after
         ``message.timeout.ms`` (CRMBUS_KAFKA_DELIVERY_TIMEOUT_S): awaiting each is bounded.
@@ -33,9 +36,8 @@ class EventPublisher:
             try:
                 lane = catalogue.lane(event.tenant_id, event.type, event.schema_version)
                 topic = self.lanes.topic_for(event.type, lane)
-                pending.append(
-                    self.producer.send(topic, self.codec.encode(event.to_record()), event.tenant_id.encode())
-                )
+                key = record_key(event.tenant_id, event.ordering_key, partitioning)
+                pending.append(self.producer.send(topic, self.codec.encode(event.to_record()), key))
             except ProduceError as exc:
                 pending.append(exc)
         results: list[Delivered | ProduceError] = []

@@ -84,7 +84,7 @@ async def post_webhook(request: web.Request) -> web.Response:
         # A callback crmbus deliberately ignores (an echo of our own message, a group chat...):
         # a 2xx, or the source would retry it forever.
         return json_response(200, {"accepted": 0, "status": "ignored"}, limit_headers)
-    written = await state.publisher.publish(events)
+    written = await state.publisher.publish(events, endpoint.partitioning)
     if any(isinstance(outcome, ProduceError) for outcome in written):
         # The source retries the whole webhook; what was written is deduplicated downstream
         # by the idempotency key the mapper derived from the source's own ids.

@@ -68,7 +68,8 @@ def test_downgrading_to_base_removes_every_table(migrated, unique):
     upgrade(migrated, schema=unique)
     with migrated.connect() as conn:
         assert (
-            conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one() == "0006_event_types"
+            conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one()
+            == "0007_tenant_partitioning"
         )
 
 
@@ -81,3 +82,15 @@ def test_the_unused_sync_jobs_table_is_dropped_and_a_downgrade_brings_it_back(mi
     assert indexes["ix_sync_jobs_enabled_next"] == ("enabled", "next_run_at")
     upgrade(migrated, schema=unique)
     assert "sync_jobs" not in inspect(migrated).get_table_names(schema=unique)
+
+
+def test_tenants_that_existed_before_partitioning_was_stored_are_partitioned_by_tenant(migrated, unique):
+    downgrade(migrated, schema=unique, revision="0006_event_types")
+    with migrated.begin() as conn:
+        conn.execute(text(f"INSERT INTO \"{unique}\".tenants (id, name) VALUES ('acme', 'Acme')"))
+    upgrade(migrated, schema=unique)
+    with Session(migrated) as session:
+        assert session.get(Tenant, "acme").partitioning == "tenant"
+        session.add(Tenant(id="beta", name="Beta", partitioning="lead"))
+        with pytest.raises(IntegrityError):
+            session.commit()

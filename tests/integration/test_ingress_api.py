@@ -1,5 +1,5 @@
-"""The generic API on the real broker and database: accepted events land keyed by tenant and
-decode; bad input gets its problem and writes nothing; tenants cannot see or write as each other."""
+"""The generic API on the real broker and database: accepted events land keyed as their tenant's
+partitioning says and decode; bad input gets its problem and writes nothing; tenants cannot see or write as each other."""
 
 import uuid
 
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from connectors.kafka.admin import apply_catalogue
 from infra.db.api_keys import ApiKeys
 from infra.db.models import WebhookDelivery
+from infra.db.tenants import Tenants
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
@@ -69,6 +70,21 @@ def test_an_accepted_event_is_in_its_lane_keyed_by_tenant_and_decodes(stack):
     assert str(event.event_id) == body["event_id"]
     assert event.idempotency_key == "form-42"
     assert event.payload["phone"] == "+5511999990000", "the payload is normalised"
+
+
+def test_an_entity_partitioned_tenants_events_are_keyed_by_their_entity_where_they_have_one(stack):
+    Tenants(stack["engine"]).set_partitioning("acme", "entity")
+    events = [
+        {"type": "lead.created", "payload": {**LEAD, "lead_id": "L-1"}},  # the type's entity key gives one
+        {"type": "lead.created", "payload": LEAD},  # no lead id yet: no ordering key
+        {"type": "lead.created", "payload": LEAD, "ordering_key": "form:9"},  # the producer's own
+    ]
+    status, _, body = post(stack, "/v1/events/batch", json={"events": events}, headers=bearer(stack["acme"]))
+    assert status == 202, body
+    keys = [read_record(stack["bootstrap"], r["topic"], r["partition"], r["offset"])[0] for r in body["results"]]
+    assert keys == [b"acme:lead_id:L-1", b"acme", b"acme:form:9"]
+    status, _, body = post(stack, "/v1/events", json=events[0], headers=bearer(stack["beta"]))
+    assert read_record(stack["bootstrap"], body["topic"], body["partition"], body["offset"])[0] == b"beta"
 
 
 def test_critical_types_take_the_high_lane(stack):

@@ -1,5 +1,5 @@
 """Source webhooks on the real broker and database: each source's real-shaped payload lands in
-its lane keyed by tenant and decodes; bad tokens, signatures and replays write nothing."""
+its lane keyed by tenant (or tenant and entity) and decodes; bad tokens, signatures and replays write nothing."""
 
 import dataclasses
 import json
@@ -24,6 +24,7 @@ from infra.db.api_keys import ApiKeys
 from infra.db.engine import make_engine
 from infra.db.inbound_sources import InboundSources
 from infra.db.signature_claims import SignatureClaims
+from infra.db.tenants import Tenants
 from ingress.api.app import build_app
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.catalogue import load_catalogue
@@ -113,6 +114,19 @@ def test_each_sources_payload_lands_in_its_lane_keyed_by_tenant_and_decodes(stac
         assert (event.tenant_id, event.source, event.type) == ("acme", source, mapped.type)
         assert event.payload == mapped.payload
         assert event.idempotency_key == mapped.idempotency_key
+
+
+def test_an_entity_partitioned_tenants_webhook_events_are_keyed_by_tenant_and_entity(stack, migrated):
+    Tenants(migrated).set_partitioning("acme", "entity")
+    endpoint = stack["endpoints"]["site"]
+    body = (EXAMPLES / "site" / "lead_form.json").read_bytes()
+    [mapped] = SOURCES["site"](json.loads(body), validate_payload)
+    [(status, answer)] = send(stack, [(url(endpoint), body, signed_headers(endpoint, body))])
+    assert status == 202, answer
+    [written] = answer["events"]
+    key, _ = read_record(stack["bootstrap"], written["topic"], written["partition"], written["offset"])
+    assert mapped.ordering_key is not None
+    assert key == f"acme:{mapped.ordering_key}".encode()
 
 
 def test_a_wrong_waha_hmac_is_refused_and_writes_nothing(stack):

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from infra.cli import app
 from infra.db.routes import Routes
-from infra.db.tenants import seed_route_id
+from infra.db.tenants import Tenants, seed_route_id
 from streams.seed_flows import SEED_ROUTES
 from tests.builtin_types import example
 
@@ -51,6 +51,16 @@ def test_a_tenant_created_on_the_command_line_lists_its_seed_routes(crmbus, sand
 def test_a_tenant_created_with_no_seed_has_no_routes(crmbus, migrated):
     assert "without destinations or routes" in crmbus("tenants", "create", "acme", "--no-seed")[1]
     assert Routes(migrated).list("acme") == []
+
+
+def test_a_tenants_partitioning_is_chosen_at_creation_and_changed_on_the_command_line(crmbus, migrated):
+    assert crmbus("tenants", "create", "acme", "--no-seed", "--partitioning", "entity")[0] == 0
+    assert Tenants(migrated).list()[0].partitioning == "entity"
+    code, output = crmbus("tenants", "set", "acme", "--partitioning", "tenant")
+    assert code == 0
+    assert "partitioning entity -> tenant; the ingress applies it within 30 s" in output
+    assert Tenants(migrated).list()[0].partitioning == "tenant"
+    assert "already uses tenant partitioning" in crmbus("tenants", "set", "acme", "--partitioning", "tenant")[1]
 
 
 def test_routes_test_prints_the_whatsapp_reply_a_lead_would_get(crmbus, tmp_path):

@@ -114,6 +114,35 @@ def test_the_same_idempotency_key_twice_yields_one_set_of_deliveries_also_across
     assert delivered == {first.event_id: 2, marker.event_id: 2}  # crm + zapi; no consent, no marketing
 
 
+def test_events_keyed_by_entity_are_deduplicated_per_entity_and_their_outputs_keyed_by_tenant(bus):
+    lead = example("lead.created")
+    first = event(bus.tenant, "lead.created", lead, idempotency_key="form:7", ordering_key="lead_id:L-1")
+    again = event(bus.tenant, "lead.created", lead, idempotency_key="form:7", ordering_key="lead_id:L-1")
+    # The producer reused the key for another lead: under entity partitioning that is another event.
+    other = event(bus.tenant, "lead.created", lead, idempotency_key="form:7", ordering_key="lead_id:L-2")
+    done = example("service.completed", client_name="Maria Aparecida Souza", client_phone="+5511987654321")
+    service = event(bus.tenant, "service.completed", done, ordering_key="client_id:C-1")
+    reader = bus.reader(bus.topic("crmbus.scheduled"), bus.topic("crm.lead.created"))
+    workers = bus.workers().start()
+    try:
+        bus.lane.send([first, again, other, service], partitioning="entity")
+        seen = reader.poll_until(
+            lambda seen: (
+                len(by_destination(seen, other.event_id)) == 2
+                and any(r.topic.endswith("crmbus.scheduled") for r in seen)
+                and sum(r.topic.endswith("crm.lead.created") for r in seen) == 2
+            ),
+            60,
+            "the deliveries of both leads and the delayed feedback",
+        )
+    finally:
+        workers.stop()
+        reader.close()
+    routed = Counter(r.record["event_id"] for r in seen if r.record is not None and ".deliver." in r.topic)
+    assert routed == {first.event_id: 2, other.event_id: 2, service.event_id: 3}  # not ``again``
+    assert {r.key for r in seen} == {bus.tenant.encode()}  # deliveries, delayed ones and public copies
+
+
 def test_a_delayed_action_fires_after_its_delay_once_and_survives_a_kill_9_in_between(bus):
     with bus.engine.begin() as db:
         db.execute(update(EventMapping).where(EventMapping.delay_seconds > 0).values(delay_seconds=8))

@@ -27,6 +27,7 @@ from infra.db.routes import Routes
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
 from streams.envelope import Envelope
+from streams.partitioning import Partitioning, record_key
 from streams.routes import Route
 from tests.builtin_types import example as type_example
 
@@ -182,16 +183,18 @@ def event(tenant: str, type_: str, payload: Mapping[str, Any], **fields: Any) ->
 
 
 class LaneWriter:
-    """Writes envelopes (or raw bytes) to a lane as the ingress does: Avro, keyed by tenant, acks=all."""
+    """Writes envelopes (or raw bytes) to a lane as the ingress does: Avro, keyed as a tenant of
+    ``partitioning`` is (by tenant unless told), acks=all."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
         self._codec = envelope_codec(topic)
         self._producer = Producer(producer_config({"bootstrap.servers": bootstrap}, delivery_timeout_s=10, linger_ms=5))
 
-    def send(self, envelopes: Iterable[Envelope]) -> None:
+    def send(self, envelopes: Iterable[Envelope], partitioning: Partitioning = "tenant") -> None:
         for envelope in envelopes:
-            self._producer.produce(self.topic, self._codec.encode(envelope.to_record()), envelope.tenant_id.encode())
+            key = record_key(envelope.tenant_id, envelope.ordering_key, partitioning)
+            self._producer.produce(self.topic, self._codec.encode(envelope.to_record()), key)
             self._producer.poll(0)
         assert self._producer.flush(15) == 0
 

@@ -77,3 +77,11 @@ def test_sweeping_frees_what_expired_and_keeps_what_is_live():
     now[0] += 20
     assert store.sweep() == 1
     assert list(table.data) == [b"new"]
+
+
+def test_an_idempotency_key_is_scoped_by_the_entity_its_record_was_keyed_by():
+    by_tenant = dedupe_key("acme", "site:form:42")
+    assert by_tenant == b"acme\x1fsite:form:42"  # unchanged: tables written before entity keys still hold
+    assert dedupe_key("acme", "site:form:42", "lead_id:L-1") != by_tenant
+    assert dedupe_key("acme", "site:form:42", "lead_id:L-1") != dedupe_key("acme", "site:form:42", "lead_id:L-2")
+    assert dedupe_key("acme", "site:form:42", "lead_id:L-1") == dedupe_key("acme", "site:form:42", "lead_id:L-1")
