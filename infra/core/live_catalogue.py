@@ -11,6 +11,7 @@ in a loop), the router once per batch that holds one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -62,11 +63,15 @@ class LiveCatalogue:
         except Exception as exc:  # noqa: BLE001 - PostgreSQL away: the type stays unknown for now
             log.warning("event types not refreshed: %s", type(exc).__name__)
 
-    async def run(self) -> None:
-        """Keep the catalogue fresh until cancelled."""
-        while True:
+    async def run(self, until: asyncio.Event | None = None) -> None:
+        """Keep the catalogue fresh until cancelled, or until ``until`` is set: then a refresh
+        under way ends first (its query runs in a thread that a cancellation would leave behind,
+        holding a connection of a pool about to be disposed)."""
+        stop = until or asyncio.Event()
+        while not stop.is_set():
             try:
                 await self.refresh()
             except Exception as exc:  # noqa: BLE001 - PostgreSQL away: keep what we have
                 log.warning("event types not refreshed: %s", type(exc).__name__)
-            await asyncio.sleep(self._poll_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._poll_s)

@@ -7,7 +7,6 @@ What it uses beyond itself (the producer, PostgreSQL) comes opened from the comp
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
@@ -63,10 +62,10 @@ async def _state(settings: Settings, open_resources: OpenResources, app: web.App
         # full passes, whose pauses over these objects showed up as tail latency, and collect
         # each request's young objects in larger, rarer passes.
         tune_for_streams()
-        refresher = asyncio.create_task(resources.types.run(), name="event-types")
+        stop = asyncio.Event()
+        refresher = asyncio.create_task(resources.types.run(until=stop), name="event-types")
         try:
             yield
         finally:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+            stop.set()  # not a cancel: a refresh under way ends before the pool is disposed
+            await refresher

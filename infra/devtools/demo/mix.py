@@ -3,14 +3,15 @@ completed and WhatsApp messages, as the company's systems would send them (ficti
 
 from __future__ import annotations
 
-import json
+import copy
 import random
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-_EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples" / "events"
+from schemas.event_types import built_in_catalogue
+from streams.errors import ConfigurationError
+
 _FIRST = ("Ana", "Bruno", "Carla", "Diego", "Elaine", "Fábio", "Gabriela", "Heitor", "Isabela", "João")
 _LAST = ("Silva", "Souza", "Oliveira", "Santos", "Lima", "Pereira", "Costa", "Almeida")
 
@@ -24,8 +25,11 @@ class DemoEvent:
 
 
 def _example(event_type: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((_EXAMPLES / f"{event_type}.json").read_text())
-    return loaded
+    """A copy of the example payload the built-in type's file ships."""
+    found = built_in_catalogue().get("demo", event_type)
+    if found is None or found.example is None:
+        raise ConfigurationError(f"the built-in type {event_type} has no example")
+    return copy.deepcopy(dict(found.example))
 
 
 def _person(rng: random.Random, index: int) -> tuple[str, str, str]:
