@@ -141,7 +141,7 @@ def try_event(
 ) -> None:
     """Show what the tenant's enabled routes would send for a sample payload; nothing is sent."""
     with repositories(Settings()) as store:
-        payload = store.event_catalogue().validate(tenant, event_type, _read_event(event))
+        payload = store.event_types.catalogue().validate(tenant, event_type, _read_event(event))
         envelope = Envelope(tenant_id=tenant, type=event_type, source="crmbus-routes-test", payload=payload)
         routes = store.routes.load_enabled(tenant_id=tenant, event_type=event_type)
     if not routes:

@@ -42,7 +42,6 @@ from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec
 from schemas.event_types import built_in_catalogue
 from schemas.topic_names import TopicNames
-from streams.event_catalogue import EventCatalogue
 from streams.lanes import Lanes
 from streams.signatures import REPLAY_WINDOW_S
 
@@ -83,11 +82,7 @@ class Repositories:
 
     @cached_property
     def routes(self) -> Routes:
-        return Routes(self.engine, self.actor, types=self.event_catalogue)
-
-    def event_catalogue(self) -> EventCatalogue:
-        """The built-in event types and every tenant's own, as PostgreSQL holds them now."""
-        return built_in_catalogue().with_tenant_types(self.event_types.load_active(), "")
+        return Routes(self.engine, self.actor, types=self.event_types.catalogue)
 
     @cached_property
     def event_types(self) -> EventTypes:
@@ -171,13 +166,11 @@ def worker_resources(settings: Settings) -> WorkerResources:
     engine = make_engine(database_url(settings))
     event_types = EventTypes(engine, actor="worker")
 
-    def catalogue() -> EventCatalogue:  # read afresh with the routes: their paths are checked against it
-        return built_in_catalogue().with_tenant_types(event_types.load_active(), "")
-
     def fingerprint() -> str:  # a type's new revision may let a skipped route compile
         return f"{routes.fingerprint()}/{event_types.fingerprint()}"
 
-    routes = Routes(engine, actor="worker", types=catalogue)
+    # The routes are checked against the types as PostgreSQL holds them when they are read.
+    routes = Routes(engine, actor="worker", types=event_types.catalogue)
     destinations = Endpoints(engine, SecretBox.from_settings(settings), actor="worker")
     return WorkerResources(
         load_routes=routes.load_enabled,

@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 from infra.db.audit import audit
 from infra.db.errors import translated
 from infra.db.models import EventTypeRevision, Tenant
-from schemas.event_types import built_in_types
+from schemas.event_types import built_in_catalogue, built_in_types
 from streams.errors import ConfigurationError, InvalidEventTypeError
+from streams.event_catalogue import EventCatalogue
 from streams.event_type import EventType, event_type_from_document
 from streams.type_evolution import check_revision
 
@@ -184,6 +185,10 @@ class EventTypes:
                 )
                 session.refresh(rows[-1])
             return _event_type(rows[-1])
+
+    def catalogue(self) -> EventCatalogue:
+        """The built-in types and every tenant's own, as PostgreSQL holds them now."""
+        return built_in_catalogue().with_tenant_types(self.load_active(), "")
 
     @translated("loading event types")
     def load_active(self) -> builtins.list[EventType]:

@@ -20,11 +20,12 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from streams.event_catalogue import PayloadValidator
 from streams.sources.crm import map_crm
 from streams.sources.financeiro import map_financeiro
 from streams.sources.operacao import map_operacao
 from streams.sources.site import map_site
-from streams.sources.source_event import PayloadValidator, SourceEvent
+from streams.sources.source_event import SourceEvent
 from streams.sources.waha import map_waha
 from streams.sources.zapi import map_zapi
 

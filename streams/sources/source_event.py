@@ -10,14 +10,13 @@ to enumerate, so the keys still deserve the care of any internal identifier.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from streams.errors import InvalidEventError
-
-PayloadValidator = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+from streams.event_catalogue import PayloadValidator
 
 
 @dataclass(frozen=True, slots=True)

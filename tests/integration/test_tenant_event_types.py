@@ -18,7 +18,6 @@ from infra.db.endpoints import Endpoints
 from infra.db.event_types import EventTypes
 from infra.db.routes import Routes
 from infra.devtools.sandbox import SandboxClient
-from schemas.event_types import built_in_catalogue
 from streams.errors import IncompatibleSchemaError
 from tests.integration.ingress_harness import bearer, end_offsets, run, running_ingress
 from tests.integration.test_delivery import until, workers
@@ -79,7 +78,7 @@ def shop(bus: Bus, sandbox: SandboxClient) -> str:
         bus.tenant, "pedidos", "webhook", sandbox.url_of("webhook") + "/pedidos", secret=WEBHOOK_SECRET
     )
     types = EventTypes(bus.engine)
-    Routes(bus.engine, actor="test", types=lambda: built_in_catalogue().with_tenant_types(types.load_active(), "")).add(
+    Routes(bus.engine, actor="test", types=types.catalogue).add(
         bus.tenant,
         "pedido.criado",
         "pedidos",
