@@ -14,21 +14,19 @@ from datetime import UTC
 from functools import partial
 from typing import Any
 
-import orjson
 import structlog
 from aiohttp import web
 
 from connectors.kafka.producer import Delivered
 from infra.core.metrics import reject
 from ingress.api.state import STATE, IngressState
-from ingress.http.bodies import json_response, read_json, read_json_bytes
-from ingress.http.problems import Problem, invalid_event, kafka_unavailable, malformed_json
+from ingress.http.bodies import json_response, parse_json_array, read_json, read_json_bytes
+from ingress.http.problems import Problem, invalid_event, kafka_unavailable
 from streams.cloudevents import BATCH_MEDIA_TYPE, MEDIA_TYPE, as_attribute_error, request_from_cloudevent
 from streams.envelope import Envelope
 from streams.errors import InvalidEventError, ProduceError
 from streams.event_status import event_status
 from streams.inbound import envelope_from_request
-from streams.nul_text import nul_path
 
 log = structlog.get_logger(__name__)
 SOURCE = "api"
@@ -110,17 +108,7 @@ async def _batch_items(request: web.Request, limit: int) -> tuple[list[Any], str
             raise invalid_event('the body must be {"events": [ ... ]} with at least one event', "events")
         return items, "events", "events"
     _refuse_idempotency_header(request)
-    body = await read_json_bytes(request, limit)
-    try:
-        array = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise malformed_json(f"the body is not valid JSON (at byte {exc.pos})") from None
-    if not isinstance(array, list):
-        raise malformed_json("a batch of CloudEvents must be a JSON array")
-    # As parse_json does: JSON carries NUL only as this escape, so most bodies skip the walk.
-    where = nul_path(array) if b"\\u0000" in body else None
-    if where is not None:
-        raise invalid_event("text must not contain the NUL character (\\u0000)", where)
+    array = parse_json_array(await read_json_bytes(request, limit), "a batch of CloudEvents")
     if not array:
         raise invalid_event("the batch must hold at least one CloudEvent", None)
     return array, "", None

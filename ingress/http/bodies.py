@@ -50,17 +50,35 @@ async def read_json_bytes(request: web.Request, limit: int) -> bytes:
 
 def parse_json(body: bytes) -> dict[str, Any]:
     """The body as a JSON object: every inbound body (events API, source webhooks) is read here."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise malformed_json(f"the body is not valid JSON (at byte {exc.pos})") from None
+    document = _parsed(body)
     if not isinstance(document, dict):
         raise malformed_json("the body must be a JSON object")
+    _refuse_nul(body, document)
+    return document
+
+
+def parse_json_array(body: bytes, what: str) -> list[Any]:
+    """The body as a JSON array (``what`` says what it must be), checked as ``parse_json`` checks an object."""
+    document = _parsed(body)
+    if not isinstance(document, list):
+        raise malformed_json(f"{what} must be a JSON array")
+    _refuse_nul(body, document)
+    return document
+
+
+def _parsed(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise malformed_json(f"the body is not valid JSON (at byte {exc.pos})") from None
+
+
+def _refuse_nul(body: bytes, document: Any) -> None:
+    # JSON carries NUL only as this escape, so most bodies skip the walk.
     if _NUL_ESCAPE in body:
         where = nul_path(document)
         if where is not None:
             raise invalid_event("text must not contain the NUL character (\\u0000)", where or None)
-    return document
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
