@@ -1,4 +1,5 @@
-"""Per-tenant and per-key rate limits (token buckets), with the RateLimit headers clients expect."""
+"""Per-tenant and per-key rate limits (token buckets), with the RateLimit headers clients expect;
+shared by the events API and the admin API."""
 
 from __future__ import annotations
 
