@@ -253,3 +253,22 @@ class SignatureClaim(Base):
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     signature: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     expires_at: Mapped[datetime]
+
+
+class AdminRequest(Base):
+    """The first answer to an admin API POST sent with an ``Idempotency-Key``, kept for a day:
+    the same key and body get it again, the same key with another body a 422.
+
+    Per API key: two keys may use the same idempotency key. ``request_digest`` is the SHA-256 of
+    the method, path and body; ``body`` the answer's bytes (a secret shown once is shown once
+    more to the same key, which holds it already).
+    """
+
+    __tablename__ = "admin_requests"
+    key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = _now()
