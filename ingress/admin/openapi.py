@@ -8,7 +8,7 @@ from importlib.metadata import version
 from typing import Any
 
 from ingress.admin.schemas import TENANT_ID_PATTERN
-from ingress.admin.table import DEFAULT_LIMIT, MAX_LIMIT, Operation
+from ingress.admin.table import CURSOR, DEFAULT_LIMIT, MAX_LIMIT, Operation
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 _REASONS = {
@@ -55,12 +55,13 @@ def _parameters(operation: Operation) -> list[dict[str, Any]]:
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
             {"name": "cursor", "in": "query", "required": False, "description": "next_cursor of the previous page",
-             "schema": {"type": "string"}},
+             "schema": {"type": "string", "pattern": f"^{CURSOR.pattern}$"}},
         ]  # fmt: skip
     if operation.method == "POST":
         found.append(
             {"name": "Idempotency-Key", "in": "header", "required": False,
-             "description": "The same key and body within 24 h get the first answer again; with another body, 422",
+             "description": "The same key, operation and body within 24 h get the first answer again; "
+             "the same key and operation with another body, 422",
              "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"}}
         )  # fmt: skip
     if operation.method == "PATCH":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.db.inbound_sources import SOURCES
+from infra.db.inbound_sources import SIGNING_SOURCES, SOURCES
 from infra.db.tenants import TENANT_ID
 from streams.partitioning import PARTITIONINGS
 from streams.routes import DESTINATIONS
@@ -69,7 +69,12 @@ SOURCE = obj(
      "signed": {"type": "boolean"}, "created_at": WHEN, "revoked_at": MAYBE_WHEN},
     closed=False,
 )  # fmt: skip
-NEW_SOURCE = obj(["source"], {"source": {"enum": list(SOURCES)}, "name": NAME, "signed": {"type": "boolean"}})
+_SIGNED = {"type": "boolean", "description": "Default: whether the source can sign (waha, crm, operacao, financeiro)"}
+NEW_SOURCE = obj(["source"], {"source": {"enum": list(SOURCES)}, "name": NAME, "signed": _SIGNED}) | {
+    # Only a source that can sign may be asked to.
+    "if": {"properties": {"source": {"enum": sorted(set(SOURCES) - SIGNING_SOURCES)}}},
+    "then": {"properties": {"signed": {"const": False}}},
+}
 SOURCE_SECRETS = obj(
     ["id", "tenant_id", "source", "token", "signing_secret"],
     {"id": UUID, "tenant_id": {"type": "string"}, "source": {"enum": list(SOURCES)},

@@ -21,6 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "admin_requests",
         sa.Column("key_id", sa.Uuid(), nullable=False),
+        sa.Column("target", sa.String(length=1000), nullable=False),
         sa.Column("idempotency_key", sa.String(length=255), nullable=False),
         sa.Column("request_digest", sa.LargeBinary(length=32), nullable=False),
         sa.Column("status", sa.Integer(), nullable=False),
@@ -30,7 +31,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["key_id"], ["api_keys.id"], name=op.f("fk_admin_requests_key_id_api_keys"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("key_id", "idempotency_key", name=op.f("pk_admin_requests")),
+        sa.PrimaryKeyConstraint("key_id", "target", "idempotency_key", name=op.f("pk_admin_requests")),
     )
 
 

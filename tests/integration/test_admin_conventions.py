@@ -1,0 +1,136 @@
+"""The conventions every admin API route keeps, against the real PostgreSQL: Idempotency-Key on
+POST, ETag and If-Match on updates, cursor pagination, RateLimit headers, write-only
+credentials, grants no wider than the granter's, and an audit row naming the key that acted."""
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from infra.db.models import AuditLog
+from tests.integration.admin_harness import running_admin
+
+
+@pytest.fixture(scope="module")
+def world(kafka_bootstrap, database_url):
+    with running_admin(kafka_bootstrap, database_url) as running:
+        yield running
+
+
+def test_the_same_idempotency_key_and_body_replay_the_first_answer_and_create_once(world):
+    key = world.full["acme"]
+    headers = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    body = {"name": f"robot-{uuid.uuid4().hex[:6]}", "role": "viewer"}
+    first = world.call("POST", "/v1/tenants/acme/api-keys", key, json=body, headers=headers)
+    again = world.call("POST", "/v1/tenants/acme/api-keys", key, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    named = [k for k in world.repositories["api_keys"].list("acme") if k.name == body["name"]]
+    assert len(named) == 1
+
+
+def test_the_same_idempotency_key_with_another_body_is_422_and_creates_nothing(world):
+    key = world.full["acme"]
+    headers = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    world.call("POST", "/v1/tenants/acme/api-keys", key, json={"name": "one"}, headers=headers)
+    other = world.call("POST", "/v1/tenants/acme/api-keys", key, json={"name": "two-other"}, headers=headers)
+    assert other.status_code == 422
+    assert other.headers["Content-Type"] == "application/problem+json"
+    assert other.json()["field"] == "Idempotency-Key"
+    assert not [k for k in world.repositories["api_keys"].list("acme") if k.name == "two-other"]
+
+
+def test_an_update_needs_the_etag_of_the_resource_as_last_read(world):
+    key = world.full["acme"]
+    path = "/v1/tenants/acme/destinations/hook"
+    read = world.call("GET", path, key)
+    etag = read.headers["ETag"]
+    change = {"url": f"https://example.test/{uuid.uuid4().hex}", "secret": "new-secret-value"}
+    assert world.call("PATCH", path, key, json=change).status_code == 428
+    assert world.call("PATCH", path, key, json=change, headers={"If-Match": '"stale"'}).status_code == 412
+    updated = world.call("PATCH", path, key, json=change, headers={"If-Match": etag})
+    assert updated.status_code == 200
+    assert updated.json()["url"] == change["url"]
+    assert "new-secret-value" not in updated.text  # credentials are write-only
+    assert updated.json()["has_secret"] is True
+    assert updated.headers["ETag"] != etag
+    assert world.call("PATCH", path, key, json=change, headers={"If-Match": etag}).status_code == 412
+
+
+def test_a_listing_is_walked_page_by_page_with_next_cursor_and_link(world):
+    key = world.full["acme"]
+    for _ in range(5):
+        world.repositories["sources"].add("acme", "zapi")
+    whole = world.call("GET", "/v1/tenants/acme/sources?limit=200", key).json()
+    assert whole["next_cursor"] is None
+    seen, path = [], "/v1/tenants/acme/sources?limit=2"
+    while path:
+        page = world.call("GET", path, key)
+        body = page.json()
+        assert len(body["items"]) <= 2
+        seen += [item["id"] for item in body["items"]]
+        if body["next_cursor"] is None:
+            assert "Link" not in page.headers
+            path = None
+        else:
+            link = page.headers["Link"]
+            assert link.endswith('>; rel="next"') and body["next_cursor"] in link
+            path = link[1 : link.index(">")]
+    assert seen == [item["id"] for item in whole["items"]]
+    assert len(seen) >= 6
+
+
+def test_a_cursor_the_api_did_not_give_is_422(world):
+    answer = world.call("GET", "/v1/tenants/acme/sources?cursor=nope", world.full["acme"])
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "cursor"
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/v1/tenants/acme", 200), ("/v1/tenants", 403), ("/v1/tenants/globex/routes", 404)],
+)
+def test_every_answer_carries_the_keys_ratelimit_headers(world, path, status):
+    answer = world.call("GET", path, world.full["acme"])
+    assert answer.status_code == status
+    assert int(answer.headers["RateLimit-Limit"]) >= int(answer.headers["RateLimit-Remaining"]) >= 0
+    assert int(answer.headers["RateLimit-Reset"]) >= 0
+
+
+def test_a_key_cannot_grant_a_scope_it_lacks_nor_admin(world):
+    without_replay = world.without("dlq:replay")
+    path = "/v1/tenants/acme/api-keys"
+    refused = world.call("POST", path, without_replay, json={"name": "wider", "scopes": ["dlq:replay"]})
+    assert (refused.status_code, refused.json()["scope"]) == (403, "dlq:replay")
+    refused = world.call("POST", path, world.full["acme"], json={"name": "boss", "role": "admin"})
+    assert (refused.status_code, refused.json()["scope"]) == (403, "admin")
+    granted = world.call("POST", path, without_replay, json={"name": "narrower", "role": "viewer"})
+    assert granted.status_code == 201
+    assert granted.json()["role"] == "viewer" and granted.json()["secret"].startswith("crmb_")
+    assert "secret" not in world.call("GET", path, without_replay).json()["items"][0]
+
+
+def test_a_change_is_audited_as_the_key_that_made_it(world):
+    key_view = next(k for k in world.repositories["api_keys"].list("acme") if k.name == "full")
+    answer = world.call("POST", "/v1/tenants/acme/destinations/hook/pause", world.full["acme"])
+    assert answer.status_code == 200 and answer.json()["paused_at"] is not None
+    with Session(world.engine) as session:
+        rows = session.scalars(select(AuditLog).where(AuditLog.action == "endpoint.pause")).all()
+    assert [row.actor for row in rows] == [f"key:{key_view.id}"]
+    assert (
+        world.call("POST", "/v1/tenants/acme/destinations/hook/resume", world.full["acme"]).json()["paused_at"] is None
+    )
+
+
+def test_testing_a_route_shows_what_would_be_delivered_without_sending(world):
+    path = f"/v1/tenants/acme/routes/{world.route_id}/test"
+    lead = {"name": "Maria Souza", "phone": "+55 11 98765-4321", "channel": "site"}
+    answer = world.call("POST", path, world.full["acme"], json={"payload": lead})
+    assert answer.status_code == 200
+    assert answer.json() == {"matches": True, "destination": "hook", "action": "crm.upsert_lead",
+                             "delivery": {"nome": "Maria Souza"}}  # fmt: skip
+    invalid = world.call("POST", path, world.full["acme"], json={"payload": {"name": "x"}})
+    assert invalid.status_code == 422
+    assert invalid.json()["field"].startswith("payload")
