@@ -55,6 +55,7 @@ class World:
     """The running admin API and what it acts on."""
 
     base_url: str
+    schema: str
     engine: Engine
     repositories: dict[str, Any]
     admin_key: str
@@ -108,7 +109,7 @@ def running_admin(kafka_bootstrap: str, database_url: str) -> Iterator[World]:
         "acme", "lead.created", "hook", "crm.upsert_lead", mapping={"fields": {"nome": {"from": "name"}}}
     )
     _, admin_key = repositories["api_keys"].create(None, "ops", role="admin")
-    world = World("", engine, repositories, admin_key, route_id=str(route.id))
+    world = World("", schema, engine, repositories, admin_key, route_id=str(route.id))
     for tenant in ("acme", "globex"):
         _, world.full[tenant] = repositories["api_keys"].create(
             tenant, "full", scopes=[s for s in SCOPES if s != "admin"]

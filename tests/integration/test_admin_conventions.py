@@ -2,14 +2,20 @@
 POST, ETag and If-Match on updates, cursor pagination, RateLimit headers, write-only
 credentials, grants no wider than the granter's, and an audit row naming the key that acted."""
 
+import asyncio
 import uuid
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from infra.cli.wiring import dashboard_app
 from infra.db.models import AuditLog
 from tests.integration.admin_harness import running_admin
+from tests.integration.ingress_harness import bearer, isolated_settings
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +140,22 @@ def test_testing_a_route_shows_what_would_be_delivered_without_sending(world):
     invalid = world.call("POST", path, world.full["acme"], json={"payload": {"name": "x"}})
     assert invalid.status_code == 422
     assert invalid.json()["field"].startswith("payload")
+
+
+def test_crmbus_dashboard_serves_the_admin_api_beside_the_console(kafka_bootstrap, database_url, world):
+    settings = isolated_settings(
+        kafka_bootstrap, database_url, world.schema, f"{world.schema}.", secret_key=Fernet.generate_key().decode()
+    )
+
+    async def fetch():
+        server = TestServer(dashboard_app(settings), host="127.0.0.1", port=0)
+        await server.start_server()
+        try:
+            async with aiohttp.ClientSession() as client:
+                document = await (await client.get(server.make_url("/v1/openapi.json"))).json()
+                tenant = await client.get(server.make_url("/v1/tenants/acme"), headers=bearer(world.full["acme"]))
+                return document["info"]["title"], tenant.status, (await client.get(server.make_url("/health"))).status
+        finally:
+            await server.close()
+
+    assert asyncio.run(fetch()) == ("crmbus admin API", 200, 200)
