@@ -136,6 +136,7 @@ async def create_api_key(call: Call) -> Answer:
 
 async def revoke_api_key(call: Call) -> Answer:
     found = await _own_key(call)
+    _granted(call.principal, {"scopes": list(found.scopes)})  # no key revokes one wider than itself
     return Answer(200, _key(await call.run(lambda: call.repos.api_keys.revoke(found.id))))
 
 

@@ -105,7 +105,7 @@ def test_every_answer_carries_the_keys_ratelimit_headers(world, path, status):
     assert int(answer.headers["RateLimit-Reset"]) >= 0
 
 
-def test_a_key_cannot_grant_a_scope_it_lacks_nor_admin(world):
+def test_a_key_cannot_grant_a_scope_it_lacks_nor_admin_nor_revoke_a_wider_key(world):
     without_replay = world.without("dlq:replay")
     path = "/v1/tenants/acme/api-keys"
     refused = world.call("POST", path, without_replay, json={"name": "wider", "scopes": ["dlq:replay"]})
@@ -116,6 +116,10 @@ def test_a_key_cannot_grant_a_scope_it_lacks_nor_admin(world):
     assert granted.status_code == 201
     assert granted.json()["role"] == "viewer" and granted.json()["secret"].startswith("crmb_")
     assert "secret" not in world.call("GET", path, without_replay).json()["items"][0]
+    wider = world.repositories["api_keys"].create("acme", "wider", role="operator")[0]
+    refused = world.call("POST", f"{path}/{wider.id}/revoke", world.without("deliveries:retry"))
+    assert (refused.status_code, refused.json()["scope"]) == (403, "deliveries:retry")
+    assert world.call("POST", f"{path}/{wider.id}/revoke", world.full["acme"]).json()["revoked_at"] is not None
 
 
 def test_a_change_is_audited_as_the_key_that_made_it(world):
