@@ -148,7 +148,8 @@ async def _principal(state: AdminState, request: web.Request) -> Principal:
 async def _body(operation: Operation, request: web.Request, validator: Any) -> tuple[dict[str, Any], bytes]:
     if operation.request is None:
         return {}, b""
-    raw = await read_json_bytes(request, MAX_BODY_BYTES)
+    # No body at all is an empty object: an operation whose fields are all optional needs none.
+    raw = await read_json_bytes(request, MAX_BODY_BYTES) if request.body_exists else b""
     document = parse_json(raw or b"{}")
     for error in validator.iter_errors(document):
         where = ".".join(str(part) for part in error.instance_path) or None

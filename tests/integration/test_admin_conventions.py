@@ -163,3 +163,12 @@ def test_crmbus_dashboard_serves_the_admin_api_beside_the_console(kafka_bootstra
             await server.close()
 
     assert asyncio.run(fetch()) == ("crmbus admin API", 200, 200)
+
+
+def test_a_rotation_without_a_body_keeps_the_old_key_for_a_day(world):
+    view, _ = world.repositories["api_keys"].create("acme", "rotated", role="viewer")
+    rotated = world.call("POST", f"/v1/tenants/acme/api-keys/{view.id}/rotate", world.full["acme"])
+    assert rotated.status_code == 201
+    assert rotated.json()["role"] == "viewer"
+    old = next(k for k in world.repositories["api_keys"].list("acme") if k.id == view.id)
+    assert 23 * 3600 < (old.expires_at - old.created_at).total_seconds() < 25 * 3600
