@@ -96,6 +96,11 @@ class Operation:
         return self.handler.__name__.strip("_")
 
     @property
+    def query_names(self) -> frozenset[str]:
+        listing = {"limit", "cursor"} if self.kind == "list" else set()
+        return frozenset(listing | {str(p["name"]) for p in self.parameters if p.get("in") == "query"})
+
+    @property
     def tenant_scoped(self) -> bool:
         return "{tenant_id}" in self.path
 
@@ -182,6 +187,8 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
         principal = await _principal(state, request)
+        if not set(request.query) <= operation.query_names:
+            raise _invalid("the query has a parameter this operation does not take")
         rate = state.limits.check("", str(principal.key_id))
         request[RATE_HEADERS] = rate
         if not principal.may(operation.scope):

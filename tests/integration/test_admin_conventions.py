@@ -94,6 +94,12 @@ def test_a_cursor_the_api_did_not_give_is_422(world):
     assert answer.json()["field"] == "cursor"
 
 
+def test_a_query_parameter_the_operation_does_not_take_is_422(world):
+    answer = world.call("GET", "/v1/tenants/acme/sources?page=2", world.full["acme"])
+    assert answer.status_code == 422
+    assert "page" not in answer.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [("/v1/tenants/acme", 200), ("/v1/tenants", 403), ("/v1/tenants/globex/routes", 404)],
