@@ -197,7 +197,7 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
                 reason="forbidden", extra={"scope": operation.scope},
             )  # fmt: skip
         path = dict(request.match_info)
-        repos = state.repositories(f"key:{principal.key_id}")
+        repos = state.repositories(principal.actor)
         if operation.tenant_scoped:
             tenant_id = path["tenant_id"]
             if not principal.acts_for(tenant_id) or await asyncio.to_thread(repos.tenants.find, tenant_id) is None:
