@@ -100,7 +100,8 @@ def _operation(operation: Operation) -> dict[str, Any]:
         "summary": operation.summary,
         "x-scope": operation.scope,
         "description": f"Needs the scope `{operation.scope}`.",
-        "security": [{"apiKey": []}],
+        # OpenAPI 3.1: a bearer scheme's list names the scopes the key must hold, as the events API's does.
+        "security": [{"apiKey": [operation.scope]}],
         "parameters": _parameters(operation),
         "responses": {str(operation.status): _success(operation), **_problems(sorted(statuses))},
     }

@@ -91,7 +91,7 @@ def request(world: World, method: str, path: str, operation: dict, key: str, ten
 
 def test_the_document_names_a_scope_for_every_operation(world):
     for _, path, operation in operations(world):
-        assert operation["x-scope"], path
+        assert operation["security"] == [{"apiKey": [operation["x-scope"]]}], path
 
 
 def test_a_key_without_the_operations_scope_gets_403_naming_it(world):
