@@ -8,7 +8,7 @@ from importlib.metadata import version
 from typing import Any
 
 from ingress.admin.schemas import TENANT_ID_PATTERN
-from ingress.admin.table import CURSOR, DEFAULT_LIMIT, MAX_LIMIT, Operation
+from ingress.admin.table import CURSOR, DEFAULT_LIMIT, IDEMPOTENCY_KEY, MAX_LIMIT, Operation
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 _REASONS = {
@@ -62,7 +62,7 @@ def _parameters(operation: Operation) -> list[dict[str, Any]]:
             {"name": "Idempotency-Key", "in": "header", "required": False,
              "description": "The same key, operation and body within 24 h get the first answer again; "
              "the same key and operation with another body, 422",
-             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"}}
+             "schema": {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY.pattern}$"}}
         )  # fmt: skip
     if operation.method == "PATCH":
         found.append(

@@ -37,6 +37,7 @@ R = TypeVar("R")
 
 MAX_BODY_BYTES = 256 * 1024
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 CURSOR = re.compile(r"c[0-9]{1,9}")
 """A page's start. Opaque to clients: they pass back the ``next_cursor`` they were given."""
 RATE_HEADERS = web.RequestKey("crmbus_admin_rate_headers", dict[str, str])
@@ -206,8 +207,8 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
         call = Call(principal, path, request.query, body, repos)
         idempotency_key = request.headers.get("Idempotency-Key") if operation.method == "POST" else None
         if idempotency_key is not None:
-            if not 1 <= len(idempotency_key) <= 255 or not idempotency_key.isprintable():
-                raise _invalid("Idempotency-Key: must be 1 to 255 printable characters", "Idempotency-Key")
+            if IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
+                raise _invalid("Idempotency-Key: must be 1 to 255 visible ASCII characters", "Idempotency-Key")
             digest, target = request_digest(raw), f"{request.method} {request.path}"
             try:
                 stored = await asyncio.to_thread(state.requests.find, principal.key_id, target, idempotency_key, digest)
