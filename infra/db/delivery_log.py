@@ -3,7 +3,8 @@ every attempt (``webhook_deliveries``) and the DLQ archive (``dead_letter``), wr
 by the archive agent.
 
 Writes are idempotent — a decision is unique by event id (the latest wins: a replayed event is
-decided again), an attempt by (delivery id, attempt), a DLQ record by its original topic,
+decided again), an attempt by (delivery id, attempt, time: a replayed delivery counts its
+attempts from 1 again, at other times), a DLQ record by its original topic,
 partition and offset — so a batch archived twice (a crash between the insert and the offset
 commit) leaves one row each.
 """
@@ -23,7 +24,7 @@ from infra.db.errors import translated
 from infra.db.models import DeadLetter, EventStatus, WebhookDelivery
 from streams.event_status import RoutingDecision
 
-_ATTEMPTS = insert(WebhookDelivery).on_conflict_do_nothing(index_elements=["delivery_id", "attempt"])
+_ATTEMPTS = insert(WebhookDelivery).on_conflict_do_nothing(index_elements=["delivery_id", "attempt", "created_at"])
 _DECISIONS = insert(EventStatus)
 _DECISIONS = _DECISIONS.on_conflict_do_update(
     index_elements=["event_id"],

@@ -15,7 +15,7 @@ from infra.db.models import ApiKey, Base, Tenant
 
 TABLES = {
     "tenants", "api_keys", "webhook_endpoints", "event_mappings", "webhook_deliveries",
-    "dead_letter", "audit_log", "inbound_sources", "signature_claims", "event_status", "event_types",
+    "dead_letter", "audit_log", "inbound_sources", "signature_claims", "event_status", "event_types", "replays",
 }  # fmt: skip
 
 
@@ -67,10 +67,7 @@ def test_downgrading_to_base_removes_every_table(migrated, unique):
     assert TABLES.isdisjoint(inspect(migrated).get_table_names(schema=unique))
     upgrade(migrated, schema=unique)
     with migrated.connect() as conn:
-        assert (
-            conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one()
-            == "0007_tenant_partitioning"
-        )
+        assert conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one() == "0009_replays"
 
 
 def test_the_unused_sync_jobs_table_is_dropped_and_a_downgrade_brings_it_back(migrated, unique):
