@@ -112,10 +112,12 @@ def dead_letter_row(record: Consumed, now: Callable[[], datetime] = lambda: date
     failed_at = _time(dlq.header(headers, dlq.FAILED_AT)) or now()
     status = dlq.header(headers, dlq.STATUS_CODE)
     attempts = dlq.header(headers, dlq.ATTEMPTS)
+    event_id = _uuid(dlq.header(headers, dlq.EVENT_ID))
     return {
-        "tenant_id": record.key.decode("utf-8", "replace") if record.key else None,
+        "tenant_id": dlq.header(headers, dlq.TENANT) or _tenant_of(record.key),
         "destination": dlq.header(headers, dlq.DESTINATION),
-        "delivery_id": None,
+        "delivery_id": dlq.header(headers, dlq.DELIVERY_ID),
+        "event_id": event_id,
         "original_topic": dlq.header(headers, dlq.ORIGINAL_TOPIC) or record.origin.topic,
         "original_partition": int(dlq.header(headers, dlq.ORIGINAL_PARTITION) or record.origin.partition),
         "original_offset": int(dlq.header(headers, dlq.ORIGINAL_OFFSET) or record.origin.offset),
@@ -129,6 +131,18 @@ def dead_letter_row(record: Consumed, now: Callable[[], datetime] = lambda: date
         "value": record.value,
         "headers": {name: value.decode("utf-8", "replace") for name, value in headers},
     }
+
+
+def _tenant_of(key: bytes | None) -> str | None:
+    """The tenant of a record keyed by tenant, or by ``tenant:entity``."""
+    return key.decode("utf-8", "replace").partition(":")[0] if key else None
+
+
+def _uuid(text: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text) if text else None
+    except ValueError:
+        return None
 
 
 def _time(text: str | None) -> datetime | None:

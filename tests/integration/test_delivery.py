@@ -162,6 +162,12 @@ def test_every_attempt_and_every_dlq_record_is_archived_in_postgresql(wired, san
     (letter,) = letters
     assert (letter.destination, letter.status_code, letter.error_class) == ("financeiro", 400, "PermanentDeliveryError")
     assert letter.value and letter.key == wired.tenant.encode() and letter.status == "open"
+    (financeiro,) = [a for a in attempts if a.destination == "financeiro"]
+    assert (letter.tenant_id, letter.event_id, letter.delivery_id) == (
+        wired.tenant,
+        client.event_id,
+        financeiro.delivery_id,
+    )
 
 
 def _archived(bus: Bus) -> tuple[list[WebhookDelivery], list[DeadLetter]]:

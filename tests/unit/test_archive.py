@@ -12,8 +12,8 @@ from agents.archive import Archive
 from agents.records import Consumed
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
-from streams.dead_letter import Origin
-from streams.errors import ServiceUnreachableError, StoreRefusedError
+from streams.dead_letter import Origin, dead_letter_headers
+from streams.errors import DecodeError, PermanentDeliveryError, ServiceUnreachableError, StoreRefusedError
 from streams.event_status import decision_record
 from streams.sink_decisions import outcome_record
 
@@ -83,3 +83,20 @@ def test_the_routers_decisions_go_to_event_status_and_attempts_to_the_delivery_l
         {"event_id": event_id, "tenant_id": "acme", "event_type": "lead.created", "decision": "routed",
          "planned": 2, "failed_routes": 1, "decided_at": AT}
     ]  # fmt: skip
+
+
+def test_a_dlq_row_is_filed_under_the_tenant_event_and_delivery_its_headers_name():
+    event_id = uuid.uuid4()
+    headers = dead_letter_headers(
+        Origin("crmbus.deliver.crm", 2, 7), PermanentDeliveryError("refused", status=400), AT, stage="sink.permanent",
+        tenant_id="acme", event_id=event_id, delivery_id="d-1",
+    )  # fmt: skip
+    row = archive.dead_letter_row(Consumed(Origin(DLQ, 0, 5), b"acme:lead-9", b"bytes", headers))
+    assert (row["tenant_id"], row["event_id"], row["delivery_id"]) == ("acme", event_id, "d-1")
+    assert (row["original_topic"], row["original_partition"], row["original_offset"]) == ("crmbus.deliver.crm", 2, 7)
+
+
+def test_a_dlq_row_without_a_tenant_header_takes_the_tenant_from_a_tenant_entity_key():
+    headers = dead_letter_headers(Origin("crmbus.lane.p1", 0, 3), DecodeError("not Avro"), AT, stage="router.decode")
+    row = archive.dead_letter_row(Consumed(Origin(DLQ, 0, 5), b"acme:lead-9", b"?", headers))
+    assert (row["tenant_id"], row["event_id"], row["delivery_id"]) == ("acme", None, None)
