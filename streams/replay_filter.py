@@ -31,7 +31,9 @@ class ReplayFilter:
     since included, until excluded, so consecutive windows never select a letter twice. Both
     must carry a time zone. ``ids`` (dead-letter ids) and ``delivery_ids`` narrow the selection
     to those letters; an empty set selects nothing. A replay only ever sends open letters,
-    whatever ``status`` says.
+    whatever ``status`` says. ``through_id`` selects letters up to that id only: a replay fixes it
+    when it starts, so letters dead-lettered while it runs (its own failures again among them)
+    wait for the next one.
     """
 
     tenant: str | None = None
@@ -42,6 +44,7 @@ class ReplayFilter:
     status: str | None = None
     ids: frozenset[int] | None = None
     delivery_ids: frozenset[str] | None = None
+    through_id: int | None = None
 
     def __post_init__(self) -> None:
         for name, value in (("since", self.since), ("until", self.until)):
@@ -71,7 +74,7 @@ class ReplayFilter:
     def to_json(self) -> dict[str, Any]:
         """The selection as a JSON object, only the fields set (``from_json`` reads it back)."""
         found: dict[str, Any] = {}
-        for name in ("tenant", "destination", "error_class", "status"):
+        for name in ("tenant", "destination", "error_class", "status", "through_id"):
             if getattr(self, name) is not None:
                 found[name] = getattr(self, name)
         for name in ("since", "until"):
@@ -88,7 +91,7 @@ class ReplayFilter:
     def from_json(cls, data: Mapping[str, Any]) -> ReplayFilter:
         """The selection ``to_json`` wrote. Raises ``ValueError`` at anything else."""
         unknown = set(data) - {"tenant", "destination", "error_class", "status", "since", "until", "ids",
-                               "delivery_ids"}  # fmt: skip
+                               "delivery_ids", "through_id"}  # fmt: skip
         if unknown:
             raise ValueError(f"unknown selection fields: {', '.join(sorted(unknown))}")
         return cls(
@@ -100,6 +103,7 @@ class ReplayFilter:
             status=data.get("status"),
             ids=_set(data.get("ids"), int),
             delivery_ids=_set(data.get("delivery_ids"), str),
+            through_id=data.get("through_id"),
         )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +98,8 @@ def _where(tenant_id: str | None, selection: ReplayFilter) -> ColumnElement[bool
         found.append(DeadLetter.id.in_(sorted(selection.ids)))
     if selection.delivery_ids is not None:
         found.append(DeadLetter.delivery_id.in_(sorted(selection.delivery_ids)))
+    if selection.through_id is not None:
+        found.append(DeadLetter.id <= selection.through_id)
     return and_(true(), *found)
 
 
@@ -107,6 +109,11 @@ def _page(where: ColumnElement[bool], after_id: int | None, limit: int) -> Selec
     if after_id is not None:
         where = and_(where, DeadLetter.id > after_id)
     return select(*_VIEW).where(where).order_by(DeadLetter.id).limit(limit)
+
+
+def _texts(selection: dict[str, Any]) -> dict[str, str]:
+    """A selection as the audit log's details (text values; id lists cut short)."""
+    return {name: str(value)[:200] for name, value in selection.items()}
 
 
 class DeadLetters:
@@ -191,21 +198,23 @@ class DeadLetters:
 
     @translated("starting a replay")
     def create_replay(self, tenant_id: str | None, selection: ReplayFilter, *, action: str) -> ReplayRun:
-        """A running replay of ``selection`` for ``tenant_id``, its open letters counted; audited
-        as ``action``."""
+        """A running replay of ``selection`` for ``tenant_id``, bounded by its newest open letter
+        now (``through_id``), its open letters counted; audited as ``action``."""
         with Session(self.engine) as session, session.begin():
             where = and_(_where(tenant_id, selection), DeadLetter.status == "open")
-            selected = int(session.execute(select(func.count()).select_from(DeadLetter).where(where)).scalar_one())
+            selected, newest = session.execute(select(func.count(), func.max(DeadLetter.id)).where(where)).one()
+            bounded = replace(selection, through_id=newest or 0)
+            replay_id = uuid.uuid4()
             row = Replay(
-                id=uuid.uuid4(), tenant_id=tenant_id, selection=selection.to_json(), requested_by=self.actor,
+                id=replay_id, tenant_id=tenant_id, selection=bounded.to_json(), requested_by=self.actor,
                 state="running", selected=selected, sent=0,
             )  # fmt: skip
             session.add(row)
             audit(
                 session, actor=self.actor, tenant_id=tenant_id, action=action, target_type="replay",
-                target_id=str(row.id), details={"selected": str(selected)},
+                target_id=str(replay_id), details={"selected": str(selected), **_texts(selection.to_json())},
             )  # fmt: skip
-        return self.replay(None, row.id)
+        return self.replay(None, replay_id)
 
     @translated("reading a replay")
     def replay(self, tenant_id: str | None, replay_id: uuid.UUID) -> ReplayRun:

@@ -13,7 +13,7 @@ FAILED = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
 def test_a_selection_goes_to_json_and_back_unchanged():
     selection = ReplayFilter(
         tenant="acme", destination="crm", error_class="TransientDeliveryError", since=FAILED, until=NOW,
-        status="open", ids=frozenset({3, 1}), delivery_ids=frozenset({"d-2"}),
+        status="open", ids=frozenset({3, 1}), delivery_ids=frozenset({"d-2"}), through_id=7,
     )  # fmt: skip
     stored = selection.to_json()
     assert stored["ids"] == [1, 3] and stored["since"] == "2026-03-06T10:00:00+00:00"
