@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import REGISTRY
 
 from agents import archive
 from agents.archive import Archive
@@ -100,3 +101,22 @@ def test_a_dlq_row_without_a_tenant_header_takes_the_tenant_from_a_tenant_entity
     headers = dead_letter_headers(Origin("crmbus.lane.p1", 0, 3), DecodeError("not Avro"), AT, stage="router.decode")
     row = archive.dead_letter_row(Consumed(Origin(DLQ, 0, 5), b"acme:lead-9", b"?", headers))
     assert (row["tenant_id"], row["event_id"], row["delivery_id"]) == ("acme", None, None)
+
+
+def test_the_dlq_depth_gauge_follows_postgresql_and_keeps_its_value_while_postgresql_is_away():
+    class Depth:
+        def __init__(self, *answers):
+            self.answers = list(answers)
+
+        def open_dead_letters(self):
+            answer = self.answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    depth = Depth(7, 0, 3, ServiceUnreachableError("PostgreSQL unreachable"))
+    seen = []
+    for _ in range(4):
+        asyncio.run(archive.refresh_depth(depth))
+        seen.append(REGISTRY.get_sample_value("crmbus_dlq_open_records"))
+    assert seen == [7, 0, 3, 3]  # down after a replay elsewhere; unchanged while PostgreSQL is away
