@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -63,11 +63,19 @@ class Replayer:
         return ReplayPreview(count, sample)
 
     async def start(
-        self, tenant_id: str | None, selection: ReplayFilter, *, stop: threading.Event | None = None
+        self,
+        tenant_id: str | None,
+        selection: ReplayFilter,
+        *,
+        stop: threading.Event | None = None,
+        started: Callable[[ReplayRun], None] | None = None,
     ) -> ReplayRun:
         """Replay the open letters of ``selection`` of ``tenant_id`` (None: every tenant's), all of
-        them, unless ``stop`` is set (checked between pages: the run is then interrupted)."""
+        them, unless ``stop`` is set (checked between pages: the run is then interrupted).
+        ``started`` is told the replay before its first page, e.g. to say its id for a resume."""
         run = await asyncio.to_thread(self._letters.create_replay, tenant_id, selection, action="dlq.replay")
+        if started is not None:
+            started(run)
         return await self._run(run, stop)
 
     async def resume(

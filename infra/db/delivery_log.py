@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, tuple_, update
+from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from infra.db.errors import translated
@@ -113,15 +113,3 @@ class DeliveryLog:
         """DLQ records archived and neither replayed nor discarded: the DLQ's depth."""
         with self.engine.connect() as connection:
             return int(connection.execute(select(func.count()).where(DeadLetter.status == "open")).scalar_one())
-
-    @translated("marking DLQ records replayed")
-    def mark_replayed(self, origins: Sequence[tuple[str, int, int]]) -> int:
-        """Mark archived DLQ records (by original topic, partition, offset) replayed; how many."""
-        if not origins:
-            return 0
-        where = tuple_(DeadLetter.original_topic, DeadLetter.original_partition, DeadLetter.original_offset).in_(
-            list(origins)
-        )
-        with self.engine.begin() as connection:
-            done = connection.execute(update(DeadLetter).where(where).values(status="replayed", replayed_at=func.now()))
-            return int(done.rowcount)

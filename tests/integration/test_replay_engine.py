@@ -4,6 +4,8 @@ it marks, and that it remembers, resumes and is audited."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -20,7 +22,7 @@ from infra.db.models import AuditLog
 from streams.dead_letter import REPLAY, ROUTE_ID
 from streams.errors import NotFoundError, NothingToReplayError
 from streams.replay_filter import ReplayFilter
-from tests.integration.worker_harness import Bus, TopicReader
+from tests.integration.worker_harness import CRMBUS, Bus, TopicReader
 
 AT = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
 
@@ -161,3 +163,26 @@ def test_every_run_is_audited_with_its_actor(engine_bus):
     mine = [(r.actor, r.action, r.tenant_id) for r in rows if r.target_type == "replay"]
     assert mine == [("key:op-1", "dlq.replay", engine_bus.tenant), ("key:op-1", "deliveries.retry", None)]
     assert rows[-2].target_id == str(run.id) and rows[-2].details["destination"] == "crm"
+
+
+def cli(bus: Bus, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMBUS_")}
+    env.update(
+        CRMBUS_KAFKA_BOOTSTRAP=bus.settings.kafka_bootstrap, CRMBUS_TOPIC_PREFIX=bus.settings.topic_prefix,
+        CRMBUS_DATABASE_URL=bus.settings.database_url.get_secret_value(), COLUMNS="200",
+    )  # fmt: skip
+    return subprocess.run([CRMBUS, "dlq", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_cli_lists_a_page_of_letters_and_discards_with_a_reason(engine_bus):
+    listed = cli(engine_bus, "list", "--tenant", engine_bus.tenant, "--limit", "10")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 11 and lines[-1].startswith("more: --after ")
+    first = lines[0].split()
+    assert first[1:5] == [engine_bus.tenant, "crm", "PermanentDeliveryError", "open"]
+    discarded = cli(engine_bus, "discard", first[0], "--reason", "a test lead")
+    assert discarded.returncode == 0 and "discarded 1 of 1" in discarded.stdout
+    assert DeadLetters(engine_bus.engine).get(None, int(first[0])).discard_reason == "a test lead"
+    refused = cli(engine_bus, "discard", first[0], "--reason", "x", "--tenant", "other")
+    assert refused.returncode == 1 and "NotFoundError" in refused.stderr
