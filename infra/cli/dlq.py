@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from infra.cli.wiring import replayer, repositories
+from infra.control.replay import PAGE
 from infra.core.settings import Settings
 from infra.db.dead_letters import DeadLetterView, ReplayRun
 from streams.errors import ConfigurationError
@@ -84,6 +85,7 @@ def replay_command(
     until: str | None = _UNTIL,
     dry_run: bool = typer.Option(False, "--dry-run", help="Count and show a sample; send nothing."),
     resume: str | None = typer.Option(None, "--resume", help="Go on with this interrupted replay (its id)."),
+    page: int = typer.Option(PAGE, min=1, max=10_000, help="Letters sent, acknowledged and marked at a time."),
 ) -> None:
     """Send the selected open letters back to the topic they failed on, marked as a replay.
 
@@ -98,7 +100,7 @@ def replay_command(
             console.print("  " + _line(letter), highlight=False, soft_wrap=True)
         return
     with _stop_on_interrupt() as stop:
-        run = asyncio.run(_replay(settings, tenant, selection, resume, stop))
+        run = asyncio.run(_replay(settings, tenant, selection, resume, stop, page))
     if run.state == "done":
         console.print(f"dlq: replay {run.id}: replayed {run.sent} of {run.selected}", highlight=False)
     else:
@@ -116,12 +118,17 @@ async def _preview(settings: Settings, tenant: str | None, selection: ReplayFilt
 
 
 async def _replay(
-    settings: Settings, tenant: str | None, selection: ReplayFilter, resume: str | None, stop: threading.Event
+    settings: Settings,
+    tenant: str | None,
+    selection: ReplayFilter,
+    resume: str | None,
+    stop: threading.Event,
+    page: int,
 ) -> ReplayRun:
     def started(run: ReplayRun) -> None:
         console.print(f"dlq: replay {run.id}: {run.selected} selected", highlight=False)
 
-    async with replayer(settings) as engine:
+    async with replayer(settings, page=page) as engine:
         if resume is None:
             return await engine.start(tenant, selection, stop=stop, started=started)
         try:

@@ -20,7 +20,7 @@ from connectors.kafka.lag import ConsumerLag
 from connectors.kafka.producer import AsyncProducer, producer_config
 from connectors.kafka.schema_registry import schema_ids
 from connectors.kafka.security import librdkafka_client
-from infra.control.replay import Replayer
+from infra.control.replay import PAGE, Replayer
 from infra.core.live_catalogue import LiveCatalogue
 from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
@@ -111,13 +111,13 @@ def repositories(settings: Settings, actor: str = "cli") -> Iterator[Repositorie
 
 
 @asynccontextmanager
-async def replayer(settings: Settings, actor: str = "cli") -> AsyncIterator[Replayer]:
+async def replayer(settings: Settings, actor: str = "cli", *, page: int = PAGE) -> AsyncIterator[Replayer]:
     """The DLQ replay engine of one command, on the running loop: an acks=all producer and the
     archive; the producer flushes and closes at the end, then the engine's connections."""
     config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
     with scoped_engine(database_url(settings)) as engine:
         async with AsyncProducer(config) as producer:
-            yield Replayer(DeadLetters(engine, actor), producer, actor)
+            yield Replayer(DeadLetters(engine, actor), producer, actor, page=page)
 
 
 def ingress_app(settings: Settings) -> web.Application:
