@@ -52,8 +52,7 @@ class Replayer:
     """Replays acting for ``actor`` (written to the audit log and to each replay's row)."""
 
     def __init__(self, dead_letters: DeadLetters, producer: PageProducer, actor: str, *, page: int = PAGE) -> None:
-        self._letters = DeadLetters(dead_letters.engine, actor)
-        self._producer, self._page = producer, page
+        self._letters, self._producer, self._actor, self._page = dead_letters, producer, actor, page
 
     async def preview(self, tenant_id: str | None, selection: ReplayFilter) -> ReplayPreview:
         """The open letters of ``selection`` a replay would send now; writes nothing."""
@@ -73,7 +72,9 @@ class Replayer:
         """Replay the open letters of ``selection`` of ``tenant_id`` (None: every tenant's), all of
         them, unless ``stop`` is set (checked between pages: the run is then interrupted).
         ``started`` is told the replay before its first page, e.g. to say its id for a resume."""
-        run = await asyncio.to_thread(self._letters.create_replay, tenant_id, selection, action="dlq.replay")
+        run = await asyncio.to_thread(
+            self._letters.create_replay, tenant_id, selection, action="dlq.replay", actor=self._actor
+        )
         if started is not None:
             started(run)
         return await self._run(run, stop)
@@ -85,7 +86,7 @@ class Replayer:
         still open are sent, those a killed run sent but did not mark among them. A finished
         replay is returned as it is."""
         await asyncio.to_thread(self._letters.replay, tenant_id, replay_id)  # NotFoundError for another tenant's
-        run = await asyncio.to_thread(self._letters.resume_replay, replay_id)
+        run = await asyncio.to_thread(self._letters.resume_replay, replay_id, actor=self._actor)
         return run if run.state == "done" else await self._run(run, stop)
 
     async def retry(self, tenant_id: str | None, delivery_ids: Sequence[str]) -> ReplayRun:
@@ -94,7 +95,9 @@ class Replayer:
         selection = ReplayFilter(delivery_ids=frozenset(delivery_ids))
         if not await asyncio.to_thread(self._letters.count, tenant_id, replace(selection, status="open")):
             raise NothingToReplayError("none of these deliveries is dead-lettered and open")
-        run = await asyncio.to_thread(self._letters.create_replay, tenant_id, selection, action="deliveries.retry")
+        run = await asyncio.to_thread(
+            self._letters.create_replay, tenant_id, selection, action="deliveries.retry", actor=self._actor
+        )
         return await self._run(run, None)
 
     async def _run(self, run: ReplayRun, stop: threading.Event | None) -> ReplayRun:

@@ -197,21 +197,25 @@ class DeadLetters:
             return marked
 
     @translated("starting a replay")
-    def create_replay(self, tenant_id: str | None, selection: ReplayFilter, *, action: str) -> ReplayRun:
+    def create_replay(
+        self, tenant_id: str | None, selection: ReplayFilter, *, action: str, actor: str | None = None
+    ) -> ReplayRun:
         """A running replay of ``selection`` for ``tenant_id``, bounded by its newest open letter
-        now (``through_id``), its open letters counted; audited as ``action``."""
+        now (``through_id``), its open letters counted; audited as ``action`` by ``actor`` (else
+        the repository's)."""
+        actor = actor or self.actor
         with Session(self.engine) as session, session.begin():
             where = and_(_where(tenant_id, selection), DeadLetter.status == "open")
             selected, newest = session.execute(select(func.count(), func.max(DeadLetter.id)).where(where)).one()
             bounded = replace(selection, through_id=newest or 0)
             replay_id = uuid.uuid4()
             row = Replay(
-                id=replay_id, tenant_id=tenant_id, selection=bounded.to_json(), requested_by=self.actor,
+                id=replay_id, tenant_id=tenant_id, selection=bounded.to_json(), requested_by=actor,
                 state="running", selected=selected, sent=0,
             )  # fmt: skip
             session.add(row)
             audit(
-                session, actor=self.actor, tenant_id=tenant_id, action=action, target_type="replay",
+                session, actor=actor, tenant_id=tenant_id, action=action, target_type="replay",
                 target_id=str(replay_id), details={"selected": str(selected), **_texts(selection.to_json())},
             )  # fmt: skip
         return self.replay(None, replay_id)
@@ -233,8 +237,9 @@ class DeadLetters:
             )  # fmt: skip
 
     @translated("resuming a replay")
-    def resume_replay(self, replay_id: uuid.UUID) -> ReplayRun:
-        """The replay ``replay_id`` running again (audited); a finished one is returned unchanged."""
+    def resume_replay(self, replay_id: uuid.UUID, *, actor: str | None = None) -> ReplayRun:
+        """The replay ``replay_id`` running again (audited as by ``actor``, else the repository's);
+        a finished one is returned unchanged."""
         with Session(self.engine) as session, session.begin():
             row = session.get(Replay, replay_id)
             if row is None:
@@ -242,7 +247,7 @@ class DeadLetters:
             if row.state != "done":
                 row.state, row.finished_at = "running", None
                 audit(
-                    session, actor=self.actor, tenant_id=row.tenant_id, action="dlq.replay.resume",
+                    session, actor=actor or self.actor, tenant_id=row.tenant_id, action="dlq.replay.resume",
                     target_type="replay", target_id=str(row.id), details={"sent": str(row.sent)},
                 )  # fmt: skip
         return self.replay(None, replay_id)
