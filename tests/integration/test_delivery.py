@@ -9,6 +9,7 @@ import os
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 
 import pytest
@@ -242,6 +243,8 @@ def test_after_a_destination_recovers_dlq_replay_delivers_each_record_once_and_a
         assert "would replay 3" in replay(wired, "--destination", "financeiro", "--dry-run")
         assert "replayed 3 of 3" in replay(wired, "--destination", "financeiro", "--tenant", wired.tenant)
         until(lambda: len(sandbox.applied("financeiro")) == 3, 60, "the replayed deliveries")
+        # The workers' gauge follows the archive, which the replay emptied (every 15 s).
+        until(lambda: dlq_depth(wired) == 0.0, 45, "crmbus_dlq_open_records to drop to 0")
         calls = len(sandbox.requests("financeiro"))
         assert "would replay 0" in replay(wired, "--destination", "financeiro", "--dry-run")
         assert "replayed 0 of 0" in replay(wired, "--destination", "financeiro", "--since", "1h")
@@ -324,6 +327,15 @@ def replay(bus: Bus, *args: str) -> str:
     done = subprocess.run([CRMBUS, "dlq", "replay", *args], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def dlq_depth(bus: Bus) -> float | None:
+    """``crmbus_dlq_open_records`` as the worker's /metrics says it now."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{bus.port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("crmbus_dlq_open_records "):
+                return float(line.split()[1])
+    return None
 
 
 def _outcome(bus: Bus) -> Callable[[str, bytes], dict]:
