@@ -73,8 +73,9 @@ class Replayer:
         them, unless ``stop`` is set (checked between pages: the run is then interrupted).
         ``started`` is told the replay before its first page, e.g. to say its id for a resume."""
         run = await asyncio.to_thread(
-            self._letters.create_replay, tenant_id, selection, action="dlq.replay", actor=self._actor
-        )
+            self._letters.create_replay, tenant_id, replace(selection, status="open"), action="dlq.replay",
+            actor=self._actor,
+        )  # fmt: skip
         if started is not None:
             started(run)
         return await self._run(run, stop)
@@ -92,8 +93,8 @@ class Replayer:
     async def retry(self, tenant_id: str | None, delivery_ids: Sequence[str]) -> ReplayRun:
         """Replay the open dead letters of ``delivery_ids``; ``NothingToReplayError`` when none of
         them is dead-lettered and open."""
-        selection = ReplayFilter(delivery_ids=frozenset(delivery_ids))
-        if not await asyncio.to_thread(self._letters.count, tenant_id, replace(selection, status="open")):
+        selection = ReplayFilter(status="open", delivery_ids=frozenset(delivery_ids))
+        if not await asyncio.to_thread(self._letters.count, tenant_id, selection):
             raise NothingToReplayError("none of these deliveries is dead-lettered and open")
         run = await asyncio.to_thread(
             self._letters.create_replay, tenant_id, selection, action="deliveries.retry", actor=self._actor

@@ -186,3 +186,9 @@ def test_the_cli_lists_a_page_of_letters_and_discards_with_a_reason(engine_bus):
     assert DeadLetters(engine_bus.engine).get(None, int(first[0])).discard_reason == "a test lead"
     refused = cli(engine_bus, "discard", first[0], "--reason", "x", "--tenant", "other")
     assert refused.returncode == 1 and "NotFoundError" in refused.stderr
+
+
+def test_a_replay_only_ever_sends_open_letters_whatever_status_it_is_given(engine_bus):
+    preview = replay(engine_bus, lambda r: r.preview(engine_bus.tenant, ReplayFilter(status="replayed")))
+    run = replay(engine_bus, lambda r: r.start(engine_bus.tenant, ReplayFilter(status="replayed")))
+    assert preview.count == run.selected == run.sent == 12
