@@ -265,6 +265,8 @@ def test_after_a_destination_recovers_dlq_replay_delivers_each_record_once_and_a
     story = [(a.status, a.attempt) for a in log.history(clients[0].event_id, wired.tenant).attempts
              if a.destination == "financeiro"]  # fmt: skip
     assert story == [("dead_lettered", 1), ("delivered", 1)]  # the event's page shows it delivered after all
+    history = log.history(clients[0].event_id, wired.tenant)
+    assert event_status(history.decision, [(a.delivery_id, a.status) for a in history.attempts]) == "delivered"
 
 
 def test_while_z_apis_circuit_is_open_whatsapp_goes_through_the_waha_fallback(wired, sandbox):
