@@ -45,7 +45,7 @@ from ingress.api.publisher import EventPublisher
 from ingress.api.state import IngressResources
 from ingress.console import app as console
 from schemas.avro_schemas import load_schema
-from schemas.codec import AvroCodec
+from schemas.codec import AvroCodec, decode_written
 from schemas.event_types import built_in_catalogue
 from schemas.topic_names import TopicNames
 from streams.lanes import Lanes
@@ -179,8 +179,12 @@ def admin_app(settings: Settings) -> web.Application:
 
 @asynccontextmanager
 async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
+    """The admin API's PostgreSQL pool, and the acks=all producer its replays send with; at the
+    end the producer flushes and closes, then the pool."""
     engine = make_engine(database_url(settings).update_query_dict({"connect_timeout": "3"}), pool_size=4)
     box = SecretBox.from_settings(settings)
+    ids = schema_ids(settings)
+    config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
 
     def repositories(actor: str) -> AdminRepositories:
         event_types = EventTypes(engine, actor)
@@ -191,9 +195,17 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
             destinations=Endpoints(engine, box, actor),
             routes=Routes(engine, actor, types=event_types.catalogue),
             event_types=event_types,
+            dead_letters=DeadLetters(engine, actor),
         )
 
-    yield AdminResources(principal=ApiKeys(engine).principal, repositories=repositories, requests=AdminRequests(engine))
+    async with AsyncProducer(config) as producer:
+        yield AdminResources(
+            principal=ApiKeys(engine).principal,
+            repositories=repositories,
+            requests=AdminRequests(engine),
+            replayer=lambda actor: Replayer(DeadLetters(engine, actor), producer, actor),
+            decode=partial(decode_written, ids=ids),
+        )
     engine.dispose()
 
 

@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 from infra.core.settings import Settings
 from ingress.admin.openapi import document
+from ingress.admin.replays import Replays
 from ingress.admin.resources import OPERATIONS
 from ingress.admin.state import STATE, AdminResources, AdminState
 from ingress.admin.table import RATE_HEADERS, dispatcher
@@ -33,7 +34,7 @@ def build_app(settings: Settings, open_resources: OpenResources) -> web.Applicat
     """The admin API; its paths are relative to where it is mounted (``/v1/``)."""
     app = web.Application(middlewares=[observe, _rate_headers, problems, single_credentials])
     spec = document(OPERATIONS)
-    routes = [web.route(op.method, op.path, dispatcher(op), name=op.operation_id) for op in OPERATIONS]
+    routes = [web.route(op.method, _pattern(op.path), dispatcher(op), name=op.operation_id) for op in OPERATIONS]
 
     async def openapi(_: web.Request) -> web.Response:
         return json_response(200, spec)
@@ -41,6 +42,12 @@ def build_app(settings: Settings, open_resources: OpenResources) -> web.Applicat
     app.add_routes([web.get("/openapi.json", openapi), *routes])
     app.cleanup_ctx.append(partial(_state, settings, open_resources))
     return app
+
+
+def _pattern(path: str) -> str:
+    """The router's pattern of an operation's path: a dead letter's id is a number, so that
+    ``/dead-letters/discard`` is never taken for one."""
+    return path.replace("{letter_id}", "{letter_id:[0-9]+}")
 
 
 @web.middleware
@@ -64,5 +71,10 @@ async def _state(settings: Settings, open_resources: OpenResources, app: web.App
             limits=RequestLimits(None, Limit(settings.admin_rate_limit_per_s, settings.admin_rate_limit_burst)),
             repositories=resources.repositories,
             requests=resources.requests,
+            replays=Replays(resources.replayer),
+            decode=resources.decode,
         )
-        yield
+        try:
+            yield
+        finally:
+            await app[STATE].replays.close()

@@ -106,7 +106,9 @@ def _operation(operation: Operation) -> dict[str, Any]:
         "responses": {str(operation.status): _success(operation), **_problems(sorted(statuses))},
     }
     if operation.request is not None:
-        document["requestBody"] = {"required": True, "content": {"application/json": {"schema": operation.request}}}
+        # A body whose every field is optional may be left out (it is then {}).
+        required = bool(operation.request.get("required") or operation.request.get("minProperties"))
+        document["requestBody"] = {"required": required, "content": {"application/json": {"schema": operation.request}}}
     return document
 
 

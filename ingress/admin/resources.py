@@ -15,6 +15,7 @@ from infra.db.endpoints import EndpointView
 from infra.db.models import InboundSource
 from infra.db.routes import RouteView
 from infra.db.tenants import TenantView
+from ingress.admin import dead_letters
 from ingress.admin import schemas as s
 from ingress.admin.table import Answer, Call, Operation, not_found, uuid_of
 from ingress.http.problems import Problem
@@ -364,7 +365,7 @@ _TYPE = [
     {"name": "version", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
 ]
 
-OPERATIONS: tuple[Operation, ...] = (
+CONFIGURATION: tuple[Operation, ...] = (
     Operation("GET", "/tenants", "admin", list_tenants, "List tenants", "list", s.TENANT),
     Operation("POST", "/tenants", "admin", create_tenant, "Create a tenant (bare: no seed flows)", "single",
               s.TENANT, s.NEW_TENANT, status=201, errors=(409,)),
@@ -428,3 +429,4 @@ OPERATIONS: tuple[Operation, ...] = (
               deprecate_event_type, "Deprecate a major version (still accepted, takes no new revision)", "action",
               s.EVENT_TYPE, parameters=_TYPE),
 )  # fmt: skip
+OPERATIONS: tuple[Operation, ...] = (*CONFIGURATION, *dead_letters.OPERATIONS)

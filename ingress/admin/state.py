@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
+from infra.control.replay import Replayer
 from infra.core.settings import Settings
 from infra.db.admin_requests import AdminRequests
 from infra.db.api_keys import ApiKeys, Principal
+from infra.db.dead_letters import DeadLetters
 from infra.db.endpoints import Endpoints
 from infra.db.event_types import EventTypes
 from infra.db.inbound_sources import InboundSources
 from infra.db.routes import Routes
 from infra.db.tenants import Tenants
+from ingress.admin.replays import Replays
 from ingress.http.credentials import CachedLookup
 from ingress.http.limits import RequestLimits
 
@@ -29,6 +33,7 @@ class Repositories:
     destinations: Endpoints
     routes: Routes
     event_types: EventTypes
+    dead_letters: DeadLetters
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,10 @@ class AdminResources:
     """The repositories acting as this audit actor."""
     requests: AdminRequests
     """The idempotency store."""
+    replayer: Callable[[str], Replayer]
+    """The DLQ replay engine acting as this audit actor (one producer, opened with the resources)."""
+    decode: Callable[[bytes | None], dict[str, Any]]
+    """A dead letter's bytes as their writer schema reads them; ``DecodeError`` when they cannot be."""
 
 
 @dataclass(slots=True)
@@ -51,6 +60,8 @@ class AdminState:
     limits: RequestLimits
     repositories: Callable[[str], Repositories]
     requests: AdminRequests
+    replays: Replays
+    decode: Callable[[bytes | None], dict[str, Any]]
 
 
 STATE = web.AppKey("crmbus_admin_state", AdminState)

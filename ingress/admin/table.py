@@ -28,7 +28,14 @@ from infra.db.api_keys import Principal
 from ingress.admin.state import STATE, AdminState, Repositories
 from ingress.http.bodies import parse_json, read_json_bytes
 from ingress.http.problems import Problem, unauthenticated
-from streams.errors import ConfigurationError, InvalidEventTypeError, InvalidRouteError, StoreRefusedError
+from streams.errors import (
+    ConfigurationError,
+    InvalidEventTypeError,
+    InvalidRouteError,
+    NotFoundError,
+    NothingToReplayError,
+    StoreRefusedError,
+)
 from streams.scopes import Scope
 
 Method = Literal["GET", "POST", "PATCH"]
@@ -52,6 +59,10 @@ class Call:
     query: Mapping[str, str]
     body: dict[str, Any]
     repos: Repositories
+    state: AdminState
+    limit: int = DEFAULT_LIMIT
+    cursor: int | None = None
+    """For a listing: the page's size, and where it starts (``Page``'s ``after``, or an offset)."""
 
     @property
     def tenant_id(self) -> str:
@@ -60,6 +71,15 @@ class Call:
     async def run(self, blocking: Callable[[], R]) -> R:
         """A repository call, in a thread: they block."""
         return await asyncio.to_thread(blocking)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A listing's page its handler cut itself (a keyset: by id, after ``Call.cursor``)."""
+
+    items: list[Any]
+    after: int | None
+    """Where the next page starts; None on the last page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,25 +138,27 @@ def _invalid(detail: str, field_path: str | None = None) -> Problem:
     return Problem(422, "invalid-request", "Invalid request", detail, field=field_path)
 
 
-def _cursor_offset(query: Mapping[str, str]) -> tuple[int, int]:
+def _cursor_offset(query: Mapping[str, str]) -> tuple[int, int | None]:
     raw_limit = query.get("limit", str(DEFAULT_LIMIT))
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
         raise _invalid(f"limit: must be an integer from 1 to {MAX_LIMIT}", "limit")
     cursor = query.get("cursor")
     if cursor is None:
-        return int(raw_limit), 0
+        return int(raw_limit), None
     if CURSOR.fullmatch(cursor) is None:
         raise _invalid("cursor: is not a cursor this API gave", "cursor")
     return int(raw_limit), int(cursor[1:])
 
 
-def _page(request: web.Request, items: Sequence[Any]) -> Answer:
-    limit, offset = _cursor_offset(request.query)
-    page = list(items[offset : offset + limit])
-    next_cursor = None
+def _page(request: web.Request, body: Any, limit: int, offset: int) -> Answer:
+    if isinstance(body, Page):
+        page, after = body.items, body.after
+    else:
+        page = list(body[offset : offset + limit])
+        after = offset + limit if offset + limit < len(body) else None
+    next_cursor = None if after is None else f"c{after}"
     headers: dict[str, str] = {}
-    if offset + limit < len(items):
-        next_cursor = f"c{offset + limit}"
+    if next_cursor is not None:
         link = request.url.with_query({**request.query, "cursor": next_cursor, "limit": str(limit)})
         headers["Link"] = f'<{link.path_qs}>; rel="next"'
     return Answer(200, {"items": page, "next_cursor": next_cursor}, headers)
@@ -182,14 +204,28 @@ def _rule(error: Any) -> str:
     }.get(kind, "is not valid here")
 
 
+def _check_query(operation: Operation, query: Mapping[str, str], validators: Mapping[str, Any]) -> None:
+    if not set(query) <= operation.query_names:
+        raise _invalid("the query has a parameter this operation does not take")
+    if len(query) != len(set(query)):
+        raise _invalid("the query names a parameter twice")
+    for name, value in query.items():
+        if name in validators and not validators[name].is_valid(value):
+            raise _invalid(f"{name}: is not a value this parameter takes", name)
+
+
 def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     validator = jsonschema_rs.validator_for(dict(operation.request)) if operation.request is not None else None
+    query_validators = {
+        str(p["name"]): jsonschema_rs.validator_for(dict(p["schema"]))
+        for p in operation.parameters
+        if p.get("in") == "query" and p["schema"].get("type") == "string"
+    }
 
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
         principal = await _principal(state, request)
-        if not set(request.query) <= operation.query_names:
-            raise _invalid("the query has a parameter this operation does not take")
+        _check_query(operation, request.query, query_validators)
         rate = state.limits.check("", str(principal.key_id))
         request[RATE_HEADERS] = rate
         if not principal.may(operation.scope):
@@ -204,7 +240,8 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
             if not principal.acts_for(tenant_id) or await asyncio.to_thread(repos.tenants.find, tenant_id) is None:
                 raise not_found("tenant")
         body, raw = await _body(operation, request, validator)
-        call = Call(principal, path, request.query, body, repos)
+        limit, cursor = _cursor_offset(request.query) if operation.kind == "list" else (DEFAULT_LIMIT, None)
+        call = Call(principal, path, request.query, body, repos, state, limit, cursor)
         idempotency_key = request.headers.get("Idempotency-Key") if operation.method == "POST" else None
         if idempotency_key is not None:
             if IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
@@ -222,7 +259,7 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
             await _check_if_match(request, await operation.current(call))
         answer = await _refusals(operation.handler, call)
         if operation.kind == "list":
-            answer = _page(request, answer.body)
+            answer = _page(request, answer.body, limit, cursor or 0)
         elif operation.kind == "single" and operation.method != "POST":
             answer = Answer(answer.status, answer.body, {**answer.headers, "ETag": etag_of(answer.body)})
         if idempotency_key is not None and 200 <= answer.status < 300:
@@ -241,6 +278,10 @@ async def _refusals(handler: Handler, call: Call) -> Answer:
         raise _invalid(str(exc), exc.field) from None
     except StoreRefusedError:
         raise Problem(409, "conflict", "Conflict", "it conflicts with what exists (a name in use?)") from None
+    except NotFoundError as exc:
+        raise not_found(exc.kind.replace("_", " ")) from None
+    except NothingToReplayError as exc:
+        raise Problem(409, "nothing-to-replay", "Nothing to replay", str(exc)) from None
     except ConfigurationError as exc:
         raise _invalid(str(exc)) from None
 

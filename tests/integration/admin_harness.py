@@ -4,21 +4,27 @@ session's PostgreSQL, with a world to act on: tenants acme and globex, and keys 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 from aiohttp import web
+from confluent_kafka.admin import AdminClient, NewTopic
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, text
 
+from connectors.kafka.schema_registry import CatalogueSchemaIds
 from infra.cli.wiring import admin_app
 from infra.core.secret_box import SecretBox
 from infra.db.api_keys import ApiKeys
+from infra.db.dead_letters import DeadLetters
+from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Endpoints
 from infra.db.engine import database_url as parsed_url
 from infra.db.engine import make_engine
@@ -27,10 +33,17 @@ from infra.db.inbound_sources import InboundSources
 from infra.db.migrate import upgrade
 from infra.db.routes import Routes
 from infra.db.tenants import Tenants
+from schemas.avro_schemas import load_schema
+from schemas.codec import AvroCodec
+from streams.envelope import Envelope
+from streams.replay_filter import ReplayFilter
 from streams.scopes import SCOPES
 from tests.conftest import free_port
 from tests.integration.ingress_harness import isolated_settings
 
+LEAD = {"name": "Maria Souza", "phone": "+5511987654321", "channel": "site"}
+ENVELOPES = AvroCodec(load_schema("envelope.v1.avsc"), "admin-test-value", CatalogueSchemaIds())
+_OFFSETS = itertools.count()
 PEDIDO = {
     "name": "pedido.criado",
     "version": 1,
@@ -63,6 +76,7 @@ class World:
     full: dict[str, str] = field(default_factory=dict)
     """Per tenant, a key holding every scope but admin."""
     route_id: str = ""
+    origin_topic: str = ""
     _without: dict[str, str] = field(default_factory=dict)
 
     def without(self, scope: str) -> str:
@@ -71,6 +85,23 @@ class World:
             granted = [s for s in SCOPES if s not in (scope, "admin")]
             _, self._without[scope] = self.repositories["api_keys"].create("acme", f"no-{scope}", scopes=granted)
         return self._without[scope]
+
+    def letter(self, tenant: str = "acme", **changes: Any) -> int:
+        """A new open dead letter of ``tenant``: a lead.created event the router dead-lettered, with
+        the origin topic this world created; its id."""
+        envelope = Envelope(tenant, "lead.created", "site", LEAD)
+        offset = next(_OFFSETS)
+        row: dict[str, Any] = {
+            "tenant_id": tenant, "destination": "crm", "delivery_id": f"d-{uuid.uuid4()}",
+            "event_id": envelope.event_id, "original_topic": self.origin_topic, "original_partition": 0,
+            "original_offset": offset, "error_class": "PermanentDeliveryError", "error_message": "400",
+            "status_code": 400, "attempts": 1, "first_failure_at": datetime.now(UTC),
+            "last_failure_at": datetime.now(UTC), "key": tenant.encode(), "value": ENVELOPES.encode(envelope.to_record()),
+            "headers": {"crmbus-stage": "router"},
+        } | changes  # fmt: skip
+        DeliveryLog(self.engine).record([], [row])
+        (found,) = DeadLetters(self.engine).list(tenant, ReplayFilter(delivery_ids=frozenset({row["delivery_id"]})))
+        return found.id
 
     def call(self, method: str, path: str, key: str | None, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -109,7 +140,10 @@ def running_admin(kafka_bootstrap: str, database_url: str) -> Iterator[World]:
         "acme", "lead.created", "hook", "crm.upsert_lead", mapping={"fields": {"nome": {"from": "name"}}}
     )
     _, admin_key = repositories["api_keys"].create(None, "ops", role="admin")
-    world = World("", schema, engine, repositories, admin_key, route_id=str(route.id))
+    world = World("", schema, engine, repositories, admin_key, route_id=str(route.id), origin_topic=f"{schema}.origin")
+    kafka = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for future in kafka.create_topics([NewTopic(world.origin_topic, 1, 1)]).values():
+        future.result()
     for tenant in ("acme", "globex"):
         _, world.full[tenant] = repositories["api_keys"].create(
             tenant, "full", scopes=[s for s in SCOPES if s != "admin"]
@@ -142,3 +176,5 @@ def running_admin(kafka_bootstrap: str, database_url: str) -> Iterator[World]:
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+        for future in kafka.delete_topics([world.origin_topic], operation_timeout=30).values():
+            future.result()

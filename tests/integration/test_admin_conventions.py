@@ -13,8 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infra.cli.wiring import dashboard_app
+from infra.db.dead_letters import DeadLetters
 from infra.db.models import AuditLog
-from tests.integration.admin_harness import running_admin
+from streams.deadlines import wait_until
+from streams.redact import MASK
+from tests.integration.admin_harness import LEAD, running_admin
 from tests.integration.ingress_harness import bearer, isolated_settings
 
 
@@ -178,3 +181,52 @@ def test_a_rotation_without_a_body_keeps_the_old_key_for_a_day(world):
     assert rotated.json()["role"] == "viewer"
     old = next(k for k in world.repositories["api_keys"].list("acme") if k.id == view.id)
     assert 23 * 3600 < (old.expires_at - old.created_at).total_seconds() < 25 * 3600
+
+
+def test_a_shown_dead_letter_masks_personal_data_unless_the_key_may_read_it(world):
+    path = f"/v1/tenants/acme/dead-letters/{world.letter()}"
+    masked = world.call("GET", path, world.without("personal_data:read")).json()
+    assert masked["masked"] is True
+    assert masked["record"]["payload"] == {"name": MASK, "phone": MASK, "channel": "site"}
+    assert "Maria" not in str(masked)
+    shown = world.call("GET", path, world.full["acme"]).json()
+    assert (shown["masked"], shown["record"]["payload"]) == (False, LEAD)
+    assert shown["record"]["type"] == "lead.created"
+
+
+def test_a_replay_is_previewed_then_runs_in_the_background_and_sends_each_letter_once(world):
+    delivery = DeadLetters(world.engine).get("acme", world.letter()).delivery_id
+    selection = {"delivery_ids": [delivery]}
+    key = world.full["acme"]
+    preview = world.call("POST", "/v1/tenants/acme/dead-letters/replay/dry-run", key, json=selection).json()
+    assert (preview["count"], [letter["delivery_id"] for letter in preview["sample"]]) == (1, [delivery])
+    started = world.call("POST", "/v1/tenants/acme/dead-letters/replay", key, json=selection)
+    assert started.status_code == 202
+    location = started.headers["Location"]
+
+    def done() -> bool:
+        return world.call("GET", location, key).json()["state"] == "done"
+
+    wait_until(done, 30, "the replay to finish")
+    assert world.call("GET", location, key).json()["sent"] == 1
+    again = world.call("POST", "/v1/tenants/acme/dead-letters/replay/dry-run", key, json=selection).json()
+    assert again["count"] == 0  # a replayed letter is never selected again
+    listed = world.call("GET", f"/v1/tenants/acme/dead-letters?delivery_id={delivery}", key).json()["items"]
+    assert [letter["status"] for letter in listed] == ["replayed"]
+
+
+def test_a_discard_needs_a_reason_and_another_tenants_letter_is_404(world):
+    key = world.full["acme"]
+    mine, theirs = world.letter(), world.letter("globex")
+    path = "/v1/tenants/acme/dead-letters/discard"
+    assert world.call("POST", path, key, json={"ids": [mine]}).status_code == 422
+    assert world.call("POST", path, key, json={"ids": [theirs], "reason": "noise"}).status_code == 404
+    assert world.call("POST", path, key, json={"ids": [mine], "reason": "noise"}).json() == {"discarded": 1}
+    assert world.call("GET", f"/v1/tenants/acme/dead-letters/{mine}", key).json()["discard_reason"] == "noise"
+
+
+def test_retrying_a_delivery_that_is_not_dead_lettered_is_409(world):
+    answer = world.call("POST", "/v1/tenants/acme/deliveries/retry", world.full["acme"],
+                        json={"delivery_ids": ["never-failed"]})  # fmt: skip
+    assert answer.status_code == 409
+    assert answer.headers["Content-Type"] == "application/problem+json"

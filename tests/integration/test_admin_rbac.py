@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from infra.db.dead_letters import DeadLetters
+from streams.replay_filter import ReplayFilter
 from tests.integration.admin_harness import PEDIDO, World, running_admin
 
 LEAD = {"name": "Maria Souza", "phone": "+5511987654321", "channel": "site"}
@@ -25,6 +27,11 @@ def _fresh_key(world: World) -> str:
 
 def _fresh_source(world: World) -> str:
     return str(world.repositories["sources"].add("acme", "site").id)
+
+
+def _fresh_replay(world: World) -> str:
+    run = DeadLetters(world.engine).create_replay("acme", ReplayFilter(ids=frozenset()), action="dlq.replay")
+    return str(run.id)
 
 
 def _unique(prefix: str) -> str:
@@ -65,7 +72,19 @@ SAMPLES = {
     "create_event_type": lambda w: ({}, PEDIDO | {"name": _unique("pedido.n")}),
     "get_event_type": lambda w: ({"name": "pedido.criado", "version": "1"}, None),
     "deprecate_event_type": lambda w: ({"name": "pedido.criado", "version": "1"}, None),
+    "list_dead_letters": lambda w: ({}, None),
+    "get_dead_letter": lambda w: ({"letter_id": str(w.letter())}, None),
+    "discard_dead_letters": lambda w: ({}, {"ids": [w.letter()], "reason": "a test letter"}),
+    "preview_replay": lambda w: ({}, {}),
+    "replay_dead_letters": lambda w: ({}, {"delivery_ids": [_delivery_of(w, w.letter())]}),
+    "get_replay": lambda w: ({"replay_id": _fresh_replay(w)}, None),
+    "resume_replay": lambda w: ({"replay_id": _fresh_replay(w)}, None),
+    "retry_deliveries": lambda w: ({}, {"delivery_ids": [_delivery_of(w, w.letter())]}),
 }
+
+
+def _delivery_of(world: World, letter_id: int) -> str:
+    return DeadLetters(world.engine).get("acme", letter_id).delivery_id
 
 
 def operations(world: World):
