@@ -196,6 +196,7 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
             routes=Routes(engine, actor, types=event_types.catalogue),
             event_types=event_types,
             dead_letters=DeadLetters(engine, actor),
+            deliveries=DeliveryLog(engine),
         )
 
     async with AsyncProducer(config) as producer:

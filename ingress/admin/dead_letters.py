@@ -9,12 +9,14 @@ only its shape.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
 import orjson
 
 from infra.db.dead_letters import DeadLetterView, ReplayRun
+from infra.db.delivery_log import DeliveryAttempt, DeliverySearch
 from ingress.admin import schemas as s
 from ingress.admin.table import Answer, Call, Operation, Page, not_found, uuid_of
 from ingress.http.problems import Problem
@@ -141,6 +143,36 @@ async def resume_replay(call: Call) -> Answer:
     return Answer(200, _replay(await call.state.replays.resume(call.principal.actor, call.tenant_id, replay_id)))
 
 
+ATTEMPT_STATUSES = ("delivered", "retrying", "dead_lettered", "duplicate")
+
+
+def _attempt(found: DeliveryAttempt) -> dict[str, Any]:
+    return {"attempt": found.attempt, "status": found.status, "status_code": found.status_code,
+            "at": _when(found.created_at)}  # fmt: skip
+
+
+async def list_deliveries(call: Call) -> Answer:
+    query = call.query
+    try:
+        event_id = uuid.UUID(query["event_id"]) if "event_id" in query else None
+    except ValueError:
+        raise Problem(422, "invalid-request", "Invalid request", "event_id: is not a UUID", field="event_id") from None
+    search = DeliverySearch(
+        event_id=event_id, destination=query.get("destination"), status=query.get("status"),
+        since=_instant(query.get("since"), "since"), until=_instant(query.get("until"), "until"),
+    )  # fmt: skip
+    found = await call.run(
+        lambda: call.repos.deliveries.search(call.tenant_id, search, after=call.cursor, limit=call.limit + 1)
+    )
+    page = found[: call.limit]
+    items = [
+        {"delivery_id": view.delivery_id, "event_id": str(view.event_id), "event_type": view.event_type,
+         "destination": view.destination, "attempts": [_attempt(a) for a in view.attempts]}
+        for view in page
+    ]  # fmt: skip
+    return Answer(200, Page(items, page[-1].position if len(found) > call.limit else None))
+
+
 async def retry_deliveries(call: Call) -> Answer:
     engine = call.state.replays.engine(call.principal.actor)
     return Answer(200, _replay(await engine.retry(call.tenant_id, call.body["delivery_ids"])))
@@ -181,6 +213,21 @@ REPLAY = s.obj(
      "sent": {"type": "integer"}, "selection": s.ANY_OBJECT},
     closed=False,
 )  # fmt: skip
+DELIVERY = s.obj(
+    ["delivery_id", "event_id", "event_type", "destination", "attempts"],
+    {"delivery_id": {"type": "string"}, "event_id": s.UUID, "event_type": {"type": "string"},
+     "destination": {"type": "string"},
+     "attempts": {"type": "array", "items": s.obj(["attempt", "status", "status_code", "at"], {
+         "attempt": {"type": "integer"}, "status": {"type": "string"},
+         "status_code": {"type": ["integer", "null"]}, "at": s.WHEN})}},
+)  # fmt: skip
+_DELIVERY_QUERY = [
+    {"name": name, "in": "query", "required": False, "schema": schema}
+    for name, schema in {
+        "event_id": s.UUID, "destination": _WORD, "status": {"type": "string", "enum": list(ATTEMPT_STATUSES)},
+        "since": _FILTERS["since"], "until": _FILTERS["until"],
+    }.items()
+]  # fmt: skip
 _REASON = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "^[^\\x00]*\\S[^\\x00]*$"}
 _SELECTION = s.obj([], {**_FILTERS, "delivery_ids": _DELIVERY_IDS})
 _REPLAY_ID = {"name": "replay_id", "in": "path", "required": True, "schema": s.UUID}
@@ -212,6 +259,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", f"{_T}/replays/{{replay_id}}/resume", "dlq:replay", resume_replay,
               "Go on with an interrupted replay to its end; nothing is sent twice", "action", REPLAY,
               parameters=[_REPLAY_ID]),
+    Operation("GET", f"{_T}/deliveries", "deliveries:read", list_deliveries,
+              "Search deliveries by event, destination, an attempt's status and time; each with its attempts",
+              "list", DELIVERY, parameters=_DELIVERY_QUERY),
     Operation("POST", f"{_T}/deliveries/retry", "deliveries:retry", retry_deliveries,
               "Retry dead-lettered deliveries now (a replay of their open dead letters)", "action", REPLAY,
               s.obj(["delivery_ids"], {"delivery_ids": _DELIVERY_IDS}), errors=(409,)),

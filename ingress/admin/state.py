@@ -13,6 +13,7 @@ from infra.core.settings import Settings
 from infra.db.admin_requests import AdminRequests
 from infra.db.api_keys import ApiKeys, Principal
 from infra.db.dead_letters import DeadLetters
+from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Endpoints
 from infra.db.event_types import EventTypes
 from infra.db.inbound_sources import InboundSources
@@ -34,6 +35,7 @@ class Repositories:
     routes: Routes
     event_types: EventTypes
     dead_letters: DeadLetters
+    deliveries: DeliveryLog
 
 
 @dataclass(frozen=True, slots=True)

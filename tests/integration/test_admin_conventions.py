@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from infra.cli.wiring import dashboard_app
 from infra.db.dead_letters import DeadLetters
+from infra.db.delivery_log import DeliveryLog
 from infra.db.models import AuditLog
 from streams.deadlines import wait_until
 from streams.redact import MASK
@@ -230,3 +231,33 @@ def test_retrying_a_delivery_that_is_not_dead_lettered_is_409(world):
                         json={"delivery_ids": ["never-failed"]})  # fmt: skip
     assert answer.status_code == 409
     assert answer.headers["Content-Type"] == "application/problem+json"
+
+
+def _attempt(tenant, event_id, delivery_id, attempt, status, destination="crm"):
+    return {"delivery_id": delivery_id, "attempt": attempt, "tenant_id": tenant, "endpoint_id": None,
+            "destination": destination, "event_id": event_id, "event_type": "lead.created", "status": status,
+            "status_code": 200 if status == "delivered" else 503, "latency_ms": 12.0, "error_class": None,
+            "response_excerpt": None}  # fmt: skip
+
+
+def test_deliveries_are_searched_with_each_attempt_a_page_at_a_time(world):
+    event = uuid.uuid4()
+    DeliveryLog(world.engine).record([
+        _attempt("acme", event, f"{event}-crm", 1, "retrying"),
+        _attempt("acme", event, f"{event}-crm", 2, "delivered"),
+        _attempt("acme", event, f"{event}-zapi", 1, "delivered", destination="zapi"),
+        _attempt("globex", event, f"{event}-other", 1, "delivered"),
+    ], [])  # fmt: skip
+    key = world.full["acme"]
+    found = world.call("GET", f"/v1/tenants/acme/deliveries?event_id={event}", key).json()
+    assert [(d["delivery_id"], [(a["attempt"], a["status"]) for a in d["attempts"]]) for d in found["items"]] == [
+        (f"{event}-crm", [(1, "retrying"), (2, "delivered")]),
+        (f"{event}-zapi", [(1, "delivered")]),
+    ]
+    retried = world.call("GET", f"/v1/tenants/acme/deliveries?event_id={event}&status=retrying", key).json()
+    assert [d["delivery_id"] for d in retried["items"]] == [f"{event}-crm"]
+    first = world.call("GET", f"/v1/tenants/acme/deliveries?event_id={event}&limit=1", key).json()
+    rest = world.call("GET", f"/v1/tenants/acme/deliveries?event_id={event}&limit=1&cursor={first['next_cursor']}",
+                      key).json()  # fmt: skip
+    assert [d["delivery_id"] for d in first["items"] + rest["items"]] == [f"{event}-crm", f"{event}-zapi"]
+    assert rest["next_cursor"] is None

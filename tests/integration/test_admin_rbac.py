@@ -79,6 +79,7 @@ SAMPLES = {
     "replay_dead_letters": lambda w: ({}, {"delivery_ids": [_delivery_of(w, w.letter())]}),
     "get_replay": lambda w: ({"replay_id": _fresh_replay(w)}, None),
     "resume_replay": lambda w: ({"replay_id": _fresh_replay(w)}, None),
+    "list_deliveries": lambda w: ({}, None),
     "retry_deliveries": lambda w: ({}, {"delivery_ids": [_delivery_of(w, w.letter())]}),
 }
 
