@@ -29,7 +29,6 @@ from infra.devtools.demo_tenant import ensure_demo_tenant
 from infra.local.bus_node import LocalBus, ProcessStatus
 from infra.local.kafka_node import LocalKafka
 from infra.local.postgres_node import LocalPostgres
-from ingress.console.access import check_exposure
 from schemas.catalogue import load_catalogue
 from streams.errors import InfraError
 from streams.restarts import restarting, summary
@@ -91,7 +90,6 @@ def up(
     destinations, the ingress, the workers and the dashboard; each process restarts when it
     crashes. Ctrl-C stops what this 'up' started ('crmbus down' stops everything)."""
     settings = Settings()
-    check_exposure(settings.dashboard_host, settings.dashboard_token)  # before anything starts
     started = _Started(settings)
     try:
         started.kafka = _timed_up("kafka", LocalKafka(settings).up)

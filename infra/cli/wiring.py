@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
@@ -24,10 +25,12 @@ from infra.core.live_catalogue import LiveCatalogue
 from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
+from infra.db.console_sessions import ConsoleSessions
 from infra.db.delivery_log import DeliveryLog
 from infra.db.delivery_stats import DeliveryStats
 from infra.db.endpoints import Endpoints
 from infra.db.engine import Engine, database_url, make_engine, ping, scoped_engine
+from infra.db.event_trail import EventTrail
 from infra.db.event_types import EventTypes
 from infra.db.inbound_sources import InboundSources
 from infra.db.migrate import upgrade
@@ -145,7 +148,7 @@ def live_catalogue(settings: Settings, engine: Engine) -> LiveCatalogue:
 
 
 def console_app(settings: Settings) -> web.Application:
-    """The operator console; raises ConfigurationError when the settings would expose it without a token."""
+    """The operator console: its pages, after sign-in with an API key."""
     return console.build_app(settings, partial(console_resources, settings))
 
 
@@ -156,7 +159,18 @@ async def console_resources(settings: Settings) -> AsyncIterator[console.Console
     lag = ConsumerLag(
         librdkafka_client(settings), group_prefix=f"{settings.topic_prefix}crmbus-", topic_prefix=settings.topic_prefix
     )
-    yield console.ConsoleResources(DeliveryStats(engine), lag)
+    idle, lifetime = (
+        timedelta(seconds=settings.console_session_idle_s),
+        timedelta(seconds=settings.console_session_max_s),
+    )
+    yield console.ConsoleResources(
+        stats=DeliveryStats(engine),
+        lag=lag,
+        sessions=ConsoleSessions(engine, idle, lifetime),
+        principal=ApiKeys(engine).principal,
+        history=DeliveryLog(engine),
+        trail=EventTrail(engine),
+    )
     engine.dispose()
 
 

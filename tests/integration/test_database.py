@@ -10,12 +10,14 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from infra.db.console_sessions import ConsoleSession
 from infra.db.migrate import downgrade, upgrade
 from infra.db.models import ApiKey, Base, Tenant
 
 TABLES = {
     "tenants", "api_keys", "webhook_endpoints", "event_mappings", "webhook_deliveries",
     "dead_letter", "audit_log", "inbound_sources", "signature_claims", "event_status", "event_types",
+    ConsoleSession.__tablename__,
 }  # fmt: skip
 
 
@@ -69,7 +71,7 @@ def test_downgrading_to_base_removes_every_table(migrated, unique):
     with migrated.connect() as conn:
         assert (
             conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one()
-            == "0007_tenant_partitioning"
+            == "0010_console_sessions"
         )
 
 
