@@ -6,7 +6,8 @@ circuit of (tenant, destination) whether to call; then have the batch's calls ma
 token and deadline (``agents.sink_attempts``). Then, by outcome: delivered → remembered as
 finished; transient failure → the retry tier ``streams.retry_policy.decide`` picks, or the DLQ when
 attempts or age run out; permanent failure → the DLQ at once; circuit open, throttled or slow →
-parked in a retry tier until it may go on, no attempt counted. Every attempt also leaves a
+parked in a retry tier until it may go on, no attempt counted; a destination an operator paused,
+likewise until resumed. Every attempt also leaves a
 ``DeliveryOutcome`` on the deliveries topic (archived to PostgreSQL; the records are made by
 ``agents.sink_outputs``). Those choices are pure functions of ``streams.sink_decisions``; the sink
 does the reading, calling, writing and counting around them.
@@ -56,6 +57,8 @@ from streams.sink_decisions import Outcome, circuit_key, park, replayed, retry_p
 
 log = logging.getLogger(__name__)
 
+PAUSED_RECHECK_S = 30.0
+"""A paused destination's deliveries wait in the retry tier that fits this, then look again."""
 _OUTCOMES = ("delivered", "delivered_fallback", "retrying", "dead_lettered", "duplicate_skipped")
 
 
@@ -167,6 +170,10 @@ class Sink:
                 self._parked.inc()
                 outputs.append(self._out.wait(record, delivery, *behind(hold)))
                 return None
+        if destination.paused:  # an operator's hold: no attempt, no fallback, until resumed
+            self._parked.inc()
+            outputs.append(self._park(record, delivery, destination, now + PAUSED_RECHECK_S, now, order))
+            return None
         key = circuit_key(delivery["tenant_id"], self.kind)
         decision, state = circuit.allow(self._circuits.get(key), now, self._circuits.config)
         self._circuits.set(record.origin.partition, key, state)

@@ -54,7 +54,7 @@ def _secret(from_stdin: bool) -> str | None:
 
 
 def _show(view: EndpointView) -> None:
-    state = "enabled" if view.enabled else "disabled"
+    state = ("enabled" if view.enabled else "disabled") + (", paused" if view.paused_at else "")
     secret = "secret set" if view.has_secret else "no secret"
     config = json.dumps(view.config, ensure_ascii=False, sort_keys=True)
     line = f"{view.tenant_id}  {view.name}  {view.kind}  {view.url}  {state}  {secret}  {config}"
@@ -105,3 +105,21 @@ def set_destination(
                 tenant, name, url=url, config=_config(config), secret=_secret(secret_stdin), enabled=enabled
             )
         )
+
+
+@app.command("pause")
+def pause(
+    tenant: str = typer.Option(..., help="Tenant id."), name: str = typer.Option(..., help="Destination name.")
+) -> None:
+    """Hold a destination: its deliveries wait in a retry tier, none attempted or dead-lettered, until resumed."""
+    with _endpoints() as endpoints:
+        _show(endpoints.pause(tenant, name))
+
+
+@app.command("resume")
+def resume(
+    tenant: str = typer.Option(..., help="Tenant id."), name: str = typer.Option(..., help="Destination name.")
+) -> None:
+    """Let a paused destination's deliveries go again (within CRMBUS_ROUTES_POLL_S and a retry tier's turn)."""
+    with _endpoints() as endpoints:
+        _show(endpoints.resume(tenant, name))

@@ -21,7 +21,7 @@ from prometheus_client import (
 
 RejectionReason = Literal[
     "unauthenticated", "rate_limited", "too_large", "unsupported_media_type", "malformed_json",
-    "invalid_event", "bad_signature", "replayed", "not_found", "kafka_unavailable", "duplicate_header",
+    "invalid_event", "bad_signature", "replayed", "not_found", "kafka_unavailable", "duplicate_header", "forbidden",
 ]  # fmt: skip
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

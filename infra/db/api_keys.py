@@ -1,4 +1,7 @@
-"""Tenants' API keys in PostgreSQL: create, list, revoke, rotate with overlap, authenticate."""
+"""API keys in PostgreSQL: create, list, revoke, rotate with overlap, authenticate.
+
+A key belongs to a tenant and holds scopes (``streams.scopes``); a platform key belongs to no
+tenant and holds ``admin``, for the operators of the whole bus."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from infra.db.tenants import Tenants, partitioning_of
 from streams.api_keys import digest_of, is_usable, issue_key, looks_like_key
 from streams.errors import ConfigurationError
 from streams.partitioning import Partitioning
+from streams.scopes import Scope, allows, role_scopes, scopes_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,32 +29,46 @@ class KeyView:
     """What may be shown about a key: never its secret or its hash."""
 
     id: uuid.UUID
-    tenant_id: str
+    tenant_id: str | None
     name: str
     display_prefix: str
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    scopes: frozenset[Scope]
 
     @classmethod
     def of(cls, row: ApiKey) -> KeyView:
         return cls(
             row.id, row.tenant_id, row.name, row.prefix, row.created_at, row.expires_at, row.revoked_at,
-            row.last_used_at,
+            row.last_used_at, scopes_of(row.scopes),
         )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller: the tenant it acts for, the key it used, and how the tenant's
-    events are keyed (read with the key, so that the ingress, which caches principals, asks
-    PostgreSQL nothing more per request)."""
+    """An authenticated caller: the tenant it acts for (None: a platform key), the key it used,
+    what it may do, and how the tenant's events are keyed (read with the key, so that the
+    ingress, which caches principals, asks PostgreSQL nothing more per request)."""
 
-    tenant_id: str
+    tenant_id: str | None
     key_id: uuid.UUID
     expires_at: datetime | None
     partitioning: Partitioning
+    scopes: frozenset[Scope] = role_scopes("producer")
+
+    def may(self, scope: Scope) -> bool:
+        return allows(self.scopes, scope)
+
+    def acts_for(self, tenant_id: str) -> bool:
+        """Its own tenant's resources; any tenant's with ``admin``."""
+        return self.tenant_id == tenant_id or self.may("admin")
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names who acted."""
+        return f"key:{self.key_id}"
 
 
 def _now() -> datetime:
@@ -67,16 +85,38 @@ class ApiKeys:
 
     @translated("creating an API key")
     def create(
-        self, tenant_id: str, name: str, tenant_name: str | None = None, *, stand_ins: SecretBox | None = None
+        self,
+        tenant_id: str | None,
+        name: str,
+        tenant_name: str | None = None,
+        *,
+        role: str = "producer",
+        scopes: frozenset[Scope] | None = None,
+        stand_ins: SecretBox | None = None,
     ) -> tuple[KeyView, str]:
         """A new key for ``tenant_id`` (created and seeded if missing, ``stand_ins`` as in
-        ``Tenants.create``); returns the secret once."""
+        ``Tenants.create``), or a platform key (``tenant_id`` None: it must hold ``admin``), with
+        ``scopes`` or else ``role``'s; returns the secret once."""
+        try:
+            granted = scopes if scopes is not None else role_scopes(role)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from exc
+        if not granted:
+            raise ConfigurationError("an API key needs at least one scope")
+        tenant_created = False
+        if tenant_id is None:
+            if "admin" not in granted:
+                raise ConfigurationError("a platform key (no tenant) must hold the admin scope")
+        else:
+            _, tenant_created = Tenants(self.engine, self.actor).ensure(
+                tenant_id, tenant_name, sandbox_url=self.sandbox_url, stand_ins=stand_ins
+            )
         issued = issue_key()
-        _, tenant_created = Tenants(self.engine, self.actor).ensure(
-            tenant_id, tenant_name, sandbox_url=self.sandbox_url, stand_ins=stand_ins
-        )
         with Session(self.engine) as session, session.begin():
-            row = ApiKey(tenant_id=tenant_id, name=name, prefix=issued.display_prefix, key_hash=issued.digest)
+            row = ApiKey(
+                tenant_id=tenant_id, name=name, prefix=issued.display_prefix, key_hash=issued.digest,
+                scopes=sorted(granted),
+            )  # fmt: skip
             session.add(row)
             session.flush()
             audit(
@@ -86,7 +126,7 @@ class ApiKeys:
                 action="apikey.create",
                 target_type="api_key",
                 target_id=str(row.id),
-                details={"tenant_created": "true"} if tenant_created else None,
+                details={"scopes": ",".join(sorted(granted)), **({"tenant_created": "true"} if tenant_created else {})},
             )
             view = KeyView.of(row)
         return view, issued.secret
@@ -124,7 +164,10 @@ class ApiKeys:
                 raise ConfigurationError(f"API key {key_id} is revoked or expired; create a new one instead")
             ends = _now() + overlap
             old.expires_at = min(old.expires_at, ends) if old.expires_at else ends
-            new = ApiKey(tenant_id=old.tenant_id, name=old.name, prefix=issued.display_prefix, key_hash=issued.digest)
+            new = ApiKey(
+                tenant_id=old.tenant_id, name=old.name, prefix=issued.display_prefix, key_hash=issued.digest,
+                scopes=list(old.scopes),
+            )  # fmt: skip
             session.add(new)
             session.flush()
             audit(
@@ -149,7 +192,7 @@ class ApiKeys:
         if not looks_like_key(presented):
             return None
         digest = digest_of(presented)
-        query = select(ApiKey, Tenant).join(Tenant, Tenant.id == ApiKey.tenant_id).where(ApiKey.key_hash == digest)
+        query = select(ApiKey, Tenant).outerjoin(Tenant, Tenant.id == ApiKey.tenant_id).where(ApiKey.key_hash == digest)
         with Session(self.engine) as session:
             found = session.execute(query).one_or_none()
         if found is None:
@@ -160,7 +203,8 @@ class ApiKeys:
             return None
         if not is_usable(row.revoked_at, row.expires_at, now or _now()):
             return None
-        return Principal(row.tenant_id, row.id, row.expires_at, partitioning_of(tenant))
+        partitioning = partitioning_of(tenant) if tenant is not None else "tenant"
+        return Principal(row.tenant_id, row.id, row.expires_at, partitioning, scopes_of(row.scopes))
 
     @staticmethod
     def _get(session: Session, key_id: uuid.UUID) -> ApiKey:

@@ -18,6 +18,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
@@ -50,6 +51,8 @@ class Destination:
     secret_unreadable: bool = False
     """Its stored secret cannot be opened with this process's CRMBUS_SECRET_KEY: deliveries to it
     are dead-lettered (replayable once the key or the secret is set right), the others go on."""
+    paused: bool = False
+    """An operator paused it: its deliveries wait in a retry tier, none is attempted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,8 @@ class EndpointView:
     """What it lacks to be called (``secret``, ``config.<key>``): its routes are paused until set."""
     resumed: int = 0
     """Routes the change that returned this view resumed: they were paused for lack of its credential."""
+    paused_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @classmethod
     def of(cls, row: WebhookEndpoint, resumed: int = 0) -> EndpointView:
@@ -82,6 +87,8 @@ class EndpointView:
             row.enabled,
             missing_of(row),
             resumed,
+            row.paused_at,
+            row.updated_at,
         )
 
     def setup_command(self) -> str:
@@ -174,11 +181,7 @@ class Endpoints:
         kind needs. The change that gives it what it lacked resumes the routes paused for that.
         """
         with Session(self.engine) as session, session.begin():
-            row = session.scalars(
-                select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.name == name)
-            ).one_or_none()
-            if row is None:
-                raise ConfigurationError(f"tenant {tenant_id!r} has no destination named {name!r}")
+            row = self._named(session, tenant_id, name)
             was_missing = bool(missing_of(row))
             changed: builtins.list[str] = []
             if url is not None:
@@ -209,6 +212,44 @@ class Endpoints:
             session.refresh(row)
             return EndpointView.of(row, resumed)
 
+    @translated("pausing a destination")
+    def pause(self, tenant_id: str, name: str) -> EndpointView:
+        """Hold ``tenant_id``'s destination ``name``: the sinks park its deliveries in a retry tier
+        (no attempt spent, nothing dead-lettered) until it is resumed. Pausing twice is one pause."""
+        return self._set_paused(tenant_id, name, paused=True)
+
+    @translated("resuming a destination")
+    def resume(self, tenant_id: str, name: str) -> EndpointView:
+        """Let a paused destination's deliveries go again, each at its retry tier's next turn."""
+        return self._set_paused(tenant_id, name, paused=False)
+
+    def _set_paused(self, tenant_id: str, name: str, *, paused: bool) -> EndpointView:
+        with Session(self.engine) as session, session.begin():
+            row = self._named(session, tenant_id, name)
+            if (row.paused_at is not None) != paused:
+                row.paused_at = func.now() if paused else None
+                row.updated_at = func.now()
+                audit(
+                    session,
+                    actor=self.actor,
+                    tenant_id=tenant_id,
+                    action="endpoint.pause" if paused else "endpoint.resume",
+                    target_type="webhook_endpoint",
+                    target_id=str(row.id),
+                )
+                session.flush()
+                session.refresh(row)
+            return EndpointView.of(row)
+
+    @staticmethod
+    def _named(session: Session, tenant_id: str, name: str) -> WebhookEndpoint:
+        row = session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.name == name)
+        ).one_or_none()
+        if row is None:
+            raise ConfigurationError(f"tenant {tenant_id!r} has no destination named {name!r}")
+        return row
+
     @translated("loading destinations")
     def load_enabled(self) -> builtins.list[Destination]:
         """Every enabled destination of every active tenant, secrets opened, for the sinks."""
@@ -236,8 +277,9 @@ class Endpoints:
                     row.name,
                 )
         return Destination(
-            str(row.id), row.tenant_id, row.name, row.kind, row.url, dict(row.config), secret, unreadable
-        )
+            str(row.id), row.tenant_id, row.name, row.kind, row.url, dict(row.config), secret, unreadable,
+            paused=row.paused_at is not None,
+        )  # fmt: skip
 
 
 def _resume_paused_routes(session: Session, row: WebhookEndpoint) -> int:

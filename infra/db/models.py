@@ -63,15 +63,17 @@ class Tenant(Base):
 
 
 class ApiKey(Base):
-    """A tenant's API key: only its SHA-256 is stored; ``prefix`` lets humans tell keys apart."""
+    """A tenant's API key, or the platform's (no tenant, ``admin`` scope): only its SHA-256 is
+    stored; ``prefix`` lets humans tell keys apart; ``scopes`` say what it may do."""
 
     __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint("tenant_id IS NOT NULL OR scopes ? 'admin'", name="platform_keys_are_admin"),)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(32))
     key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    scopes: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[\"events:write\"]'::jsonb"))
+    scopes: Mapped[list[str]] = mapped_column(JSONB, server_default=text('\'["events:read", "events:write"]\'::jsonb'))
     created_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime | None]  # set on the old key when rotating: the overlap window
     revoked_at: Mapped[datetime | None]
@@ -91,6 +93,7 @@ class WebhookEndpoint(Base):
     config: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    paused_at: Mapped[datetime | None]  # paused: its deliveries wait in a retry tier, none is attempted
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 

@@ -77,7 +77,7 @@ async def post_event(request: web.Request) -> web.Response:
     if request.content_type == BATCH_MEDIA_TYPE:
         return await post_batch(request)
     state = request.app[STATE]
-    principal = await state.principal(request)
+    principal = await state.principal(request, "events:write")
     limit_headers = state.limits.check(principal.tenant_id, str(principal.key_id))
     document = await read_json(request, state.settings.ingress_max_body_bytes)
     if request.content_type != MEDIA_TYPE:
@@ -117,7 +117,7 @@ async def _batch_items(request: web.Request, limit: int) -> tuple[list[Any], str
 async def post_batch(request: web.Request) -> web.Response:
     """Each valid event is written; each invalid one gets its problem. 202 if all were accepted, else 207."""
     state = request.app[STATE]
-    principal = await state.principal(request)
+    principal = await state.principal(request, "events:write")
     items, at, whole = await _batch_items(request, state.settings.ingress_max_body_bytes)
     to_envelope: ToEnvelope = _envelope if at else _cloudevent_envelope
     if len(items) > state.settings.ingress_batch_max:
@@ -154,7 +154,7 @@ async def post_batch(request: web.Request) -> web.Response:
 async def get_event(request: web.Request) -> web.Response:
     """What became of an event: its status and delivery attempts. Only the owning tenant sees it (else 404)."""
     state = request.app[STATE]
-    principal = await state.principal(request)
+    principal = await state.principal(request, "events:read")
     try:
         event_id = uuid.UUID(request.match_info["event_id"])
     except ValueError:

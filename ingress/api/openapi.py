@@ -21,6 +21,7 @@ def _problems(*statuses: int) -> dict[str, Any]:
         400: "Malformed JSON, or a credential header (Authorization, X-Api-Key, X-Webhook-Token, a signature "
         "header, Idempotency-Key) sent twice",
         401: "Missing or invalid credentials or signature",
+        403: "The API key lacks the scope the operation needs (named in the problem), or is a platform key",
         404: "Not found",
         413: "Body too large",
         415: "Not a media type the operation takes (application/json; CloudEvents JSON where listed)",
@@ -157,7 +158,9 @@ def document(batch_max: int) -> dict[str, Any]:
             },
         },
     }
-    secured: list[dict[str, list[str]]] = [{"apiKey": []}]
+    # OpenAPI 3.1: a bearer scheme's list names the scopes the key must hold (streams/scopes.py).
+    writes: list[dict[str, list[str]]] = [{"apiKey": ["events:write"]}]
+    reads: list[dict[str, list[str]]] = [{"apiKey": ["events:read"]}]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -193,7 +196,7 @@ def document(batch_max: int) -> dict[str, Any]:
             "/v1/events": {
                 "post": {
                     "summary": "Send one event",
-                    "security": secured,
+                    "security": writes,
                     "parameters": [
                         {
                             "name": "Idempotency-Key",
@@ -218,14 +221,14 @@ def document(batch_max: int) -> dict[str, Any]:
                             "description": "A CloudEvents batch with some events refused; see each result",
                             **_json({"type": "object"}),
                         },
-                        **_problems(400, 401, 413, 415, 422, 429, 503),
+                        **_problems(400, 401, 403, 413, 415, 422, 429, 503),
                     },
                 }
             },
             "/v1/events/batch": {
                 "post": {
                     "summary": "Send up to the configured number of events; one result per event",
-                    "security": secured,
+                    "security": writes,
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -256,7 +259,7 @@ def document(batch_max: int) -> dict[str, Any]:
                     "responses": {
                         "202": {"description": "Every event stored", **_json({"type": "object"})},
                         "207": {"description": "Some events refused; see each result", **_json({"type": "object"})},
-                        **_problems(400, 401, 413, 415, 422, 429, 503),
+                        **_problems(400, 401, 403, 413, 415, 422, 429, 503),
                     },
                 }
             },
@@ -265,7 +268,7 @@ def document(batch_max: int) -> dict[str, Any]:
                     "summary": "What became of one of your events: its status and delivery attempts",
                     "description": "An accepted event shows here once the router has taken it (usually "
                     "within a second of its 202); before that, and for another tenant's event, 404.",
-                    "security": secured,
+                    "security": reads,
                     "parameters": [
                         {
                             "name": "event_id",
@@ -279,7 +282,7 @@ def document(batch_max: int) -> dict[str, Any]:
                             "description": "Its status and attempts",
                             **_json({"$ref": "#/components/schemas/EventHistory"}),
                         },
-                        **_problems(400, 401, 404, 422, 503),
+                        **_problems(400, 401, 403, 404, 422, 503),
                     },
                 }
             },

@@ -17,7 +17,9 @@ from infra.db.inbound_sources import SourceEndpoint
 from ingress.api.auth import CachedLookup, SignatureGuard
 from ingress.api.limits import RequestLimits
 from ingress.api.publisher import EventPublisher
-from ingress.http.problems import unauthenticated
+from ingress.http.problems import forbidden, missing_scope, unauthenticated
+from streams.partitioning import Partitioning
+from streams.scopes import Scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +61,30 @@ class IngressState:
     history: Callable[[uuid.UUID, str], EventHistory]
     ping_database: Callable[[], None]
 
-    async def principal(self, request: web.Request) -> Principal:
-        """The caller's identity from ``Authorization: Bearer <key>`` (or ``X-Api-Key``); 401 otherwise."""
+    async def principal(self, request: web.Request, scope: Scope) -> Caller:
+        """The caller's tenant and key from ``Authorization: Bearer <key>`` (or ``X-Api-Key``):
+        401 without a valid key; 403 when the key lacks ``scope`` or belongs to no tenant (a
+        platform key manages the bus, it sends and reads no tenant's events)."""
         header = request.headers.get("Authorization", "")
         scheme, _, credentials = header.partition(" ")
         presented = credentials.strip() if scheme.lower() == "bearer" else request.headers.get("X-Api-Key", "")
         principal = await self.api_keys.get(presented) if presented else None
         if principal is None:
             raise unauthenticated()
-        return principal
+        if not principal.may(scope):
+            raise missing_scope(scope)
+        if principal.tenant_id is None:
+            raise forbidden("a platform key acts on no tenant's events: use a key of the tenant")
+        return Caller(principal.tenant_id, principal.key_id, principal.partitioning)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sends or reads events: a tenant's key."""
+
+    tenant_id: str
+    key_id: uuid.UUID
+    partitioning: Partitioning
 
 
 STATE = web.AppKey("crmbus_state", IngressState)

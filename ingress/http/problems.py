@@ -67,6 +67,15 @@ def unauthenticated() -> Problem:
     )  # fmt: skip
 
 
+def forbidden(detail: str) -> Problem:
+    """The key is known but may not do this: ``detail`` names the scope it lacks."""
+    return Problem(403, "forbidden", "Forbidden", detail, reason="forbidden")
+
+
+def missing_scope(scope: str) -> Problem:
+    return forbidden(f"this API key lacks the {scope!r} scope this needs")
+
+
 def malformed_json(detail: str) -> Problem:
     return Problem(400, "malformed-json", "Malformed JSON", detail, reason="malformed_json")
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp.test_utils import TestServer
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 
 from infra.cli.wiring import console_app
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
-from infra.db.models import ApiKey
 
 CSRF = re.compile(r"name=csrf value=[\"']([^\"']+)[\"']")
 
@@ -27,19 +26,10 @@ class Key:
     secret: str
 
 
-def key_with(engine: Engine, tenant: str, scopes: Iterable[str], name: str = "console") -> Key:
-    """A key of ``tenant`` holding exactly ``scopes``."""
-    view, secret = ApiKeys(engine, actor="test").create(tenant, name)
-    with engine.begin() as connection:
-        connection.execute(update(ApiKey).where(ApiKey.id == view.id).values(scopes=list(scopes)))
+def key_with(engine: Engine, tenant: str | None, role: str, name: str = "console") -> Key:
+    """A key of ``tenant`` (None: a platform key) with ``role``'s scopes."""
+    view, secret = ApiKeys(engine, actor="test").create(tenant, name, role=role)
     return Key(view.id, secret)
-
-
-OPERATOR = (
-    "events:read", "deliveries:read", "dlq:read", "config:read", "deliveries:retry", "dlq:replay", "config:write",
-)  # fmt: skip
-VIEWER = ("events:read", "deliveries:read", "dlq:read", "config:read")
-PRODUCER = ("events:write", "events:read")
 
 
 def csrf_of(page: str) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from infra.db.api_keys import ApiKeys
 from infra.db.models import ApiKey, AuditLog
 from streams.errors import ConfigurationError
+from streams.scopes import role_scopes
 
 
 @pytest.fixture
@@ -76,3 +77,38 @@ def test_listing_shows_state_but_never_the_secret(keys):
     listed = keys.list("acme")
     assert [k.id for k in listed] == [view.id]
     assert secret not in repr(listed)
+
+
+def test_a_key_holds_its_roles_scopes_and_a_new_key_is_a_producer(keys):
+    _, producer = keys.create("acme", "site")
+    _, operator = keys.create("acme", "ops", role="operator")
+    assert keys.principal(producer).scopes == role_scopes("producer")
+    found = keys.principal(operator)
+    assert found.scopes == role_scopes("operator")
+    assert found.may("dlq:replay") and not found.may("admin")
+    assert found.acts_for("acme") and not found.acts_for("beta")
+
+
+def test_a_platform_key_belongs_to_no_tenant_and_acts_for_every_one(keys):
+    view, secret = keys.create(None, "operators", role="admin")
+    found = keys.principal(secret)
+    assert view.tenant_id is None and found.tenant_id is None
+    assert found.acts_for("acme") and found.acts_for("beta")
+    assert found.actor == f"key:{view.id}"
+
+
+def test_a_platform_key_without_admin_or_a_key_without_scopes_is_refused(keys, migrated):
+    with pytest.raises(ConfigurationError, match="admin"):
+        keys.create(None, "operators", role="operator")
+    with pytest.raises(ConfigurationError, match="at least one scope"):
+        keys.create("acme", "nothing", scopes=frozenset())
+    with pytest.raises(ConfigurationError, match="'owner'"):
+        keys.create("acme", "x", role="owner")
+    with Session(migrated) as session:
+        assert session.scalars(select(ApiKey)).all() == []
+
+
+def test_a_rotated_key_keeps_the_scopes_of_the_key_it_replaces(keys):
+    view, _ = keys.create("acme", "ops", role="viewer")
+    _, new = keys.rotate(view.id, overlap=timedelta(minutes=5))
+    assert keys.principal(new).scopes == role_scopes("viewer")

@@ -14,10 +14,8 @@ from infra.db.api_keys import ApiKeys
 from infra.db.console_sessions import ConsoleSession, ConsoleSessions
 from infra.db.delivery_log import DeliveryLog
 from infra.db.models import ApiKey
+from streams.scopes import ROLE_SCOPES
 from tests.integration.console_harness import (
-    OPERATOR,
-    PRODUCER,
-    VIEWER,
     browser,
     csrf_of,
     key_with,
@@ -34,11 +32,11 @@ PERSONAL = "maria.souza@example.com"
 def console(kafka_bootstrap, database_url, migrated, unique, topic_prefix):
     settings = isolated_settings(kafka_bootstrap, database_url, unique, topic_prefix)
     keys = {
-        "operator": key_with(migrated, "acme", OPERATOR),
-        "viewer": key_with(migrated, "acme", VIEWER),
-        "producer": key_with(migrated, "acme", PRODUCER),
-        "beta": key_with(migrated, "beta", OPERATOR),
-        "admin": key_with(migrated, "beta", ["admin"], name="platform"),
+        "operator": key_with(migrated, "acme", "operator"),
+        "viewer": key_with(migrated, "acme", "viewer"),
+        "producer": key_with(migrated, "acme", "producer"),
+        "beta": key_with(migrated, "beta", "operator"),
+        "admin": key_with(migrated, None, "admin", name="platform"),
     }
     return settings, keys, migrated
 
@@ -268,7 +266,9 @@ def test_a_key_losing_the_read_scope_is_out_at_its_next_request(console):
         async with running_console(settings) as base, browser(base) as client:
             await sign_in(client, keys["viewer"].secret)
             with engine.begin() as connection:
-                connection.execute(update(ApiKey).where(ApiKey.id == keys["viewer"].id).values(scopes=list(PRODUCER)))
+                connection.execute(
+                    update(ApiKey).where(ApiKey.id == keys["viewer"].id).values(scopes=sorted(ROLE_SCOPES["producer"]))
+                )
             async with client.get("/dashboard", allow_redirects=False) as after:
                 return after.status
 

@@ -222,7 +222,7 @@ def test_the_overview_and_the_page_show_the_bus_as_the_log_archive_workers_and_k
     seeded, fake_worker, lagging_group, kafka_bootstrap, database_url, unique, tmp_path, migrated
 ):
     acme, beta = seeded
-    platform = key_with(migrated, acme, ["admin"], name="platform")
+    platform = key_with(migrated, None, "admin", name="platform")
     group, topic = lagging_group
     url = make_url(database_url).update_query_dict({"options": f"-csearch_path={unique}"})
     env = base_env(
@@ -297,7 +297,7 @@ def test_the_overview_and_the_page_show_the_bus_as_the_log_archive_workers_and_k
 
 
 def test_kafka_away_shows_as_unreachable_and_the_page_still_answers(migrated, database_url, unique, tmp_path):
-    viewer = key_with(migrated, "acme", ["deliveries:read"])
+    viewer = key_with(migrated, "acme", "viewer")
     url = make_url(database_url).update_query_dict({"options": f"-csearch_path={unique}"})
     env = base_env(
         tmp_path,

@@ -6,12 +6,13 @@ import secrets
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from infra.db.console_sessions import ConsoleSession
-from infra.db.migrate import downgrade, upgrade
+from infra.db.migrate import alembic_config, downgrade, upgrade
 from infra.db.models import ApiKey, Base, Tenant
 
 TABLES = {
@@ -50,7 +51,7 @@ def test_a_tenant_and_its_hashed_api_key_are_written_and_read_back(migrated):
     with Session(migrated) as session:
         key = session.scalars(select(ApiKey).where(ApiKey.key_hash == hashlib.sha256(secret.encode()).digest())).one()
         assert key.tenant_id == "acme"
-        assert key.scopes == ["events:write"]
+        assert key.scopes == ["events:read", "events:write"]  # a key made without scopes is a producer
         assert key.revoked_at is None
 
 
@@ -68,11 +69,9 @@ def test_downgrading_to_base_removes_every_table(migrated, unique):
     downgrade(migrated, schema=unique)
     assert TABLES.isdisjoint(inspect(migrated).get_table_names(schema=unique))
     upgrade(migrated, schema=unique)
+    head = ScriptDirectory.from_config(alembic_config(migrated, unique)).get_current_head()
     with migrated.connect() as conn:
-        assert (
-            conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one()
-            == "0010_console_sessions"
-        )
+        assert conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one() == head
 
 
 def test_the_unused_sync_jobs_table_is_dropped_and_a_downgrade_brings_it_back(migrated, unique):
@@ -96,3 +95,20 @@ def test_tenants_that_existed_before_partitioning_was_stored_are_partitioned_by_
         session.add(Tenant(id="beta", name="Beta", partitioning="lead"))
         with pytest.raises(IntegrityError):
             session.commit()
+
+
+def test_a_key_made_before_scopes_existed_is_a_producer_after_the_upgrade(migrated, unique):
+    downgrade(migrated, schema=unique, revision="0007_tenant_partitioning")
+    with migrated.begin() as conn:
+        conn.execute(text(f"INSERT INTO \"{unique}\".tenants (id, name) VALUES ('acme', 'Acme')"))
+        conn.execute(
+            text(
+                f'INSERT INTO "{unique}".api_keys (id, tenant_id, name, prefix, key_hash) '
+                "VALUES (gen_random_uuid(), 'acme', 'site', 'p', :digest)"
+            ),
+            {"digest": hashlib.sha256(b"old").digest()},
+        )
+        assert conn.execute(text(f'SELECT scopes FROM "{unique}".api_keys')).scalar_one() == ["events:write"]
+    upgrade(migrated, schema=unique)
+    with Session(migrated) as session:
+        assert session.scalars(select(ApiKey.scopes)).one() == ["events:read", "events:write"]

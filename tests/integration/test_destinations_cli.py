@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from infra.cli import app
 from infra.core.secret_box import SecretBox
 from infra.db.endpoints import Endpoints
-from infra.db.models import WebhookEndpoint
+from infra.db.models import AuditLog, WebhookEndpoint
 from infra.db.tenants import Tenants
 from streams.errors import ConfigurationError
 
@@ -88,3 +88,23 @@ def test_a_destination_without_its_credential_can_still_be_disabled(crmbus):
     assert code == 0 and "  disabled  no secret" in output
     with pytest.raises(ConfigurationError, match="needs a secret"):
         crmbus("destinations", "set", "--tenant", "acme", "--name", "crm", "--enable")
+
+
+def test_a_paused_destination_loads_paused_until_resumed_and_each_change_is_audited(crmbus, migrated):
+    code, output = crmbus("destinations", "pause", "--tenant", "acme", "--name", "crm")
+    assert code == 0 and "enabled, paused" in output
+    crmbus("destinations", "pause", "--tenant", "acme", "--name", "crm")  # pausing twice is one pause
+    box = SecretBox(Fernet.generate_key())
+    loaded = {d.name: d.paused for d in Endpoints(migrated, box).load_enabled() if d.tenant_id == "acme"}
+    assert loaded["crm"] is True and not any(paused for name, paused in loaded.items() if name != "crm")
+    code, output = crmbus("destinations", "resume", "--tenant", "acme", "--name", "crm")
+    assert code == 0 and "paused" not in output
+    assert not any(d.paused for d in Endpoints(migrated, box).load_enabled())
+    with Session(migrated) as session:
+        actions = session.scalars(select(AuditLog.action).where(AuditLog.action.like("endpoint.%"))).all()
+    assert [a for a in actions if a in ("endpoint.pause", "endpoint.resume")] == ["endpoint.pause", "endpoint.resume"]
+
+
+def test_pausing_a_destination_the_tenant_does_not_have_says_so(crmbus):
+    with pytest.raises(ConfigurationError, match="no destination named 'nope'"):
+        crmbus("destinations", "pause", "--tenant", "acme", "--name", "nope")

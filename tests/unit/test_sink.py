@@ -143,6 +143,17 @@ def test_a_destination_whose_secret_cannot_be_opened_dead_letters_its_deliveries
     assert dict(letter.headers)[ERROR_MESSAGE].decode().endswith("cannot be opened with this CRMBUS_SECRET_KEY")
 
 
+def test_a_paused_destination_is_not_called_its_deliveries_wait_in_a_retry_tier_without_an_attempt():
+    paused = Destination("ep-crm", "acme", "crm", "crm", "https://crm.example.com.br", {}, "token", paused=True)
+    made, writer, called = sink(Config(paused), lambda _: OK)
+    asyncio.run(made.handle([delivery(1, attempt=1)]))
+    assert called == []
+    (waiting,) = [o for o in writer.written if o.topic != "changelog"]
+    assert waiting.topic == "crmbus.retry.30s"
+    record = DELIVERIES.decode(waiting.value)
+    assert record["attempt"] == 1 and record["not_before"] >= NOW + timedelta(seconds=30)
+
+
 def test_a_transient_failure_goes_to_the_retry_tier_its_attempt_calls_for():
     made, writer, _ = sink(Config(crm()), lambda _: TransientDeliveryError("503", status=503))
     asyncio.run(made.handle([delivery(1, attempt=2)]))
