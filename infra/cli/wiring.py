@@ -170,6 +170,7 @@ async def console_resources(settings: Settings) -> AsyncIterator[console.Console
         principal=ApiKeys(engine).principal,
         history=DeliveryLog(engine),
         trail=EventTrail(engine),
+        endpoints=partial(Endpoints, engine, SecretBox.from_settings(settings)),
     )
     engine.dispose()
 

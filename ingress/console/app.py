@@ -21,9 +21,11 @@ from infra.db.api_keys import Principal
 from infra.db.console_sessions import ConsoleSessions
 from infra.db.delivery_log import DeliveryLog
 from infra.db.delivery_stats import DeliveryStats
+from infra.db.endpoints import Endpoints
 from infra.db.errors import error_name
 from infra.db.event_trail import EventTrail
 from ingress.console.access import OPERATOR, guard, on_loopback
+from ingress.console.destinations import destinations_page, pause, resume
 from ingress.console.document import overview, seen_by
 from ingress.console.events import event_page, find_event
 from ingress.console.gather import Gather
@@ -48,6 +50,8 @@ class ConsoleResources:
     principal: Callable[[str], Principal | None]
     history: DeliveryLog
     trail: EventTrail
+    endpoints: Callable[[str], Endpoints]
+    """The destinations repository acting as the actor given."""
 
 
 OpenResources = Callable[[], AbstractAsyncContextManager[ConsoleResources]]
@@ -74,6 +78,9 @@ def build_app(settings: Settings, open_resources: OpenResources) -> web.Applicat
             web.post("/console/sign-out", sign_out),
             web.get("/console/events", find_event),
             web.get("/console/events/{event_id}", event_page),
+            web.get("/console/destinations", destinations_page),
+            web.post("/console/destinations/pause", pause),
+            web.post("/console/destinations/resume", resume),
         ]
     )
     app.cleanup_ctx.append(partial(_open, settings, open_resources))
@@ -91,6 +98,7 @@ async def _open(settings: Settings, open_resources: OpenResources, app: web.Appl
             principal=resources.principal,
             history=resources.history,
             trail=resources.trail,
+            endpoints=resources.endpoints,
             # Browsers keep Secure cookies from http://127.0.0.1 and localhost too; anywhere else
             # the console is meant to be behind TLS.
             secure_cookies=not on_loopback(settings.dashboard_host),

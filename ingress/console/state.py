@@ -11,6 +11,7 @@ from aiohttp import web
 from infra.db.api_keys import Principal
 from infra.db.console_sessions import ConsoleSessions
 from infra.db.delivery_log import DeliveryLog
+from infra.db.endpoints import Endpoints
 from infra.db.event_trail import EventTrail
 from ingress.console.gather import Gather
 
@@ -23,6 +24,8 @@ class ConsoleState:
     """Who a presented API key is (``ApiKeys.principal``), or None."""
     history: DeliveryLog
     trail: EventTrail
+    endpoints: Callable[[str], Endpoints]
+    """The destinations, acting as the actor given (``key:<id>`` in the audit log)."""
     secure_cookies: bool
 
 

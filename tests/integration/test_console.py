@@ -8,12 +8,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
 
+from infra.core.secret_box import SecretBox
 from infra.db.api_keys import ApiKeys
 from infra.db.console_sessions import ConsoleSession, ConsoleSessions
 from infra.db.delivery_log import DeliveryLog
-from infra.db.models import ApiKey
+from infra.db.endpoints import Endpoints
+from infra.db.models import ApiKey, AuditLog
 from streams.scopes import ROLE_SCOPES
 from tests.integration.console_harness import (
     browser,
@@ -329,3 +332,67 @@ def test_another_tenants_key_finds_no_such_event_and_an_admin_key_finds_any(cons
     assert (
         seen["admin"][0] == 200 and "d-fin" in seen["admin"][1] and "tenant <strong>acme</strong>" in seen["admin"][1]
     )
+
+
+@pytest.fixture
+def hooks(console):
+    """acme's webhook destination ``hooks``."""
+    _, _, engine = console
+    Endpoints(engine, SecretBox(Fernet.generate_key()), actor="test").add(
+        "acme", "hooks", "webhook", "https://hooks.example.com/in", secret="s3cret"
+    )
+    return Endpoints(engine, SecretBox(Fernet.generate_key()), actor="test")
+
+
+def paused(endpoints):
+    (view,) = endpoints.list("acme")
+    return view.paused_at is not None
+
+
+def actions_of(engine, action):
+    with engine.connect() as connection:
+        return connection.execute(select(AuditLog.actor, AuditLog.tenant_id).where(AuditLog.action == action)).all()
+
+
+def test_an_operator_pauses_and_resumes_a_destination_and_the_audit_log_names_its_key(console, hooks):
+    settings, keys, engine = console
+
+    async def go():
+        async with running_console(settings) as base, browser(base) as client:
+            await sign_in(client, keys["operator"].secret)
+            async with client.get("/console/destinations") as page:
+                listed = await page.text()
+            fields = {"csrf": csrf_of(listed), "tenant_id": "acme", "name": "hooks"}
+            async with client.post("/console/destinations/pause", data=fields) as after_pause:
+                shown = await after_pause.text()
+            was_paused = paused(hooks)
+            async with client.post("/console/destinations/resume", data=fields) as after_resume:
+                return listed, shown, was_paused, await after_resume.text()
+
+    listed, shown, was_paused, resumed = run(go())
+    assert "<td>acme</td><td>hooks</td><td>webhook</td><td><span class=ok>active" in listed
+    assert 'action="/console/destinations/pause"' in listed and "hooks.example.com" not in listed
+    assert was_paused and "Paused acme → hooks" in shown and "paused since" in shown
+    assert not paused(hooks) and "Resumed acme → hooks" in resumed
+    actor = f"key:{keys['operator'].id}"
+    assert actions_of(engine, "endpoint.pause") == [(actor, "acme")]
+    assert actions_of(engine, "endpoint.resume") == [(actor, "acme")]
+
+
+@pytest.mark.parametrize(("who", "status"), [("viewer", 403), ("beta", 404)], ids=["without config:write", "beta's"])
+def test_a_key_without_the_scope_or_of_another_tenant_cannot_pause_and_nothing_changes(console, hooks, who, status):
+    settings, keys, engine = console
+
+    async def go():
+        async with running_console(settings) as base, browser(base) as client:
+            await sign_in(client, keys[who].secret)
+            async with client.get("/console/destinations") as page:
+                listed = await page.text()
+            fields = {"csrf": csrf_of(listed), "tenant_id": "acme", "name": "hooks"}
+            async with client.post("/console/destinations/pause", data=fields, allow_redirects=False) as refused:
+                return listed, refused.status
+
+    listed, refused = run(go())
+    assert refused == status
+    assert "/console/destinations/pause" not in listed
+    assert not paused(hooks) and actions_of(engine, "endpoint.pause") == []
