@@ -42,6 +42,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
             f"That key may not use the console: it needs the scope {READ} (role viewer, operator or admin).",
             403,
         )
+    await asyncio.to_thread(state.sessions.prune)  # sessions never come back to be ended at their next request
     session_id = await asyncio.to_thread(state.sessions.open, operator.key_id)
     response = redirect(request, HOME, "Signed in.")
     set_cookie(response, request, COOKIE, session_id)

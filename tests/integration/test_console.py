@@ -262,6 +262,18 @@ def test_a_session_ends_when_idle_too_long_or_at_its_absolute_end(console):
     assert sessions.find(idle, now=start) is None, "an ended session is gone, not only refused"
 
 
+def test_sessions_past_their_end_are_pruned_and_live_ones_kept(console):
+    _, keys, engine = console
+    sessions = ConsoleSessions(engine, idle=timedelta(minutes=30), lifetime=timedelta(hours=12))
+    start = datetime.now(UTC)
+    sessions.open(keys["viewer"].id, now=start - timedelta(hours=1))  # idle for an hour by ``start``
+    live = sessions.open(keys["viewer"].id, now=start)
+    assert sessions.prune(now=start) == 1
+    assert sessions.find(live, now=start) is not None
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(ConsoleSession)).scalar_one() == 1
+
+
 def test_a_key_losing_the_read_scope_is_out_at_its_next_request(console):
     settings, keys, engine = console
 
