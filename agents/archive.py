@@ -5,6 +5,7 @@ and ``crmbus.dlq`` and writes one transaction per batch
 (``infra.db.delivery_log``). PostgreSQL being away only holds this agent back: it retries the
 batch with backoff and acknowledges it once written, while routing and delivery go on. A DLQ
 row keeps the record's key, bytes and headers, so the archive alone can explain and replay it.
+The DLQ depth gauge is refreshed from PostgreSQL after each batch with letters and on a timer.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from infra.db.delivery_log import DeliveryLog
 from infra.db.errors import error_name
 from schemas.codec import AvroCodec
 from streams import dead_letter as dlq
-from streams.errors import PoisonMessageError, StoreRefusedError
+from streams.errors import PoisonMessageError, ServiceUnreachableError, StoreError, StoreRefusedError
 from streams.event_status import DECISIONS
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class Archive:
             try:
                 await asyncio.to_thread(self._log.record, attempts, letters, decisions)
                 if letters:
-                    DLQ_DEPTH.set(await asyncio.to_thread(self._log.open_dead_letters))
+                    await refresh_depth(self._log)
                 return
             except StoreRefusedError as exc:
                 # Rows PostgreSQL can never take: retrying would stall this agent and, through Faust's
@@ -74,6 +75,16 @@ class Archive:
                 log.warning("archive batch not written, retrying in %.1f s: %s", backoff, error_name(exc))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX_S)
+
+
+async def refresh_depth(log_: DeliveryLog) -> None:
+    """Set the DLQ depth gauge from PostgreSQL: after a batch with letters, and on the archive
+    role's timer, since replays and discards (by the CLI, the admin API) lower it elsewhere.
+    PostgreSQL being away leaves the gauge as it was."""
+    try:
+        DLQ_DEPTH.set(await asyncio.to_thread(log_.open_dead_letters))
+    except (ServiceUnreachableError, StoreError) as exc:
+        log.warning("DLQ depth not refreshed: %s", error_name(exc))
 
 
 def attempt_row(outcome: dict[str, Any]) -> dict[str, Any]:
@@ -112,10 +123,12 @@ def dead_letter_row(record: Consumed, now: Callable[[], datetime] = lambda: date
     failed_at = _time(dlq.header(headers, dlq.FAILED_AT)) or now()
     status = dlq.header(headers, dlq.STATUS_CODE)
     attempts = dlq.header(headers, dlq.ATTEMPTS)
+    event_id = _uuid(dlq.header(headers, dlq.EVENT_ID))
     return {
-        "tenant_id": record.key.decode("utf-8", "replace") if record.key else None,
+        "tenant_id": dlq.header(headers, dlq.TENANT) or _tenant_of(record.key),
         "destination": dlq.header(headers, dlq.DESTINATION),
-        "delivery_id": None,
+        "delivery_id": dlq.header(headers, dlq.DELIVERY_ID),
+        "event_id": event_id,
         "original_topic": dlq.header(headers, dlq.ORIGINAL_TOPIC) or record.origin.topic,
         "original_partition": int(dlq.header(headers, dlq.ORIGINAL_PARTITION) or record.origin.partition),
         "original_offset": int(dlq.header(headers, dlq.ORIGINAL_OFFSET) or record.origin.offset),
@@ -129,6 +142,18 @@ def dead_letter_row(record: Consumed, now: Callable[[], datetime] = lambda: date
         "value": record.value,
         "headers": {name: value.decode("utf-8", "replace") for name, value in headers},
     }
+
+
+def _tenant_of(key: bytes | None) -> str | None:
+    """The tenant of a record keyed by tenant, or by ``tenant:entity``."""
+    return key.decode("utf-8", "replace").partition(":")[0] if key else None
+
+
+def _uuid(text: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text) if text else None
+    except ValueError:
+        return None
 
 
 def _time(text: str | None) -> datetime | None:

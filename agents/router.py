@@ -41,7 +41,7 @@ from streams.errors import PoisonMessageError, SchemaMismatchError
 from streams.event_catalogue import EventCatalogue
 from streams.event_status import Decision, decision_record
 from streams.partitioning import keyed_entity
-from streams.routes import PlannedDelivery, fan_out
+from streams.routes import PlannedDelivery, delivery_id, fan_out
 
 
 def _utcnow() -> datetime:
@@ -172,7 +172,7 @@ class Router:
             # No route can match it: say so, do not drop it unseen.
             outcomes["dead_lettered"] += 1
             unknown = SchemaMismatchError("event type unknown to crmbus")
-            return [self._dead_letter(record, unknown, "router.type", outcomes=outcomes)]
+            return [self._dead_letter(record, unknown, "router.type", outcomes=outcomes, envelope=envelope)]
         replay = header(record.headers, REPLAY) is not None
         entity = keyed_entity(envelope.tenant_id, envelope.ordering_key, record.key)
         key = dedupe_key(envelope.tenant_id, envelope.dedupe_key, entity)
@@ -203,13 +203,14 @@ class Router:
                     route_id=failure.route.id,
                     destination=failure.route.destination,
                     outcomes=outcomes,
+                    envelope=envelope,
                 )
             )
         if only_route is None:  # the public copy; a replay of one route does not repeat it
             try:
                 public = self._public.encode(envelope, event_type, record.value or b"")
             except SchemaMismatchError as error:
-                outputs.append(self._dead_letter(record, error, "router.public", outcomes=outcomes))
+                outputs.append(self._dead_letter(record, error, "router.public", outcomes=outcomes, envelope=envelope))
             else:
                 if public is not None:
                     outputs.append(Output(public.topic, by_tenant, public.value))
@@ -239,16 +240,22 @@ class Router:
         route_id: str | None = None,
         destination: str | None = None,
         outcomes: Counter[str] | None = None,
+        envelope: Envelope | None = None,
     ) -> Output:
-        """A DLQ record of ``record``; counted in ``outcomes`` when given, else in the metrics now."""
+        """A DLQ record of ``record``; counted in ``outcomes`` when given, else in the metrics now.
+        With its decoded ``envelope`` the record's headers also name its tenant, event and (for a
+        route's failure) the delivery's deterministic id."""
         if outcomes is not None:
             outcomes[f"dlq:{stage}:{type(error).__name__}"] += 1
         else:
             DEAD_LETTERS.labels(stage=stage, error_class=type(error).__name__).inc()
             ROUTER_OUTPUTS.labels(kind="dlq").inc()
         headers = dead_letter_headers(
-            record.origin, error, self._clock(), stage=stage, route_id=route_id, destination=destination
-        )
+            record.origin, error, self._clock(), stage=stage, route_id=route_id, destination=destination,
+            tenant_id=envelope.tenant_id if envelope is not None else None,
+            event_id=envelope.event_id if envelope is not None else None,
+            delivery_id=delivery_id(envelope.event_id, route_id) if envelope is not None and route_id else None,
+        )  # fmt: skip
         return dead_letter(self._topics.dlq, record, headers)
 
     async def _dead_letter_refused(

@@ -45,6 +45,9 @@ class SinkOutputs:
             attempts=delivery["attempt"] if delivery else None,
             status_code=status,
             first_failure_at=delivery["first_failure_at"] if delivery else None,
+            tenant_id=delivery["tenant_id"] if delivery else None,
+            event_id=delivery["event_id"] if delivery else None,
+            delivery_id=delivery["delivery_id"] if delivery else None,
         )  # fmt: skip
         return dead_letter(self._topics.dlq, record, headers)
 

@@ -4,6 +4,8 @@
 - ``keep_routes_fresh``: routes and destinations reloaded from PostgreSQL when they change;
 - ``sweep_dedupe``, ``sweep_finished``: idempotency keys and finished delivery ids past their
   TTL dropped from memory;
+- ``refresh_dlq_depth``: the DLQ depth gauge read again from PostgreSQL, which replays and
+  discards change from outside the workers (every ``_DLQ_DEPTH_S``);
 - ``unblock_stalls``: partitions whose fetched records Faust dropped, read again
   (``agents.runtime.stall_guard``; every ``worker_stall_check_s``).
 """
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import faust
 
+from agents.archive import refresh_depth
 from agents.fatal import or_exit
 from agents.runtime.consumer import StrictConsumer
 from agents.runtime.offsets import committed_offsets, read_again
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from agents.app import Wiring
 
 _DEDUPE_SWEEP_S = 600.0
+_DLQ_DEPTH_S = 15.0
 
 
 def add_timers(app: faust.App, wiring: Wiring) -> None:
@@ -51,6 +55,9 @@ def add_timers(app: faust.App, wiring: Wiring) -> None:
     async def sweep_finished() -> None:
         wiring.finished.sweep()
 
+    async def refresh_dlq_depth() -> None:
+        await refresh_depth(wiring.resources.delivery_log)
+
     app.task(keep_routes_fresh)
     app.timer(settings.worker_stall_check_s)(_stall_guard(app, wiring))
     if "scheduler" in roles:
@@ -60,6 +67,8 @@ def add_timers(app: faust.App, wiring: Wiring) -> None:
         app.timer(_DEDUPE_SWEEP_S)(sweep_dedupe)
     if "sinks" in roles:
         app.timer(_DEDUPE_SWEEP_S)(sweep_finished)
+    if "archive" in roles:
+        app.timer(_DLQ_DEPTH_S)(refresh_dlq_depth)
 
 
 def _stall_guard(app: faust.App, wiring: Wiring) -> Callable[[], Awaitable[None]]:

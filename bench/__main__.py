@@ -22,6 +22,7 @@ SCENARIOS = {
     "signatures": "bench.signatures",
     "soak": "bench.soak",
     "chaos": "bench.chaos",
+    "replay": "bench.replay",
 }
 
 

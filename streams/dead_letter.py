@@ -24,6 +24,10 @@ DESTINATION = "crmbus-destination"
 ATTEMPTS = "crmbus-attempts"
 STATUS_CODE = "crmbus-status-code"
 FIRST_FAILURE_AT = "crmbus-first-failure-at"
+DELIVERY_ID = "crmbus-delivery-id"
+EVENT_ID = "crmbus-event-id"
+TENANT = "crmbus-tenant"
+"""The tenant's id alone, also when the record is keyed ``tenant:entity``."""
 REPLAY = "crmbus-replay"
 """Set by a replay: the router then skips its dedupe check (the sinks' delivery ids still hold)."""
 
@@ -50,9 +54,15 @@ def dead_letter_headers(
     attempts: int | None = None,
     status_code: int | None = None,
     first_failure_at: datetime | None = None,
+    tenant_id: str | None = None,
+    event_id: object | None = None,
+    delivery_id: str | None = None,
 ) -> list[tuple[str, bytes]]:
     """The headers of the DLQ copy of the record at ``origin`` that failed with ``error``
-    (``failed_at`` is the last failure; ``first_failure_at`` the first, for deliveries)."""
+    (``failed_at`` is the last failure; ``first_failure_at`` the first, for deliveries).
+
+    The tenant, event and delivery ids are given when the failing stage knew them: the archive
+    files the letter under them, and an operator can find it by event or delivery."""
     headers = [
         (ORIGINAL_TOPIC, origin.topic.encode()),
         (ORIGINAL_PARTITION, str(origin.partition).encode()),
@@ -72,6 +82,9 @@ def dead_letter_headers(
         headers.append((STATUS_CODE, str(status_code).encode()))
     if first_failure_at is not None:
         headers.append((FIRST_FAILURE_AT, _iso(first_failure_at)))
+    for name, value in ((TENANT, tenant_id), (EVENT_ID, event_id), (DELIVERY_ID, delivery_id)):
+        if value is not None:
+            headers.append((name, str(value).encode()))
     return headers
 
 

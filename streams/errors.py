@@ -18,6 +18,8 @@ exceptions are translated at the edge that meets them (connectors/, infra/).
     ├── TopicConflictError              the catalogue asks for a change Kafka cannot make safely
     ├── InvalidEventError               an inbound event or webhook is malformed (names the field); HTTP 422
     ├── SignatureError                  a webhook's signature is missing, wrong, expired or replayed; HTTP 401
+    ├── NotFoundError                   no such resource, or another tenant's; HTTP 404
+    ├── NothingToReplayError            none of the deliveries asked for is dead-lettered; HTTP 409
     ├── PoisonMessageError              a record that can never be processed; to the DLQ, not a retry
     │   ├── DecodeError                 not our wire format, unknown schema id, bad Avro
     │   ├── SchemaMismatchError         decodes, but not into the expected record
@@ -124,6 +126,19 @@ class SignatureError(CrmbusError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class NotFoundError(CrmbusError):
+    """No such resource for this tenant: it does not exist, or it is another tenant's (which is
+    not told apart). ``kind`` names what was looked for, e.g. ``dead_letter``."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class NothingToReplayError(CrmbusError):
+    """A retry of deliveries none of which is dead-lettered and open: nothing would be sent."""
 
 
 class PoisonMessageError(CrmbusError):

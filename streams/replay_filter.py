@@ -1,30 +1,39 @@
-"""Which DLQ records an operator's ``crmbus dlq replay`` selects.
+"""Which dead letters an operator's replay, list or discard selects.
 
-A DLQ record explains itself in headers (``streams.dead_letter``) and keeps its original key,
-the tenant id, so a filter needs nothing but the record: no archive lookup, no decoding of the
-value (which may be the very bytes that could not be decoded).
+The selection is applied by the archive (``infra.db.dead_letters``) to its ``dead_letter`` rows,
+which keep each letter's key, bytes and headers; it is stored with each replay (``to_json``),
+so a resumed replay selects what the interrupted one did.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from streams.dead_letter import DESTINATION, ERROR_CLASS, FAILED_AT, header
 
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
+_T = TypeVar("_T")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+STATUSES = ("open", "replayed", "discarded")
+"""A dead letter's status: waiting, sent back by a replay, or discarded by an operator."""
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayFilter:
     """Every field left ``None`` matches anything; the others must all match.
 
-    ``tenant``, ``destination`` and ``error_class`` (e.g. ``MappingError``) compare exactly.
-    The failure time must fall in [``since``, ``until``): since included, until excluded, so
-    consecutive windows never replay a record twice. Both must carry a time zone.
+    ``tenant``, ``destination``, ``error_class`` (e.g. ``MappingError``) and ``status`` (one of
+    ``STATUSES``) compare exactly. The last failure time must fall in [``since``, ``until``):
+    since included, until excluded, so consecutive windows never select a letter twice. Both
+    must carry a time zone. ``ids`` (dead-letter ids) and ``delivery_ids`` narrow the selection
+    to those letters; an empty set selects nothing. A replay only ever sends open letters,
+    whatever ``status`` says. ``through_id`` selects letters up to that id only: a replay fixes it
+    when it starts, so letters dead-lettered while it runs (its own failures again among them)
+    wait for the next one.
     """
 
     tenant: str | None = None
@@ -32,11 +41,17 @@ class ReplayFilter:
     error_class: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    status: str | None = None
+    ids: frozenset[int] | None = None
+    delivery_ids: frozenset[str] | None = None
+    through_id: int | None = None
 
     def __post_init__(self) -> None:
         for name, value in (("since", self.since), ("until", self.until)):
             if value is not None and value.tzinfo is None:
                 raise ValueError(f"{name} needs a time zone")
+        if self.status is not None and self.status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}")
 
     def matches(self, key: bytes | None, headers: Sequence[tuple[str, bytes]], timestamp: datetime) -> bool:
         """Whether the DLQ record with this key, these headers and this (time-zone aware) Kafka
@@ -55,6 +70,53 @@ class ReplayFilter:
             return True
         failed_at = _failed_at(headers) or timestamp
         return (self.since is None or failed_at >= self.since) and (self.until is None or failed_at < self.until)
+
+    def to_json(self) -> dict[str, Any]:
+        """The selection as a JSON object, only the fields set (``from_json`` reads it back)."""
+        found: dict[str, Any] = {}
+        for name in ("tenant", "destination", "error_class", "status", "through_id"):
+            if getattr(self, name) is not None:
+                found[name] = getattr(self, name)
+        for name in ("since", "until"):
+            moment = getattr(self, name)
+            if moment is not None:
+                found[name] = moment.isoformat()
+        if self.ids is not None:
+            found["ids"] = sorted(self.ids)
+        if self.delivery_ids is not None:
+            found["delivery_ids"] = sorted(self.delivery_ids)
+        return found
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReplayFilter:
+        """The selection ``to_json`` wrote. Raises ``ValueError`` at anything else."""
+        unknown = set(data) - {"tenant", "destination", "error_class", "status", "since", "until", "ids",
+                               "delivery_ids", "through_id"}  # fmt: skip
+        if unknown:
+            raise ValueError(f"unknown selection fields: {', '.join(sorted(unknown))}")
+        return cls(
+            tenant=data.get("tenant"),
+            destination=data.get("destination"),
+            error_class=data.get("error_class"),
+            since=_moment(data.get("since")),
+            until=_moment(data.get("until")),
+            status=data.get("status"),
+            ids=_set(data.get("ids"), int),
+            delivery_ids=_set(data.get("delivery_ids"), str),
+            through_id=data.get("through_id"),
+        )
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
+
+
+def _set(values: Iterable[Any] | None, kind: type[_T]) -> frozenset[_T] | None:
+    if values is None:
+        return None
+    if not all(isinstance(value, kind) for value in values):
+        raise ValueError(f"selection ids must be {kind.__name__}s")
+    return frozenset(values)
 
 
 def parse_since(text: str, now: datetime) -> datetime:

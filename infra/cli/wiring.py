@@ -21,11 +21,13 @@ from connectors.kafka.lag import ConsumerLag
 from connectors.kafka.producer import AsyncProducer, producer_config
 from connectors.kafka.schema_registry import schema_ids
 from connectors.kafka.security import librdkafka_client
+from infra.control.replay import PAGE, Replayer
 from infra.core.live_catalogue import LiveCatalogue
 from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
 from infra.db.api_keys import ApiKeys
 from infra.db.console_sessions import ConsoleSessions
+from infra.db.dead_letters import DeadLetters
 from infra.db.delivery_log import DeliveryLog
 from infra.db.delivery_stats import DeliveryStats
 from infra.db.endpoints import Endpoints
@@ -95,6 +97,10 @@ class Repositories:
     def delivery_log(self) -> DeliveryLog:
         return DeliveryLog(self.engine)
 
+    @cached_property
+    def dead_letters(self) -> DeadLetters:
+        return DeadLetters(self.engine, self.actor)
+
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
         upgrade(self.engine)
@@ -105,6 +111,16 @@ def repositories(settings: Settings, actor: str = "cli") -> Iterator[Repositorie
     """The repositories of one command: their engine's connections are closed when the block ends."""
     with scoped_engine(database_url(settings)) as engine:
         yield Repositories(engine, settings, actor)
+
+
+@asynccontextmanager
+async def replayer(settings: Settings, actor: str = "cli", *, page: int = PAGE) -> AsyncIterator[Replayer]:
+    """The DLQ replay engine of one command, on the running loop: an acks=all producer and the
+    archive; the producer flushes and closes at the end, then the engine's connections."""
+    config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
+    with scoped_engine(database_url(settings)) as engine:
+        async with AsyncProducer(config) as producer:
+            yield Replayer(DeadLetters(engine, actor), producer, actor, page=page)
 
 
 def ingress_app(settings: Settings) -> web.Application:

@@ -3,7 +3,8 @@ every attempt (``webhook_deliveries``) and the DLQ archive (``dead_letter``), wr
 by the archive agent.
 
 Writes are idempotent — a decision is unique by event id (the latest wins: a replayed event is
-decided again), an attempt by (delivery id, attempt), a DLQ record by its original topic,
+decided again), an attempt by (delivery id, attempt, time: a replayed delivery counts its
+attempts from 1 again, at other times), a DLQ record by its original topic,
 partition and offset — so a batch archived twice (a crash between the insert and the offset
 commit) leaves one row each.
 """
@@ -16,14 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, tuple_, update
+from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from infra.db.errors import translated
 from infra.db.models import DeadLetter, EventStatus, WebhookDelivery
 from streams.event_status import RoutingDecision
 
-_ATTEMPTS = insert(WebhookDelivery).on_conflict_do_nothing(index_elements=["delivery_id", "attempt"])
+_ATTEMPTS = insert(WebhookDelivery).on_conflict_do_nothing(index_elements=["delivery_id", "attempt", "created_at"])
 _DECISIONS = insert(EventStatus)
 _DECISIONS = _DECISIONS.on_conflict_do_update(
     index_elements=["event_id"],
@@ -112,15 +113,3 @@ class DeliveryLog:
         """DLQ records archived and neither replayed nor discarded: the DLQ's depth."""
         with self.engine.connect() as connection:
             return int(connection.execute(select(func.count()).where(DeadLetter.status == "open")).scalar_one())
-
-    @translated("marking DLQ records replayed")
-    def mark_replayed(self, origins: Sequence[tuple[str, int, int]]) -> int:
-        """Mark archived DLQ records (by original topic, partition, offset) replayed; how many."""
-        if not origins:
-            return 0
-        where = tuple_(DeadLetter.original_topic, DeadLetter.original_partition, DeadLetter.original_offset).in_(
-            list(origins)
-        )
-        with self.engine.begin() as connection:
-            done = connection.execute(update(DeadLetter).where(where).values(status="replayed", replayed_at=func.now()))
-            return int(done.rowcount)

@@ -145,7 +145,8 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_endpoint_status", "endpoint_id", "status"),
         Index("ix_webhook_deliveries_status_created", "status", "created_at"),
         Index("ix_webhook_deliveries_tenant_created", "tenant_id", "created_at"),
-        UniqueConstraint("delivery_id", "attempt"),
+        # A replayed delivery's attempts count from 1 again: its outcomes differ in time.
+        UniqueConstraint("delivery_id", "attempt", "created_at"),
     )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     delivery_id: Mapped[str] = mapped_column(String(128))
@@ -204,11 +205,15 @@ class DeadLetter(Base):
         UniqueConstraint("original_topic", "original_partition", "original_offset"),
         Index("ix_dead_letter_status_created", "status", "created_at"),
         Index("ix_dead_letter_tenant_destination", "tenant_id", "destination"),
+        Index("ix_dead_letter_status_id", "status", "id"),
+        Index("ix_dead_letter_delivery_id", "delivery_id"),
+        Index("ix_dead_letter_event_id", "event_id"),
     )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str | None] = mapped_column(String(64))
     destination: Mapped[str | None] = mapped_column(String(32))
     delivery_id: Mapped[str | None] = mapped_column(String(128))
+    event_id: Mapped[uuid.UUID | None]
     original_topic: Mapped[str] = mapped_column(String(249))
     original_partition: Mapped[int] = mapped_column(Integer)
     original_offset: Mapped[int] = mapped_column(BigInteger)
@@ -223,7 +228,32 @@ class DeadLetter(Base):
     headers: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     status: Mapped[str] = mapped_column(String(16), server_default="open")  # open | replayed | discarded
     replayed_at: Mapped[datetime | None]
+    replay_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("replays.id", ondelete="SET NULL"))
+    discard_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+
+
+class Replay(Base):
+    """One DLQ replay an operator started: what it selects, who asked, how far it got.
+
+    ``tenant_id`` None: a platform operator's replay across tenants. ``selected`` counts the open
+    letters it found when it started, ``sent`` those Kafka acknowledged and marked replayed; a run
+    killed between the two is ``running`` still, and resuming it sends its open letters again."""
+
+    __tablename__ = "replays"
+    __table_args__ = (
+        CheckConstraint("state IN ('running', 'done', 'interrupted')", name="state"),
+        Index("ix_replays_tenant_id_created_at", "tenant_id", "created_at"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    selection: Mapped[dict[str, Any]]
+    requested_by: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16), server_default="running")
+    selected: Mapped[int] = mapped_column(Integer, server_default="0")
+    sent: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None]
 
 
 class AuditLog(Base):

@@ -9,6 +9,7 @@ import os
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 
 import pytest
@@ -162,6 +163,12 @@ def test_every_attempt_and_every_dlq_record_is_archived_in_postgresql(wired, san
     (letter,) = letters
     assert (letter.destination, letter.status_code, letter.error_class) == ("financeiro", 400, "PermanentDeliveryError")
     assert letter.value and letter.key == wired.tenant.encode() and letter.status == "open"
+    (financeiro,) = [a for a in attempts if a.destination == "financeiro"]
+    assert (letter.tenant_id, letter.event_id, letter.delivery_id) == (
+        wired.tenant,
+        client.event_id,
+        financeiro.delivery_id,
+    )
 
 
 def _archived(bus: Bus) -> tuple[list[WebhookDelivery], list[DeadLetter]]:
@@ -227,27 +234,39 @@ def test_unsafe_destinations_are_refused_and_dead_lettered_without_a_request(wir
 def test_after_a_destination_recovers_dlq_replay_delivers_each_record_once_and_a_second_replay_none(wired, sandbox):
     sandbox.fail("financeiro", status=400)
     clients = [event(wired.tenant, "client.registered", example("client.registered")) for _ in range(3)]
-    dlq = dlq_reader(wired)
     running = workers(wired).start()
     try:
         wired.lane.send(clients)
-        dlq.poll_until(lambda _: len(sink_letters(dlq)) == 3, 60, "three financeiro deliveries in the DLQ")
+        # A replay reads the archive: wait until the archive agent has stored the three letters.
+        until(lambda: len(_archived(wired)[1]) == 3, 60, "three financeiro letters in the archive")
         sandbox.heal("financeiro")
-        dry = replay(wired, "--destination", "financeiro", "--dry-run")
-        assert "would replay 3" in dry
-        assert "replayed 3" in replay(wired, "--destination", "financeiro", "--tenant", wired.tenant)
+        assert "would replay 3" in replay(wired, "--destination", "financeiro", "--dry-run")
+        assert "replayed 3 of 3" in replay(wired, "--destination", "financeiro", "--tenant", wired.tenant)
         until(lambda: len(sandbox.applied("financeiro")) == 3, 60, "the replayed deliveries")
+        # The workers' gauge follows the archive, which the replay emptied (every 15 s).
+        until(lambda: dlq_depth(wired) == 0.0, 45, "crmbus_dlq_open_records to drop to 0")
         calls = len(sandbox.requests("financeiro"))
-        assert "replayed 3" in replay(wired, "--destination", "financeiro", "--since", "1h")
+        assert "would replay 0" in replay(wired, "--destination", "financeiro", "--dry-run")
+        assert "replayed 0 of 0" in replay(wired, "--destination", "financeiro", "--since", "1h")
         marker = event(wired.tenant, "client.registered", example("client.registered"))
-        wired.lane.send([marker])  # once the marker's invoice arrives, the second replay has been handled
+        wired.lane.send([marker])
         until(lambda: len(sandbox.applied("financeiro")) == 4, 60, "a later client")
+        log = DeliveryLog(wired.engine)
+        until(
+            lambda: any(a.status == "delivered" for a in log.history(clients[0].event_id, wired.tenant).attempts
+                        if a.destination == "financeiro"),
+            30, "the replayed success in the delivery log",
+        )  # fmt: skip
     finally:
         running.stop()
-        dlq.close()
     assert len(sandbox.requests("financeiro")) == calls + 1  # the second replay called nobody
     assert len(set(keys(sandbox.applied("financeiro")))) == 4
-    until(lambda: [d.status for d in _archived(wired)[1]] == ["replayed"] * 3, 30, "the archive to say replayed")
+    assert [d.status for d in _archived(wired)[1]] == ["replayed"] * 3
+    story = [(a.status, a.attempt) for a in log.history(clients[0].event_id, wired.tenant).attempts
+             if a.destination == "financeiro"]  # fmt: skip
+    assert story == [("dead_lettered", 1), ("delivered", 1)]  # the event's page shows it delivered after all
+    history = log.history(clients[0].event_id, wired.tenant)
+    assert event_status(history.decision, [(a.delivery_id, a.status) for a in history.attempts]) == "delivered"
 
 
 def test_while_z_apis_circuit_is_open_whatsapp_goes_through_the_waha_fallback(wired, sandbox):
@@ -310,6 +329,15 @@ def replay(bus: Bus, *args: str) -> str:
     done = subprocess.run([CRMBUS, "dlq", "replay", *args], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def dlq_depth(bus: Bus) -> float | None:
+    """``crmbus_dlq_open_records`` as the worker's /metrics says it now."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{bus.port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("crmbus_dlq_open_records "):
+                return float(line.split()[1])
+    return None
 
 
 def _outcome(bus: Bus) -> Callable[[str, bytes], dict]:

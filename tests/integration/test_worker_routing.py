@@ -22,12 +22,15 @@ from schemas.avro_schemas import CatalogueSchemaIds
 from schemas.codec import AvroCodec
 from schemas.public_topics import published_schema
 from streams.dead_letter import (
+    DELIVERY_ID,
     ERROR_CLASS,
+    EVENT_ID,
     ORIGINAL_OFFSET,
     ORIGINAL_PARTITION,
     ORIGINAL_TOPIC,
     ROUTE_ID,
     STAGE,
+    TENANT,
 )
 from streams.deadlines import wait_until
 from streams.routes import delivery_id
@@ -227,6 +230,9 @@ def test_poison_records_go_to_the_dlq_with_headers_saying_why_and_later_records_
     assert mapping_letter.headers[ERROR_CLASS] == "MappingError"
     assert mapping_letter.headers[STAGE] == "router.mapping"
     assert ROUTE_ID in mapping_letter.headers
+    assert (mapping_letter.headers[TENANT], mapping_letter.headers[EVENT_ID]) == (bus.tenant, str(unmappable.event_id))
+    assert mapping_letter.headers[DELIVERY_ID] == delivery_id(unmappable.event_id, mapping_letter.headers[ROUTE_ID])
+    assert TENANT not in letters[0].headers  # not decoded: the archive takes the tenant from the key
     assert "maria" not in json.dumps(mapping_letter.headers).lower()  # no personal data in headers
     # the unmappable lead's other routes still delivered
     assert set(by_destination(seen, unmappable.event_id)) == {"crm", "zapi"}

@@ -6,14 +6,15 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import REGISTRY
 
 from agents import archive
 from agents.archive import Archive
 from agents.records import Consumed
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
-from streams.dead_letter import Origin
-from streams.errors import ServiceUnreachableError, StoreRefusedError
+from streams.dead_letter import Origin, dead_letter_headers
+from streams.errors import DecodeError, PermanentDeliveryError, ServiceUnreachableError, StoreRefusedError
 from streams.event_status import decision_record
 from streams.sink_decisions import outcome_record
 
@@ -83,3 +84,39 @@ def test_the_routers_decisions_go_to_event_status_and_attempts_to_the_delivery_l
         {"event_id": event_id, "tenant_id": "acme", "event_type": "lead.created", "decision": "routed",
          "planned": 2, "failed_routes": 1, "decided_at": AT}
     ]  # fmt: skip
+
+
+def test_a_dlq_row_is_filed_under_the_tenant_event_and_delivery_its_headers_name():
+    event_id = uuid.uuid4()
+    headers = dead_letter_headers(
+        Origin("crmbus.deliver.crm", 2, 7), PermanentDeliveryError("refused", status=400), AT, stage="sink.permanent",
+        tenant_id="acme", event_id=event_id, delivery_id="d-1",
+    )  # fmt: skip
+    row = archive.dead_letter_row(Consumed(Origin(DLQ, 0, 5), b"acme:lead-9", b"bytes", headers))
+    assert (row["tenant_id"], row["event_id"], row["delivery_id"]) == ("acme", event_id, "d-1")
+    assert (row["original_topic"], row["original_partition"], row["original_offset"]) == ("crmbus.deliver.crm", 2, 7)
+
+
+def test_a_dlq_row_without_a_tenant_header_takes_the_tenant_from_a_tenant_entity_key():
+    headers = dead_letter_headers(Origin("crmbus.lane.p1", 0, 3), DecodeError("not Avro"), AT, stage="router.decode")
+    row = archive.dead_letter_row(Consumed(Origin(DLQ, 0, 5), b"acme:lead-9", b"?", headers))
+    assert (row["tenant_id"], row["event_id"], row["delivery_id"]) == ("acme", None, None)
+
+
+def test_the_dlq_depth_gauge_follows_postgresql_and_keeps_its_value_while_postgresql_is_away():
+    class Depth:
+        def __init__(self, *answers):
+            self.answers = list(answers)
+
+        def open_dead_letters(self):
+            answer = self.answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    depth = Depth(7, 0, 3, ServiceUnreachableError("PostgreSQL unreachable"))
+    seen = []
+    for _ in range(4):
+        asyncio.run(archive.refresh_depth(depth))
+        seen.append(REGISTRY.get_sample_value("crmbus_dlq_open_records"))
+    assert seen == [7, 0, 3, 3]  # down after a replay elsewhere; unchanged while PostgreSQL is away

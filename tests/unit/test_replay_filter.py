@@ -1,71 +1,40 @@
-"""Which DLQ records a replay selects, and how an operator writes the time bounds."""
+"""How a selection of dead letters is kept with its replay, and how an operator writes the time bounds."""
 
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from streams.dead_letter import Origin, dead_letter_headers
-from streams.errors import MappingError, TransientDeliveryError
 from streams.replay_filter import ReplayFilter, parse_since
 
 NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
 FAILED = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
-WRITTEN = datetime(2026, 3, 6, 11, 0, tzinfo=UTC)  # the DLQ record's own Kafka timestamp
-
-HEADERS = dead_letter_headers(
-    Origin("crmbus.deliver.crm", 2, 41),
-    TransientDeliveryError("503 from crm", status=503),
-    FAILED,
-    stage="sink",
-    destination="crm",
-    attempts=8,
-)
 
 
-def selects(replay_filter, key=b"acme", headers=HEADERS, timestamp=WRITTEN):
-    return replay_filter.matches(key, headers, timestamp)
+def test_a_selection_goes_to_json_and_back_unchanged():
+    selection = ReplayFilter(
+        tenant="acme", destination="crm", error_class="TransientDeliveryError", since=FAILED, until=NOW,
+        status="open", ids=frozenset({3, 1}), delivery_ids=frozenset({"d-2"}), through_id=7,
+    )  # fmt: skip
+    stored = selection.to_json()
+    assert stored["ids"] == [1, 3] and stored["since"] == "2026-03-06T10:00:00+00:00"
+    assert ReplayFilter.from_json(stored) == selection
 
 
-def test_an_empty_filter_selects_every_record():
-    assert selects(ReplayFilter())
-    assert selects(ReplayFilter(), key=None, headers=[])
+def test_an_empty_selection_is_an_empty_object():
+    assert ReplayFilter().to_json() == {}
+    assert ReplayFilter.from_json({}) == ReplayFilter()
 
 
-def test_the_tenant_is_the_record_key():
-    assert selects(ReplayFilter(tenant="acme"))
-    assert not selects(ReplayFilter(tenant="beta"))
-    assert not selects(ReplayFilter(tenant="acme"), key=None)
+def test_a_stored_selection_with_unknown_fields_or_bad_ids_is_refused():
+    with pytest.raises(ValueError, match="unknown selection fields: partition"):
+        ReplayFilter.from_json({"partition": 1})
+    with pytest.raises(ValueError, match="ints"):
+        ReplayFilter.from_json({"ids": ["1"]})
 
 
-def test_destination_and_error_class_are_read_from_the_dlq_headers():
-    assert selects(ReplayFilter(destination="crm", error_class="TransientDeliveryError"))
-    assert not selects(ReplayFilter(destination="zapi"))
-    assert not selects(ReplayFilter(error_class="MappingError"))
-
-
-def test_a_record_without_the_header_a_filter_asks_about_is_not_selected():
-    router_letter = dead_letter_headers(Origin("crmbus.events", 0, 7), MappingError("x"), FAILED, stage="router")
-    assert not selects(ReplayFilter(destination="crm"), headers=router_letter)
-
-
-def test_every_given_field_must_match():
-    assert not selects(ReplayFilter(tenant="acme", destination="crm", error_class="MappingError"))
-
-
-def test_the_time_window_includes_since_and_excludes_until():
-    assert selects(ReplayFilter(since=FAILED))
-    assert not selects(ReplayFilter(until=FAILED))
-    assert selects(ReplayFilter(since=FAILED - timedelta(hours=1), until=FAILED + timedelta(seconds=1)))
-
-
-def test_the_time_is_the_failed_at_header_not_the_record_timestamp():
-    assert not selects(ReplayFilter(since=WRITTEN))
-
-
-def test_without_a_usable_failed_at_header_the_record_timestamp_is_the_time():
-    assert selects(ReplayFilter(since=WRITTEN), headers=[])
-    assert selects(ReplayFilter(since=WRITTEN), headers=[("crmbus-failed-at", b"yesterday")])
-    assert selects(ReplayFilter(since=WRITTEN), headers=[("crmbus-failed-at", b"2026-03-06T10:00:00")])
+def test_a_status_outside_open_replayed_discarded_is_refused():
+    with pytest.raises(ValueError, match="status must be one of open, replayed, discarded"):
+        ReplayFilter(status="lost")
 
 
 def test_time_bounds_without_a_zone_are_refused():

@@ -18,7 +18,7 @@ from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
 from schemas.topic_names import TopicNames
 from streams.circuit import CircuitConfig
-from streams.dead_letter import ATTEMPTS, ERROR_MESSAGE, STAGE, STATUS_CODE, Origin
+from streams.dead_letter import ATTEMPTS, DELIVERY_ID, ERROR_MESSAGE, EVENT_ID, STAGE, STATUS_CODE, TENANT, Origin
 from streams.errors import PermanentDeliveryError, TransientDeliveryError
 
 NOW = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
@@ -171,6 +171,12 @@ def test_a_permanent_failure_is_dead_lettered_with_its_status_and_attempts():
     headers = dict(letter.headers)
     assert (headers[STAGE], headers[STATUS_CODE], headers[ATTEMPTS]) == (b"sink.permanent", b"400", b"1")
     assert (letter.key, letter.value) == (b"acme", record.value)  # the original bytes, untouched
+    sent = DELIVERIES.decode(record.value)
+    assert (headers[TENANT], headers[EVENT_ID], headers[DELIVERY_ID]) == (
+        b"acme",
+        str(sent["event_id"]).encode(),
+        b"d-1",
+    )  # the archive files the letter under them
 
 
 def test_a_bad_retry_config_falls_back_to_the_defaults_instead_of_stopping_the_sink():

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_console_sessions"
-down_revision = "0008_key_scopes"
+down_revision = "0009_replays"
 branch_labels = None
 depends_on = None
 

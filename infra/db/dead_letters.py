@@ -1,0 +1,260 @@
+"""The archived dead letters (``dead_letter``) as operators see and act on them, and the replays
+(``replays``) that send them back.
+
+A caller acts for one tenant (``tenant_id``) or, a platform operator only, for all of them
+(``None``); another tenant's letter is not found, never told apart from one that does not exist.
+Every change is written to the audit log with the repository's ``actor``, in its transaction.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, Select, and_, func, select, true, update
+from sqlalchemy.orm import Session
+
+from infra.db.audit import audit
+from infra.db.errors import translated
+from infra.db.models import DeadLetter, Replay
+from streams.errors import ConfigurationError, NotFoundError
+from streams.replay_filter import ReplayFilter
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterView:
+    """One archived dead letter; ``key`` and ``value`` are the record's bytes, unmasked."""
+
+    id: int
+    tenant_id: str | None
+    destination: str | None
+    delivery_id: str | None
+    event_id: uuid.UUID | None
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    error_class: str
+    error_message: str
+    status_code: int | None
+    attempts: int
+    first_failure_at: datetime | None
+    last_failure_at: datetime | None
+    status: str
+    replay_id: uuid.UUID | None
+    discard_reason: str | None
+    headers: dict[str, str]
+    key: bytes | None
+    value: bytes | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRun:
+    """One replay: what it selects, who asked, how far it got (``state`` running, done or
+    interrupted; ``selected`` the open letters found when it started, ``sent`` those sent back)."""
+
+    id: uuid.UUID
+    tenant_id: str | None
+    selection: ReplayFilter
+    requested_by: str
+    state: str
+    selected: int
+    sent: int
+    created_at: datetime
+    finished_at: datetime | None
+
+
+_VIEW = (
+    DeadLetter.id, DeadLetter.tenant_id, DeadLetter.destination, DeadLetter.delivery_id, DeadLetter.event_id,
+    DeadLetter.original_topic, DeadLetter.original_partition, DeadLetter.original_offset, DeadLetter.error_class,
+    DeadLetter.error_message, DeadLetter.status_code, DeadLetter.attempts, DeadLetter.first_failure_at,
+    DeadLetter.last_failure_at, DeadLetter.status, DeadLetter.replay_id, DeadLetter.discard_reason,
+    DeadLetter.headers, DeadLetter.key, DeadLetter.value, DeadLetter.created_at,
+)  # fmt: skip
+
+
+def _where(tenant_id: str | None, selection: ReplayFilter) -> ColumnElement[bool]:
+    """The rows ``selection`` selects among those of ``tenant_id`` (None: every tenant's)."""
+    found: list[ColumnElement[bool]] = []
+    if tenant_id is not None:
+        found.append(DeadLetter.tenant_id == tenant_id)
+    for column, wanted in (
+        (DeadLetter.tenant_id, selection.tenant),
+        (DeadLetter.destination, selection.destination),
+        (DeadLetter.error_class, selection.error_class),
+        (DeadLetter.status, selection.status),
+    ):
+        if wanted is not None:
+            found.append(column == wanted)
+    if selection.since is not None:
+        found.append(DeadLetter.last_failure_at >= selection.since)
+    if selection.until is not None:
+        found.append(DeadLetter.last_failure_at < selection.until)
+    if selection.ids is not None:
+        found.append(DeadLetter.id.in_(sorted(selection.ids)))
+    if selection.delivery_ids is not None:
+        found.append(DeadLetter.delivery_id.in_(sorted(selection.delivery_ids)))
+    if selection.through_id is not None:
+        found.append(DeadLetter.id <= selection.through_id)
+    return and_(true(), *found)
+
+
+def _page(where: ColumnElement[bool], after_id: int | None, limit: int) -> Select[Any]:
+    if limit < 1:
+        raise ConfigurationError(f"limit must be at least 1, got {limit}")
+    if after_id is not None:
+        where = and_(where, DeadLetter.id > after_id)
+    return select(*_VIEW).where(where).order_by(DeadLetter.id).limit(limit)
+
+
+def _texts(selection: dict[str, Any]) -> dict[str, str]:
+    """A selection as the audit log's details (text values; id lists cut short)."""
+    return {name: str(value)[:200] for name, value in selection.items()}
+
+
+class DeadLetters:
+    def __init__(self, engine: Engine, actor: str = "cli") -> None:
+        self.engine, self.actor = engine, actor
+
+    @translated("listing dead letters")
+    def list(
+        self, tenant_id: str | None, selection: ReplayFilter, *, after_id: int | None = None, limit: int = 100
+    ) -> list[DeadLetterView]:
+        """Up to ``limit`` letters of ``selection``, by id, after the letter ``after_id`` (the cursor)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(_page(_where(tenant_id, selection), after_id, limit))
+            return [DeadLetterView(*row) for row in rows]
+
+    @translated("reading a dead letter")
+    def get(self, tenant_id: str | None, id_: int) -> DeadLetterView:
+        """The letter ``id_``; ``NotFoundError`` when there is none, or it is another tenant's."""
+        found = self.list(tenant_id, ReplayFilter(ids=frozenset({id_})), limit=1)
+        if not found:
+            raise NotFoundError(f"no dead letter {id_}", kind="dead_letter")
+        return found[0]
+
+    @translated("counting dead letters")
+    def count(self, tenant_id: str | None, selection: ReplayFilter) -> int:
+        with self.engine.connect() as connection:
+            query = select(func.count()).select_from(DeadLetter).where(_where(tenant_id, selection))
+            return int(connection.execute(query).scalar_one())
+
+    @translated("counting open dead letters")
+    def open_count(self) -> int:
+        """Letters neither replayed nor discarded, of every tenant: the DLQ's depth."""
+        return self.count(None, ReplayFilter(status="open"))
+
+    @translated("discarding dead letters")
+    def discard(self, tenant_id: str | None, ids: Collection[int], reason: str) -> int:
+        """Discard the open letters ``ids`` for ``reason``; how many were open. An id that is not
+        the tenant's (or does not exist) is ``NotFoundError``, and nothing is discarded."""
+        if not reason.strip():
+            raise ConfigurationError("a discard needs a reason")
+        wanted = frozenset(ids)
+        with Session(self.engine) as session, session.begin():
+            where = _where(tenant_id, ReplayFilter(ids=wanted))
+            known = set(session.scalars(select(DeadLetter.id).where(where)))
+            if missing := sorted(wanted - known):
+                raise NotFoundError(f"no dead letter {', '.join(map(str, missing))}", kind="dead_letter")
+            done = session.execute(
+                update(DeadLetter)
+                .where(where, DeadLetter.status == "open")
+                .values(status="discarded", discard_reason=reason.strip())
+            )
+            audit(
+                session, actor=self.actor, tenant_id=tenant_id, action="dlq.discard", target_type="dead_letter",
+                target_id=",".join(map(str, sorted(wanted)))[:128], details={"reason": reason.strip()[:200]},
+            )  # fmt: skip
+            return int(done.rowcount)  # type: ignore[attr-defined] # a CursorResult for an UPDATE
+
+    # -- what the replay engine needs ---------------------------------------------------------
+
+    @translated("reading a page of open dead letters")
+    def open_page(
+        self, tenant_id: str | None, selection: ReplayFilter, *, after_id: int | None, limit: int
+    ) -> builtins.list[DeadLetterView]:
+        """The next ``limit`` open letters of ``selection`` after ``after_id``, by id."""
+        where = and_(_where(tenant_id, selection), DeadLetter.status == "open")
+        with self.engine.connect() as connection:
+            return [DeadLetterView(*row) for row in connection.execute(_page(where, after_id, limit))]
+
+    @translated("marking dead letters replayed")
+    def mark_replayed(self, replay_id: uuid.UUID, ids: Collection[int]) -> int:
+        """Mark the open letters ``ids`` replayed by ``replay_id`` and count them as sent by it,
+        in one transaction; how many were open."""
+        with self.engine.begin() as connection:
+            done = connection.execute(
+                update(DeadLetter)
+                .where(DeadLetter.id.in_(sorted(ids)), DeadLetter.status == "open")
+                .values(status="replayed", replayed_at=func.now(), replay_id=replay_id)
+            )
+            marked = int(done.rowcount)
+            connection.execute(update(Replay).where(Replay.id == replay_id).values(sent=Replay.sent + marked))
+            return marked
+
+    @translated("starting a replay")
+    def create_replay(
+        self, tenant_id: str | None, selection: ReplayFilter, *, action: str, actor: str | None = None
+    ) -> ReplayRun:
+        """A running replay of ``selection`` for ``tenant_id``, bounded by its newest open letter
+        now (``through_id``), its open letters counted; audited as ``action`` by ``actor`` (else
+        the repository's)."""
+        actor = actor or self.actor
+        with Session(self.engine) as session, session.begin():
+            where = and_(_where(tenant_id, selection), DeadLetter.status == "open")
+            selected, newest = session.execute(select(func.count(), func.max(DeadLetter.id)).where(where)).one()
+            bounded = replace(selection, through_id=newest or 0)
+            replay_id = uuid.uuid4()
+            row = Replay(
+                id=replay_id, tenant_id=tenant_id, selection=bounded.to_json(), requested_by=actor,
+                state="running", selected=selected, sent=0,
+            )  # fmt: skip
+            session.add(row)
+            audit(
+                session, actor=actor, tenant_id=tenant_id, action=action, target_type="replay",
+                target_id=str(replay_id), details={"selected": str(selected), **_texts(selection.to_json())},
+            )  # fmt: skip
+        return self.replay(None, replay_id)
+
+    @translated("reading a replay")
+    def replay(self, tenant_id: str | None, replay_id: uuid.UUID) -> ReplayRun:
+        """The replay ``replay_id``; ``NotFoundError`` when there is none or it is another tenant's
+        (a tenant does not see a platform-wide replay)."""
+        query = select(Replay).where(Replay.id == replay_id)
+        if tenant_id is not None:
+            query = query.where(Replay.tenant_id == tenant_id)
+        with Session(self.engine) as session:
+            row = session.scalars(query).one_or_none()
+            if row is None:
+                raise NotFoundError(f"no replay {replay_id}", kind="replay")
+            return ReplayRun(
+                row.id, row.tenant_id, ReplayFilter.from_json(row.selection), row.requested_by, row.state,
+                row.selected, row.sent, row.created_at, row.finished_at,
+            )  # fmt: skip
+
+    @translated("resuming a replay")
+    def resume_replay(self, replay_id: uuid.UUID, *, actor: str | None = None) -> ReplayRun:
+        """The replay ``replay_id`` running again (audited as by ``actor``, else the repository's);
+        a finished one is returned unchanged."""
+        with Session(self.engine) as session, session.begin():
+            row = session.get(Replay, replay_id)
+            if row is None:
+                raise NotFoundError(f"no replay {replay_id}", kind="replay")
+            if row.state != "done":
+                row.state, row.finished_at = "running", None
+                audit(
+                    session, actor=actor or self.actor, tenant_id=row.tenant_id, action="dlq.replay.resume",
+                    target_type="replay", target_id=str(row.id), details={"sent": str(row.sent)},
+                )  # fmt: skip
+        return self.replay(None, replay_id)
+
+    @translated("finishing a replay")
+    def finish_replay(self, replay_id: uuid.UUID, state: str) -> ReplayRun:
+        """Set the replay's ``state`` (done or interrupted) and when it stopped."""
+        with self.engine.begin() as connection:
+            connection.execute(update(Replay).where(Replay.id == replay_id).values(state=state, finished_at=func.now()))
+        return self.replay(None, replay_id)
