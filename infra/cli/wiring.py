@@ -170,24 +170,32 @@ def console_app(settings: Settings) -> web.Application:
 
 @asynccontextmanager
 async def console_resources(settings: Settings) -> AsyncIterator[console.ConsoleResources]:
+    """The console's PostgreSQL pool, lag reader and, for retries and replays, an acks=all
+    producer; at the end the producer flushes and closes, then the pool."""
     # A database that drops packets must not hold a page for minutes: connect within 3 s.
     engine = make_engine(database_url(settings).update_query_dict({"connect_timeout": "3"}), pool_size=2)
     lag = ConsumerLag(
         librdkafka_client(settings), group_prefix=f"{settings.topic_prefix}crmbus-", topic_prefix=settings.topic_prefix
     )
-    idle, lifetime = (
-        timedelta(seconds=settings.console_session_idle_s),
-        timedelta(seconds=settings.console_session_max_s),
-    )
-    yield console.ConsoleResources(
-        stats=DeliveryStats(engine),
-        lag=lag,
-        sessions=ConsoleSessions(engine, idle, lifetime),
-        principal=ApiKeys(engine).principal,
-        history=DeliveryLog(engine),
-        trail=EventTrail(engine),
-        endpoints=partial(Endpoints, engine, SecretBox.from_settings(settings)),
-    )
+    idle = timedelta(seconds=settings.console_session_idle_s)
+    lifetime = timedelta(seconds=settings.console_session_max_s)
+    config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
+    async with AsyncProducer(config) as producer:
+
+        def replaying(actor: str) -> Replayer:
+            return Replayer(DeadLetters(engine, actor), producer, actor)
+
+        yield console.ConsoleResources(
+            stats=DeliveryStats(engine),
+            lag=lag,
+            sessions=ConsoleSessions(engine, idle, lifetime),
+            principal=ApiKeys(engine).principal,
+            history=DeliveryLog(engine),
+            trail=EventTrail(engine),
+            dead_letters=DeadLetters(engine, actor="reader"),
+            endpoints=partial(Endpoints, engine, SecretBox.from_settings(settings)),
+            replayer=replaying,
+        )
     engine.dispose()
 
 

@@ -14,12 +14,20 @@ def refusal(request: web.Request, scope: Scope, tenant_id: str | None) -> web.Re
     """None when the signed-in key may do what needs ``scope`` to ``tenant_id``'s resources; else
     403 (it lacks the scope) or 404 (another tenant's, which it may not know of)."""
     operator = request[OPERATOR]
-    if not operator.may(scope):
-        text = f"This key lacks the scope {scope}: nothing was done."
-        return respond(request, "Forbidden", f"<h1>Forbidden</h1><p>{e(text)}</p>", status=403)
+    lacking = forbidden(request, scope)
+    if lacking is not None:
+        return lacking
     if tenant_id is None or not operator.acts_for(tenant_id):
         return respond(request, "Not found", "<h1>Not found</h1><p>No such resource for this key.</p>", status=404)
     return None
+
+
+def forbidden(request: web.Request, scope: Scope) -> web.Response | None:
+    """None when the signed-in key holds ``scope``; else a 403 page naming it."""
+    if request[OPERATOR].may(scope):
+        return None
+    text = f"This key lacks the scope {scope}: nothing was done."
+    return respond(request, "Forbidden", f"<h1>Forbidden</h1><p>{e(text)}</p>", status=403)
 
 
 async def field(request: web.Request, name: str) -> str:

@@ -16,18 +16,21 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from connectors.kafka.lag import ConsumerLag
+from infra.control.replay import Replayer
 from infra.core.settings import Settings
 from infra.db.api_keys import Principal
 from infra.db.console_sessions import ConsoleSessions
+from infra.db.dead_letters import DeadLetters
 from infra.db.delivery_log import DeliveryLog
 from infra.db.delivery_stats import DeliveryStats
 from infra.db.endpoints import Endpoints
 from infra.db.errors import error_name
 from infra.db.event_trail import EventTrail
 from ingress.console.access import OPERATOR, guard, on_loopback
+from ingress.console.dead_letters import dead_letters_page, dry_run, replay
 from ingress.console.destinations import destinations_page, pause, resume
 from ingress.console.document import overview, seen_by
-from ingress.console.events import event_page, find_event
+from ingress.console.events import event_page, find_event, retry
 from ingress.console.gather import Gather
 from ingress.console.layout import respond
 from ingress.console.page import REFRESH_S, render
@@ -50,8 +53,11 @@ class ConsoleResources:
     principal: Callable[[str], Principal | None]
     history: DeliveryLog
     trail: EventTrail
+    dead_letters: DeadLetters
     endpoints: Callable[[str], Endpoints]
     """The destinations repository acting as the actor given."""
+    replayer: Callable[[str], Replayer]
+    """The DLQ replay engine acting as the actor given."""
 
 
 OpenResources = Callable[[], AbstractAsyncContextManager[ConsoleResources]]
@@ -78,6 +84,10 @@ def build_app(settings: Settings, open_resources: OpenResources) -> web.Applicat
             web.post("/console/sign-out", sign_out),
             web.get("/console/events", find_event),
             web.get("/console/events/{event_id}", event_page),
+            web.post("/console/events/{event_id}/retry", retry),
+            web.get("/console/dead-letters", dead_letters_page),
+            web.get("/console/dead-letters/replay", dry_run),
+            web.post("/console/dead-letters/replay", replay),
             web.get("/console/destinations", destinations_page),
             web.post("/console/destinations/pause", pause),
             web.post("/console/destinations/resume", resume),
@@ -98,7 +108,9 @@ async def _open(settings: Settings, open_resources: OpenResources, app: web.Appl
             principal=resources.principal,
             history=resources.history,
             trail=resources.trail,
+            dead_letters=resources.dead_letters,
             endpoints=resources.endpoints,
+            replayer=resources.replayer,
             # Browsers keep Secure cookies from http://127.0.0.1 and localhost too; anywhere else
             # the console is meant to be behind TLS.
             secure_cookies=not on_loopback(settings.dashboard_host),

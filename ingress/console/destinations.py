@@ -10,7 +10,7 @@ from aiohttp import web
 
 from infra.db.endpoints import EndpointView
 from ingress.console.access import OPERATOR
-from ingress.console.acts import field, refusal
+from ingress.console.acts import field, forbidden, refusal
 from ingress.console.layout import e, form, redirect, respond
 from ingress.console.state import STATE
 from streams.errors import ConfigurationError
@@ -19,6 +19,9 @@ PATH = "/console/destinations"
 
 
 async def destinations_page(request: web.Request) -> web.Response:
+    lacking = forbidden(request, "config:read")
+    if lacking is not None:
+        return lacking
     operator = request[OPERATOR]
     tenant = None if operator.may("admin") else operator.tenant_id
     views = await asyncio.to_thread(request.app[STATE].endpoints("reader").list, tenant)

@@ -11,9 +11,12 @@ from aiohttp import web
 from infra.db.console_sessions import Operator
 from infra.db.delivery_log import EventHistory
 from ingress.console.access import OPERATOR
-from ingress.console.layout import e, form, respond
+from ingress.console.acts import field, refusal
+from ingress.console.layout import e, form, redirect, respond
 from ingress.console.state import STATE
 from ingress.console.story import DeliveryStory, decision, deliveries
+from streams.errors import NothingToReplayError, ProduceError
+from streams.replay_filter import ReplayFilter
 
 
 def event_path(event_id: uuid.UUID | str) -> str:
@@ -47,8 +50,32 @@ async def read_story(request: web.Request, event_id: uuid.UUID) -> tuple[str, Ev
         return None
     history = await asyncio.to_thread(state.history.history, event_id, tenant_id)
     ids = list(dict.fromkeys(attempt.delivery_id for attempt in history.attempts))
-    dead_letters = await asyncio.to_thread(state.trail.dead_letters, tenant_id, ids)
+    dead_letters = await asyncio.to_thread(
+        state.dead_letters.list, tenant_id, ReplayFilter(delivery_ids=frozenset(ids))
+    )
     return tenant_id, history, deliveries(history, dead_letters)
+
+
+async def retry(request: web.Request) -> web.StreamResponse:
+    """Send a dead-lettered delivery of the event back (``Replayer.retry``), then show the event."""
+    event_id = _uuid(request.match_info["event_id"])
+    delivery_id = await field(request, "delivery_id")
+    state = request.app[STATE]
+    tenant_id = None if event_id is None else await asyncio.to_thread(state.trail.tenant_of, event_id)
+    refused = refusal(request, "deliveries:retry", tenant_id)
+    if refused is not None or event_id is None or tenant_id is None:
+        return refused or _not_found(request, "No such event.")
+    history = await asyncio.to_thread(state.history.history, event_id, tenant_id)
+    if delivery_id not in {attempt.delivery_id for attempt in history.attempts}:
+        return _not_found(request, f"Event {event_id} has no delivery {delivery_id}.")
+    try:
+        run = await state.replayer(request[OPERATOR].actor).retry(tenant_id, [delivery_id])
+    except NothingToReplayError as exc:
+        raise redirect(request, event_path(event_id), f"Nothing to retry: {exc}.", ok=False) from exc
+    except ProduceError as exc:
+        raise redirect(request, event_path(event_id), f"The retry was not sent: {exc}", ok=False) from exc
+    text = f"Retrying delivery {delivery_id}: sent back to its destination (replay {run.id})."
+    raise redirect(request, event_path(event_id), text)
 
 
 def _render(
@@ -98,7 +125,7 @@ def _render(
 def _delivery_row(request: web.Request, operator: Operator, event_id: uuid.UUID, story: DeliveryStory) -> str:
     css = {"delivered": "ok", "duplicate": "ok", "dead_lettered": "bad"}.get(story.attempts[-1].status, "idle")
     action = ""
-    if story.dead_lettered and operator.may("deliveries:retry"):
+    if story.retryable and operator.may("deliveries:retry"):
         action = form(request, f"{event_path(event_id)}/retry", "Retry", {"delivery_id": story.delivery_id})
     return (
         f"<tr><td>{e(story.destination)}</td><td><code>{e(story.delivery_id)}</code></td>"

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from infra.control.replay import Replayer
 from infra.db.api_keys import Principal
 from infra.db.console_sessions import ConsoleSessions
+from infra.db.dead_letters import DeadLetters
 from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Endpoints
 from infra.db.event_trail import EventTrail
@@ -24,8 +26,12 @@ class ConsoleState:
     """Who a presented API key is (``ApiKeys.principal``), or None."""
     history: DeliveryLog
     trail: EventTrail
+    dead_letters: DeadLetters
+    """The DLQ archive, to read (its acts go through ``replayer``)."""
     endpoints: Callable[[str], Endpoints]
     """The destinations, acting as the actor given (``key:<id>`` in the audit log)."""
+    replayer: Callable[[str], Replayer]
+    """Retries and DLQ replays, acting as the actor given."""
     secure_cookies: bool
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from infra.db.dead_letters import DeadLetterView
 from infra.db.delivery_log import DeliveryAttempt, EventHistory
-from infra.db.event_trail import DeadLetterView
 
 _NOW = {
     "delivered": "delivered",
@@ -25,9 +25,9 @@ class DeliveryStory:
     dead_letters: tuple[DeadLetterView, ...]
 
     @property
-    def dead_lettered(self) -> bool:
-        """Its last attempt sent it to the DLQ, and nothing delivered it since."""
-        return self.attempts[-1].status == "dead_lettered"
+    def retryable(self) -> bool:
+        """Its last attempt sent it to the DLQ, and its letter there is open (not yet replayed)."""
+        return self.attempts[-1].status == "dead_lettered" and any(d.status == "open" for d in self.dead_letters)
 
     @property
     def now(self) -> str:

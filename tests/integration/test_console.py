@@ -11,12 +11,14 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
 
+from connectors.kafka.admin import apply_catalogue
 from infra.core.secret_box import SecretBox
 from infra.db.api_keys import ApiKeys
 from infra.db.console_sessions import ConsoleSession, ConsoleSessions
 from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Endpoints
-from infra.db.models import ApiKey, AuditLog
+from infra.db.models import ApiKey, AuditLog, DeadLetter
+from schemas.catalogue import load_catalogue
 from streams.scopes import ROLE_SCOPES
 from tests.integration.console_harness import (
     browser,
@@ -47,7 +49,7 @@ def console(kafka_bootstrap, database_url, migrated, unique, topic_prefix):
 @pytest.fixture
 def story(console):
     """acme's event EVENT: routed to crm (delivered) and financeiro (503 twice, dead-lettered)."""
-    _, _, engine = console
+    settings, _, engine = console
     now = datetime.now(UTC)
 
     def attempt(delivery, destination, number, status, code, ago_s):
@@ -69,7 +71,7 @@ def story(console):
                 "tenant_id": "acme",
                 "destination": "financeiro",
                 "delivery_id": "d-fin",
-                "original_topic": "crmbus.deliver.financeiro",
+                "original_topic": f"{settings.topic_prefix}crmbus.deliver.financeiro",
                 "original_partition": 0,
                 "original_offset": 7,
                 "error_class": "TransientDeliveryError",
@@ -408,3 +410,145 @@ def test_a_key_without_the_scope_or_of_another_tenant_cannot_pause_and_nothing_c
     assert refused == status
     assert "/console/destinations/pause" not in listed
     assert not paused(hooks) and actions_of(engine, "endpoint.pause") == []
+
+
+@pytest.fixture
+def topics(kafka_admin, topic_prefix):
+    """This test's topics, where a retried or replayed letter goes back to."""
+    apply_catalogue(kafka_admin, load_catalogue().with_prefix(topic_prefix), replication_factor=1)
+
+
+def letter_status(engine) -> str:
+    with engine.connect() as connection:
+        return connection.execute(select(DeadLetter.status).where(DeadLetter.delivery_id == "d-fin")).scalar_one()
+
+
+def retry_form(page: str) -> dict[str, str]:
+    return {"csrf": csrf_of(page), "delivery_id": "d-fin"}
+
+
+def test_an_operator_retries_a_dead_lettered_delivery_and_the_audit_log_names_its_key(console, story, topics):
+    settings, keys, engine = console
+
+    async def go():
+        async with running_console(settings) as base, browser(base) as client:
+            await sign_in(client, keys["operator"].secret)
+            async with client.get(f"/console/events/{EVENT}") as page:
+                fields = retry_form(await page.text())
+            async with client.post(f"/console/events/{EVENT}/retry", data=fields, allow_redirects=False) as done:
+                location = done.headers["Location"]
+            async with client.get(location) as shown:
+                return done.status, location, await shown.text()
+
+    status, location, shown = run(go())
+    assert (status, location) == (303, f"/console/events/{EVENT}")
+    assert "Retrying delivery d-fin" in shown
+    assert letter_status(engine) == "replayed"
+    assert actions_of(engine, "deliveries.retry") == [(f"key:{keys['operator'].id}", "acme")]
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [("viewer", 403), ("beta", 404)], ids=["without deliveries:retry", "beta's"]
+)
+def test_a_retry_without_the_scope_or_by_another_tenant_is_refused_and_nothing_is_sent(
+    console, story, topics, who, status
+):
+    settings, keys, engine = console
+
+    async def go():
+        async with running_console(settings) as base, browser(base) as client:
+            await sign_in(client, keys[who].secret)
+            async with client.get("/dashboard") as page:
+                fields = retry_form(await page.text())
+            async with client.post(f"/console/events/{EVENT}/retry", data=fields, allow_redirects=False) as refused:
+                return refused.status
+
+    assert run(go()) == status
+    assert letter_status(engine) == "open"
+    assert actions_of(engine, "deliveries.retry") == []
+
+
+def test_a_dlq_group_is_replayed_only_after_a_dry_run_shows_what_would_go(console, story, topics):
+    settings, keys, engine = console
+    query = "tenant=acme&destination=financeiro&error_class=TransientDeliveryError"
+
+    async def go():
+        async with running_console(settings) as base, browser(base) as client:
+            await sign_in(client, keys["operator"].secret)
+            async with client.get("/console/dead-letters") as page:
+                groups = await page.text()
+            async with client.get(f"/console/dead-letters/replay?{query}") as page:
+                dry = await page.text()
+            status_after_dry_run = letter_status(engine)
+            fields = {
+                "csrf": csrf_of(dry), "tenant_id": "acme", "destination": "financeiro",
+                "error_class": "TransientDeliveryError",
+            }  # fmt: skip
+            async with client.post("/console/dead-letters/replay", data=fields) as page:
+                replayed = await page.text()
+            async with client.get(f"/console/dead-letters/replay?{query}") as page:
+                again = await page.text()
+            return groups, dry, status_after_dry_run, replayed, again
+
+    groups, dry, status_after_dry_run, replayed, again = run(go())
+    assert "<td>acme</td><td>financeiro</td><td>TransientDeliveryError</td><td class=n>1</td>" in groups
+    assert "Replay this group" in groups
+    assert "Would replay <strong>1</strong> open letter(s)" in dry and "Replay 1 letter(s)" in dry
+    assert PERSONAL not in dry, "a letter's error message and bytes stay out of the page"
+    assert status_after_dry_run == "open", "the dry run sent nothing"
+    assert "Replayed 1 of 1 letter(s) of acme → financeiro, TransientDeliveryError" in replayed
+    assert letter_status(engine) == "replayed"
+    assert "nothing would be sent" in again
+    assert actions_of(engine, "dlq.replay") == [(f"key:{keys['operator'].id}", "acme")]
+
+
+def test_a_viewer_sees_the_groups_but_cannot_dry_run_or_replay_them(console, story, topics):
+    settings, keys, engine = console
+    fields = {"tenant_id": "acme", "destination": "financeiro", "error_class": "TransientDeliveryError"}
+
+    async def go():
+        async with running_console(settings) as base, browser(base) as client:
+            await sign_in(client, keys["viewer"].secret)
+            async with client.get("/console/dead-letters") as page:
+                groups = await page.text()
+            async with client.get("/console/dead-letters/replay?tenant=acme&error_class=X") as page:
+                dry = page.status
+            async with client.post(
+                "/console/dead-letters/replay", data={"csrf": csrf_of(groups), **fields}, allow_redirects=False
+            ) as page:
+                return groups, dry, page.status
+
+    groups, dry, posted = run(go())
+    assert "TransientDeliveryError" in groups and "Replay this group" not in groups
+    assert (dry, posted) == (403, 403)
+    assert letter_status(engine) == "open"
+
+
+def test_the_open_event_box_goes_to_the_events_page_and_a_malformed_id_is_not_found(console, story):
+    settings, keys, _ = console
+
+    async def go():
+        async with running_console(settings) as base, browser(base) as client:
+            await sign_in(client, keys["viewer"].secret)
+            async with client.get("/console/events", params={"id": str(EVENT)}, allow_redirects=False) as found:
+                location = found.headers["Location"]
+            async with client.get("/console/events/not-a-uuid") as malformed:
+                return found.status, location, malformed.status
+
+    assert run(go()) == (303, f"/console/events/{EVENT}", 404)
+
+
+def test_a_key_that_may_only_read_deliveries_sees_neither_the_dlq_nor_the_destinations(console):
+    settings, _, engine = console
+    _, secret = ApiKeys(engine, actor="test").create("acme", "narrow", scopes=frozenset({"deliveries:read"}))
+
+    async def go():
+        async with running_console(settings) as base, browser(base) as client:
+            await sign_in(client, secret)
+            statuses = []
+            for path in ("/dashboard", "/console/dead-letters", "/console/destinations"):
+                async with client.get(path) as page:
+                    statuses.append((page.status, "lacks the scope" in await page.text()))
+            return statuses
+
+    assert run(go()) == [(200, False), (403, True), (403, True)]

@@ -3,8 +3,8 @@ tenant's key sees of the overview."""
 
 from datetime import UTC, datetime, timedelta
 
+from infra.db.dead_letters import DeadLetterView
 from infra.db.delivery_log import DeliveryAttempt, EventHistory
-from infra.db.event_trail import DeadLetterView
 from ingress.console.document import Readings, Unavailable, Window, seen_by
 from ingress.console.story import decision, deliveries
 from streams.bus_health import DeadLetterGroup
@@ -19,7 +19,13 @@ def attempt(delivery, destination, number, status):
 
 
 def dead(delivery, status="open"):
-    return DeadLetterView(1, delivery, "financeiro", "TransientDeliveryError", 503, 2, status, AT)
+    return DeadLetterView(
+        id=1, tenant_id="acme", destination="financeiro", delivery_id=delivery, event_id=None,
+        original_topic="crmbus.deliver.financeiro", original_partition=0, original_offset=7,
+        error_class="TransientDeliveryError", error_message="refused", status_code=503, attempts=2,
+        first_failure_at=AT, last_failure_at=AT, status=status, replay_id=None, discard_reason=None,
+        headers={}, key=b"acme", value=b"x", created_at=AT,
+    )  # fmt: skip
 
 
 def test_each_delivery_is_told_apart_with_its_attempts_and_where_it_is_now():
@@ -33,8 +39,8 @@ def test_each_delivery_is_told_apart_with_its_attempts_and_where_it_is_now():
         ],
     )
     fin, crm = deliveries(history, [dead("d-fin")])
-    assert (fin.destination, len(fin.attempts), fin.now, fin.dead_lettered) == ("financeiro", 2, "dead-lettered", True)
-    assert (crm.destination, crm.now, crm.dead_lettered, crm.dead_letters) == ("crm", "delivered", False, ())
+    assert (fin.destination, len(fin.attempts), fin.now, fin.retryable) == ("financeiro", 2, "dead-lettered", True)
+    assert (crm.destination, crm.now, crm.retryable, crm.dead_letters) == ("crm", "delivered", False, ())
     assert decision(history) == "accepted and routed to 2 destination(s) at 2026-12-05 08:00:00 UTC"
 
 
@@ -42,7 +48,13 @@ def test_a_dead_letter_replayed_and_not_yet_attempted_again_says_so():
     history = EventHistory("lead.created", None, [attempt("d-fin", "financeiro", 1, "dead_lettered")])
     (fin,) = deliveries(history, [dead("d-fin", status="replayed")])
     assert fin.now == "replayed from the DLQ, not yet attempted again"
-    assert fin.dead_lettered, "it may be retried again"
+    assert not fin.retryable, "its letter is on its way already"
+
+
+def test_a_dead_lettered_delivery_whose_letter_is_not_archived_yet_cannot_be_retried_yet():
+    history = EventHistory("lead.created", None, [attempt("d-fin", "financeiro", 1, "dead_lettered")])
+    (fin,) = deliveries(history, [])
+    assert (fin.now, fin.retryable) == ("dead-lettered", False)
 
 
 def test_a_retried_delivery_that_succeeded_is_delivered():
@@ -52,7 +64,7 @@ def test_a_retried_delivery_that_succeeded_is_delivered():
         [attempt("d-fin", "financeiro", 1, "dead_lettered"), attempt("d-fin", "financeiro", 2, "delivered")],
     )
     (fin,) = deliveries(history, [dead("d-fin", status="replayed")])
-    assert (fin.now, fin.dead_lettered) == ("delivered", False)
+    assert (fin.now, fin.retryable) == ("delivered", False)
     assert decision(history) == "accepted; the router's decision is not archived yet"
 
 
