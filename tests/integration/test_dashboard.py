@@ -7,21 +7,15 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
-import os
 import re
-import signal
-import subprocess
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -30,8 +24,7 @@ from sqlalchemy import make_url
 
 from infra.db.delivery_log import DeliveryLog
 from tests.conftest import free_port
-from tests.integration.console_harness import key_with
-from tests.integration.worker_harness import CRMBUS
+from tests.integration.console_harness import base_env, dashboard, key_with
 
 PERSONAL = ("maria.souza@example.com", "+5511987654321", "Maria Souza")
 WORKER_METRICS = b"""# HELP crmbus_circuits_open Circuits (tenant, destination) open or half-open on this worker.
@@ -153,37 +146,6 @@ def lagging_group(kafka_admin, kafka_bootstrap, topic_prefix) -> tuple[str, str]
     consumer.commit(offsets=[TopicPartition(topic, 0, 2)], asynchronous=False)
     consumer.close()
     return group, topic
-
-
-def base_env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMBUS_")}
-    env.update(
-        CRMBUS_STATE_DIR=str(tmp_path / "state"),
-        CRMBUS_DASHBOARD_PORT=str(free_port()),
-        CRMBUS_WORKER_PROCESSES="1",
-        CRMBUS_WORKER_WEB_PORT=str(free_port()),  # nothing listens there: a worker that is down
-        CRMBUS_LOG_LEVEL="warning",
-    )
-    env.update(settings)
-    return env
-
-
-@contextmanager
-def dashboard(env: dict[str, str], tmp_path: Path, timeout_s: float = 60) -> Iterator[str]:
-    log = tmp_path / f"dashboard-{uuid.uuid4().hex[:6]}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([CRMBUS, "dashboard"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{env['CRMBUS_DASHBOARD_PORT']}"
-    try:
-        deadline = time.monotonic() + timeout_s
-        while get(f"{base}/health")[0] != 200:
-            assert proc.poll() is None, f"dashboard exited with {proc.returncode}: {log.read_text()}"
-            assert time.monotonic() < deadline, f"dashboard not answering in {timeout_s} s: {log.read_text()}"
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def get(url: str, headers: dict[str, str] | None = None, opener: urllib.request.OpenerDirector | None = None):
