@@ -18,7 +18,10 @@ def dashboard(
     """Run the operator console (deliveries and SLA, DLQ, workers, consumer lag; retry, replay, pause) until Ctrl-C."""
     overrides = {"dashboard_host": host, "dashboard_port": port}
     settings = Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    console.print(f"dashboard: {dashboard_url(settings)}  (JSON: /dashboard/api/overview)")
+    console.print(
+        f"dashboard: {dashboard_url(settings)}  (JSON: /dashboard/api/overview); sign in with a key of role "
+        "viewer, operator or admin (crmbus apikeys create --role operator)"
+    )
     raise typer.Exit(serve_console(settings))
 
 

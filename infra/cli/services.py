@@ -237,6 +237,7 @@ def _print_bus(settings: Settings, api_key: str) -> None:
     table.add_row("  received", f"{settings.sandbox_url}/_control/<system>/requests")
     table.add_row("workers", f"http://127.0.0.1:{settings.worker_web_port}/health  and  /metrics")
     table.add_row("dashboard", f"{dashboard_url(settings)}  (JSON: /dashboard/api/overview)")
+    table.add_row("  sign in", "with a key of crmbus apikeys create --tenant demo --name me --role operator")
     table.add_row("kafka", f"{settings.kafka_bootstrap}  (e.g. kcat -b {settings.kafka_bootstrap} -L)")
     table.add_row("postgres", database_url(settings).render_as_string(hide_password=True))
     table.add_row("try", "crmbus demo   (posts leads, clients and services, and shows them delivered)")
