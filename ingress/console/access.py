@@ -64,7 +64,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     session_id = request.cookies.get(COOKIE)
     signed = await asyncio.to_thread(state.sessions.find, session_id) if session_id else None
     if signed is None or not signed.operator.may(READ):
-        if request.method == "GET" and request.path != API_PATH:
+        if request.method in ("GET", "HEAD") and request.path != API_PATH:
             response = web.HTTPSeeOther(SIGN_IN)
             response.del_cookie(COOKIE, path="/")
             raise response

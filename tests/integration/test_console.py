@@ -159,6 +159,8 @@ def test_a_key_that_may_not_read_deliveries_or_no_key_at_all_gets_no_session(con
     async def go():
         async with running_console(settings) as base, browser(base) as client:
             refused = await sign_in(client, secret)
+            async with client.head("/dashboard", allow_redirects=False) as head:
+                assert (head.status, head.headers.get("Location")) == (303, "/console/sign-in")
             async with client.get("/dashboard", allow_redirects=False) as page:
                 return refused, page.status, page.headers.get("Location")
 
