@@ -107,9 +107,11 @@ def test_an_operator_key_signs_in_with_a_strict_http_only_cookie_and_sees_the_ov
         async with running_console(settings) as base, browser(base) as client:
             signed = await sign_in(client, keys["operator"].secret)
             async with client.get("/dashboard") as page:
-                return signed, page.status, await page.text()
+                csp = page.headers["Content-Security-Policy"]
+                return signed, page.status, await page.text(), csp
 
-    signed, status, page = run(go())
+    signed, status, page, csp = run(go())
+    assert "default-src 'none'" in csp and "script-src" not in csp and "<script" not in page
     assert signed.status == 303 and signed.headers["Location"] == "/dashboard"
     cookie = next(c for c in signed.headers.getall("Set-Cookie") if c.startswith("crmbus_console="))
     flags = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
