@@ -13,28 +13,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, ForeignKey, LargeBinary, String, delete, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.orm import Session
 
 from infra.db.errors import translated
-from infra.db.models import ApiKey, Base
+from infra.db.models import ApiKey, ConsoleSession
 from streams.api_keys import digest_of, is_usable
 from streams.scopes import Scope, allows, scopes_of
 
 SESSION_BYTES = 32
-
-
-class ConsoleSession(Base):
-    """One signed-in browser: only the SHA-256 of the session id is stored."""
-
-    __tablename__ = "console_sessions"
-    id_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
-    csrf_token: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime]
-    last_seen_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    """The absolute end, however busy the session is."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,10 @@ from sqlalchemy import func, select, update
 from connectors.kafka.admin import apply_catalogue
 from infra.core.secret_box import SecretBox
 from infra.db.api_keys import ApiKeys
-from infra.db.console_sessions import ConsoleSession, ConsoleSessions
+from infra.db.console_sessions import ConsoleSessions
 from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Endpoints
-from infra.db.models import ApiKey, AuditLog, DeadLetter
+from infra.db.models import ApiKey, AuditLog, ConsoleSession, DeadLetter
 from schemas.catalogue import load_catalogue
 from streams.scopes import ROLE_SCOPES
 from tests.integration.console_harness import (

@@ -11,14 +11,13 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from infra.db.console_sessions import ConsoleSession
 from infra.db.migrate import alembic_config, downgrade, upgrade
 from infra.db.models import ApiKey, Base, Tenant
 
 TABLES = {
     "tenants", "api_keys", "webhook_endpoints", "event_mappings", "webhook_deliveries",
     "dead_letter", "audit_log", "inbound_sources", "signature_claims", "event_status", "event_types", "replays",
-    ConsoleSession.__tablename__,
+    "console_sessions",
 }  # fmt: skip
 
 
