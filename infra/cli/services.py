@@ -29,7 +29,6 @@ from infra.devtools.demo_tenant import ensure_demo_tenant
 from infra.local.bus_node import LocalBus, ProcessStatus
 from infra.local.kafka_node import LocalKafka
 from infra.local.postgres_node import LocalPostgres
-from ingress.console.access import check_exposure
 from schemas.catalogue import load_catalogue
 from streams.errors import InfraError
 from streams.restarts import restarting, summary
@@ -91,7 +90,6 @@ def up(
     destinations, the ingress, the workers and the dashboard; each process restarts when it
     crashes. Ctrl-C stops what this 'up' started ('crmbus down' stops everything)."""
     settings = Settings()
-    check_exposure(settings.dashboard_host, settings.dashboard_token)  # before anything starts
     started = _Started(settings)
     try:
         started.kafka = _timed_up("kafka", LocalKafka(settings).up)
@@ -239,6 +237,7 @@ def _print_bus(settings: Settings, api_key: str) -> None:
     table.add_row("  received", f"{settings.sandbox_url}/_control/<system>/requests")
     table.add_row("workers", f"http://127.0.0.1:{settings.worker_web_port}/health  and  /metrics")
     table.add_row("dashboard", f"{dashboard_url(settings)}  (JSON: /dashboard/api/overview)")
+    table.add_row("  sign in", "with a key of crmbus apikeys create --tenant demo --name me --role operator")
     table.add_row("kafka", f"{settings.kafka_bootstrap}  (e.g. kcat -b {settings.kafka_bootstrap} -L)")
     table.add_row("postgres", database_url(settings).render_as_string(hide_password=True))
     table.add_row("try", "crmbus demo   (posts leads, clients and services, and shows them delivered)")

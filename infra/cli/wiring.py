@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
@@ -26,11 +27,13 @@ from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
 from infra.db.admin_requests import AdminRequests
 from infra.db.api_keys import ApiKeys
+from infra.db.console_sessions import ConsoleSessions
 from infra.db.dead_letters import DeadLetters
 from infra.db.delivery_log import DeliveryLog
 from infra.db.delivery_stats import DeliveryStats
 from infra.db.endpoints import Endpoints
 from infra.db.engine import Engine, database_url, make_engine, ping, scoped_engine
+from infra.db.event_trail import EventTrail
 from infra.db.event_types import EventTypes
 from infra.db.inbound_sources import InboundSources
 from infra.db.migrate import upgrade
@@ -211,18 +214,38 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
 
 
 def console_app(settings: Settings) -> web.Application:
-    """The operator console; raises ConfigurationError when the settings would expose it without a token."""
+    """The operator console: its pages, after sign-in with an API key."""
     return console.build_app(settings, partial(console_resources, settings))
 
 
 @asynccontextmanager
 async def console_resources(settings: Settings) -> AsyncIterator[console.ConsoleResources]:
+    """The console's PostgreSQL pool, lag reader and, for retries and replays, an acks=all
+    producer; at the end the producer flushes and closes, then the pool."""
     # A database that drops packets must not hold a page for minutes: connect within 3 s.
     engine = make_engine(database_url(settings).update_query_dict({"connect_timeout": "3"}), pool_size=2)
     lag = ConsumerLag(
         librdkafka_client(settings), group_prefix=f"{settings.topic_prefix}crmbus-", topic_prefix=settings.topic_prefix
     )
-    yield console.ConsoleResources(DeliveryStats(engine), lag)
+    idle = timedelta(seconds=settings.console_session_idle_s)
+    lifetime = timedelta(seconds=settings.console_session_max_s)
+    config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
+    async with AsyncProducer(config) as producer:
+
+        def replaying(actor: str) -> Replayer:
+            return Replayer(DeadLetters(engine, actor), producer, actor)
+
+        yield console.ConsoleResources(
+            stats=DeliveryStats(engine),
+            lag=lag,
+            sessions=ConsoleSessions(engine, idle, lifetime),
+            principal=ApiKeys(engine).principal,
+            history=DeliveryLog(engine),
+            trail=EventTrail(engine),
+            dead_letters=DeadLetters(engine, actor="reader"),
+            endpoints=partial(Endpoints, engine, SecretBox.from_settings(settings)),
+            replayer=replaying,
+        )
     engine.dispose()
 
 

@@ -234,13 +234,15 @@ class Settings(BaseSettings):
     # -- operator dashboard -----------------------------------------------------------------
     dashboard_host: str = Field(
         "127.0.0.1",
-        description="Address the operator dashboard listens on; anything but loopback needs CRMBUS_DASHBOARD_TOKEN.",
+        description="Address the operator console listens on. Its pages need sign-in with an API key wherever it "
+        "listens; off loopback its session cookie is `Secure`, so serve it behind TLS there.",
     )
     dashboard_port: int = Field(18020, description="Port of the operator dashboard (`crmbus dashboard`).")
-    dashboard_token: SecretStr | None = Field(
-        None,
-        description="Token the dashboard asks for (at least 16 characters): `Authorization: Bearer <token>`, or "
-        "the password of HTTP Basic in a browser. Unset: no token, and the dashboard only listens on loopback.",
+    console_session_idle_s: int = Field(
+        1800, gt=0, description="A console session unused this many seconds ends; the operator signs in again."
+    )
+    console_session_max_s: int = Field(
+        43200, gt=0, description="A console session ends this many seconds after sign-in, however busy it is."
     )
     dashboard_local_workers: bool = Field(
         True,

@@ -285,6 +285,19 @@ class SignatureClaim(Base):
     expires_at: Mapped[datetime]
 
 
+class ConsoleSession(Base):
+    """One signed-in browser: only the SHA-256 of the session id is stored."""
+
+    __tablename__ = "console_sessions"
+    id_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    """The absolute end, however busy the session is."""
+
+
 class AdminRequest(Base):
     """The first answer to an admin API POST sent with an ``Idempotency-Key``, kept for a day:
     the same key, target and body get it again; the same key and target with another body a 422.

@@ -1,27 +1,37 @@
-"""Who may see the dashboard: anyone on this machine when it listens on loopback; elsewhere only
-who presents ``CRMBUS_DASHBOARD_TOKEN``, as a Bearer token (scripts) or as the password of HTTP
-Basic (browsers ask for it themselves; the user name is ignored).
+"""Who may use the console: an operator signed in with an API key holding ``deliveries:read``,
+wherever the console listens.
 
-The page shows no personal data, but tenant ids, destinations and the bus's weak spots are still
-nobody else's business.
+The browser holds a session cookie (``HttpOnly; SameSite=Strict; Path=/``, and ``Secure`` off
+loopback); every request reads the session and its key again, so a revoked key is out at its next
+request. Every POST carries the session's CSRF token in a hidden field, compared in constant time:
+without it the request is refused (403) before its handler runs. Scripts read the overview's JSON
+with ``Authorization: Bearer <key>`` instead.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import asyncio
 import hmac
 import ipaddress
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
-from pydantic import SecretStr
+from aiohttp.typedefs import Handler
 
-from streams.errors import ConfigurationError
+from infra.db.console_sessions import Operator, SignedIn
+from ingress.console.state import STATE
+from ingress.http.problems import Problem
+from streams.scopes import Scope
 
-MIN_TOKEN_LENGTH = 16
-OPEN_PATHS = frozenset({"/health"})
-"""Says only that the process answers: ``crmbus up`` waits on it."""
+COOKIE = "crmbus_console"
+CSRF_FIELD = "csrf"
+READ: Scope = "deliveries:read"
+"""What a key needs to sign in, or to read the overview as a script."""
+SIGN_IN = "/console/sign-in"
+OPEN_PATHS = frozenset({"/health", SIGN_IN})
+"""``/health`` says only that the process answers (``crmbus up`` waits on it)."""
+API_PATH = "/dashboard/api/overview"
+SIGNED_IN = web.RequestKey("signed_in", SignedIn)
+OPERATOR = web.RequestKey("operator", Operator)
 
 
 def on_loopback(host: str) -> bool:
@@ -33,47 +43,56 @@ def on_loopback(host: str) -> bool:
         return False
 
 
-def check_exposure(host: str, token: SecretStr | None) -> None:
-    """Refuse to serve off loopback without a token, and with a token too short to be one."""
-    if token is None:
-        if not on_loopback(host):
-            raise ConfigurationError(
-                f"the dashboard would listen on {host} without CRMBUS_DASHBOARD_TOKEN: set a token, or keep "
-                "CRMBUS_DASHBOARD_HOST on loopback"
-            )
-        return
-    if len(token.get_secret_value()) < MIN_TOKEN_LENGTH:
-        raise ConfigurationError(f"CRMBUS_DASHBOARD_TOKEN must have at least {MIN_TOKEN_LENGTH} characters")
+def same_token(given: object, expected: str) -> bool:
+    """Whether a form's token is ``expected``, in constant time."""
+    return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def presented(authorization: str) -> str | None:
-    """The token in an ``Authorization`` header: Bearer, or Basic's password."""
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == "bearer":
-        return value.strip()
-    if scheme.lower() == "basic":
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return decoded.partition(":")[2]
-    return None
+def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str, path: str = "/") -> None:
+    secure = request.app[STATE].secure_cookies
+    response.set_cookie(name, value, path=path, httponly=True, samesite="Strict", secure=secure)
 
 
-def require_token(token: SecretStr) -> Middleware:
-    expected = token.get_secret_value().encode()
-
-    @web.middleware
-    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in OPEN_PATHS:
-            return await handler(request)
-        given = presented(request.headers.get("Authorization", ""))
-        if given is None or not hmac.compare_digest(given.encode(), expected):
-            return web.Response(
-                status=401,
-                text="the crmbus dashboard needs its token\n",
-                headers={"WWW-Authenticate": 'Basic realm="crmbus dashboard", charset="UTF-8"'},
-            )
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in OPEN_PATHS:
         return await handler(request)
+    if request.path == API_PATH and "Authorization" in request.headers:
+        request[OPERATOR] = await _bearer(request)
+        return await handler(request)
+    state = request.app[STATE]
+    session_id = request.cookies.get(COOKIE)
+    signed = await asyncio.to_thread(state.sessions.find, session_id) if session_id else None
+    if signed is None or not signed.operator.may(READ):
+        if request.method in ("GET", "HEAD") and request.path != API_PATH:
+            response = web.HTTPSeeOther(SIGN_IN)
+            response.del_cookie(COOKIE, path="/")
+            raise response
+        return _refused(401, "sign in at /console/sign-in, or send 'Authorization: Bearer <key>'")
+    if request.method == "POST":
+        form = await request.post()
+        if not same_token(form.get(CSRF_FIELD), signed.csrf_token):
+            return _refused(403, "this form's CSRF token is missing or wrong: reload the page and try again")
+    request[SIGNED_IN] = signed
+    request[OPERATOR] = signed.operator
+    return await handler(request)
 
-    return guard
+
+async def _bearer(request: web.Request) -> Operator:
+    scheme, _, secret = request.headers["Authorization"].partition(" ")
+    state = request.app[STATE]
+    principal = await asyncio.to_thread(state.principal, secret.strip()) if scheme.lower() == "bearer" else None
+    operator = None if principal is None else await asyncio.to_thread(state.sessions.operator, principal.key_id)
+    if operator is None:
+        raise Problem(
+            401, "unauthenticated", "Unauthenticated", "send a valid API key as 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": 'Bearer realm="crmbus console"'},
+        )  # fmt: skip
+    if not operator.may(READ):
+        raise Problem(403, "forbidden", "Forbidden", f"this key lacks the scope {READ}")
+    return operator
+
+
+def _refused(status: int, detail: str) -> web.Response:
+    title = "Unauthenticated" if status == 401 else "Forbidden"
+    return Problem(status, title.lower(), title, detail).response()

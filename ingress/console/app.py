@@ -1,7 +1,7 @@
-"""The dashboard's aiohttp application (``crmbus dashboard`` runs it: ``infra.cli.runners``).
+"""The console's aiohttp application (``crmbus dashboard`` runs it: ``infra.cli.runners``).
 
-What it reads beyond itself (PostgreSQL, Kafka's consumer lag) comes opened from the composition
-root, ``infra.cli.wiring``, which ``build_app`` receives as ``open_resources``.
+What it reads and acts on beyond itself (PostgreSQL, Kafka's consumer lag) comes opened from the
+composition root, ``infra.cli.wiring``, which ``build_app`` receives as ``open_resources``.
 """
 
 from __future__ import annotations
@@ -13,18 +13,34 @@ from functools import partial
 
 import aiohttp
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
+from aiohttp.typedefs import Handler
 
 from connectors.kafka.lag import ConsumerLag
+from infra.control.replay import Replayer
 from infra.core.settings import Settings
+from infra.db.api_keys import Principal
+from infra.db.console_sessions import ConsoleSessions
+from infra.db.dead_letters import DeadLetters
+from infra.db.delivery_log import DeliveryLog
 from infra.db.delivery_stats import DeliveryStats
-from ingress.console.access import check_exposure, require_token
-from ingress.console.document import overview
+from infra.db.endpoints import Endpoints
+from infra.db.errors import error_name
+from infra.db.event_trail import EventTrail
+from ingress.console.access import OPERATOR, guard, on_loopback
+from ingress.console.dead_letters import dead_letters_page, dry_run, replay
+from ingress.console.destinations import destinations_page, pause, resume
+from ingress.console.document import overview, seen_by
+from ingress.console.events import event_page, find_event, retry
 from ingress.console.gather import Gather
-from ingress.console.page import render
+from ingress.console.layout import respond
+from ingress.console.page import REFRESH_S, render
+from ingress.console.sign_in import sign_in, sign_in_page, sign_out
+from ingress.console.state import STATE, ConsoleState
 from ingress.console.workers import worker_addresses
 from ingress.http.bodies import json_response
+from ingress.http.problems import Problem
 from streams.delivery_sla import DeliverySla
+from streams.errors import ServiceUnreachableError, StoreError
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,51 +49,96 @@ class ConsoleResources:
 
     stats: DeliveryStats
     lag: ConsumerLag
+    sessions: ConsoleSessions
+    principal: Callable[[str], Principal | None]
+    history: DeliveryLog
+    trail: EventTrail
+    dead_letters: DeadLetters
+    endpoints: Callable[[str], Endpoints]
+    """The destinations repository acting as the actor given."""
+    replayer: Callable[[str], Replayer]
+    """The DLQ replay engine acting as the actor given."""
 
 
 OpenResources = Callable[[], AbstractAsyncContextManager[ConsoleResources]]
-GATHER = web.AppKey("gather", Gather)
 _SCRAPE_TIMEOUT_S = 2.0
 _HEADERS = {
     "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
 
 
 def build_app(settings: Settings, open_resources: OpenResources) -> web.Application:
-    """Raises ConfigurationError when the settings would expose it without a token."""
-    check_exposure(settings.dashboard_host, settings.dashboard_token)
-    middlewares: list[Middleware] = [_headers]
-    if settings.dashboard_token is not None:
-        middlewares.append(require_token(settings.dashboard_token))
-    app = web.Application(middlewares=middlewares)
+    app = web.Application(middlewares=[_headers, _problems, guard])
     app.add_routes(
         [
             web.get("/health", _health),
             web.get("/", _home),
             web.get("/dashboard", _page),
             web.get("/dashboard/api/overview", _api),
+            web.get("/console/sign-in", sign_in_page),
+            web.post("/console/sign-in", sign_in),
+            web.post("/console/sign-out", sign_out),
+            web.get("/console/events", find_event),
+            web.get("/console/events/{event_id}", event_page),
+            web.post("/console/events/{event_id}/retry", retry),
+            web.get("/console/dead-letters", dead_letters_page),
+            web.get("/console/dead-letters/replay", dry_run),
+            web.post("/console/dead-letters/replay", replay),
+            web.get("/console/destinations", destinations_page),
+            web.post("/console/destinations/pause", pause),
+            web.post("/console/destinations/resume", resume),
         ]
     )
-    app.cleanup_ctx.append(partial(_gather, settings, open_resources))
+    app.cleanup_ctx.append(partial(_open, settings, open_resources))
     return app
 
 
-async def _gather(settings: Settings, open_resources: OpenResources, app: web.Application) -> AsyncIterator[None]:
+async def _open(settings: Settings, open_resources: OpenResources, app: web.Application) -> AsyncIterator[None]:
     sla = DeliverySla(settings.dashboard_sla_p95_ms, settings.dashboard_sla_success_rate)
     timeout = aiohttp.ClientTimeout(total=_SCRAPE_TIMEOUT_S)
     async with open_resources() as resources, aiohttp.ClientSession(timeout=timeout) as session:
-        app[GATHER] = Gather(resources.stats, resources.lag, session, worker_addresses(settings), sla)
+        gather = Gather(resources.stats, resources.lag, session, worker_addresses(settings), sla)
+        app[STATE] = ConsoleState(
+            gather=gather,
+            sessions=resources.sessions,
+            principal=resources.principal,
+            history=resources.history,
+            trail=resources.trail,
+            dead_letters=resources.dead_letters,
+            endpoints=resources.endpoints,
+            replayer=resources.replayer,
+            # Browsers keep Secure cookies from http://127.0.0.1 and localhost too; anywhere else
+            # the console is meant to be behind TLS.
+            secure_cookies=not on_loopback(settings.dashboard_host),
+        )
         yield
 
 
 @web.middleware
 async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers.update(_HEADERS)
+        raise
     response.headers.update(_HEADERS)
     return response
+
+
+@web.middleware
+async def _problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Our errors as problem+json; PostgreSQL away (sessions, keys and history live there) is a 503."""
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem.response()
+    except (ServiceUnreachableError, StoreError) as exc:
+        detail = f"PostgreSQL, which holds sign-ins and the delivery history, failed: {error_name(exc)}"
+        return Problem(503, "store-unavailable", "Store unavailable", detail).response()
 
 
 async def _health(_: web.Request) -> web.Response:
@@ -88,10 +149,15 @@ async def _home(_: web.Request) -> web.Response:
     raise web.HTTPFound("/dashboard")
 
 
+async def _overview(request: web.Request) -> dict[str, object]:
+    operator = request[OPERATOR]
+    readings = await request.app[STATE].gather.readings()
+    return overview(seen_by(readings, None if operator.may("admin") else operator.tenant_id))
+
+
 async def _page(request: web.Request) -> web.Response:
-    document = overview(await request.app[GATHER].readings())
-    return web.Response(text=render(document), content_type="text/html")
+    return respond(request, "Overview", render(await _overview(request)), refresh_s=REFRESH_S)
 
 
 async def _api(request: web.Request) -> web.Response:
-    return json_response(200, overview(await request.app[GATHER].readings()))
+    return json_response(200, await _overview(request))

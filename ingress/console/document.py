@@ -9,7 +9,7 @@ status ``failing`` when it answered with an error (a database not migrated, say)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -48,6 +48,23 @@ class Readings:
     dead_letters: Sequence[DeadLetterGroup] | Unavailable
     workers: Sequence[WorkerReading]
     lag: Sequence[GroupLag] | Unavailable
+
+
+def seen_by(readings: Readings, tenant_id: str | None) -> Readings:
+    """The readings a key acting for ``tenant_id`` may see (None: a platform key, all of them): its
+    own deliveries and DLQ records; the workers and consumer lag are the bus's, shared by all."""
+    if tenant_id is None:
+        return readings
+    deliveries = readings.deliveries
+    if not isinstance(deliveries, Unavailable):
+        deliveries = {
+            name: Window(window.as_of, {key: f for key, f in window.figures.items() if key[0] == tenant_id})
+            for name, window in deliveries.items()
+        }
+    dead_letters = readings.dead_letters
+    if not isinstance(dead_letters, Unavailable):
+        dead_letters = [group for group in dead_letters if group.tenant_id == tenant_id]
+    return replace(readings, deliveries=deliveries, dead_letters=dead_letters)
 
 
 def overview(readings: Readings) -> dict[str, Any]:

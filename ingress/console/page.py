@@ -1,4 +1,4 @@
-"""The dashboard as one server-rendered HTML page, from the overview document (``document``).
+"""The overview as one server-rendered HTML page, from the overview document (``document``).
 
 No script: the page reloads itself every ``REFRESH_S`` seconds. Every value is escaped — tenant
 ids in the DLQ archive come from record keys, which anyone who can write to a lane chooses.
@@ -15,21 +15,10 @@ from streams.delivery_sla import percent_down
 
 REFRESH_S = 5
 _WINDOW_TITLES = {"15m": "last 15 min", "24h": "last 24 h"}
-_STYLE = """
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1d2330;background:#fafbfc}
-h1{font-size:1.3rem;margin:0 0 .3rem}h2{font-size:1.05rem;margin:1.6rem 0 .4rem}
-table{border-collapse:collapse;background:#fff;margin:.3rem 0}
-th,td{border:1px solid #d8dde6;padding:.25rem .55rem;text-align:left;vertical-align:top}
-th{background:#eef1f6;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.ok{color:#11703a;font-weight:600}.bad{color:#b3261e;font-weight:600}.idle,.muted{color:#6b7280}
-.banner{padding:.6rem .9rem;border-radius:4px;margin:.8rem 0}
-.banner.ok{background:#e5f6ec}.banner.bad{background:#fdecea}.banner ul{margin:.2rem 0 0;padding-left:1.2rem}
-code{background:#eef1f6;padding:0 .25rem;border-radius:3px}
-"""
 
 
 def render(doc: Mapping[str, Any]) -> str:
-    """The whole page for ``doc``, an overview as ``document.overview`` builds it."""
+    """The page's body for ``doc``, an overview as ``document.overview`` builds it (``layout`` frames it)."""
     sections = [
         _banner(doc),
         _deliveries(doc["deliveries"], doc["sla"]),
@@ -38,13 +27,9 @@ def render(doc: Mapping[str, Any]) -> str:
         _lag(doc["consumer_lag"]),
     ]
     return (
-        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-        f'<meta http-equiv=refresh content="{REFRESH_S}">'
-        "<title>crmbus dashboard</title>"
-        f"<style>{_STYLE}</style></head><body>"
         "<h1>crmbus — bus health</h1>"
         f"<div class=muted>at {_e(_clock(doc['generated_at']))} UTC · reloads every {REFRESH_S} s · "
-        '<a href="/dashboard/api/overview">JSON</a></div>' + "".join(sections) + "</body></html>\n"
+        '<a href="/dashboard/api/overview">JSON</a></div>' + "".join(sections)
     )
 
 
@@ -112,7 +97,8 @@ def _dead_letters(section: Mapping[str, Any]) -> str:
         for group in section["groups"]
     ]
     hint = (
-        "<div class=muted>Open records from <code>dead_letter</code>. Fix the cause, then run the command "
+        "<div class=muted>Open records from <code>dead_letter</code>. Fix the cause, then replay a group from "
+        "<a href=/console/dead-letters>Dead letters</a> (it shows what would go first), or run the command "
         "shown (add <code>--dry-run</code> to see what it would send first).</div>"
         if rows
         else ""

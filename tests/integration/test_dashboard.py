@@ -1,24 +1,21 @@
 """`crmbus dashboard` as a real process on the real PostgreSQL and broker: the JSON overview and the
 HTML page show the figures of the seeded delivery log and DLQ archive, the workers it can and
-cannot reach, and consumer lag; sources that are away show as unreachable; off loopback it asks
-for its token."""
+cannot reach, and consumer lag; sources that are away show as unreachable; wherever it listens,
+its pages need sign-in and its JSON a key that may read deliveries."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
-import os
-import signal
-import subprocess
+import re
 import threading
-import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -27,7 +24,7 @@ from sqlalchemy import make_url
 
 from infra.db.delivery_log import DeliveryLog
 from tests.conftest import free_port
-from tests.integration.worker_harness import CRMBUS
+from tests.integration.console_harness import base_env, dashboard, key_with
 
 PERSONAL = ("maria.souza@example.com", "+5511987654321", "Maria Souza")
 WORKER_METRICS = b"""# HELP crmbus_circuits_open Circuits (tenant, destination) open or half-open on this worker.
@@ -151,41 +148,10 @@ def lagging_group(kafka_admin, kafka_bootstrap, topic_prefix) -> tuple[str, str]
     return group, topic
 
 
-def base_env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMBUS_")}
-    env.update(
-        CRMBUS_STATE_DIR=str(tmp_path / "state"),
-        CRMBUS_DASHBOARD_PORT=str(free_port()),
-        CRMBUS_WORKER_PROCESSES="1",
-        CRMBUS_WORKER_WEB_PORT=str(free_port()),  # nothing listens there: a worker that is down
-        CRMBUS_LOG_LEVEL="warning",
-    )
-    env.update(settings)
-    return env
-
-
-@contextmanager
-def dashboard(env: dict[str, str], tmp_path: Path, timeout_s: float = 60) -> Iterator[str]:
-    log = tmp_path / f"dashboard-{uuid.uuid4().hex[:6]}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([CRMBUS, "dashboard"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{env['CRMBUS_DASHBOARD_PORT']}"
-    try:
-        deadline = time.monotonic() + timeout_s
-        while get(f"{base}/health")[0] != 200:
-            assert proc.poll() is None, f"dashboard exited with {proc.returncode}: {log.read_text()}"
-            assert time.monotonic() < deadline, f"dashboard not answering in {timeout_s} s: {log.read_text()}"
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-
-
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+def get(url: str, headers: dict[str, str] | None = None, opener: urllib.request.OpenerDirector | None = None):
     request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=20) as response:
+        with (opener or urllib.request.build_opener()).open(request, timeout=20) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
@@ -193,10 +159,32 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
         return 0, ""
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def signed_in(base: str, secret: str) -> urllib.request.OpenerDirector:
+    """A browser-like opener (cookies, redirects followed) signed in with the key ``secret``."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    status, form = get(f"{base}/console/sign-in", opener=opener)
+    assert status == 200, form
+    token = re.search(r"name=csrf value='([^']+)'", form)[1]
+    data = urllib.parse.urlencode({"csrf": token, "api_key": secret}).encode()
+    with opener.open(urllib.request.Request(f"{base}/console/sign-in", data=data), timeout=20) as response:
+        assert response.status == 200 and response.url.endswith("/dashboard")
+    return opener
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
 def test_the_overview_and_the_page_show_the_bus_as_the_log_archive_workers_and_kafka_say(
-    seeded, fake_worker, lagging_group, kafka_bootstrap, database_url, unique, tmp_path
+    seeded, fake_worker, lagging_group, kafka_bootstrap, database_url, unique, tmp_path, migrated
 ):
     acme, beta = seeded
+    platform = key_with(migrated, None, "admin", name="platform")
     group, topic = lagging_group
     url = make_url(database_url).update_query_dict({"options": f"-csearch_path={unique}"})
     env = base_env(
@@ -210,8 +198,8 @@ def test_the_overview_and_the_page_show_the_bus_as_the_log_archive_workers_and_k
     )
     down_worker = f"http://127.0.0.1:{env['CRMBUS_WORKER_WEB_PORT']}"
     with dashboard(env, tmp_path) as base:
-        status, body = get(f"{base}/dashboard/api/overview")
-        page_status, page = get(f"{base}/dashboard")
+        status, body = get(f"{base}/dashboard/api/overview", bearer(platform.secret))
+        page_status, page = get(f"{base}/dashboard", opener=signed_in(base, platform.secret))
     assert status == 200 and page_status == 200
 
     doc = json.loads(body)
@@ -270,46 +258,52 @@ def test_the_overview_and_the_page_show_the_bus_as_the_log_archive_workers_and_k
         assert not any(personal in text for personal in PERSONAL)
 
 
-def test_postgresql_and_kafka_away_show_as_unreachable_and_the_page_still_answers(tmp_path):
+def test_kafka_away_shows_as_unreachable_and_the_page_still_answers(migrated, database_url, unique, tmp_path):
+    viewer = key_with(migrated, "acme", "viewer")
+    url = make_url(database_url).update_query_dict({"options": f"-csearch_path={unique}"})
     env = base_env(
         tmp_path,
-        CRMBUS_DATABASE_URL=f"postgresql+psycopg://crmbus:crmbus@127.0.0.1:{free_port()}/crmbus",
+        CRMBUS_DATABASE_URL=url.render_as_string(hide_password=False),
         CRMBUS_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
     )
     with dashboard(env, tmp_path) as base:
-        status, body = get(f"{base}/dashboard/api/overview")
-        page_status, page = get(f"{base}/dashboard")
+        status, body = get(f"{base}/dashboard/api/overview", bearer(viewer.secret))
+        page_status, page = get(f"{base}/dashboard", opener=signed_in(base, viewer.secret))
     assert status == 200 and page_status == 200
     doc = json.loads(body)
-    assert doc["deliveries"] == {"status": "unreachable", "error": "OperationalError"}
-    assert doc["dead_letters"]["status"] == "unreachable"
+    assert doc["deliveries"]["status"] == "ok"
     assert doc["consumer_lag"]["status"] == "unreachable"
-    assert doc["attention"][:2] == ["PostgreSQL unreachable", "Kafka unreachable"]
-    assert "PostgreSQL unreachable (OperationalError)" in page
+    assert doc["attention"][0] == "Kafka unreachable"
     assert "Kafka unreachable" in page
 
 
-def test_with_a_token_the_dashboard_answers_only_who_presents_it(tmp_path):
-    token = "s3cret-dashboard-token"
+def test_postgresql_away_every_signed_in_request_answers_503_naming_it_and_health_still_answers(tmp_path):
     env = base_env(
         tmp_path,
-        CRMBUS_DASHBOARD_TOKEN=token,
         CRMBUS_DATABASE_URL=f"postgresql+psycopg://crmbus:crmbus@127.0.0.1:{free_port()}/crmbus",
         CRMBUS_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
     )
     with dashboard(env, tmp_path) as base:
-        anonymous = get(f"{base}/dashboard")
-        wrong = get(f"{base}/dashboard/api/overview", {"Authorization": "Bearer not-the-token-at-all"})
-        bearer = get(f"{base}/dashboard/api/overview", {"Authorization": f"Bearer {token}"})
+        api = get(f"{base}/dashboard/api/overview", bearer("crmb_live_" + "x" * 43))
+        page = get(f"{base}/dashboard", {"Cookie": "crmbus_console=some-session"})
         health = get(f"{base}/health")
-    assert anonymous[0] == 401 and wrong[0] == 401
-    assert "acme" not in anonymous[1]
-    assert bearer[0] == 200 and "attention" in json.loads(bearer[1])
+    assert api[0] == 503 and page[0] == 503
+    assert "PostgreSQL" in json.loads(page[1])["detail"]
     assert health[0] == 200
 
 
-def test_off_loopback_without_a_token_the_dashboard_refuses_to_start(tmp_path):
-    env = base_env(tmp_path, CRMBUS_DASHBOARD_HOST="0.0.0.0")
-    refused = subprocess.run([CRMBUS, "dashboard"], env=env, capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 1
-    assert "CRMBUS_DASHBOARD_TOKEN" in refused.stderr
+def test_off_loopback_the_console_starts_and_nothing_but_health_answers_without_sign_in(tmp_path):
+    env = base_env(
+        tmp_path,
+        CRMBUS_DASHBOARD_HOST="0.0.0.0",
+        CRMBUS_DATABASE_URL=f"postgresql+psycopg://crmbus:crmbus@127.0.0.1:{free_port()}/crmbus",
+        CRMBUS_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
+    )
+    no_redirect = urllib.request.build_opener(_NoRedirect)
+    with dashboard(env, tmp_path) as base:
+        anonymous = get(f"{base}/dashboard", opener=no_redirect)
+        api = get(f"{base}/dashboard/api/overview")
+        health = get(f"{base}/health")
+    assert anonymous[0] == 303
+    assert api[0] == 401 and "acme" not in api[1]
+    assert health[0] == 200

@@ -15,7 +15,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from sqlalchemy import make_url
 
-from tests.integration.test_dashboard import base_env, dashboard, get
+from tests.integration.console_harness import base_env, dashboard, key_with
+from tests.integration.test_dashboard import bearer, get
 
 # The broker's own restart takes a few seconds; the lag must be back soon after it answers.
 BACK_WITHIN_S = 20
@@ -36,14 +37,14 @@ def lagging_group(bootstrap: str, prefix: str) -> str:
     return group
 
 
-def lag_reading(base: str) -> dict:
-    status, body = get(f"{base}/dashboard/api/overview")
+def lag_reading(base: str, key: str) -> dict:
+    status, body = get(f"{base}/dashboard/api/overview", bearer(key))
     assert status == 200, body
     return json.loads(body)["consumer_lag"]
 
 
-def shows_lag(base: str, group: str) -> bool:
-    reading = lag_reading(base)
+def shows_lag(base: str, key: str, group: str) -> bool:
+    reading = lag_reading(base, key)
     return reading["status"] == "ok" and any(g["group"] == group and g["lag"] == 3 for g in reading["groups"])
 
 
@@ -62,6 +63,7 @@ def test_the_dashboard_shows_consumer_lag_again_after_a_broker_restart_and_a_sig
     own_kafka.up()
     bootstrap, prefix = own_kafka.settings.kafka_bootstrap, f"{unique}."
     group = lagging_group(bootstrap, prefix)
+    key = key_with(migrated, None, "admin", name="platform").secret
     url = make_url(database_url).update_query_dict({"options": f"-csearch_path={unique}"})
     env = base_env(
         tmp_path,
@@ -70,18 +72,18 @@ def test_the_dashboard_shows_consumer_lag_again_after_a_broker_restart_and_a_sig
         CRMBUS_TOPIC_PREFIX=prefix,
     )
     with dashboard(env, tmp_path) as base:
-        wait_for(lambda: shows_lag(base, group), BACK_WITHIN_S, "the lag before any restart")
+        wait_for(lambda: shows_lag(base, key, group), BACK_WITHIN_S, "the lag before any restart")
 
         own_kafka.down()  # graceful
-        assert lag_reading(base)["status"] == "unreachable"
+        assert lag_reading(base, key)["status"] == "unreachable"
         own_kafka.up()
-        wait_for(lambda: shows_lag(base, group), BACK_WITHIN_S, "the lag after a graceful restart")
+        wait_for(lambda: shows_lag(base, key, group), BACK_WITHIN_S, "the lag after a graceful restart")
 
         pid = own_kafka.our_pid()
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         for _ in range(5):  # ask while it is gone: the admin client's error paths run
-            assert lag_reading(base)["status"] == "unreachable"
+            assert lag_reading(base, key)["status"] == "unreachable"
         own_kafka.up()
-        wait_for(lambda: shows_lag(base, group), BACK_WITHIN_S, "the lag after a SIGKILL and a start")
+        wait_for(lambda: shows_lag(base, key, group), BACK_WITHIN_S, "the lag after a SIGKILL and a start")
         assert get(f"{base}/health")[0] == 200  # the same process answered throughout

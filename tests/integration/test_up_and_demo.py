@@ -23,6 +23,7 @@ from sqlalchemy import make_url
 
 from infra.core.processes import process_cmdline, read_pid, stop_process_group
 from infra.core.supervisor import read_status, status_file
+from infra.db.api_keys import ApiKeys
 from streams.deadlines import wait_until
 from tests.conftest import free_port
 from tests.integration.worker_harness import CRMBUS
@@ -55,14 +56,17 @@ def crmbus(env: dict[str, str], *args: str, timeout_s: float = 240) -> subproces
     return subprocess.run([CRMBUS, *args], env=env, capture_output=True, text=True, timeout=timeout_s)
 
 
-def dashboard_shows(env: dict[str, str], done: Callable[[dict[str, Any]], bool], timeout_s: float = 60) -> dict:
-    """The dashboard's overview once ``done`` holds for it (the archive writes attempts a moment
-    after the sandbox got them)."""
+def dashboard_shows(
+    env: dict[str, str], key: str, done: Callable[[dict[str, Any]], bool], timeout_s: float = 60
+) -> dict:
+    """The dashboard's overview, read with ``key``, once ``done`` holds for it (the archive writes
+    attempts a moment after the sandbox got them)."""
     url = f"http://127.0.0.1:{env['CRMBUS_DASHBOARD_PORT']}/dashboard/api/overview"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
     deadline, doc = time.monotonic() + timeout_s, {}
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=10) as response:
                 doc = json.loads(response.read())
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             doc = {}
@@ -85,7 +89,7 @@ def running_pids(env: dict[str, str]) -> dict[str, int]:
 
 
 @pytest.mark.timeout(420)
-def test_up_then_demo_delivers_every_seed_flow_and_down_stops_every_process(env):
+def test_up_then_demo_delivers_every_seed_flow_and_down_stops_every_process(env, migrated):
     up = crmbus(env, "up", "--detach")
     assert up.returncode == 0, up.stdout + up.stderr
     assert "crmb_" in up.stdout and f"127.0.0.1:{env['CRMBUS_INGRESS_PORT']}" in up.stdout
@@ -103,7 +107,8 @@ def test_up_then_demo_delivers_every_seed_flow_and_down_stops_every_process(env)
         for flow in ("site lead", "WhatsApp lead", "client registered", "service completed", "WhatsApp message"):
             assert flow in demo.stdout
         assert "2 due in 2 h (feedback request)" in demo.stdout
-        doc = dashboard_shows(env, financeiro_failed_then_delivered)
+        _, viewer = ApiKeys(migrated, actor="test").create("demo", "dashboard", role="viewer")
+        doc = dashboard_shows(env, viewer, financeiro_failed_then_delivered)
         assert [worker["state"] for worker in doc["workers"]] == ["up"]
         assert doc["consumer_lag"]["status"] == "ok"
         assert f"{env['CRMBUS_TOPIC_PREFIX']}crmbus-worker" in {g["group"] for g in doc["consumer_lag"]["groups"]}

@@ -127,7 +127,7 @@ def test_kafka_ui_watches_the_broker_the_bus_uses():
 
 @pytest.mark.parametrize(
     ("service", "secret"),
-    [("ingress", "CRMBUS_SECRET_KEY"), ("workers", "CRMBUS_SECRET_KEY"), ("console", "CRMBUS_DASHBOARD_TOKEN")],
+    [("ingress", "CRMBUS_SECRET_KEY"), ("workers", "CRMBUS_SECRET_KEY")],
 )
 def test_secrets_come_from_the_users_environment_and_are_required(service, secret):
     match = REQUIRED_SECRET.match(environment(service)[secret])

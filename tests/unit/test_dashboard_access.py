@@ -1,14 +1,11 @@
-"""Who may see the dashboard: loopback without a token; anywhere else only with one."""
+"""Who may use the console: the pieces of its gate that need no server."""
 
-import base64
+import uuid
 
 import pytest
-from pydantic import SecretStr
 
-from ingress.console.access import check_exposure, on_loopback, presented
-from streams.errors import ConfigurationError
-
-TOKEN = SecretStr("a-token-long-enough-1234")
+from infra.db.console_sessions import Operator
+from ingress.console.access import on_loopback, same_token
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
@@ -21,32 +18,23 @@ def test_every_other_address_is_not_loopback(host):
     assert not on_loopback(host)
 
 
-def test_loopback_needs_no_token():
-    check_exposure("127.0.0.1", None)
+def test_a_forms_token_matches_only_the_sessions_own():
+    assert same_token("abc-123", "abc-123")
+    assert not same_token("abc-124", "abc-123")
+    assert not same_token("", "abc-123")
 
 
-def test_listening_off_loopback_without_a_token_is_refused():
-    with pytest.raises(ConfigurationError, match="CRMBUS_DASHBOARD_TOKEN"):
-        check_exposure("0.0.0.0", None)
+@pytest.mark.parametrize("given", [None, ["abc-123"], b"abc-123"])
+def test_a_missing_or_non_text_token_matches_nothing(given):
+    assert not same_token(given, "abc-123")
 
 
-def test_listening_off_loopback_with_a_token_is_allowed():
-    check_exposure("0.0.0.0", TOKEN)
-
-
-def test_a_short_token_is_refused_wherever_it_listens():
-    with pytest.raises(ConfigurationError, match="at least 16"):
-        check_exposure("127.0.0.1", SecretStr("short"))
-
-
-def test_a_bearer_token_is_read_from_the_authorization_header():
-    assert presented("Bearer abc") == "abc"
-
-
-def test_a_browser_gives_the_token_as_the_password_of_http_basic():
-    assert presented("Basic " + base64.b64encode(b"operator:abc:def").decode()) == "abc:def"
-
-
-@pytest.mark.parametrize("header", ["", "Token abc", "Basic not-base64!"])
-def test_anything_else_presents_no_token(header):
-    assert presented(header) is None
+def test_a_tenants_operator_acts_for_its_tenant_only_and_an_admin_for_any():
+    key = uuid.uuid4()
+    operator = Operator(key, "acme", frozenset({"deliveries:read", "deliveries:retry"}))
+    admin = Operator(key, None, frozenset({"admin"}))
+    assert operator.acts_for("acme") and not operator.acts_for("beta") and not operator.acts_for(None)
+    assert admin.acts_for("acme") and admin.acts_for("beta")
+    assert operator.may("deliveries:retry") and not operator.may("dlq:replay")
+    assert admin.may("dlq:replay")
+    assert operator.actor == f"key:{key}"

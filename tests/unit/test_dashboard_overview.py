@@ -99,7 +99,6 @@ def test_the_page_shows_the_figures_the_document_holds():
     assert "<code>crmbus dlq replay --tenant acme --destination crm --error-class PermanentDeliveryError</code>" in page
     assert "<td class=n>1 h 30 min</td>" in page
     assert "financeiro: 1" in page  # the worker's open circuits
-    assert '<meta http-equiv=refresh content="5">' in page
 
 
 def test_the_page_shows_a_down_worker_and_an_unreachable_kafka_as_such():

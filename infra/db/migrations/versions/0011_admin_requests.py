@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0011_admin_requests"
-down_revision = "0009_replays"  # 0010_console_sessions once that lands (the lead chains them)
+down_revision = "0010_console_sessions"
 branch_labels = None
 depends_on = None
 
