@@ -55,3 +55,21 @@ class AvroCodec:
         if not isinstance(record, dict):
             raise DecodeError(f"schema id {schema_id} does not describe a record")
         return record
+
+
+def decode_written(data: bytes | None, ids: SchemaIds) -> dict[str, Any]:
+    """The record in ``data`` as its writer schema reads it, whichever schema that is (an operator
+    looking at a dead letter: an envelope, a delivery record); DecodeError when it cannot be read."""
+    if data is None or len(data) < _HEADER.size:
+        raise DecodeError("record has no wire-format header")
+    magic, schema_id = _HEADER.unpack_from(data)
+    if magic != MAGIC_BYTE:
+        raise DecodeError(f"unknown magic byte {magic}")
+    writer = ids.schema_for(schema_id)
+    try:
+        record = fastavro.schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer.parsed, None)
+    except (EOFError, ValueError, IndexError, UnicodeDecodeError, TypeError) as exc:
+        raise DecodeError(f"invalid Avro body for schema id {schema_id}: {type(exc).__name__}") from exc
+    if not isinstance(record, dict):
+        raise DecodeError(f"schema id {schema_id} does not describe a record")
+    return record

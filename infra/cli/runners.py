@@ -24,7 +24,7 @@ from aiohttp import web
 from agents.runtime.versions import check_runtime
 from connectors.kafka.access import check_access
 from connectors.kafka.security import librdkafka_client
-from infra.cli.wiring import console_app, ingress_app, worker_app
+from infra.cli.wiring import dashboard_app, ingress_app, worker_app
 from infra.core.collector import tune_for_streams
 from infra.core.logging import configure_logging
 from infra.core.settings import Settings
@@ -96,10 +96,10 @@ def serve_workers(settings: Settings) -> int:
 
 
 def run_console(settings: Settings, parent_pid: int | None = None) -> None:
-    """The console in one process until SIGINT or SIGTERM."""
+    """The console, and the admin API at ``/v1/``, in one process until SIGINT or SIGTERM."""
     if parent_pid is not None:
         exit_with(parent_pid)
-    app = console_app(settings)
+    app = dashboard_app(settings)
     configure_logging(settings.log_level)
     web.run_app(app, host=settings.dashboard_host, port=settings.dashboard_port, access_log=None, print=None)
 

@@ -25,6 +25,7 @@ from infra.control.replay import PAGE, Replayer
 from infra.core.live_catalogue import LiveCatalogue
 from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
+from infra.db.admin_requests import AdminRequests
 from infra.db.api_keys import ApiKeys
 from infra.db.console_sessions import ConsoleSessions
 from infra.db.dead_letters import DeadLetters
@@ -39,12 +40,15 @@ from infra.db.migrate import upgrade
 from infra.db.routes import Routes
 from infra.db.signature_claims import SignatureClaims
 from infra.db.tenants import Tenants
+from ingress.admin import app as admin
+from ingress.admin.state import AdminResources
+from ingress.admin.state import Repositories as AdminRepositories
 from ingress.api import app as ingress
 from ingress.api.publisher import EventPublisher
 from ingress.api.state import IngressResources
 from ingress.console import app as console
 from schemas.avro_schemas import load_schema
-from schemas.codec import AvroCodec
+from schemas.codec import AvroCodec, decode_written
 from schemas.event_types import built_in_catalogue
 from schemas.topic_names import TopicNames
 from streams.lanes import Lanes
@@ -161,6 +165,52 @@ def live_catalogue(settings: Settings, engine: Engine) -> LiveCatalogue:
     """The built-in event types and the tenants' own from PostgreSQL, refreshed like routes."""
     types = EventTypes(engine, actor="reader")
     return LiveCatalogue(built_in_catalogue(), types.load_active, types.fingerprint, settings.routes_poll_s)
+
+
+def dashboard_app(settings: Settings) -> web.Application:
+    """``crmbus dashboard``'s process: the operator console, with the admin API mounted at ``/v1/``
+    (operators' surfaces share one process, port and exposure; the producers' ingress stays apart)."""
+    app = console_app(settings)
+    app.add_subapp("/v1/", admin_app(settings))
+    return app
+
+
+def admin_app(settings: Settings) -> web.Application:
+    """The admin API, its paths relative to where it is mounted."""
+    return admin.build_app(settings, partial(admin_resources, settings))
+
+
+@asynccontextmanager
+async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
+    """The admin API's PostgreSQL pool, and the acks=all producer its replays send with; at the
+    end the producer flushes and closes, then the pool."""
+    engine = make_engine(database_url(settings).update_query_dict({"connect_timeout": "3"}), pool_size=4)
+    box = SecretBox.from_settings(settings)
+    ids = schema_ids(settings)
+    config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
+
+    def repositories(actor: str) -> AdminRepositories:
+        event_types = EventTypes(engine, actor)
+        return AdminRepositories(
+            tenants=Tenants(engine, actor),
+            api_keys=ApiKeys(engine, actor),
+            sources=InboundSources(engine, box, actor),
+            destinations=Endpoints(engine, box, actor),
+            routes=Routes(engine, actor, types=event_types.catalogue),
+            event_types=event_types,
+            dead_letters=DeadLetters(engine, actor),
+            deliveries=DeliveryLog(engine),
+        )
+
+    async with AsyncProducer(config) as producer:
+        yield AdminResources(
+            principal=ApiKeys(engine).principal,
+            repositories=repositories,
+            requests=AdminRequests(engine),
+            replayer=lambda actor: Replayer(DeadLetters(engine, actor), producer, actor),
+            decode=partial(decode_written, ids=ids),
+        )
+    engine.dispose()
 
 
 def console_app(settings: Settings) -> web.Application:

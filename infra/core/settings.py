@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     rate_limit_tenant_burst: float = Field(4000, ge=1, description="Events a tenant may send at once.")
     rate_limit_key_per_s: float = Field(1000, gt=0, description="Events per second one API key may send.")
     rate_limit_key_burst: float = Field(2000, ge=1, description="Events one API key may send at once.")
+    admin_rate_limit_per_s: float = Field(50, gt=0, description="Admin API requests per second one API key may make.")
+    admin_rate_limit_burst: float = Field(200, ge=1, description="Admin API requests one API key may make at once.")
     api_key_cache_ttl_s: float = Field(
         30, gt=0, description="How long a verified API key or webhook token is trusted without asking PostgreSQL."
     )

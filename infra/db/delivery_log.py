@@ -50,6 +50,31 @@ class DeliveryAttempt:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliverySearch:
+    """Which deliveries of a tenant an operator looks for; ``None`` matches anything. A delivery
+    matches when one of its attempts does (``status`` is an attempt's: a delivery retried and then
+    delivered matches both ``retrying`` and ``delivered``); ``since`` included, ``until`` not."""
+
+    event_id: uuid.UUID | None = None
+    destination: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """One delivery and each of its attempts, the oldest first; ``position`` orders the listing."""
+
+    delivery_id: str
+    event_id: uuid.UUID
+    event_type: str
+    destination: str
+    attempts: list[DeliveryAttempt]
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
 class EventHistory:
     """What became of one event so far: the router's decision (None before it is archived) and
     the delivery attempts, the oldest first."""
@@ -113,3 +138,49 @@ class DeliveryLog:
         """DLQ records archived and neither replayed nor discarded: the DLQ's depth."""
         with self.engine.connect() as connection:
             return int(connection.execute(select(func.count()).where(DeadLetter.status == "open")).scalar_one())
+
+    @translated("searching deliveries")
+    def search(
+        self, tenant_id: str, search: DeliverySearch, *, after: int | None = None, limit: int = 50
+    ) -> list[DeliveryView]:
+        """Up to ``limit`` of ``tenant_id``'s deliveries that ``search`` selects, in the order of
+        their first matching attempt, after the one at ``after`` (a ``position``: the cursor)."""
+        rows = WebhookDelivery
+        where = [rows.tenant_id == tenant_id]
+        if search.event_id is not None:
+            where.append(rows.event_id == search.event_id)
+        if search.destination is not None:
+            where.append(rows.destination == search.destination)
+        if search.status is not None:
+            where.append(rows.status == search.status)
+        if search.since is not None:
+            where.append(rows.created_at >= search.since)
+        if search.until is not None:
+            where.append(rows.created_at < search.until)
+        first = func.min(rows.id)
+        page = select(rows.delivery_id, first).where(*where).group_by(rows.delivery_id).order_by(first).limit(limit)
+        if after is not None:
+            page = page.having(first > after)
+        with self.engine.connect() as connection:
+            positions = dict(connection.execute(page).tuples().all())
+            attempts = connection.execute(
+                select(rows.delivery_id, rows.destination, rows.attempt, rows.status, rows.status_code,
+                       rows.event_type, rows.created_at, rows.event_id)
+                .where(rows.tenant_id == tenant_id, rows.delivery_id.in_(list(positions)))
+                .order_by(rows.id)
+            ).all()  # fmt: skip
+        grouped: dict[str, list[Any]] = {delivery_id: [] for delivery_id in positions}
+        for row in attempts:
+            grouped[row.delivery_id].append(row)
+        return [
+            DeliveryView(
+                delivery_id,
+                found[0].event_id,
+                found[0].event_type,
+                found[0].destination,
+                [DeliveryAttempt(*row[:7]) for row in found],
+                positions[delivery_id],
+            )
+            for delivery_id, found in sorted(grouped.items(), key=lambda item: positions[item[0]])
+            if found
+        ]

@@ -296,3 +296,23 @@ class ConsoleSession(Base):
     last_seen_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     """The absolute end, however busy the session is."""
+
+
+class AdminRequest(Base):
+    """The first answer to an admin API POST sent with an ``Idempotency-Key``, kept for a day:
+    the same key, target and body get it again; the same key and target with another body a 422.
+
+    Per API key and target (method and path): two keys, or two operations, may use the same
+    idempotency key. ``request_digest`` is the SHA-256 of the body; ``body`` the answer's bytes
+    (a secret shown once is shown again only to the key that asked for it, with the same key).
+    """
+
+    __tablename__ = "admin_requests"
+    key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
+    target: Mapped[str] = mapped_column(String(1000), primary_key=True)  # "POST /v1/tenants/acme/routes"
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = _now()

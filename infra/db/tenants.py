@@ -149,6 +149,12 @@ class Tenants:
                 self._seed(session, tenant_id, sandbox_url, stand_ins)
             return TenantView.of(self._get(session, tenant_id)), created
 
+    @translated("reading a tenant")
+    def find(self, tenant_id: str) -> TenantView | None:
+        with Session(self.engine) as session:
+            row = session.get(Tenant, tenant_id)
+            return TenantView.of(row) if row is not None else None
+
     @translated("listing tenants")
     def list(self) -> list[TenantView]:
         with Session(self.engine) as session:

@@ -16,9 +16,10 @@ from aiohttp import web
 from infra.core.collector import tune_for_streams
 from infra.core.settings import Settings
 from ingress.api import events, operations, webhooks
-from ingress.api.auth import CachedLookup, SignatureGuard, not_rotated_out
-from ingress.api.limits import RequestLimits
+from ingress.api.auth import SignatureGuard
 from ingress.api.state import STATE, IngressResources, IngressState
+from ingress.http.credentials import CachedLookup, not_rotated_out
+from ingress.http.limits import RequestLimits
 from ingress.http.middleware import observe, problems, single_credentials
 from streams.rate_limit import Limit
 

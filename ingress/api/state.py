@@ -14,9 +14,10 @@ from infra.core.settings import Settings
 from infra.db.api_keys import Principal
 from infra.db.delivery_log import EventHistory
 from infra.db.inbound_sources import SourceEndpoint
-from ingress.api.auth import CachedLookup, SignatureGuard
-from ingress.api.limits import RequestLimits
+from ingress.api.auth import SignatureGuard
 from ingress.api.publisher import EventPublisher
+from ingress.http.credentials import CachedLookup
+from ingress.http.limits import RequestLimits
 from ingress.http.problems import forbidden, missing_scope, unauthenticated
 from streams.partitioning import Partitioning
 from streams.scopes import Scope

@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from ingress.api.auth import CachedLookup
+from ingress.http.credentials import CachedLookup
 from streams.errors import ServiceUnreachableError
 
 

@@ -1,4 +1,5 @@
-"""Per-tenant and per-key rate limits (token buckets), with the RateLimit headers clients expect."""
+"""Per-tenant and per-key rate limits (token buckets), with the RateLimit headers clients expect;
+shared by the events API and the admin API."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ class RequestLimits:
     H times it (docs/sending-events.md).
     """
 
-    def __init__(self, tenant: Limit, key: Limit, clock: Callable[[], float] = time.monotonic) -> None:
-        self._tenants = RateLimiter(tenant)
+    def __init__(self, tenant: Limit | None, key: Limit, clock: Callable[[], float] = time.monotonic) -> None:
+        """``tenant`` None: keys only (the admin API limits each key, whichever tenant it acts for)."""
+        self._tenants = RateLimiter(tenant) if tenant is not None else None
         self._keys = RateLimiter(key)
         self._clock = clock
 
@@ -38,8 +40,10 @@ class RequestLimits:
         ``credential_id`` is the API key's id, or the webhook endpoint's.
         """
         now = self._clock()
-        tenant = self._tenants.take(tenant_id, now, cost)
-        key = self._keys.take(credential_id, now, cost) if tenant.allowed else tenant
+        tenant = self._tenants.take(tenant_id, now, cost) if self._tenants is not None else None
+        # An empty tenant bucket spends none of the key's tokens.
+        key = tenant if tenant is not None and not tenant.allowed else self._keys.take(credential_id, now, cost)
+        tenant = tenant if tenant is not None else key
         tightest = min((tenant, key), key=lambda d: (d.allowed, d.remaining))
         if not (tenant.allowed and key.allowed):
             retry = max(1, math.ceil(max(tenant.retry_after_s, key.retry_after_s)))

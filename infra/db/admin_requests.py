@@ -1,0 +1,86 @@
+"""The admin API's idempotency store (``admin_requests``): the first answer to each POST sent
+with an ``Idempotency-Key``, per API key, for ``KEEP``.
+
+A POST is looked up before it runs, by API key, target (method and path) and idempotency key:
+the same body gets the stored answer again, another body an ``IdempotencyConflictError``. Only answers that changed
+something (2xx) are stored: a refused request wrote nothing, so running it again is harmless.
+Two requests racing with one key both run; the first stored answer is the one replayed after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, delete
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from infra.db.errors import translated
+from infra.db.models import AdminRequest
+from streams.errors import ConfigurationError
+
+KEEP = timedelta(hours=24)
+
+
+class IdempotencyConflictError(ConfigurationError):
+    """The idempotency key was used with another request."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+
+
+def request_digest(body: bytes) -> bytes:
+    """What tells two requests to one target apart: their bodies."""
+    return hashlib.sha256(body).digest()
+
+
+class AdminRequests:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @translated("reading an idempotent request")
+    def find(self, key_id: uuid.UUID, target: str, idempotency_key: str, digest: bytes) -> StoredAnswer | None:
+        """The stored answer for this request, None if the key is new (or older than ``KEEP``);
+        ``IdempotencyConflictError`` when the key came with another request."""
+        with Session(self.engine) as session:
+            row = session.get(AdminRequest, (key_id, target, idempotency_key))
+            if row is None or row.created_at < datetime.now(UTC) - KEEP:
+                return None
+            if row.request_digest != digest:
+                raise IdempotencyConflictError("this Idempotency-Key was used with another body")
+            return StoredAnswer(row.status, row.body, dict(row.headers))
+
+    @translated("storing an idempotent request")
+    def remember(
+        self, key_id: uuid.UUID, target: str, idempotency_key: str, digest: bytes, answer: StoredAnswer
+    ) -> None:
+        """Store ``answer`` unless one is stored already; forget this key's answers older than ``KEEP``."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                delete(AdminRequest).where(
+                    AdminRequest.key_id == key_id, AdminRequest.created_at < datetime.now(UTC) - KEEP
+                )
+            )
+            session.execute(
+                insert(AdminRequest)
+                .values(
+                    key_id=key_id,
+                    target=target,
+                    idempotency_key=idempotency_key,
+                    request_digest=digest,
+                    status=answer.status,
+                    body=answer.body,
+                    headers=dict(answer.headers),
+                )
+                .on_conflict_do_nothing(
+                    index_elements=[AdminRequest.key_id, AdminRequest.target, AdminRequest.idempotency_key]
+                )
+            )

@@ -1,0 +1,76 @@
+"""Replays the admin API starts run in the background of the dashboard process: the request is
+answered (202, with the replay's id) once the replay has fixed its selection, and the replay goes
+on a page at a time. At shutdown every replay under way stops between two pages, ``interrupted``;
+``POST .../replays/{id}/resume`` goes on from there to the end, sending nothing twice
+(``infra.control.replay``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from infra.control.replay import Replayer
+from infra.db.dead_letters import ReplayRun
+from streams.replay_filter import ReplayFilter
+
+log = logging.getLogger(__name__)
+
+
+class Replays:
+    def __init__(self, replayer: Callable[[str], Replayer]) -> None:
+        """``replayer``: the engine acting for an audit actor."""
+        self._replayer = replayer
+        self._stop = threading.Event()
+        self._tasks: set[asyncio.Task[ReplayRun]] = set()
+
+    def engine(self, actor: str) -> Replayer:
+        return self._replayer(actor)
+
+    async def start(self, actor: str, tenant_id: str, selection: ReplayFilter) -> ReplayRun:
+        """Start replaying ``selection``; the replay as it stands once it began."""
+        return await self._background(
+            lambda started: self._replayer(actor).start(tenant_id, selection, stop=self._stop, started=started)
+        )
+
+    async def resume(self, actor: str, tenant_id: str, replay_id: uuid.UUID) -> ReplayRun:
+        """Go on with ``replay_id`` to its end (a finished one is returned as it is)."""
+        engine = self._replayer(actor)
+        return await self._background(
+            lambda started: _announced(engine.resume(replay_id, tenant_id=tenant_id, stop=self._stop), started)
+        )
+
+    async def _background(
+        self, run: Callable[[Callable[[ReplayRun], None]], Coroutine[Any, Any, ReplayRun]]
+    ) -> ReplayRun:
+        began: asyncio.Future[ReplayRun] = asyncio.get_running_loop().create_future()
+
+        def started(replay: ReplayRun) -> None:
+            if not began.done():
+                began.set_result(replay)
+
+        task = asyncio.create_task(run(started))
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        await asyncio.wait({task, began}, return_when=asyncio.FIRST_COMPLETED)
+        return began.result() if began.done() else task.result()
+
+    def _finished(self, task: asyncio.Task[ReplayRun]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("replay stopped: %s", task.exception())
+
+    async def close(self) -> None:
+        """Stop every replay under way between two pages, and wait for them."""
+        self._stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def _announced(resumed: Coroutine[Any, Any, ReplayRun], started: Callable[[ReplayRun], None]) -> ReplayRun:
+    run = await resumed
+    started(run)
+    return run
