@@ -112,7 +112,7 @@ def up(
     except BaseException:  # a process that would not start, or Ctrl-C: undo this call, keep what it reused
         started.stop()
         raise
-    _print_bus(settings, demo.api_key)
+    _print_bus(settings, demo.api_key, demo.operator_key)
     if detach:
         return
     try:
@@ -227,7 +227,7 @@ def _answering(answering: bool) -> str:
     return "[green]answering[/]" if answering else "[red]down[/]"
 
 
-def _print_bus(settings: Settings, api_key: str) -> None:
+def _print_bus(settings: Settings, api_key: str, operator_key: str) -> None:
     """Where everything is, once ``crmbus up`` has it running."""
     ingress = f"http://{settings.ingress_host}:{settings.ingress_port}"
     table = Table(title="crmbus is up", show_header=False)
@@ -237,7 +237,7 @@ def _print_bus(settings: Settings, api_key: str) -> None:
     table.add_row("  received", f"{settings.sandbox_url}/_control/<system>/requests")
     table.add_row("workers", f"http://127.0.0.1:{settings.worker_web_port}/health  and  /metrics")
     table.add_row("dashboard", f"{dashboard_url(settings)}  (JSON: /dashboard/api/overview)")
-    table.add_row("  sign in", "with a key of crmbus apikeys create --tenant demo --name me --role operator")
+    table.add_row("  sign in", f"{operator_key}  (operator of tenant demo; kept in .crmbus/bus/operator.key)")
     table.add_row("kafka", f"{settings.kafka_bootstrap}  (e.g. kcat -b {settings.kafka_bootstrap} -L)")
     table.add_row("postgres", database_url(settings).render_as_string(hide_password=True))
     table.add_row("try", "crmbus demo   (posts leads, clients and services, and shows them delivered)")

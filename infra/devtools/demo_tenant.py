@@ -1,9 +1,11 @@
 """The demo tenant ``crmbus up`` creates: the seed flows pointing at the sandbox (with stand-in
-credentials, which the sandbox accepts), and an API key.
+credentials, which the sandbox accepts), a producer's API key and an operator's, to sign in to
+the console with.
 
-The key's secret is shown once when created and kept in ``<state_dir>/bus/demo.key`` (mode 0600),
-so a second ``crmbus up`` and ``crmbus demo`` use the same key; a key that no longer
-authenticates (revoked, expired, another database) is replaced.
+Each key's secret is shown once when created and kept in ``<state_dir>/bus/demo.key`` and
+``operator.key`` (mode 0600), so a second ``crmbus up`` and ``crmbus demo`` use the same keys; a
+key that no longer authenticates as the demo tenant's (revoked, expired, another database) is
+replaced.
 """
 
 from __future__ import annotations
@@ -24,11 +26,16 @@ DEMO_TENANT = "demo"
 class DemoTenant:
     tenant_id: str
     api_key: str
+    operator_key: str
     created: bool
 
 
 def demo_key_file(settings: Settings) -> Path:
     return settings.state_path / "bus" / "demo.key"
+
+
+def operator_key_file(settings: Settings) -> Path:
+    return settings.state_path / "bus" / "operator.key"
 
 
 def ensure_demo_tenant(tenants: Tenants, endpoints: Endpoints, keys: ApiKeys, settings: Settings) -> DemoTenant:
@@ -40,20 +47,31 @@ def ensure_demo_tenant(tenants: Tenants, endpoints: Endpoints, keys: ApiKeys, se
     for endpoint in endpoints.list(DEMO_TENANT):
         if not endpoint.has_secret:  # a demo tenant from before stand-ins; a real secret set later stays
             endpoints.update(DEMO_TENANT, endpoint.name, secret=stand_in_secret(endpoint.name))
-    path = demo_key_file(settings)
-    kept = read_demo_key(settings)
-    if kept is not None and keys.authenticate(kept) == DEMO_TENANT:
-        return DemoTenant(DEMO_TENANT, kept, created)
-    _, secret = keys.create(DEMO_TENANT, "crmbus up demo")
+    producer = _kept_key(keys, demo_key_file(settings), "crmbus up demo", "producer")
+    operator = _kept_key(keys, operator_key_file(settings), "crmbus up operator", "operator")
+    return DemoTenant(DEMO_TENANT, producer, operator, created)
+
+
+def _kept_key(keys: ApiKeys, path: Path, name: str, role: str) -> str:
+    """The demo tenant's key of ``role`` kept at ``path``, made anew if it no longer works."""
+    kept = _read(path)
+    found = keys.principal(kept) if kept is not None else None
+    if kept is not None and found is not None and found.tenant_id == DEMO_TENANT:
+        return kept
+    _, secret = keys.create(DEMO_TENANT, name, role=role)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as file:
         file.write(secret + "\n")
-    return DemoTenant(DEMO_TENANT, secret, created)
+    return secret
 
 
 def read_demo_key(settings: Settings) -> str | None:
+    return _read(demo_key_file(settings))
+
+
+def _read(path: Path) -> str | None:
     try:
-        return demo_key_file(settings).read_text().strip() or None
+        return path.read_text().strip() or None
     except FileNotFoundError:
         return None

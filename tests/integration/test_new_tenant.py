@@ -134,3 +134,15 @@ def test_the_demo_tenant_starts_with_stand_in_credentials_and_every_seed_route_e
     assert all(view.has_secret and view.missing == () for view in destinations)
     listed = Routes(migrated).list(demo.tenant_id, include_disabled=True)
     assert len(listed) == len(SEED_ROUTES) and all(r.enabled and r.paused is None for r in listed)
+
+
+def test_the_demo_tenant_has_a_producers_key_and_an_operators_key_kept_across_ups(migrated, tmp_path):
+    endpoints = Endpoints(migrated, SecretBox(Fernet.generate_key()), actor="test")
+    settings, keys = Settings(state_dir=tmp_path), ApiKeys(migrated)
+    first = ensure_demo_tenant(Tenants(migrated, actor="test"), endpoints, keys, settings)
+    producer, operator = keys.principal(first.api_key), keys.principal(first.operator_key)
+    assert producer.may("events:write") and not producer.may("dlq:replay")
+    assert operator.may("dlq:replay") and operator.tenant_id == "demo" and not operator.may("admin")
+    assert (tmp_path / "bus" / "operator.key").read_text().strip() == first.operator_key
+    again = ensure_demo_tenant(Tenants(migrated, actor="test"), endpoints, keys, settings)
+    assert (again.api_key, again.operator_key) == (first.api_key, first.operator_key)
