@@ -27,7 +27,7 @@ from infra.db.admin_requests import IdempotencyConflictError, StoredAnswer, requ
 from infra.db.api_keys import Principal
 from ingress.admin.state import STATE, AdminState, Repositories
 from ingress.http.bodies import parse_json, read_json_bytes
-from ingress.http.problems import Problem, unauthenticated
+from ingress.http.problems import Problem, missing_scope, unauthenticated
 from streams.errors import (
     ConfigurationError,
     InvalidEventTypeError,
@@ -229,10 +229,7 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
         rate = state.limits.check("", str(principal.key_id))
         request[RATE_HEADERS] = rate
         if not principal.may(operation.scope):
-            raise Problem(
-                403, "forbidden", "Forbidden", f"this API key lacks the {operation.scope!r} scope this needs",
-                reason="forbidden", extra={"scope": operation.scope},
-            )  # fmt: skip
+            raise missing_scope(operation.scope)
         path = dict(request.match_info)
         repos = state.repositories(principal.actor)
         if operation.tenant_scoped:

@@ -67,13 +67,14 @@ def unauthenticated() -> Problem:
     )  # fmt: skip
 
 
-def forbidden(detail: str) -> Problem:
-    """The key is known but may not do this: ``detail`` names the scope it lacks."""
-    return Problem(403, "forbidden", "Forbidden", detail, reason="forbidden")
+def forbidden(detail: str, **extra: str) -> Problem:
+    """The key is known but may not do this."""
+    return Problem(403, "forbidden", "Forbidden", detail, reason="forbidden", extra=extra)
 
 
 def missing_scope(scope: str) -> Problem:
-    return forbidden(f"this API key lacks the {scope!r} scope this needs")
+    """The key lacks ``scope``: the problem names it in ``detail`` and in ``scope``."""
+    return forbidden(f"this API key lacks the {scope!r} scope this needs", scope=scope)
 
 
 def malformed_json(detail: str) -> Problem:
