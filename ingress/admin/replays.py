@@ -1,8 +1,8 @@
 """Replays the admin API starts run in the background of the dashboard process: the request is
-answered (202, with the replay's id) once the replay has fixed its selection, and the replay goes
-on a page at a time. At shutdown every replay under way stops between two pages, ``interrupted``;
-``POST .../replays/{id}/resume`` goes on from there to the end, sending nothing twice
-(``infra.control.replay``).
+answered (202, with the replay's id) once the replay has fixed its selection (a resumed one: once
+it runs again), and the replay goes on a page at a time. At shutdown every replay under way stops
+between two pages, ``interrupted``; ``POST .../replays/{id}/resume`` goes on from there to the
+end, sending nothing twice (``infra.control.replay``).
 """
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ class Replays:
         )
 
     async def resume(self, actor: str, tenant_id: str, replay_id: uuid.UUID) -> ReplayRun:
-        """Go on with ``replay_id`` to its end (a finished one is returned as it is)."""
-        engine = self._replayer(actor)
+        """Go on with ``replay_id`` to its end (a finished one is returned as it is); the replay as
+        it stands once it runs again."""
         return await self._background(
-            lambda started: _announced(engine.resume(replay_id, tenant_id=tenant_id, stop=self._stop), started)
+            lambda started: self._replayer(actor).resume(
+                replay_id, tenant_id=tenant_id, stop=self._stop, started=started
+            )
         )
 
     async def _background(
@@ -68,9 +70,3 @@ class Replays:
         """Stop every replay under way between two pages, and wait for them."""
         self._stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-async def _announced(resumed: Coroutine[Any, Any, ReplayRun], started: Callable[[ReplayRun], None]) -> ReplayRun:
-    run = await resumed
-    started(run)
-    return run
