@@ -259,7 +259,7 @@ OPERATIONS: tuple[Operation, ...] = (
               REPLAY, parameters=[_REPLAY_ID]),
     Operation("POST", f"{_T}/replays/{{replay_id}}/resume", "dlq:replay", resume_replay,
               "Go on with an interrupted replay to its end, in the background; nothing is sent twice", "action",
-              REPLAY, parameters=[_REPLAY_ID], status=202),
+              REPLAY, parameters=[_REPLAY_ID], status=202, errors=(409,)),
     Operation("GET", f"{_T}/deliveries", "deliveries:read", list_deliveries,
               "Search deliveries by event, destination, an attempt's status and time; each with its attempts",
               "list", DELIVERY, parameters=_DELIVERY_QUERY),
