@@ -81,13 +81,21 @@ class Replayer:
         return await self._run(run, stop)
 
     async def resume(
-        self, replay_id: uuid.UUID, *, tenant_id: str | None = None, stop: threading.Event | None = None
+        self,
+        replay_id: uuid.UUID,
+        *,
+        tenant_id: str | None = None,
+        stop: threading.Event | None = None,
+        started: Callable[[ReplayRun], None] | None = None,
     ) -> ReplayRun:
         """Go on with replay ``replay_id`` (of ``tenant_id``, if given): its selection's letters
         still open are sent, those a killed run sent but did not mark among them. A finished
-        replay is returned as it is."""
+        replay is returned as it is. ``started`` is told the replay once it runs again (or, a
+        finished one, as it is), before its first page."""
         await asyncio.to_thread(self._letters.replay, tenant_id, replay_id)  # NotFoundError for another tenant's
         run = await asyncio.to_thread(self._letters.resume_replay, replay_id, actor=self._actor)
+        if started is not None:
+            started(run)
         return run if run.state == "done" else await self._run(run, stop)
 
     async def retry(self, tenant_id: str | None, delivery_ids: Sequence[str]) -> ReplayRun:

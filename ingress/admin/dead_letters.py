@@ -140,7 +140,8 @@ async def get_replay(call: Call) -> Answer:
 async def resume_replay(call: Call) -> Answer:
     replay_id = uuid_of(call.path["replay_id"], "replay")
     await call.run(lambda: call.repos.dead_letters.replay(call.tenant_id, replay_id))
-    return Answer(200, _replay(await call.state.replays.resume(call.principal.actor, call.tenant_id, replay_id)))
+    run = await call.state.replays.resume(call.principal.actor, call.tenant_id, replay_id)
+    return Answer(202, _replay(run), {"Location": f"/v1/tenants/{call.tenant_id}/replays/{run.id}"})
 
 
 ATTEMPT_STATUSES = ("delivered", "retrying", "dead_lettered", "duplicate")
@@ -257,8 +258,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", f"{_T}/replays/{{replay_id}}", "dlq:read", get_replay, "How far a replay got", "single",
               REPLAY, parameters=[_REPLAY_ID]),
     Operation("POST", f"{_T}/replays/{{replay_id}}/resume", "dlq:replay", resume_replay,
-              "Go on with an interrupted replay to its end; nothing is sent twice", "action", REPLAY,
-              parameters=[_REPLAY_ID]),
+              "Go on with an interrupted replay to its end, in the background; nothing is sent twice", "action",
+              REPLAY, parameters=[_REPLAY_ID], status=202, errors=(409,)),
     Operation("GET", f"{_T}/deliveries", "deliveries:read", list_deliveries,
               "Search deliveries by event, destination, an attempt's status and time; each with its attempts",
               "list", DELIVERY, parameters=_DELIVERY_QUERY),

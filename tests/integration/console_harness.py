@@ -91,20 +91,35 @@ def base_env(tmp_path: Path, **settings: str) -> dict[str, str]:
 
 @contextmanager
 def dashboard(env: dict[str, str], tmp_path: Path, timeout_s: float = 60) -> Iterator[str]:
+    proc = start_dashboard(env, tmp_path, timeout_s)
+    try:
+        yield f"http://127.0.0.1:{env['CRMBUS_DASHBOARD_PORT']}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def start_dashboard(env: dict[str, str], tmp_path: Path, timeout_s: float = 60) -> subprocess.Popen[bytes]:
+    """`crmbus dashboard` answering on ``CRMBUS_DASHBOARD_PORT``, its output in a log in ``tmp_path``,
+    in its own session (its supervisor and the process it serves from: ``os.killpg`` ends both);
+    the caller stops it."""
     log = tmp_path / f"dashboard-{uuid.uuid4().hex[:6]}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([CRMBUS, "dashboard"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [CRMBUS, "dashboard"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     base = f"http://127.0.0.1:{env['CRMBUS_DASHBOARD_PORT']}"
+    deadline = time.monotonic() + timeout_s
     try:
-        deadline = time.monotonic() + timeout_s
         while not _answers(f"{base}/health"):
             assert proc.poll() is None, f"dashboard exited with {proc.returncode}: {log.read_text()}"
             assert time.monotonic() < deadline, f"dashboard not answering in {timeout_s} s: {log.read_text()}"
             time.sleep(0.2)
-        yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        raise
+    return proc
 
 
 def _answers(url: str) -> bool:
