@@ -18,7 +18,7 @@ from infra.db.tenants import TenantView
 from ingress.admin import dead_letters
 from ingress.admin import schemas as s
 from ingress.admin.table import Answer, Call, Operation, not_found, uuid_of
-from ingress.http.problems import Problem
+from ingress.http.problems import Problem, forbidden
 from streams.errors import ConfigurationError, InvalidEventError, MappingError
 from streams.event_type import EventType
 from streams.mapping import compile_mapping
@@ -110,10 +110,7 @@ def _granted(principal: Principal, body: dict[str, Any]) -> frozenset[Scope]:
     if "admin" not in principal.scopes:
         beyond = sorted(scope for scope in asked if scope == "admin" or not allows(principal.scopes, scope))
         if beyond:
-            raise Problem(
-                403, "forbidden", "Forbidden", f"this API key cannot grant the scope {beyond[0]!r}",
-                extra={"scope": beyond[0]},
-            )  # fmt: skip
+            raise forbidden(f"this API key cannot grant the scope {beyond[0]!r}", scope=beyond[0])
     return asked
 
 

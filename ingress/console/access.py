@@ -19,7 +19,7 @@ from aiohttp.typedefs import Handler
 
 from infra.db.console_sessions import Operator, SignedIn
 from ingress.console.state import STATE
-from ingress.http.problems import Problem
+from ingress.http.problems import Problem, missing_scope
 from streams.scopes import Scope
 
 COOKIE = "crmbus_console"
@@ -91,7 +91,7 @@ async def _bearer(request: web.Request) -> Operator:
             headers={"WWW-Authenticate": 'Bearer realm="crmbus console"'},
         )  # fmt: skip
     if not operator.may(READ):
-        raise Problem(403, "forbidden", "Forbidden", f"this key lacks the scope {READ}")
+        raise missing_scope(READ)
     return operator
 
 
