@@ -8,12 +8,11 @@ so a resumed replay selects what the interrupted one did.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
-
-from streams.dead_letter import DESTINATION, ERROR_CLASS, FAILED_AT, header
 
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 _T = TypeVar("_T")
@@ -29,8 +28,8 @@ class ReplayFilter:
     ``tenant``, ``destination``, ``error_class`` (e.g. ``MappingError``) and ``status`` (one of
     ``STATUSES``) compare exactly. The last failure time must fall in [``since``, ``until``):
     since included, until excluded, so consecutive windows never select a letter twice. Both
-    must carry a time zone. ``ids`` (dead-letter ids) and ``delivery_ids`` narrow the selection
-    to those letters; an empty set selects nothing. A replay only ever sends open letters,
+    must carry a time zone. ``ids`` (dead-letter ids), ``delivery_ids`` and ``event_ids``
+    narrow the selection to those letters; an empty set selects nothing. A replay only ever sends open letters,
     whatever ``status`` says. ``through_id`` selects letters up to that id only: a replay fixes it
     when it starts, so letters dead-lettered while it runs (its own failures again among them)
     wait for the next one.
@@ -44,6 +43,7 @@ class ReplayFilter:
     status: str | None = None
     ids: frozenset[int] | None = None
     delivery_ids: frozenset[str] | None = None
+    event_ids: frozenset[uuid.UUID] | None = None
     through_id: int | None = None
 
     def __post_init__(self) -> None:
@@ -52,24 +52,6 @@ class ReplayFilter:
                 raise ValueError(f"{name} needs a time zone")
         if self.status is not None and self.status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-
-    def matches(self, key: bytes | None, headers: Sequence[tuple[str, bytes]], timestamp: datetime) -> bool:
-        """Whether the DLQ record with this key, these headers and this (time-zone aware) Kafka
-        timestamp is selected.
-
-        The failure time is the ``crmbus-failed-at`` header, else (a record without it, or with a
-        value that is not a time) the record's timestamp, which is when it was written to the DLQ.
-        """
-        if self.tenant is not None and (key is None or key.decode("utf-8", "replace") != self.tenant):
-            return False
-        if self.destination is not None and header(headers, DESTINATION) != self.destination:
-            return False
-        if self.error_class is not None and header(headers, ERROR_CLASS) != self.error_class:
-            return False
-        if self.since is None and self.until is None:
-            return True
-        failed_at = _failed_at(headers) or timestamp
-        return (self.since is None or failed_at >= self.since) and (self.until is None or failed_at < self.until)
 
     def to_json(self) -> dict[str, Any]:
         """The selection as a JSON object, only the fields set (``from_json`` reads it back)."""
@@ -85,13 +67,15 @@ class ReplayFilter:
             found["ids"] = sorted(self.ids)
         if self.delivery_ids is not None:
             found["delivery_ids"] = sorted(self.delivery_ids)
+        if self.event_ids is not None:
+            found["event_ids"] = sorted(str(event_id) for event_id in self.event_ids)
         return found
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ReplayFilter:
         """The selection ``to_json`` wrote. Raises ``ValueError`` at anything else."""
         unknown = set(data) - {"tenant", "destination", "error_class", "status", "since", "until", "ids",
-                               "delivery_ids", "through_id"}  # fmt: skip
+                               "delivery_ids", "event_ids", "through_id"}  # fmt: skip
         if unknown:
             raise ValueError(f"unknown selection fields: {', '.join(sorted(unknown))}")
         return cls(
@@ -103,12 +87,23 @@ class ReplayFilter:
             status=data.get("status"),
             ids=_set(data.get("ids"), int),
             delivery_ids=_set(data.get("delivery_ids"), str),
+            event_ids=_uuids(data.get("event_ids")),
             through_id=data.get("through_id"),
         )
 
 
 def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text is not None else None
+
+
+def _uuids(values: Iterable[Any] | None) -> frozenset[uuid.UUID] | None:
+    texts = _set(values, str)
+    if texts is None:
+        return None
+    try:
+        return frozenset(uuid.UUID(text) for text in texts)
+    except ValueError:
+        raise ValueError("selection event ids must be UUIDs") from None
 
 
 def _set(values: Iterable[Any] | None, kind: type[_T]) -> frozenset[_T] | None:
@@ -141,14 +136,3 @@ def parse_since(text: str, now: datetime) -> datetime:
     except ValueError:
         raise ValueError(f"not a time: {text!r} (use e.g. 30m, 2h, 7d or 2026-03-06T10:00:00Z)") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=now.tzinfo)
-
-
-def _failed_at(headers: Sequence[tuple[str, bytes]]) -> datetime | None:
-    text = header(headers, FAILED_AT)
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None

@@ -98,6 +98,8 @@ def _where(tenant_id: str | None, selection: ReplayFilter) -> ColumnElement[bool
         found.append(DeadLetter.id.in_(sorted(selection.ids)))
     if selection.delivery_ids is not None:
         found.append(DeadLetter.delivery_id.in_(sorted(selection.delivery_ids)))
+    if selection.event_ids is not None:
+        found.append(DeadLetter.event_id.in_(sorted(selection.event_ids)))
     if selection.through_id is not None:
         found.append(DeadLetter.id <= selection.through_id)
     return and_(true(), *found)

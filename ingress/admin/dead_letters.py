@@ -60,8 +60,15 @@ def _instant(raw: str | None, name: str) -> datetime | None:
     return at
 
 
+def _event_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise Problem(422, "invalid-request", "Invalid request", "event_id: is not a UUID", field="event_id") from None
+
+
 def _selection(given: dict[str, Any]) -> ReplayFilter:
-    ids = given.get("delivery_ids")
+    ids, events = given.get("delivery_ids"), given.get("event_ids")
     if given.get("status") not in (None, *STATUSES):
         raise Problem(422, "invalid-request", "Invalid request", f"status: is one of {', '.join(STATUSES)}",
                       field="status")  # fmt: skip
@@ -69,6 +76,7 @@ def _selection(given: dict[str, Any]) -> ReplayFilter:
         destination=given.get("destination"), error_class=given.get("error_class"),
         since=_instant(given.get("since"), "since"), until=_instant(given.get("until"), "until"),
         status=given.get("status"), delivery_ids=frozenset(ids) if ids is not None else None,
+        event_ids=frozenset(events) if events is not None else None,
     )  # fmt: skip
 
 
@@ -76,6 +84,8 @@ async def list_dead_letters(call: Call) -> Answer:
     query: dict[str, Any] = dict(call.query)
     if "delivery_id" in query:
         query["delivery_ids"] = [query.pop("delivery_id")]
+    if "event_id" in query:
+        query["event_ids"] = [_event_id(query.pop("event_id"))]
     selection = _selection(query)
     found = await call.run(
         lambda: call.repos.dead_letters.list(call.tenant_id, selection, after_id=call.cursor, limit=call.limit + 1)
@@ -190,7 +200,7 @@ _FILTERS = {
 }
 _QUERY = [
     {"name": name, "in": "query", "required": False, "schema": schema}
-    for name, schema in {**_FILTERS, "delivery_id": _WORD}.items()
+    for name, schema in {**_FILTERS, "delivery_id": _WORD, "event_id": s.UUID}.items()
 ]
 _DELIVERY_IDS = {"type": "array", "items": _WORD, "minItems": 1, "maxItems": 1000, "uniqueItems": True}
 LETTER = s.obj(

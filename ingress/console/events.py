@@ -9,12 +9,14 @@ import uuid
 from aiohttp import web
 
 from infra.db.console_sessions import Operator
+from infra.db.dead_letters import DeadLetterView
 from infra.db.delivery_log import EventHistory
 from ingress.console.access import OPERATOR
 from ingress.console.acts import field, refusal
 from ingress.console.layout import e, form, redirect, respond
 from ingress.console.state import STATE
 from ingress.console.story import DeliveryStory, decision, deliveries
+from streams.dead_letter import STAGE
 from streams.errors import NothingToReplayError, ProduceError
 from streams.replay_filter import ReplayFilter
 
@@ -38,22 +40,28 @@ async def event_page(request: web.Request) -> web.Response:
     found = await read_story(request, event_id)
     if found is None:
         return _not_found(request, f"No event {event_id} in the history of the tenants this key acts for.")
-    tenant_id, history, stories = found
-    return respond(request, f"Event {event_id}", _render(request, event_id, tenant_id, history, stories))
+    tenant_id, history, stories, letters = found
+    return respond(request, f"Event {event_id}", _render(request, event_id, tenant_id, history, stories, letters))
 
 
-async def read_story(request: web.Request, event_id: uuid.UUID) -> tuple[str, EventHistory, list[DeliveryStory]] | None:
-    """The event's tenant, history and deliveries, or None when the operator may not see it."""
+async def read_story(
+    request: web.Request, event_id: uuid.UUID
+) -> tuple[str, EventHistory, list[DeliveryStory], list[DeadLetterView]] | None:
+    """The event's tenant, history, deliveries and dead letters (its deliveries' and those of the
+    router's stage, which belong to no delivery), or None when the operator may not see it."""
     state, operator = request.app[STATE], request[OPERATOR]
     tenant_id = await asyncio.to_thread(state.trail.tenant_of, event_id)
     if tenant_id is None or not operator.acts_for(tenant_id):
         return None
     history = await asyncio.to_thread(state.history.history, event_id, tenant_id)
-    ids = list(dict.fromkeys(attempt.delivery_id for attempt in history.attempts))
-    dead_letters = await asyncio.to_thread(
-        state.dead_letters.list, tenant_id, ReplayFilter(delivery_ids=frozenset(ids))
-    )
-    return tenant_id, history, deliveries(history, dead_letters)
+    ids = frozenset(attempt.delivery_id for attempt in history.attempts)
+    # By event id; by delivery id too, for letters archived before the event id was recorded.
+    found = [
+        *await asyncio.to_thread(state.dead_letters.list, tenant_id, ReplayFilter(event_ids=frozenset({event_id}))),
+        *await asyncio.to_thread(state.dead_letters.list, tenant_id, ReplayFilter(delivery_ids=ids)),
+    ]
+    letters = sorted({letter.id: letter for letter in found}.values(), key=lambda letter: letter.id)
+    return tenant_id, history, deliveries(history, letters), letters
 
 
 async def retry(request: web.Request) -> web.StreamResponse:
@@ -79,7 +87,12 @@ async def retry(request: web.Request) -> web.StreamResponse:
 
 
 def _render(
-    request: web.Request, event_id: uuid.UUID, tenant_id: str, history: EventHistory, stories: list[DeliveryStory]
+    request: web.Request,
+    event_id: uuid.UUID,
+    tenant_id: str,
+    history: EventHistory,
+    stories: list[DeliveryStory],
+    dead: list[DeadLetterView],
 ) -> str:
     operator = request[OPERATOR]
     head = (
@@ -106,15 +119,14 @@ def _render(
         if history.attempts
         else ""
     )
-    dead = [dead for story in stories for dead in story.dead_letters]
     dead_rows = "".join(
-        f"<tr><td>{e(d.destination or '—')}</td><td>{e(d.error_class)}</td>"
+        f"<tr><td>{e(d.headers.get(STAGE, '—'))}</td><td>{e(d.destination or '—')}</td><td>{e(d.error_class)}</td>"
         f"<td class=n>{e(d.status_code if d.status_code is not None else '—')}</td><td class=n>{e(d.attempts)}</td>"
         f"<td>{e(d.status)}</td></tr>"
         for d in dead
     )
     letters = (
-        "<h2>Dead letters</h2><table><tr><th>destination</th><th>error class</th><th>status code</th>"
+        "<h2>Dead letters</h2><table><tr><th>stage</th><th>destination</th><th>error class</th><th>status code</th>"
         f"<th>attempts</th><th>status</th></tr>{dead_rows}</table>"
         if dead
         else ""

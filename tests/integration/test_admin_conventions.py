@@ -267,3 +267,14 @@ def test_deliveries_are_searched_with_each_attempt_a_page_at_a_time(world):
                       key).json()  # fmt: skip
     assert [d["delivery_id"] for d in first["items"] + rest["items"]] == [f"{event}-crm", f"{event}-zapi"]
     assert rest["next_cursor"] is None
+
+
+def test_dead_letters_are_found_by_their_event_and_a_malformed_event_id_is_422(world):
+    key = world.full["acme"]
+    mine = world.letter()
+    event_id = DeadLetters(world.engine).get("acme", mine).event_id
+    world.letter()  # another event's
+    listed = world.call("GET", f"/v1/tenants/acme/dead-letters?event_id={event_id}", key).json()["items"]
+    assert [letter["id"] for letter in listed] == [mine]
+    malformed = world.call("GET", "/v1/tenants/acme/dead-letters?event_id=not-a-uuid", key)
+    assert (malformed.status_code, malformed.json()["field"]) == (422, "event_id")

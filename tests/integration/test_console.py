@@ -318,6 +318,33 @@ def test_an_events_page_tells_its_whole_story_to_its_tenants_operator(console, s
     assert PERSONAL not in page
 
 
+def test_an_events_page_shows_its_dead_letters_of_the_routers_stage_too(console, story):
+    settings, keys, engine = console
+    now = datetime.now(UTC)
+    DeliveryLog(engine).record(
+        [],
+        [
+            {
+                "tenant_id": "acme", "destination": None, "delivery_id": None, "event_id": EVENT,
+                "original_topic": f"{settings.topic_prefix}crmbus.events", "original_partition": 1,
+                "original_offset": 3, "error_class": "MappingError", "error_message": "mapping: no field phone",
+                "status_code": None, "attempts": 0, "first_failure_at": now, "last_failure_at": now,
+                "key": b"acme", "value": b"x", "headers": {"crmbus-stage": "router.mapping"}, "status": "open",
+            }
+        ],
+    )  # fmt: skip
+
+    async def go():
+        async with running_console(settings) as base, browser(base) as client:
+            await sign_in(client, keys["operator"].secret)
+            async with client.get(f"/console/events/{EVENT}") as page:
+                return await page.text()
+
+    page = run(go())
+    assert "<td>router.mapping</td><td>—</td><td>MappingError</td>" in page
+    assert "<td>financeiro</td><td>TransientDeliveryError</td><td class=n>503</td>" in page, "and its delivery's"
+
+
 def test_a_viewer_sees_the_story_without_a_retry_button(console, story):
     settings, keys, _ = console
 

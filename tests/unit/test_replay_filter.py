@@ -1,5 +1,6 @@
 """How a selection of dead letters is kept with its replay, and how an operator writes the time bounds."""
 
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -8,15 +9,18 @@ from streams.replay_filter import ReplayFilter, parse_since
 
 NOW = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
 FAILED = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
+EVENT = uuid.UUID("5f0c8e0e-9d7a-4c2e-8f0e-2b1f5a3c9d41")
 
 
 def test_a_selection_goes_to_json_and_back_unchanged():
     selection = ReplayFilter(
         tenant="acme", destination="crm", error_class="TransientDeliveryError", since=FAILED, until=NOW,
         status="open", ids=frozenset({3, 1}), delivery_ids=frozenset({"d-2"}), through_id=7,
+        event_ids=frozenset({EVENT}),
     )  # fmt: skip
     stored = selection.to_json()
     assert stored["ids"] == [1, 3] and stored["since"] == "2026-03-06T10:00:00+00:00"
+    assert stored["event_ids"] == [str(EVENT)]
     assert ReplayFilter.from_json(stored) == selection
 
 
@@ -30,6 +34,8 @@ def test_a_stored_selection_with_unknown_fields_or_bad_ids_is_refused():
         ReplayFilter.from_json({"partition": 1})
     with pytest.raises(ValueError, match="ints"):
         ReplayFilter.from_json({"ids": ["1"]})
+    with pytest.raises(ValueError, match="UUIDs"):
+        ReplayFilter.from_json({"event_ids": ["not-a-uuid"]})
 
 
 def test_a_status_outside_open_replayed_discarded_is_refused():
