@@ -20,6 +20,7 @@ exceptions are translated at the edge that meets them (connectors/, infra/).
     ├── SignatureError                  a webhook's signature is missing, wrong, expired or replayed; HTTP 401
     ├── NotFoundError                   no such resource, or another tenant's; HTTP 404
     ├── NothingToReplayError            none of the deliveries asked for is dead-lettered; HTTP 409
+    ├── ReplayRunningError              the replay to resume is running, its heartbeat fresh; HTTP 409
     ├── PoisonMessageError              a record that can never be processed; to the DLQ, not a retry
     │   ├── DecodeError                 not our wire format, unknown schema id, bad Avro
     │   ├── SchemaMismatchError         decodes, but not into the expected record
@@ -139,6 +140,11 @@ class NotFoundError(CrmbusError):
 
 class NothingToReplayError(CrmbusError):
     """A retry of deliveries none of which is dead-lettered and open: nothing would be sent."""
+
+
+class ReplayRunningError(CrmbusError):
+    """A resume of a replay some process is running (it marked a page lately): both runs would
+    send its pages."""
 
 
 class PoisonMessageError(CrmbusError):

@@ -22,6 +22,7 @@ from connectors.kafka.producer import AsyncProducer, producer_config
 from connectors.kafka.schema_registry import schema_ids
 from connectors.kafka.security import librdkafka_client
 from infra.control.replay import PAGE, Replayer
+from infra.control.replays import Replays
 from infra.core.live_catalogue import LiveCatalogue
 from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
@@ -124,7 +125,12 @@ async def replayer(settings: Settings, actor: str = "cli", *, page: int = PAGE) 
     config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
     with scoped_engine(database_url(settings)) as engine:
         async with AsyncProducer(config) as producer:
-            yield Replayer(DeadLetters(engine, actor), producer, actor, page=page)
+            yield Replayer(DeadLetters(engine, actor, lease=replay_lease(settings)), producer, actor, page=page)
+
+
+def replay_lease(settings: Settings) -> timedelta:
+    """How long a running replay's heartbeat keeps a resume out (``CRMBUS_REPLAY_LEASE_S``)."""
+    return timedelta(seconds=settings.replay_lease_s)
 
 
 def ingress_app(settings: Settings) -> web.Application:
@@ -207,7 +213,7 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
             principal=ApiKeys(engine).principal,
             repositories=repositories,
             requests=AdminRequests(engine),
-            replayer=lambda actor: Replayer(DeadLetters(engine, actor), producer, actor),
+            replayer=lambda actor: Replayer(DeadLetters(engine, actor, lease=replay_lease(settings)), producer, actor),
             decode=partial(decode_written, ids=ids),
         )
     engine.dispose()
@@ -233,19 +239,24 @@ async def console_resources(settings: Settings) -> AsyncIterator[console.Console
     async with AsyncProducer(config) as producer:
 
         def replaying(actor: str) -> Replayer:
-            return Replayer(DeadLetters(engine, actor), producer, actor)
+            return Replayer(DeadLetters(engine, actor, lease=replay_lease(settings)), producer, actor)
 
-        yield console.ConsoleResources(
-            stats=DeliveryStats(engine),
-            lag=lag,
-            sessions=ConsoleSessions(engine, idle, lifetime),
-            principal=ApiKeys(engine).principal,
-            history=DeliveryLog(engine),
-            trail=EventTrail(engine),
-            dead_letters=DeadLetters(engine, actor="reader"),
-            endpoints=partial(Endpoints, engine, SecretBox.from_settings(settings)),
-            replayer=replaying,
-        )
+        replays = Replays(replaying)
+        try:
+            yield console.ConsoleResources(
+                stats=DeliveryStats(engine),
+                lag=lag,
+                sessions=ConsoleSessions(engine, idle, lifetime),
+                principal=ApiKeys(engine).principal,
+                history=DeliveryLog(engine),
+                trail=EventTrail(engine),
+                dead_letters=DeadLetters(engine, actor="reader"),
+                endpoints=partial(Endpoints, engine, SecretBox.from_settings(settings)),
+                replayer=replaying,
+                replays=replays,
+            )
+        finally:
+            await replays.close()  # replays under way stop between two pages, interrupted
     engine.dispose()
 
 

@@ -244,6 +244,12 @@ class Settings(BaseSettings):
     console_session_max_s: int = Field(
         43200, gt=0, description="A console session ends this many seconds after sign-in, however busy it is."
     )
+    replay_lease_s: float = Field(
+        60.0,
+        gt=0,
+        description="A running DLQ replay that marked no page for this long counts as stopped (its process "
+        "killed) and may be resumed; before, a resume is refused (409): both runs would send its pages.",
+    )
     dashboard_local_workers: bool = Field(
         True,
         description="Whether the dashboard scrapes the workers `crmbus worker` runs on this host (127.0.0.1, "

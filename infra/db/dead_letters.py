@@ -12,7 +12,7 @@ import builtins
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Select, and_, func, select, true, update
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from infra.db.audit import audit
 from infra.db.errors import translated
 from infra.db.models import DeadLetter, Replay
-from streams.errors import ConfigurationError, NotFoundError
+from streams.errors import ConfigurationError, NotFoundError, ReplayRunningError
 from streams.replay_filter import ReplayFilter
 
 
@@ -66,7 +66,14 @@ class ReplayRun:
     sent: int
     created_at: datetime
     finished_at: datetime | None
+    heartbeat_at: datetime
+    """When it last began or marked a page."""
 
+
+RUNNING_LEASE = timedelta(seconds=60)
+"""How stale a ``running`` replay's heartbeat must be before a resume may take it over: a page
+waits at most the producer's delivery timeout (30 s by default) for Kafka, then is marked
+(``CRMBUS_REPLAY_LEASE_S``)."""
 
 _VIEW = (
     DeadLetter.id, DeadLetter.tenant_id, DeadLetter.destination, DeadLetter.delivery_id, DeadLetter.event_id,
@@ -119,8 +126,9 @@ def _texts(selection: dict[str, Any]) -> dict[str, str]:
 
 
 class DeadLetters:
-    def __init__(self, engine: Engine, actor: str = "cli") -> None:
-        self.engine, self.actor = engine, actor
+    def __init__(self, engine: Engine, actor: str = "cli", *, lease: timedelta = RUNNING_LEASE) -> None:
+        """``lease``: how long a running replay's heartbeat keeps a resume out."""
+        self.engine, self.actor, self.lease = engine, actor, lease
 
     @translated("listing dead letters")
     def list(
@@ -195,7 +203,9 @@ class DeadLetters:
                 .values(status="replayed", replayed_at=func.now(), replay_id=replay_id)
             )
             marked = int(done.rowcount)
-            connection.execute(update(Replay).where(Replay.id == replay_id).values(sent=Replay.sent + marked))
+            connection.execute(
+                update(Replay).where(Replay.id == replay_id).values(sent=Replay.sent + marked, heartbeat_at=func.now())
+            )
             return marked
 
     @translated("starting a replay")
@@ -235,19 +245,38 @@ class DeadLetters:
                 raise NotFoundError(f"no replay {replay_id}", kind="replay")
             return ReplayRun(
                 row.id, row.tenant_id, ReplayFilter.from_json(row.selection), row.requested_by, row.state,
-                row.selected, row.sent, row.created_at, row.finished_at,
+                row.selected, row.sent, row.created_at, row.finished_at, row.heartbeat_at,
             )  # fmt: skip
+
+    @translated("listing replays")
+    def recent_replays(self, tenant_id: str | None, limit: int = 10) -> builtins.list[ReplayRun]:
+        """The latest ``limit`` replays of ``tenant_id`` (None: of every tenant, platform-wide ones too)."""
+        query = select(Replay.id).order_by(Replay.created_at.desc()).limit(limit)
+        if tenant_id is not None:
+            query = query.where(Replay.tenant_id == tenant_id)
+        with Session(self.engine) as session:
+            ids = session.scalars(query).all()
+        return [self.replay(None, replay_id) for replay_id in ids]
 
     @translated("resuming a replay")
     def resume_replay(self, replay_id: uuid.UUID, *, actor: str | None = None) -> ReplayRun:
         """The replay ``replay_id`` running again (audited as by ``actor``, else the repository's);
-        a finished one is returned unchanged."""
+        a finished one is returned unchanged. ``ReplayRunningError`` while another run of it is
+        alive (its heartbeat within the lease): taking the row's lock, two resumes at
+        once cannot both start."""
         with Session(self.engine) as session, session.begin():
-            row = session.get(Replay, replay_id)
+            row = session.get(Replay, replay_id, with_for_update=True)
             if row is None:
                 raise NotFoundError(f"no replay {replay_id}", kind="replay")
+            now = session.scalar(select(func.now()))
+            if row.state == "running" and now is not None and now - row.heartbeat_at < self.lease:
+                raise ReplayRunningError(
+                    f"replay {replay_id} is running (it marked a page {(now - row.heartbeat_at).seconds} s ago): "
+                    "follow it; a run stopped without a word may be resumed once it has been quiet for "
+                    f"{self.lease.total_seconds():g} s"
+                )
             if row.state != "done":
-                row.state, row.finished_at = "running", None
+                row.state, row.finished_at, row.heartbeat_at = "running", None, func.now()
                 audit(
                     session, actor=actor or self.actor, tenant_id=row.tenant_id, action="dlq.replay.resume",
                     target_type="replay", target_id=str(row.id), details={"sent": str(row.sent)},

@@ -238,7 +238,8 @@ class Replay(Base):
 
     ``tenant_id`` None: a platform operator's replay across tenants. ``selected`` counts the open
     letters it found when it started, ``sent`` those Kafka acknowledged and marked replayed; a run
-    killed between the two is ``running`` still, and resuming it sends its open letters again."""
+    killed between the two is ``running`` still, its heartbeat going stale, and resuming it sends
+    its open letters again."""
 
     __tablename__ = "replays"
     __table_args__ = (
@@ -254,6 +255,9 @@ class Replay(Base):
     sent: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = _now()
     finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime] = _now()
+    """When the run last began or marked a page: a ``running`` replay with a stale heartbeat was
+    stopped without a word (its process killed)."""
 
 
 class AuditLog(Base):

@@ -15,9 +15,9 @@ from functools import partial
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from infra.control.replays import Replays
 from infra.core.settings import Settings
 from ingress.admin.openapi import document
-from ingress.admin.replays import Replays
 from ingress.admin.resources import OPERATIONS
 from ingress.admin.state import STATE, AdminResources, AdminState
 from ingress.admin.table import RATE_HEADERS, dispatcher

@@ -45,7 +45,8 @@ def _letter(view: DeadLetterView) -> dict[str, Any]:
 def _replay(run: ReplayRun) -> dict[str, Any]:
     return {"id": str(run.id), "tenant_id": run.tenant_id, "selection": run.selection.to_json(),
             "requested_by": run.requested_by, "state": run.state, "selected": run.selected, "sent": run.sent,
-            "created_at": _when(run.created_at), "finished_at": _when(run.finished_at)}  # fmt: skip
+            "created_at": _when(run.created_at), "finished_at": _when(run.finished_at),
+            "heartbeat_at": _when(run.heartbeat_at)}  # fmt: skip
 
 
 def _instant(raw: str | None, name: str) -> datetime | None:
@@ -221,6 +222,8 @@ SHOWN_LETTER = LETTER | {
 REPLAY = s.obj(
     ["id", "state", "selected", "sent", "selection"],
     {"id": s.UUID, "state": {"enum": ["running", "done", "interrupted"]}, "selected": {"type": "integer"},
+     "heartbeat_at": s.WHEN | {"description": "When it last began or marked a page: stale while running, "
+                                              "its run was stopped without a word (resume it)"},
      "sent": {"type": "integer"}, "selection": s.ANY_OBJECT},
     closed=False,
 )  # fmt: skip

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from infra.control.replay import Replayer
+from infra.control.replays import Replays
 from infra.core.settings import Settings
 from infra.db.admin_requests import AdminRequests
 from infra.db.api_keys import ApiKeys, Principal
@@ -19,7 +20,6 @@ from infra.db.event_types import EventTypes
 from infra.db.inbound_sources import InboundSources
 from infra.db.routes import Routes
 from infra.db.tenants import Tenants
-from ingress.admin.replays import Replays
 from ingress.http.credentials import CachedLookup
 from ingress.http.limits import RequestLimits
 

@@ -34,6 +34,7 @@ from streams.errors import (
     InvalidRouteError,
     NotFoundError,
     NothingToReplayError,
+    ReplayRunningError,
     StoreRefusedError,
 )
 from streams.scopes import Scope
@@ -279,6 +280,8 @@ async def _refusals(handler: Handler, call: Call) -> Answer:
         raise not_found(exc.kind.replace("_", " ")) from None
     except NothingToReplayError as exc:
         raise Problem(409, "nothing-to-replay", "Nothing to replay", str(exc)) from None
+    except ReplayRunningError as exc:
+        raise Problem(409, "replay-running", "Replay running", str(exc)) from None
     except ConfigurationError as exc:
         raise _invalid(str(exc)) from None
 

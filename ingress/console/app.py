@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 from connectors.kafka.lag import ConsumerLag
 from infra.control.replay import Replayer
+from infra.control.replays import Replays
 from infra.core.settings import Settings
 from infra.db.api_keys import Principal
 from infra.db.console_sessions import ConsoleSessions
@@ -27,7 +28,7 @@ from infra.db.endpoints import Endpoints
 from infra.db.errors import error_name
 from infra.db.event_trail import EventTrail
 from ingress.console.access import OPERATOR, guard, on_loopback
-from ingress.console.dead_letters import dead_letters_page, dry_run, replay
+from ingress.console.dead_letters import dead_letters_page, dry_run, replay, resume_replay
 from ingress.console.destinations import destinations_page, pause, resume
 from ingress.console.document import overview, seen_by
 from ingress.console.events import event_page, find_event, retry
@@ -58,6 +59,8 @@ class ConsoleResources:
     """The destinations repository acting as the actor given."""
     replayer: Callable[[str], Replayer]
     """The DLQ replay engine acting as the actor given."""
+    replays: Replays
+    """Replays run in the background of this process."""
 
 
 OpenResources = Callable[[], AbstractAsyncContextManager[ConsoleResources]]
@@ -88,6 +91,7 @@ def build_app(settings: Settings, open_resources: OpenResources) -> web.Applicat
             web.get("/console/dead-letters", dead_letters_page),
             web.get("/console/dead-letters/replay", dry_run),
             web.post("/console/dead-letters/replay", replay),
+            web.post("/console/replays/{replay_id}/resume", resume_replay),
             web.get("/console/destinations", destinations_page),
             web.post("/console/destinations/pause", pause),
             web.post("/console/destinations/resume", resume),
@@ -111,6 +115,7 @@ async def _open(settings: Settings, open_resources: OpenResources, app: web.Appl
             dead_letters=resources.dead_letters,
             endpoints=resources.endpoints,
             replayer=resources.replayer,
+            replays=resources.replays,
             # Browsers keep Secure cookies from http://127.0.0.1 and localhost too; anywhere else
             # the console is meant to be behind TLS.
             secure_cookies=not on_loopback(settings.dashboard_host),

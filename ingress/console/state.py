@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from infra.control.replay import Replayer
+from infra.control.replays import Replays
 from infra.db.api_keys import Principal
 from infra.db.console_sessions import ConsoleSessions
 from infra.db.dead_letters import DeadLetters
@@ -32,6 +33,8 @@ class ConsoleState:
     """The destinations, acting as the actor given (``key:<id>`` in the audit log)."""
     replayer: Callable[[str], Replayer]
     """Retries and DLQ replays, acting as the actor given."""
+    replays: Replays
+    """Group replays, run in the background."""
     secure_cookies: bool
 
 

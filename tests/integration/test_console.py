@@ -4,6 +4,7 @@ event's whole story shown only to keys acting for its tenant."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,7 @@ from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Endpoints
 from infra.db.models import ApiKey, AuditLog, ConsoleSession, DeadLetter
 from schemas.catalogue import load_catalogue
+from streams.deadlines import wait_until
 from streams.scopes import ROLE_SCOPES
 from tests.integration.console_harness import (
     browser,
@@ -517,19 +519,23 @@ def test_a_dlq_group_is_replayed_only_after_a_dry_run_shows_what_would_go(consol
             }  # fmt: skip
             async with client.post("/console/dead-letters/replay", data=fields) as page:
                 replayed = await page.text()
+            # The replay goes on in the background: wait for it, then a dry run finds nothing.
+            await asyncio.to_thread(wait_until, lambda: letter_status(engine) == "replayed", 30, "the replay")
             async with client.get(f"/console/dead-letters/replay?{query}") as page:
                 again = await page.text()
-            return groups, dry, status_after_dry_run, replayed, again
+            async with client.get("/console/dead-letters") as page:
+                listed = await page.text()
+            return groups, dry, status_after_dry_run, replayed, again, listed
 
-    groups, dry, status_after_dry_run, replayed, again = run(go())
+    groups, dry, status_after_dry_run, replayed, again, listed = run(go())
     assert "<td>acme</td><td>financeiro</td><td>TransientDeliveryError</td><td class=n>1</td>" in groups
     assert "Replay this group" in groups
     assert "Would replay <strong>1</strong> open letter(s)" in dry and "Replay 1 letter(s)" in dry
     assert PERSONAL not in dry, "a letter's error message and bytes stay out of the page"
     assert status_after_dry_run == "open", "the dry run sent nothing"
-    assert "Replayed 1 of 1 letter(s) of acme → financeiro, TransientDeliveryError" in replayed
-    assert letter_status(engine) == "replayed"
+    assert "of acme → financeiro, TransientDeliveryError started: 1 letter(s)" in replayed
     assert "nothing would be sent" in again
+    assert "<h2>Latest replays</h2>" in listed and "<td>done</td><td class=n>1</td><td class=n>1</td>" in listed
     assert actions_of(engine, "dlq.replay") == [(f"key:{keys['operator'].id}", "acme")]
 
 

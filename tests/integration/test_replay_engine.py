@@ -8,7 +8,7 @@ import os
 import subprocess
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +20,8 @@ from infra.db.dead_letters import DeadLetters
 from infra.db.delivery_log import DeliveryLog
 from infra.db.models import AuditLog
 from streams.dead_letter import REPLAY, ROUTE_ID
-from streams.errors import NotFoundError, NothingToReplayError
+from streams.deadlines import wait_until
+from streams.errors import NotFoundError, NothingToReplayError, ReplayRunningError
 from streams.replay_filter import ReplayFilter
 from tests.integration.worker_harness import CRMBUS, Bus, TopicReader
 
@@ -192,3 +193,21 @@ def test_a_replay_only_ever_sends_open_letters_whatever_status_it_is_given(engin
     preview = replay(engine_bus, lambda r: r.preview(engine_bus.tenant, ReplayFilter(status="replayed")))
     run = replay(engine_bus, lambda r: r.start(engine_bus.tenant, ReplayFilter(status="replayed")))
     assert preview.count == run.selected == run.sent == 12
+
+
+def test_a_replay_left_running_is_resumed_only_once_its_heartbeat_is_older_than_the_lease(engine_bus):
+    letters = DeadLetters(engine_bus.engine, lease=timedelta(seconds=1))
+    # Running, its heartbeat now: what a run killed with SIGKILL leaves behind, or one still going.
+    run = letters.create_replay(engine_bus.tenant, ReplayFilter(), action="dlq.replay")
+    with pytest.raises(ReplayRunningError, match="is running"):
+        letters.resume_replay(run.id)
+
+    def resumed() -> bool:
+        try:
+            return letters.resume_replay(run.id).state == "running"
+        except ReplayRunningError:
+            return False
+
+    wait_until(resumed, 10, "the lease of the run left behind to lapse")
+    with pytest.raises(ReplayRunningError):
+        letters.resume_replay(run.id)  # the resume's own run holds it now

@@ -1,9 +1,11 @@
-"""Replays the admin API starts run in the background of the dashboard process: the request is
-answered (202, with the replay's id) once the replay has fixed its selection (a resumed one: once
-it runs again), and the replay goes on a page at a time. At shutdown every replay under way stops
-between two pages, ``interrupted``; ``POST .../replays/{id}/resume`` goes on from there to the
-end, sending nothing twice (``infra.control.replay``). A replay this process is running is not
-resumed alongside (409): both would send its pages.
+"""Replays run in the background of the process that serves operators (the admin API and the
+console): the request is answered once the replay has fixed its selection (a resumed one: once
+it runs again), and the replay goes on a page at a time (``infra.control.replay``). At shutdown
+every replay under way stops between two pages, ``interrupted``; a resume goes on from there to
+the end, sending nothing twice.
+
+Two runs of one replay would both send its pages: a resume is refused (``ReplayRunningError``)
+while the replay's heartbeat is fresh, whichever process runs it (``DeadLetters.resume_replay``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import Any
 
 from infra.control.replay import Replayer
 from infra.db.dead_letters import ReplayRun
-from ingress.http.problems import Problem
 from streams.replay_filter import ReplayFilter
 
 log = logging.getLogger(__name__)
@@ -29,58 +30,47 @@ class Replays:
         self._replayer = replayer
         self._stop = threading.Event()
         self._tasks: set[asyncio.Task[ReplayRun]] = set()
-        self._running: set[uuid.UUID] = set()
 
     def engine(self, actor: str) -> Replayer:
         return self._replayer(actor)
 
-    async def start(self, actor: str, tenant_id: str, selection: ReplayFilter) -> ReplayRun:
-        """Start replaying ``selection``; the replay as it stands once it began."""
+    async def start(self, actor: str, tenant_id: str | None, selection: ReplayFilter) -> ReplayRun:
+        """Start replaying ``selection`` of ``tenant_id`` (None: every tenant's); the replay as it
+        stands once it began."""
         return await self._background(
             lambda started: self._replayer(actor).start(tenant_id, selection, stop=self._stop, started=started)
         )
 
-    async def resume(self, actor: str, tenant_id: str, replay_id: uuid.UUID) -> ReplayRun:
+    async def resume(self, actor: str, tenant_id: str | None, replay_id: uuid.UUID) -> ReplayRun:
         """Go on with ``replay_id`` to its end (a finished one is returned as it is); the replay as
-        it stands once it runs again. 409 while this process runs it."""
-        if replay_id in self._running:
-            raise Problem(409, "replay-running", "Replay running", "this replay is running: follow it")
+        it stands once it runs again. ``ReplayRunningError`` while a run of it is alive."""
         return await self._background(
             lambda started: self._replayer(actor).resume(
                 replay_id, tenant_id=tenant_id, stop=self._stop, started=started
-            ),
-            replay_id,
+            )
         )
 
     async def _background(
-        self,
-        run: Callable[[Callable[[ReplayRun], None]], Coroutine[Any, Any, ReplayRun]],
-        replay_id: uuid.UUID | None = None,
+        self, run: Callable[[Callable[[ReplayRun], None]], Coroutine[Any, Any, ReplayRun]]
     ) -> ReplayRun:
-        """``run`` as a task, its replay counted as running from now (``replay_id`` given) or once
-        it says which; the replay as it stands once it began."""
+        """``run`` as a task; the replay as it stands once it began (or the task's error, if it
+        failed before that)."""
         began: asyncio.Future[ReplayRun] = asyncio.get_running_loop().create_future()
-        ids = [] if replay_id is None else [replay_id]
-        self._running.update(ids)
 
         def started(replay: ReplayRun) -> None:
-            if not ids:
-                ids.append(replay.id)
-                self._running.add(replay.id)
             if not began.done():
                 began.set_result(replay)
 
         task = asyncio.create_task(run(started))
         self._tasks.add(task)
-        task.add_done_callback(lambda done: self._finished(done, ids))
+        task.add_done_callback(self._finished)
         await asyncio.wait({task, began}, return_when=asyncio.FIRST_COMPLETED)
         return began.result() if began.done() else task.result()
 
-    def _finished(self, task: asyncio.Task[ReplayRun], ids: list[uuid.UUID]) -> None:
+    def _finished(self, task: asyncio.Task[ReplayRun]) -> None:
         self._tasks.discard(task)
-        self._running.difference_update(ids)
         if not task.cancelled() and task.exception() is not None:
-            log.warning("replay stopped: %s", task.exception())
+            log.warning("replay stopped: %s", type(task.exception()).__name__)
 
     async def close(self) -> None:
         """Stop every replay under way between two pages, and wait for them."""
