@@ -9,6 +9,7 @@ from typing import Any
 
 from ingress.admin.schemas import TENANT_ID_PATTERN
 from ingress.admin.table import CURSOR, DEFAULT_LIMIT, IDEMPOTENCY_KEY, MAX_LIMIT, Operation
+from ingress.http.problems import BEARER_SCHEME, problem_schema
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 _REASONS = {
@@ -129,21 +130,9 @@ def document(operations: Sequence[Operation]) -> dict[str, Any]:
             "are 404), one holding admin for every tenant. Errors are RFC 9457 application/problem+json.",
         },
         "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "crmb_live_… API key"}},
+            "securitySchemes": {"apiKey": BEARER_SCHEME},
             "schemas": {
-                "Problem": {
-                    "type": "object",
-                    "required": ["type", "title", "status"],
-                    "properties": {
-                        "type": {"type": "string"},
-                        "title": {"type": "string"},
-                        "status": {"type": "integer"},
-                        "detail": {"type": "string"},
-                        "field": {"type": "string", "description": "The offending field's dotted path"},
-                        "scope": {"type": "string", "description": "The scope the key lacks (403)"},
-                        "instance": {"type": "string"},
-                    },
-                }
+                "Problem": problem_schema(),
             },
         },
         "paths": paths,

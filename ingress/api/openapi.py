@@ -7,6 +7,7 @@ from importlib.metadata import version
 from typing import Any
 
 from ingress.api.openapi_cloudevents import cloudevent, cloudevents_batch
+from ingress.http.problems import BEARER_SCHEME, problem_schema
 from schemas.event_types import built_in_catalogue
 from streams.cloudevents import BATCH_MEDIA_TYPE, MEDIA_TYPE
 from streams.event_status import STATUSES
@@ -171,21 +172,9 @@ def document(batch_max: int) -> dict[str, Any]:
             "No string of a body may hold NUL (U+0000); no credential header may be sent twice.",
         },
         "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "crmb_live_… API key"}},
+            "securitySchemes": {"apiKey": BEARER_SCHEME},
             "schemas": {
-                "Problem": {
-                    "type": "object",
-                    "required": ["type", "title", "status"],
-                    "properties": {
-                        "type": {"type": "string"},
-                        "title": {"type": "string"},
-                        "status": {"type": "integer"},
-                        "detail": {"type": "string"},
-                        "field": {"type": "string", "description": "The offending field's dotted path"},
-                        "header": {"type": "string", "description": "The header sent twice"},
-                        "instance": {"type": "string"},
-                    },
-                },
+                "Problem": problem_schema(),
                 "EventRequest": _event_request(),
                 "CloudEvent": cloudevent(_payload_schemas()),
                 "Accepted": accepted,

@@ -18,6 +18,28 @@ CONTENT_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:crmbus:problem:"
 
 
+BEARER_SCHEME = {"type": "http", "scheme": "bearer", "description": "crmb_live_… API key"}
+"""The OpenAPI security scheme of every surface an API key opens."""
+
+
+def problem_schema() -> dict[str, Any]:
+    """The JSON Schema of every problem the HTTP surfaces answer: RFC 9457's members and ours."""
+    return {
+        "type": "object",
+        "required": ["type", "title", "status"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "field": {"type": "string", "description": "The offending field's dotted path"},
+            "header": {"type": "string", "description": "The header sent twice"},
+            "scope": {"type": "string", "description": "The scope the key lacks (403)"},
+            "instance": {"type": "string"},
+        },
+    }
+
+
 class Problem(Exception):
     """An HTTP error answer; raise it anywhere under a handler."""
 
