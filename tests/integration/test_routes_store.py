@@ -100,7 +100,11 @@ def test_an_api_key_for_a_new_tenant_gives_it_the_seed_flows_and_an_existing_ten
     with Session(migrated) as session:
         audited = [(row.action, row.details) for row in session.scalars(select(AuditLog).order_by(AuditLog.id))]
     assert [action for action, _ in audited] == ["tenant.seed", "apikey.create", "route.disable", "apikey.create"]
-    assert [details for action, details in audited if action == "apikey.create"] == [{"tenant_created": "true"}, {}]
+    producer = {"scopes": "events:read,events:write"}
+    assert [details for action, details in audited if action == "apikey.create"] == [
+        producer | {"tenant_created": "true"},
+        producer,
+    ]
 
 
 def test_add_refuses_an_unknown_field_in_a_filter_naming_it(tenants, routes):
