@@ -63,13 +63,15 @@ class Replays:
 
         task = asyncio.create_task(run(started))
         self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        task.add_done_callback(lambda done: self._finished(done, answered=began.done()))
         await asyncio.wait({task, began}, return_when=asyncio.FIRST_COMPLETED)
         return began.result() if began.done() else task.result()
 
-    def _finished(self, task: asyncio.Task[ReplayRun]) -> None:
+    def _finished(self, task: asyncio.Task[ReplayRun], *, answered: bool) -> None:
+        """A run that failed after its caller was answered has nobody to tell but the log (its
+        replay says how far it got); one that failed before, its caller was told."""
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+        if answered and not task.cancelled() and task.exception() is not None:
             log.warning("replay stopped: %s", type(task.exception()).__name__)
 
     async def close(self) -> None:

@@ -30,8 +30,10 @@ def _fresh_source(world: World) -> str:
 
 
 def _fresh_replay(world: World) -> str:
-    run = DeadLetters(world.engine).create_replay("acme", ReplayFilter(ids=frozenset()), action="dlq.replay")
-    return str(run.id)
+    """A replay that was stopped (interrupted), so that it may be resumed."""
+    letters = DeadLetters(world.engine)
+    run = letters.create_replay("acme", ReplayFilter(ids=frozenset()), action="dlq.replay")
+    return str(letters.finish_replay(run.id, "interrupted").id)
 
 
 def _unique(prefix: str) -> str:
