@@ -8,7 +8,7 @@ from importlib.metadata import version
 from typing import Any
 
 from ingress.admin.schemas import TENANT_ID_PATTERN
-from ingress.admin.table import CURSOR, DEFAULT_LIMIT, IDEMPOTENCY_KEY, MAX_LIMIT, Operation
+from ingress.admin.table import CURSOR, DEFAULT_LIMIT, IDEMPOTENCY_KEY, MAX_LIMIT, SHOWN_ONCE, Operation
 from ingress.http.problems import BEARER_SCHEME, problem_schema
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -17,7 +17,8 @@ _REASONS = {
     401: "Missing or invalid API key",
     403: "The API key lacks the scope this operation needs (named in 'scope')",
     404: "No such resource, or one of a tenant the key does not act for",
-    409: "It conflicts with what exists (an id or name in use)",
+    409: "It conflicts with what exists (an id or name in use), or an Idempotency-Key repeats a request whose "
+    "answer showed a secret once",
     412: "If-Match names an ETag the resource no longer has",
     413: "Body too large",
     415: "The body is not application/json",
@@ -61,8 +62,9 @@ def _parameters(operation: Operation) -> list[dict[str, Any]]:
     if operation.method == "POST":
         found.append(
             {"name": "Idempotency-Key", "in": "header", "required": False,
-             "description": "The same key, operation and body within 24 h get the first answer again; "
-             "the same key and operation with another body, 422",
+             "description": "The same key, operation and body within 24 h get the first answer again (an "
+             "answer that showed a secret once: 409, the secret is kept nowhere); the same key and operation "
+             "with another body, 422",
              "schema": {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY.pattern}$"}}
         )  # fmt: skip
     if operation.method == "PATCH":
@@ -96,6 +98,8 @@ def _operation(operation: Operation) -> dict[str, Any]:
         statuses |= {412, 428}
     if operation.kind == "list" or operation.method == "POST":
         statuses.add(422)
+    if operation.method == "POST" and set(operation.response.get("properties", {})) & set(SHOWN_ONCE):
+        statuses.add(409)
     document: dict[str, Any] = {
         "operationId": operation.operation_id,
         "summary": operation.summary,

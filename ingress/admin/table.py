@@ -49,6 +49,9 @@ IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 CURSOR = re.compile(r"c[0-9]{1,9}")
 """A page's start. Opaque to clients: they pass back the ``next_cursor`` they were given."""
 RATE_HEADERS = web.RequestKey("crmbus_admin_rate_headers", dict[str, str])
+SHOWN_ONCE = ("secret", "token", "signing_secret")
+"""An answer's members holding a secret shown once: an Idempotency-Key's stored answer drops them."""
+WITHHELD = "Crmbus-Withheld"
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +255,7 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
                     422, "idempotency-key-reused", "Idempotency-Key reused", str(exc), field="Idempotency-Key"
                 ) from None
             if stored is not None:
-                return _response(Answer(stored.status, orjson.loads(stored.body), stored.headers), replayed=True)
+                return _replayed(stored)
         if operation.method == "PATCH" and operation.current is not None:
             await _check_if_match(request, await operation.current(call))
         answer = await _refusals(operation.handler, call)
@@ -261,11 +264,37 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
         elif operation.kind == "single" and operation.method != "POST":
             answer = Answer(answer.status, answer.body, {**answer.headers, "ETag": etag_of(answer.body)})
         if idempotency_key is not None and 200 <= answer.status < 300:
-            stored = StoredAnswer(answer.status, orjson.dumps(answer.body), dict(answer.headers))
+            stored = _to_keep(answer)
             await asyncio.to_thread(state.requests.remember, principal.key_id, target, idempotency_key, digest, stored)
         return _response(answer)
 
     return handle
+
+
+def _to_keep(answer: Answer) -> StoredAnswer:
+    """The answer as kept for an Idempotency-Key: never a secret shown once (an API key's, a
+    source's token and signing secret), which is stored nowhere, only hashed or sealed."""
+    body, withheld = answer.body, []
+    if isinstance(body, dict):
+        withheld = sorted(name for name in SHOWN_ONCE if body.get(name) is not None)
+        body = {name: value for name, value in body.items() if name not in withheld}
+    headers = {**answer.headers, **({WITHHELD: ",".join(withheld)} if withheld else {})}
+    return StoredAnswer(answer.status, orjson.dumps(body), headers)
+
+
+def _replayed(stored: StoredAnswer) -> web.Response:
+    """The first answer again; 409 when it held a secret, which was shown once and not kept."""
+    body = orjson.loads(stored.body)
+    withheld = stored.headers.get(WITHHELD)
+    if withheld:
+        made = body.get("id") if isinstance(body, dict) else None
+        raise Problem(
+            409, "secret-shown-once", "Already done; its secret is not kept",
+            f"this request already ran (it made {made}); its {withheld.replace(',', ', ')} were in that answer "
+            "only and are kept nowhere: rotate the key, or revoke the source and add another, for new ones",
+            extra={"id": made},
+        )  # fmt: skip
+    return _response(Answer(stored.status, body, stored.headers), replayed=True)
 
 
 async def _refusals(handler: Handler, call: Call) -> Answer:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from infra.cli.wiring import dashboard_app
 from infra.db.dead_letters import DeadLetters
 from infra.db.delivery_log import DeliveryLog
-from infra.db.models import AuditLog
+from infra.db.models import AdminRequest, AuditLog
 from streams.deadlines import wait_until
 from streams.redact import MASK
 from tests.integration.admin_harness import LEAD, running_admin
@@ -31,14 +31,31 @@ def world(kafka_bootstrap, database_url):
 def test_the_same_idempotency_key_and_body_replay_the_first_answer_and_create_once(world):
     key = world.full["acme"]
     headers = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
-    body = {"name": f"robot-{uuid.uuid4().hex[:6]}", "role": "viewer"}
-    first = world.call("POST", "/v1/tenants/acme/api-keys", key, json=body, headers=headers)
-    again = world.call("POST", "/v1/tenants/acme/api-keys", key, json=body, headers=headers)
+    body = {"name": f"hook-{uuid.uuid4().hex[:6]}", "kind": "webhook", "url": "https://example.test/h",
+            "secret": "whsec-value"}  # fmt: skip
+    first = world.call("POST", "/v1/tenants/acme/destinations", key, json=body, headers=headers)
+    again = world.call("POST", "/v1/tenants/acme/destinations", key, json=body, headers=headers)
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
+    named = [d for d in world.repositories["destinations"].list("acme") if d.name == body["name"]]
+    assert len(named) == 1
+
+
+def test_a_repeated_request_whose_answer_showed_a_secret_is_409_and_the_secret_is_kept_nowhere(world):
+    key = world.full["acme"]
+    headers = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    body = {"name": f"robot-{uuid.uuid4().hex[:6]}", "role": "viewer"}
+    first = world.call("POST", "/v1/tenants/acme/api-keys", key, json=body, headers=headers)
+    again = world.call("POST", "/v1/tenants/acme/api-keys", key, json=body, headers=headers)
+    assert first.status_code == 201 and first.json()["secret"].startswith("crmb_")
+    assert again.status_code == 409
+    assert (again.json()["type"], again.json()["id"]) == ("urn:crmbus:problem:secret-shown-once", first.json()["id"])
     named = [k for k in world.repositories["api_keys"].list("acme") if k.name == body["name"]]
     assert len(named) == 1
+    with Session(world.engine) as session:
+        kept = b" ".join(row.body for row in session.scalars(select(AdminRequest)))
+    assert first.json()["secret"].encode() not in kept
 
 
 def test_the_same_idempotency_key_with_another_body_is_422_and_creates_nothing(world):
