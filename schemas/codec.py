@@ -38,36 +38,37 @@ class AvroCodec:
     def decode(self, data: bytes | None) -> dict[str, Any]:
         """The record in ``data``, read into this codec's schema; bad bytes, or none at all (a
         tombstone), raise DecodeError."""
-        if data is None:
-            raise DecodeError("record has no value (a tombstone)")
-        if len(data) < _HEADER.size:
-            raise DecodeError(f"record of {len(data)} bytes is shorter than the wire-format header")
-        magic, schema_id = _HEADER.unpack_from(data)
-        if magic != MAGIC_BYTE:
-            raise DecodeError(f"unknown magic byte {magic}")
+        schema_id, body = _framed(data)
         # Same schema: no resolution step. Another version: fastavro resolves writer -> reader.
-        reader = None if schema_id == self.schema_id else self.schema.parsed
-        writer = self.schema if reader is None else self._ids.schema_for(schema_id)
-        try:
-            record = fastavro.schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer.parsed, reader)
-        except (EOFError, ValueError, IndexError, UnicodeDecodeError, TypeError) as exc:
-            raise DecodeError(f"invalid Avro body for schema id {schema_id}: {type(exc).__name__}") from exc
-        if not isinstance(record, dict):
-            raise DecodeError(f"schema id {schema_id} does not describe a record")
-        return record
+        if schema_id == self.schema_id:
+            return _read(body, schema_id, self.schema, None)
+        return _read(body, schema_id, self._ids.schema_for(schema_id), self.schema)
 
 
 def decode_written(data: bytes | None, ids: SchemaIds) -> dict[str, Any]:
     """The record in ``data`` as its writer schema reads it, whichever schema that is (an operator
     looking at a dead letter: an envelope, a delivery record); DecodeError when it cannot be read."""
-    if data is None or len(data) < _HEADER.size:
-        raise DecodeError("record has no wire-format header")
+    schema_id, body = _framed(data)
+    return _read(body, schema_id, ids.schema_for(schema_id), None)
+
+
+def _framed(data: bytes | None) -> tuple[int, bytes]:
+    """The schema id and Avro body of the wire-format ``data``; DecodeError for a tombstone or a
+    bad header."""
+    if data is None:
+        raise DecodeError("record has no value (a tombstone)")
+    if len(data) < _HEADER.size:
+        raise DecodeError(f"record of {len(data)} bytes is shorter than the wire-format header")
     magic, schema_id = _HEADER.unpack_from(data)
     if magic != MAGIC_BYTE:
         raise DecodeError(f"unknown magic byte {magic}")
-    writer = ids.schema_for(schema_id)
+    return int(schema_id), data[_HEADER.size :]
+
+
+def _read(body: bytes, schema_id: int, writer: AvroSchema, reader: AvroSchema | None) -> dict[str, Any]:
+    resolved = reader.parsed if reader is not None else None
     try:
-        record = fastavro.schemaless_reader(io.BytesIO(data[_HEADER.size :]), writer.parsed, None)
+        record = fastavro.schemaless_reader(io.BytesIO(body), writer.parsed, resolved)
     except (EOFError, ValueError, IndexError, UnicodeDecodeError, TypeError) as exc:
         raise DecodeError(f"invalid Avro body for schema id {schema_id}: {type(exc).__name__}") from exc
     if not isinstance(record, dict):
