@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         description="Fernet key (url-safe base64, 32 bytes) sealing stored secrets such as webhook signing "
         "secrets; unset: one is generated once into <state_dir>/secret.key. Set it in production.",
     )
+    subject_key: SecretStr | None = Field(
+        None,
+        description="Key of the digests that find a data subject's rows (phone, e-mail, CPF) for LGPD export "
+        "and erasure; unset: one is generated once into <state_dir>/subject.key. Never rotate it: rows "
+        "stored under the old key could no longer be found.",
+    )
     state_dir: Path = Field(Path(".crmbus"), description="Where local services keep their data, logs and pid files.")
     cache_dir: Path = Field(
         Path.home() / ".cache" / "crmbus", description="Downloaded Kafka jars, shared by every clone."

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -273,6 +274,28 @@ class AuditLog(Base):
     target_id: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     at: Mapped[datetime] = _now()
+
+
+class JobRun(Base):
+    """One run of a periodic job (retention, health probes, the daily report, sync jobs) for one
+    tick of its schedule: the row's insert is the claim, so each tick runs once across every
+    worker process and host. A claim whose heartbeat went stale without finishing was abandoned
+    (its process killed) and may be taken over."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        PrimaryKeyConstraint("job", "tick"),
+        CheckConstraint("outcome IS NULL OR outcome IN ('succeeded', 'failed')", name="outcome"),
+        Index("ix_job_runs_job_finished_at", "job", "finished_at"),
+    )
+    job: Mapped[str] = mapped_column(String(100))
+    tick: Mapped[datetime]
+    owner: Mapped[str] = mapped_column(String(100))
+    claimed_at: Mapped[datetime] = _now()
+    heartbeat_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
 
 
 class SignatureClaim(Base):

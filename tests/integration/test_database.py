@@ -18,6 +18,7 @@ TABLES = {
     "tenants", "api_keys", "webhook_endpoints", "event_mappings", "webhook_deliveries",
     "dead_letter", "audit_log", "inbound_sources", "signature_claims", "event_status", "event_types", "replays",
     "console_sessions",
+    "job_runs",
 }  # fmt: skip
 
 
