@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from agents.jobs import JobRunner
 from connectors.kafka.producer import AsyncProducer
 from infra.core.live_catalogue import LiveCatalogue
 from infra.db.delivery_log import DeliveryLog
@@ -29,3 +30,5 @@ class WorkerResources:
     schema_ids: SchemaIds
     open_producer: Callable[[], Awaitable[AsyncProducer]]
     """The process's one output producer, opened on the running loop."""
+    jobs: JobRunner
+    """The periodic jobs, run by the processes holding the archive role."""

@@ -4,6 +4,7 @@
 - ``keep_routes_fresh``: routes and destinations reloaded from PostgreSQL when they change;
 - ``sweep_dedupe``, ``sweep_finished``: idempotency keys and finished delivery ids past their
   TTL dropped from memory;
+- ``run_jobs``: the periodic jobs whose tick is due and unclaimed (``agents.jobs``);
 - ``refresh_dlq_depth``: the DLQ depth gauge read again from PostgreSQL, which replays and
   discards change from outside the workers (every ``_DLQ_DEPTH_S``);
 - ``unblock_stalls``: partitions whose fetched records Faust dropped, read again
@@ -55,6 +56,9 @@ def add_timers(app: faust.App, wiring: Wiring) -> None:
     async def sweep_finished() -> None:
         wiring.finished.sweep()
 
+    async def run_jobs() -> None:
+        await wiring.resources.jobs.run_due()
+
     async def refresh_dlq_depth() -> None:
         await refresh_depth(wiring.resources.delivery_log)
 
@@ -69,6 +73,7 @@ def add_timers(app: faust.App, wiring: Wiring) -> None:
         app.timer(_DEDUPE_SWEEP_S)(sweep_finished)
     if "archive" in roles:
         app.timer(_DLQ_DEPTH_S)(refresh_dlq_depth)
+        app.timer(settings.jobs_check_s)(run_jobs)
 
 
 def _stall_guard(app: faust.App, wiring: Wiring) -> Callable[[], Awaitable[None]]:

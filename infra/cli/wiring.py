@@ -8,6 +8,8 @@ console and the other commands never load it.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from agents.jobs import JobRunner
 from agents.resources import WorkerResources
 from connectors.kafka.lag import ConsumerLag
 from connectors.kafka.producer import AsyncProducer, producer_config
@@ -37,6 +40,7 @@ from infra.db.engine import Engine, database_url, make_engine, ping, scoped_engi
 from infra.db.event_trail import EventTrail
 from infra.db.event_types import EventTypes
 from infra.db.inbound_sources import InboundSources
+from infra.db.job_runs import JobRuns
 from infra.db.migrate import upgrade
 from infra.db.routes import Routes
 from infra.db.signature_claims import SignatureClaims
@@ -280,6 +284,11 @@ def worker_resources(settings: Settings) -> WorkerResources:
         delivery_log=DeliveryLog(engine),
         schema_ids=schema_ids(settings),
         open_producer=partial(_open_worker_producer, settings),
+        jobs=JobRunner(
+            JobRuns(engine, f"{socket.gethostname()}:{os.getpid()}", lease=timedelta(seconds=settings.jobs_lease_s)),
+            jobs=[],
+            heartbeat_s=settings.jobs_lease_s / 4,
+        ),
     )
 
 

@@ -97,6 +97,22 @@ STALLS_UNBLOCKED = Counter(
     ["topic"],
 )
 
+JOB_RUNS = Counter(
+    "crmbus_job_runs_total", "Periodic jobs' runs, by job and outcome (succeeded, failed).", ["job", "outcome"]
+)
+JOB_RUN_SECONDS = Histogram(
+    "crmbus_job_run_seconds", "How long a periodic job's run took.", ["job"],
+    buckets=(0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0),
+)  # fmt: skip
+JOB_LAST_SUCCESS = Gauge(
+    "crmbus_job_last_success_timestamp_seconds", "When a periodic job last succeeded (Unix time).", ["job"],
+    multiprocess_mode="max",
+)  # fmt: skip
+JOB_CONSECUTIVE_FAILURES = Gauge(
+    "crmbus_job_consecutive_failures", "A periodic job's failed runs since its last success.", ["job"],
+    multiprocess_mode="max",
+)  # fmt: skip
+
 
 def reject(reason: RejectionReason, count: int = 1) -> None:
     INGRESS_REJECTED.labels(reason=reason).inc(count)

@@ -202,6 +202,14 @@ class Settings(BaseSettings):
     scheduler_tick_s: float = Field(
         0.5, gt=0, le=10, description="How often the scheduler releases delayed actions that are due."
     )
+    jobs_check_s: float = Field(
+        10.0, gt=0, le=300, description="How often a worker with the archive role looks for periodic jobs that are due."
+    )
+    jobs_lease_s: float = Field(
+        120.0,
+        gt=0,
+        description="How long a periodic job's run may go without a heartbeat before another worker takes it over.",
+    )
     sink_max_in_flight: int = Field(
         64,
         ge=1,
