@@ -277,6 +277,15 @@ class Settings(BaseSettings):
     dashboard_sla_p95_ms: float = Field(
         2000, gt=0, description="Delivery SLA: 95 % of a destination's attempts answer within this many ms."
     )
+    monitoring_prometheus_port: int = Field(
+        19090, description="Port of the Prometheus `crmbus monitoring up` starts (on 127.0.0.1)."
+    )
+    monitoring_alertmanager_port: int = Field(
+        19093, description="Port of the Alertmanager `crmbus monitoring up` starts (on 127.0.0.1)."
+    )
+    monitoring_scrape_s: float = Field(
+        15.0, gt=0, le=300, description="How often that Prometheus scrapes the bus and evaluates the alert rules."
+    )
     sla_task_automation_s: float = Field(
         5.0, gt=0, description="SLA of task automation (crm, financeiro, webhook): seconds from acceptance to delivery."
     )
