@@ -67,6 +67,13 @@ def _firing(node: LocalMonitoring, name: str) -> list[dict[str, Any]]:
     return [a for a in _api(node, "alerts")["alerts"] if a["labels"]["alertname"] == name and a["state"] == "firing"]
 
 
+def _notified(node: LocalMonitoring) -> set[str]:
+    """The alerts Prometheus handed to the Alertmanager."""
+    answer = httpx.get(f"{node.alertmanager.url}/api/v2/alerts", timeout=5)
+    assert answer.status_code == 200, answer.text
+    return {alert["labels"]["alertname"] for alert in answer.json()}
+
+
 def _panel_queries() -> list[tuple[str, str]]:
     panels = json.loads(DASHBOARD.read_text())["panels"]
     return [(panel["title"], target["expr"]) for panel in panels for target in panel.get("targets", ())]
@@ -91,6 +98,7 @@ def test_more_than_ten_dead_letters_fire_the_dlq_alert_and_every_panel_query_eva
         (alert,) = _firing(monitoring, "CrmbusDlqOpen")
         assert alert["labels"]["severity"] == "page"
         assert float(alert["value"]) > 10
+        wait_until(lambda: "CrmbusDlqOpen" in _notified(monitoring), 30, "CrmbusDlqOpen at the Alertmanager")
         # The deliveries that did go through were timed from acceptance, for the SLA panels.
         wait_until(
             lambda: bool(_api(monitoring, "query", query="crmbus_sla_deliveries_total")["result"]),

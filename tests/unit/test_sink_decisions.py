@@ -257,4 +257,3 @@ def test_an_outcome_record_is_a_valid_delivery_outcome():
         delivery(), "duplicate_skipped", destination="zapi", endpoint_id=None, attempt=0, latency_ms=0.0, at=T0
     )
     assert OUTCOMES.decode(OUTCOMES.encode(record)) == record
-
