@@ -45,10 +45,12 @@ from infra.core.settings import Settings
 from infra.db.endpoints import Destination
 from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec
+from schemas.event_types import built_in_types
 from schemas.public_topics import PublicEncoder
 from schemas.topic_names import TopicNames
 from streams.circuit import CircuitConfig
 from streams.retry_policy import Tier
+from streams.sla_classes import SlaThresholds
 
 
 def build_app(settings: Settings, resources: WorkerResources, index: int = 0) -> faust.App:
@@ -142,7 +144,7 @@ class Wiring:
         return Router(
             lane=lane,
             envelopes=self.codec("envelope.v1.avsc", self.topics.default),
-            deliveries=DeliveryEncoder(lambda topic: self.codec("delivery.v1.avsc", topic)),
+            deliveries=DeliveryEncoder(lambda topic: self.codec("delivery.v2.avsc", topic)),
             decisions=self.codec("delivery_outcome.v2.avsc", self.topics.deliveries),
             public=self.public,
             topics=self.topics,
@@ -156,14 +158,14 @@ class Wiring:
         if self.scheduler is None:
             self.scheduler = Scheduler(
                 table=self.tables["scheduled"],
-                deliveries=self.codec("delivery.v1.avsc", self.topics.scheduled),
+                deliveries=self.codec("delivery.v2.avsc", self.topics.scheduled),
                 topics=self.topics,
                 writer=await self.writer(),
             )
         return self.scheduler
 
     def delivery_codec(self, topic: str) -> AvroCodec:
-        return self.codec("delivery.v1.avsc", topic)
+        return self.codec("delivery.v2.avsc", topic)
 
     async def sink(self, kind: str) -> Sink:
         clients = self.clients
@@ -197,6 +199,10 @@ class Wiring:
             max_in_flight=self.settings.sink_max_in_flight,
             attempt_deadline_s=self.settings.sink_attempt_deadline_s,
             rate_limit_wait_s=self.settings.sink_rate_limit_wait_s,
+            sla=SlaThresholds(
+                self.settings.sla_task_automation_s, self.settings.sla_whatsapp_s, self.settings.sla_notifications_s
+            ),
+            built_in_types=frozenset(event_type.name for event_type in built_in_types()),
         )
 
     async def archive(self) -> Archive:

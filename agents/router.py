@@ -31,7 +31,7 @@ from agents.dedupe import DedupeStore, dedupe_key
 from agents.outputs import FatalOutputError, Output, OutputWriter, Refused, dead_letter
 from agents.records import Consumed
 from infra.core.live_catalogue import LiveCatalogue
-from infra.core.metrics import DEAD_LETTERS, ROUTER_BATCH, ROUTER_EVENTS, ROUTER_OUTPUTS
+from infra.core.metrics import DEAD_LETTERS, LANE_WAIT, ROUTER_BATCH, ROUTER_EVENTS, ROUTER_OUTPUTS
 from schemas.codec import AvroCodec
 from schemas.public_topics import PublicEncoder
 from schemas.topic_names import TopicNames
@@ -79,6 +79,8 @@ class DeliveryEncoder:
                 "not_before": planned.not_before,
                 "correlation_id": envelope.correlation_id,
                 "ordering_key": envelope.ordering_key,
+                # A delayed action's clock starts when it falls due, not when its event came in.
+                "ready_at": max(envelope.received_at, planned.not_before or envelope.received_at),
             }
         )
 
@@ -103,6 +105,8 @@ class Router:
         self._topics, self._routes, self._dedupe, self._writer = topics, routes, dedupe, writer
         self._public, self._types = public, types
         self._clock = clock
+        self._lane_wait = LANE_WAIT.labels(lane=lane)
+        self._waits: list[float] = []  # this batch's events' seconds in the lane (replays left out)
 
     async def handle(self, batch: Sequence[Consumed]) -> None:
         """Route ``batch``; returns once every output is acknowledged and every key remembered."""
@@ -131,6 +135,8 @@ class Router:
                 ROUTER_OUTPUTS.labels(kind="dlq").inc(count)
             else:
                 ROUTER_EVENTS.labels(lane=self._lane, outcome=outcome).inc(count)
+        for wait in self._waits:
+            self._lane_wait.observe(wait)
         ROUTER_BATCH.observe(time.monotonic() - started)
 
     def _route_all(
@@ -144,6 +150,7 @@ class Router:
         outcomes: Counter[str] = Counter()
         in_batch: set[bytes] = set()
         catalogue = self._types.current
+        self._waits = []
         for index, record in enumerate(batch):
             produced = self._route_one(record, now, in_batch, remember, outcomes, catalogue, final)
             outputs.extend(produced)
@@ -174,6 +181,8 @@ class Router:
             unknown = SchemaMismatchError("event type unknown to crmbus")
             return [self._dead_letter(record, unknown, "router.type", outcomes=outcomes, envelope=envelope)]
         replay = header(record.headers, REPLAY) is not None
+        if not replay:
+            self._waits.append(max(0.0, (now - envelope.received_at).total_seconds()))
         entity = keyed_entity(envelope.tenant_id, envelope.ordering_key, record.key)
         key = dedupe_key(envelope.tenant_id, envelope.dedupe_key, entity)
         if not replay and (key in in_batch or self._dedupe.seen(key)):

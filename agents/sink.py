@@ -43,6 +43,7 @@ from agents.records import Consumed
 from agents.sink_attempts import Attempt, Attempts, Call
 from agents.sink_budgets import BatchBudgets
 from agents.sink_outputs import SinkOutputs
+from agents.sink_timing import DeliveryTiming
 from connectors.destinations import Delivered
 from infra.core.metrics import SINK_DELIVERIES, SINK_PARKED
 from infra.db.endpoints import Destination
@@ -54,11 +55,13 @@ from streams.errors import DeliveryError, PermanentDeliveryError, PoisonMessageE
 from streams.order_holds import behind, order_key
 from streams.retry_policy import DeadLetter, RetryPolicy
 from streams.sink_decisions import Outcome, circuit_key, park, replayed, retry_policy, settle_failure
+from streams.sla_classes import SlaThresholds
 
 log = logging.getLogger(__name__)
 
 PAUSED_RECHECK_S = 30.0
 """A paused destination's deliveries wait in the retry tier that fits this, then look again."""
+_DEFAULT_SLA = SlaThresholds()
 _OUTCOMES = ("delivered", "delivered_fallback", "retrying", "dead_lettered", "duplicate_skipped")
 
 
@@ -82,6 +85,8 @@ class Sink:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        sla: SlaThresholds = _DEFAULT_SLA,
+        built_in_types: frozenset[str] = frozenset(),
     ) -> None:
         self.kind = kind
         self._codec_for, self._config = deliveries, config
@@ -99,6 +104,7 @@ class Sink:
         # Metric children looked up once: ``labels()`` per delivery cost several per cent of the sink's CPU.
         self._counted = {outcome: SINK_DELIVERIES.labels(destination=kind, outcome=outcome) for outcome in _OUTCOMES}
         self._parked = SINK_PARKED.labels(destination=kind)
+        self._timing = DeliveryTiming(kind, sla, built_in_types)
         self._clock, self._rand = clock, rand
 
     async def handle(self, batch: Sequence[Consumed]) -> None:
@@ -237,6 +243,7 @@ class Sink:
             self._holds.settle(partition, item.order, delivery["delivery_id"], None, now)
             done.append((partition, delivery["delivery_id"].encode()))
             self._counted["delivered_fallback" if item.fallback else "delivered"].inc()
+            self._timing.delivered(delivery, item.destination.kind, now)
             attempt = delivery["attempt"] + 1  # outcomes count attempts from 1
             outputs.append(
                 self._out.outcome(delivery, item.destination, "delivered", attempt, item.latency_ms, at, answer=outcome)

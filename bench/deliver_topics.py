@@ -41,7 +41,7 @@ def create_topics(admin: AdminClient, prefix: str, replication_factor: int) -> N
             ],
         )
         for spec in catalogue
-        if spec.value_schema in ("delivery.v1.avsc", "envelope.v1.avsc", TYPED_VALUE)
+        if spec.value_schema in ("delivery.v2.avsc", "envelope.v1.avsc", TYPED_VALUE)
         and not spec.name.startswith(prefix + "crmbus.events")
     ]
     for future in admin.incremental_alter_configs(stamped).values():

@@ -57,8 +57,9 @@ def says_healthy(outcome: object) -> bool:
 
 
 def replayed(delivery: Mapping[str, Any]) -> dict[str, Any]:
-    """``delivery`` replayed from the DLQ: its attempts start afresh."""
-    return {**delivery, "attempt": 0, "first_failure_at": None}
+    """``delivery`` replayed from the DLQ: its attempts start afresh, and it is no longer timed
+    against its SLA (the hours it waited for an operator say nothing of the bus's speed)."""
+    return {**delivery, "attempt": 0, "first_failure_at": None, "ready_at": None}
 
 
 def in_flight_budgets(demand: Mapping[K, int], total: int) -> dict[K, int]:

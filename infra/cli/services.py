@@ -28,6 +28,7 @@ from infra.db.engine import database_url
 from infra.devtools.demo_tenant import ensure_demo_tenant
 from infra.local.bus_node import LocalBus, ProcessStatus
 from infra.local.kafka_node import LocalKafka
+from infra.local.monitoring_node import LocalMonitoring
 from infra.local.postgres_node import LocalPostgres
 from schemas.catalogue import load_catalogue
 from streams.errors import InfraError
@@ -174,6 +175,8 @@ def down() -> None:
     settings = Settings()
     for name in LocalBus(settings).down():
         console.print(f"{name}: stopped")
+    if LocalMonitoring(settings).down():
+        console.print("monitoring: stopped")
     console.print("kafka: stopped" if LocalKafka(settings).down() else "kafka: not running here")
     console.print("postgres: stopped" if LocalPostgres(settings).down() else "postgres: not running here")
 

@@ -277,6 +277,24 @@ class Settings(BaseSettings):
     dashboard_sla_p95_ms: float = Field(
         2000, gt=0, description="Delivery SLA: 95 % of a destination's attempts answer within this many ms."
     )
+    monitoring_prometheus_port: int = Field(
+        19090, description="Port of the Prometheus `crmbus monitoring up` starts (on 127.0.0.1)."
+    )
+    monitoring_alertmanager_port: int = Field(
+        19093, description="Port of the Alertmanager `crmbus monitoring up` starts (on 127.0.0.1)."
+    )
+    monitoring_scrape_s: float = Field(
+        15.0, gt=0, le=300, description="How often that Prometheus scrapes the bus and evaluates the alert rules."
+    )
+    sla_task_automation_s: float = Field(
+        5.0, gt=0, description="SLA of task automation (crm, financeiro, webhook): seconds from acceptance to delivery."
+    )
+    sla_whatsapp_s: float = Field(
+        10.0, gt=0, description="SLA of WhatsApp (zapi, waha): seconds from acceptance to delivery."
+    )
+    sla_notifications_s: float = Field(
+        30.0, gt=0, description="SLA of notifications (email, marketing): seconds from acceptance to delivery."
+    )
     dashboard_sla_success_rate: float = Field(
         0.95, gt=0, le=1, description="Delivery SLA: at least this share of a destination's attempts succeed."
     )

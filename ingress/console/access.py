@@ -27,8 +27,9 @@ CSRF_FIELD = "csrf"
 READ: Scope = "deliveries:read"
 """What a key needs to sign in, or to read the overview as a script."""
 SIGN_IN = "/console/sign-in"
-OPEN_PATHS = frozenset({"/health", SIGN_IN})
-"""``/health`` says only that the process answers (``crmbus up`` waits on it)."""
+OPEN_PATHS = frozenset({"/health", "/metrics", SIGN_IN})
+"""``/health`` says only that the process answers (``crmbus up`` waits on it); ``/metrics`` is for
+Prometheus, as the ingress's and workers' are (consumer groups and topics by name, no personal data)."""
 API_PATH = "/dashboard/api/overview"
 SIGNED_IN = web.RequestKey("signed_in", SignedIn)
 OPERATOR = web.RequestKey("operator", Operator)

@@ -33,6 +33,7 @@ from ingress.console.destinations import destinations_page, pause, resume
 from ingress.console.document import overview, seen_by
 from ingress.console.events import event_page, find_event, retry
 from ingress.console.gather import Gather
+from ingress.console.lag_metrics import consumer_lag_exposition
 from ingress.console.layout import respond
 from ingress.console.page import REFRESH_S, render
 from ingress.console.sign_in import sign_in, sign_in_page, sign_out
@@ -79,6 +80,7 @@ def build_app(settings: Settings, open_resources: OpenResources) -> web.Applicat
     app.add_routes(
         [
             web.get("/health", _health),
+            web.get("/metrics", _metrics),
             web.get("/", _home),
             web.get("/dashboard", _page),
             web.get("/dashboard/api/overview", _api),
@@ -148,6 +150,12 @@ async def _problems(request: web.Request, handler: Handler) -> web.StreamRespons
 
 async def _health(_: web.Request) -> web.Response:
     return json_response(200, {"status": "ok"})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    """This process's metrics: the consumer groups' lag, read from Kafka at each scrape."""
+    body, content_type = await consumer_lag_exposition(request.app[STATE].gather.lag)
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 async def _home(_: web.Request) -> web.Response:

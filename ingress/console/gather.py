@@ -47,9 +47,9 @@ class Gather:
         now = datetime.now(UTC)
         deliveries, dead_letters, workers, lag = await asyncio.gather(
             self._deliveries(now),
-            _bounded(self.stats.open_dead_letters, *_POSTGRES),
+            bounded(self.stats.open_dead_letters, *_POSTGRES),
             asyncio.gather(*(scrape(self.session, address) for address in self.workers)),
-            _bounded(self.lag.read, *_KAFKA),
+            bounded(self.lag.read, *KAFKA_FAILURES),
         )
         return Readings(now, self.sla, deliveries, dead_letters, list(workers), lag)
 
@@ -61,7 +61,7 @@ class Gather:
             if cached is not None and time.monotonic() - cached[0] < every_s:
                 windows[name] = cached[1]
                 continue
-            figures = await _bounded(partial(self.stats.figures_since, now - span), *_POSTGRES)
+            figures = await bounded(partial(self.stats.figures_since, now - span), *_POSTGRES)
             if isinstance(figures, Unavailable):
                 return figures
             windows[name] = Window(now, figures)
@@ -71,10 +71,10 @@ class Gather:
 
 Failures = tuple[type[Exception], ...]
 _POSTGRES: tuple[Failures, Failures] = ((ServiceUnreachableError,), (StoreError,))
-_KAFKA: tuple[Failures, Failures] = ((ServiceUnreachableError,), ())
+KAFKA_FAILURES: tuple[Failures, Failures] = ((ServiceUnreachableError,), ())
 
 
-async def _bounded(read: Callable[[], T], unreachable: Failures, failing: Failures) -> T | Unavailable:
+async def bounded(read: Callable[[], T], unreachable: Failures, failing: Failures) -> T | Unavailable:
     """``read()`` in a thread. No answer within ``SOURCE_TIMEOUT_S``, or an ``unreachable`` error,
     is ``unreachable``; a ``failing`` error (it answered, with an error) is ``failing``. Any
     other exception is a bug of ours and propagates."""

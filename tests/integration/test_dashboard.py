@@ -200,7 +200,11 @@ def test_the_overview_and_the_page_show_the_bus_as_the_log_archive_workers_and_k
     with dashboard(env, tmp_path) as base:
         status, body = get(f"{base}/dashboard/api/overview", bearer(platform.secret))
         page_status, page = get(f"{base}/dashboard", opener=signed_in(base, platform.secret))
+        metrics_status, metrics = get(f"{base}/metrics")  # for Prometheus: no sign-in
     assert status == 200 and page_status == 200
+    assert metrics_status == 200
+    assert f'crmbus_consumer_lag{{group="{group}",topic="{topic}"}} 3.0' in metrics
+    assert "crmbus_deliveries_total" not in metrics  # the workers' metrics are the workers' to expose
 
     doc = json.loads(body)
     rows = {(row["tenant_id"], row["destination"]): row["windows"] for row in doc["deliveries"]["rows"]}

@@ -79,9 +79,9 @@ def test_only_a_transient_failure_counts_against_a_destinations_circuit():
     assert says_healthy(Delivered(201, 12.0, "{}"))
 
 
-def test_a_replayed_delivery_starts_its_attempts_afresh():
+def test_a_replayed_delivery_starts_its_attempts_afresh_untimed_against_its_sla():
     tired = delivery(attempt=7, first_failure_at=T0)
-    assert replayed(tired) == {**tired, "attempt": 0, "first_failure_at": None}
+    assert replayed(tired) == {**tired, "attempt": 0, "first_failure_at": None, "ready_at": None}
     assert tired["attempt"] == 7  # the record read is left as it was
 
 
