@@ -138,6 +138,7 @@ def dead_letter_row(record: Consumed, now: Callable[[], datetime] = lambda: date
         "attempts": int(attempts) if attempts and attempts.isdigit() else 0,
         "first_failure_at": _time(dlq.header(headers, dlq.FIRST_FAILURE_AT)) or failed_at,
         "last_failure_at": failed_at,
+        "created_at": failed_at,  # archived twice, the same record finds its row (the key holds it)
         "key": record.key,
         "value": record.value,
         "headers": {name: value.decode("utf-8", "replace") for name, value in headers},

@@ -16,6 +16,7 @@ from infra.cli import (
     dlq,
     monitoring,
     registry,
+    retention,
     routes,
     sandbox,
     services,
@@ -40,6 +41,7 @@ app.add_typer(apikeys.app, name="apikeys")
 app.add_typer(sources.app, name="sources")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(monitoring.app, name="monitoring")
+app.add_typer(retention.app, name="retention")
 app.add_typer(destinations.app, name="destinations")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(routes.app, name="routes")

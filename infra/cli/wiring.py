@@ -8,17 +8,18 @@ console and the other commands never load it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property, partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from agents.jobs import JobRunner
+from agents.jobs import Job, JobRunner
 from agents.resources import WorkerResources
 from connectors.kafka.lag import ConsumerLag
 from connectors.kafka.producer import AsyncProducer, producer_config
@@ -42,6 +43,7 @@ from infra.db.event_types import EventTypes
 from infra.db.inbound_sources import InboundSources
 from infra.db.job_runs import JobRuns
 from infra.db.migrate import upgrade
+from infra.db.partitions import Partitions, partitioned_tables
 from infra.db.routes import Routes
 from infra.db.signature_claims import SignatureClaims
 from infra.db.tenants import Tenants
@@ -58,6 +60,7 @@ from schemas.event_types import built_in_catalogue
 from schemas.topic_names import TopicNames
 from streams.lanes import Lanes
 from streams.signatures import REPLAY_WINDOW_S
+from streams.ticks import tick_of
 
 if TYPE_CHECKING:
     import faust
@@ -286,10 +289,26 @@ def worker_resources(settings: Settings) -> WorkerResources:
         open_producer=partial(_open_worker_producer, settings),
         jobs=JobRunner(
             JobRuns(engine, f"{socket.gethostname()}:{os.getpid()}", lease=timedelta(seconds=settings.jobs_lease_s)),
-            jobs=[],
+            jobs=[retention_job(settings, engine)],
             heartbeat_s=settings.jobs_lease_s / 4,
         ),
     )
+
+
+def partitions(settings: Settings, engine: Engine) -> Partitions:
+    """The daily partitions of every history table, with their retention from ``settings``."""
+    return Partitions(engine, partitioned_tables(settings), ahead_days=settings.retention_ahead_days)
+
+
+def retention_job(settings: Settings, engine: Engine) -> Job:
+    """Every ``CRMBUS_RETENTION_EVERY_S``: make the days ahead, drop the expired ones."""
+    tables = partitions(settings, engine)
+
+    async def run(tick: datetime) -> dict[str, Any]:
+        done = await asyncio.to_thread(tables.run, tick)
+        return {table.table: table.details() for table in done}
+
+    return Job("retention", partial(tick_of, every_s=settings.retention_every_s), run)
 
 
 async def _open_worker_producer(settings: Settings) -> AsyncProducer:

@@ -210,6 +210,24 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a periodic job's run may go without a heartbeat before another worker takes it over.",
     )
+    retention_deliveries_days: int = Field(
+        30,
+        ge=1,
+        description="Days the delivery log (webhook_deliveries) and routing decisions (event_status) are kept.",
+    )
+    retention_audit_days: int = Field(90, ge=1, description="Days the audit log (audit_log) is kept.")
+    retention_dead_letters_days: int = Field(
+        30,
+        ge=1,
+        description="Days archived dead letters are kept; a day with a letter still open is kept until none is.",
+    )
+    retention_events_days: int = Field(90, ge=1, description="Days the event history (event_archive) is kept.")
+    retention_ahead_days: int = Field(
+        7, ge=1, le=60, description="Days of partitions the retention job creates ahead of today."
+    )
+    retention_every_s: float = Field(
+        3600.0, ge=60, description="How often the retention job creates partitions ahead and drops expired ones."
+    )
     sink_max_in_flight: int = Field(
         64,
         ge=1,

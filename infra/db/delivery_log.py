@@ -2,11 +2,12 @@
 every attempt (``webhook_deliveries``) and the DLQ archive (``dead_letter``), written in batches
 by the archive agent.
 
-Writes are idempotent — a decision is unique by event id (the latest wins: a replayed event is
-decided again), an attempt by (delivery id, attempt, time: a replayed delivery counts its
-attempts from 1 again, at other times), a DLQ record by its original topic,
-partition and offset — so a batch archived twice (a crash between the insert and the offset
-commit) leaves one row each.
+Writes are idempotent — a decision is unique by event id and time (a replayed event is decided
+again, later: the latest decision is the event's), an attempt by (delivery id, attempt, time: a
+replayed delivery counts its attempts from 1 again, at other times), a DLQ record by its original
+topic, partition, offset and failure time — so a batch archived twice (a crash between the
+insert and the offset commit) leaves one row each. Each key holds its table's time column, by
+which the table is partitioned (``infra.db.partitions``).
 """
 
 from __future__ import annotations
@@ -25,14 +26,9 @@ from infra.db.models import DeadLetter, EventStatus, WebhookDelivery
 from streams.event_status import RoutingDecision
 
 _ATTEMPTS = insert(WebhookDelivery).on_conflict_do_nothing(index_elements=["delivery_id", "attempt", "created_at"])
-_DECISIONS = insert(EventStatus)
-_DECISIONS = _DECISIONS.on_conflict_do_update(
-    index_elements=["event_id"],
-    set_={name: _DECISIONS.excluded[name] for name in ("decision", "planned", "failed_routes", "decided_at")},
-    where=_DECISIONS.excluded.decided_at >= EventStatus.decided_at,
-)
+_DECISIONS = insert(EventStatus).on_conflict_do_nothing(index_elements=["event_id", "decided_at"])
 _DEAD_LETTERS = insert(DeadLetter).on_conflict_do_nothing(
-    index_elements=["original_topic", "original_partition", "original_offset"]
+    index_elements=["original_topic", "original_partition", "original_offset", "created_at"]
 )
 
 
@@ -95,8 +91,8 @@ class DeliveryLog:
         dead_letters: Sequence[Mapping[str, Any]],
         decisions: Sequence[Mapping[str, Any]] = (),
     ) -> None:
-        """Insert rows of ``webhook_deliveries`` and ``dead_letter``, skipping those already there,
-        and upsert the rows of ``event_status``."""
+        """Insert rows of ``webhook_deliveries``, ``dead_letter`` and ``event_status``, skipping
+        those already there."""
         # Parameters apart from the statement (executemany): SQLAlchemy compiles it once and caches
         # it, and still sends multi-row VALUES ("insertmanyvalues"). A statement carrying the rows
         # in .values([...]) was compiled afresh for every batch: most of the archive's CPU.
@@ -115,7 +111,9 @@ class DeliveryLog:
         decided = select(
             EventStatus.event_type, EventStatus.decision, EventStatus.planned, EventStatus.failed_routes,
             EventStatus.decided_at,
-        ).where(EventStatus.event_id == event_id, EventStatus.tenant_id == tenant_id)  # fmt: skip
+        ).where(EventStatus.event_id == event_id, EventStatus.tenant_id == tenant_id).order_by(
+            EventStatus.decided_at.desc()
+        ).limit(1)  # fmt: skip
         attempts = WebhookDelivery
         query = (
             select(

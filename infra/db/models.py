@@ -49,6 +49,12 @@ def _now() -> Any:
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
+def _daily(key: str) -> dict[str, str]:
+    """A history table partitioned by day on ``key`` (``infra.db.partitions`` makes and drops the
+    days): its primary key and unique constraints hold ``key``, as PostgreSQL requires."""
+    return {"postgresql_partition_by": f"RANGE ({key})"}
+
+
 class Tenant(Base):
     """A company using the bus. Every other row belongs to exactly one tenant."""
 
@@ -143,13 +149,15 @@ class WebhookDelivery(Base):
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
+        PrimaryKeyConstraint("id", "created_at"),
         Index("ix_webhook_deliveries_endpoint_status", "endpoint_id", "status"),
         Index("ix_webhook_deliveries_status_created", "status", "created_at"),
         Index("ix_webhook_deliveries_tenant_created", "tenant_id", "created_at"),
         # A replayed delivery's attempts count from 1 again: its outcomes differ in time.
         UniqueConstraint("delivery_id", "attempt", "created_at"),
+        _daily("created_at"),
     )
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, autoincrement=True)
     delivery_id: Mapped[str] = mapped_column(String(128))
     attempt: Mapped[int] = mapped_column(Integer)
     tenant_id: Mapped[str] = mapped_column(String(64))
@@ -167,10 +175,12 @@ class WebhookDelivery(Base):
 
 class EventStatus(Base):
     """What the router decided for one event (routed, no_route, deduplicated), for
-    ``GET /v1/events/{id}``; the deliveries' own progress is in ``webhook_deliveries``."""
+    ``GET /v1/events/{id}``; the deliveries' own progress is in ``webhook_deliveries``. A replayed
+    event is decided again, a row of its own: the latest decision is the event's."""
 
     __tablename__ = "event_status"
-    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    __table_args__ = (PrimaryKeyConstraint("event_id", "decided_at"), _daily("decided_at"))
+    event_id: Mapped[uuid.UUID]
     tenant_id: Mapped[str] = mapped_column(String(64))
     event_type: Mapped[str] = mapped_column(String(100))
     decision: Mapped[str] = mapped_column(String(16))
@@ -199,18 +209,22 @@ class EventTypeRevision(Base):
 
 
 class DeadLetter(Base):
-    """The PostgreSQL archive of ``crmbus.dlq``: original bytes, why it failed, what became of it."""
+    """The PostgreSQL archive of ``crmbus.dlq``: original bytes, why it failed, what became of it.
+    ``created_at`` is when it was dead-lettered (the record's failure time), so that archiving the
+    same record twice finds the same row."""
 
     __tablename__ = "dead_letter"
     __table_args__ = (
-        UniqueConstraint("original_topic", "original_partition", "original_offset"),
+        PrimaryKeyConstraint("id", "created_at"),
+        UniqueConstraint("original_topic", "original_partition", "original_offset", "created_at"),
         Index("ix_dead_letter_status_created", "status", "created_at"),
         Index("ix_dead_letter_tenant_destination", "tenant_id", "destination"),
         Index("ix_dead_letter_status_id", "status", "id"),
         Index("ix_dead_letter_delivery_id", "delivery_id"),
         Index("ix_dead_letter_event_id", "event_id"),
+        _daily("created_at"),
     )
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, autoincrement=True)
     tenant_id: Mapped[str | None] = mapped_column(String(64))
     destination: Mapped[str | None] = mapped_column(String(32))
     delivery_id: Mapped[str | None] = mapped_column(String(128))
@@ -265,8 +279,12 @@ class AuditLog(Base):
     """Who changed what in the control plane (keys, routes, destinations, replays)."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_tenant_at", "tenant_id", "at"),)
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    __table_args__ = (
+        PrimaryKeyConstraint("id", "at"),
+        Index("ix_audit_log_tenant_at", "tenant_id", "at"),
+        _daily("at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, autoincrement=True)
     tenant_id: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(100))

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Engine, text
 
 from infra.db.models import Base
+from infra.db.partitions import compared
 
 engine: Engine = context.config.attributes["engine"]
 schema: str | None = context.config.attributes.get("schema")
@@ -20,8 +21,7 @@ with engine.connect() as connection:
         target_metadata=Base.metadata,
         version_table_schema=schema,
         compare_type=True,
-        # Alembic's own bookkeeping table is not part of the models.
-        include_name=lambda name, kind, _: not (kind == "table" and name == "alembic_version"),
+        include_name=compared,
     )
     with context.begin_transaction():
         context.run_migrations()
