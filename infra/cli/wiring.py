@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from agents.jobs import JobRunner
+from agents.probes import probe_job
 from agents.resources import WorkerResources
 from connectors.kafka.lag import ConsumerLag
 from connectors.kafka.producer import AsyncProducer, producer_config
 from connectors.kafka.schema_registry import schema_ids
 from connectors.kafka.security import librdkafka_client
+from connectors.ssrf import OutboundPolicy
 from infra.control.replay import PAGE, Replayer
 from infra.control.replays import Replays
 from infra.core.live_catalogue import LiveCatalogue
@@ -39,6 +41,7 @@ from infra.db.endpoints import Endpoints
 from infra.db.engine import Engine, database_url, make_engine, ping, scoped_engine
 from infra.db.event_trail import EventTrail
 from infra.db.event_types import EventTypes
+from infra.db.health_checks import HealthChecks
 from infra.db.inbound_sources import InboundSources
 from infra.db.job_runs import JobRuns
 from infra.db.migrate import upgrade
@@ -155,6 +158,7 @@ async def ingress_resources(settings: Settings) -> AsyncIterator[IngressResource
     config = producer_config(client, settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
     claims = SignatureClaims.at(database_url(settings), REPLAY_WINDOW_S)
     types = live_catalogue(settings, engine)
+    checks = HealthChecks(engine)
     async with AsyncProducer(config) as producer:
         yield IngressResources(
             producer=producer,
@@ -166,6 +170,8 @@ async def ingress_resources(settings: Settings) -> AsyncIterator[IngressResource
             ping_database=partial(ping, engine),
             claim_signature=claims.claim,
             release_signature=claims.release,
+            health_checks=checks.rows,
+            session_event=checks.session_event,
         )
     claims.close()
     engine.dispose()
@@ -276,6 +282,7 @@ def worker_resources(settings: Settings) -> WorkerResources:
     # The routes are checked against the types as PostgreSQL holds them when they are read.
     routes = Routes(engine, actor="worker", types=event_types.catalogue)
     destinations = Endpoints(engine, SecretBox.from_settings(settings), actor="worker")
+    health = HealthChecks(engine)
     return WorkerResources(
         load_routes=routes.load_enabled,
         load_destinations=destinations.load_enabled,
@@ -284,12 +291,20 @@ def worker_resources(settings: Settings) -> WorkerResources:
         delivery_log=DeliveryLog(engine),
         schema_ids=schema_ids(settings),
         open_producer=partial(_open_worker_producer, settings),
+        health=health,
         jobs=JobRunner(
             JobRuns(engine, f"{socket.gethostname()}:{os.getpid()}", lease=timedelta(seconds=settings.jobs_lease_s)),
-            jobs=[],
+            jobs=[
+                probe_job(destinations.load_enabled, health, outbound_policy(settings), every_s=settings.health_probe_s)
+            ],
             heartbeat_s=settings.jobs_lease_s / 4,
         ),
     )
+
+
+def outbound_policy(settings: Settings) -> OutboundPolicy:
+    """Which addresses destinations' calls may reach (``CRMBUS_OUTBOUND_*``)."""
+    return OutboundPolicy.from_allow_list(settings.outbound_allow_list, allow_loopback=settings.outbound_allow_loopback)
 
 
 async def _open_worker_producer(settings: Settings) -> AsyncProducer:

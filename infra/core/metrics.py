@@ -113,6 +113,20 @@ JOB_CONSECUTIVE_FAILURES = Gauge(
     multiprocess_mode="max",
 )  # fmt: skip
 
+DESTINATION_PROBE_UP = Gauge(
+    "crmbus_destination_probe_up",
+    "1 when every probed destination of this kind answered its health call, 0 when one did not "
+    "(the minimum over tenants; kinds with a health call only: zapi, waha).",
+    ["destination"],
+    multiprocess_mode="min",
+)
+WHATSAPP_SESSION_UP = Gauge(
+    "crmbus_whatsapp_session_up",
+    "1 when every WhatsApp session of this provider is connected, 0 when one is not (the minimum over tenants).",
+    ["provider"],
+    multiprocess_mode="min",
+)
+
 
 def reject(reason: RejectionReason, count: int = 1) -> None:
     INGRESS_REJECTED.labels(reason=reason).inc(count)

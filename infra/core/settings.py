@@ -210,6 +210,13 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a periodic job's run may go without a heartbeat before another worker takes it over.",
     )
+    health_probe_s: float = Field(
+        300.0,
+        ge=10,
+        le=86_400,
+        description="How often the destinations with a health call (Z-API, WAHA) are probed and their "
+        "WhatsApp sessions read; once per interval across every worker.",
+    )
     sink_max_in_flight: int = Field(
         64,
         ge=1,
