@@ -15,6 +15,7 @@ from infra.cli import (
     destinations,
     dlq,
     registry,
+    report,
     routes,
     sandbox,
     services,
@@ -45,6 +46,7 @@ app.add_typer(types.app, name="types")
 app.command("sandbox")(sandbox.sandbox)
 app.command("demo")(demo.demo)
 app.command("dashboard")(dashboard.dashboard)
+app.command("report")(report.report)
 
 
 def main() -> None:

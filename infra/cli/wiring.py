@@ -34,6 +34,7 @@ from infra.core.settings import Settings
 from infra.db.admin_requests import AdminRequests
 from infra.db.api_keys import ApiKeys
 from infra.db.console_sessions import ConsoleSessions
+from infra.db.daily_report import DailyReports
 from infra.db.dead_letters import DeadLetters
 from infra.db.delivery_log import DeliveryLog
 from infra.db.delivery_stats import DeliveryStats
@@ -112,6 +113,10 @@ class Repositories:
     @cached_property
     def dead_letters(self) -> DeadLetters:
         return DeadLetters(self.engine, self.actor)
+
+    @cached_property
+    def daily_reports(self) -> DailyReports:
+        return DailyReports(self.engine)
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
