@@ -8,10 +8,9 @@ from enum import StrEnum
 
 import typer
 
-from infra.cli.wiring import repositories
+from infra.cli.wiring import report_sla, repositories
 from infra.core.settings import Settings
 from streams.daily_report import DailyReport, render_text, to_json
-from streams.delivery_sla import DeliverySla
 from streams.errors import ConfigurationError
 from streams.report_html import render_html
 
@@ -23,11 +22,6 @@ class Format(StrEnum):
 
 
 _FORMAT = typer.Option(Format.text, "--format", help="text, json or html.")
-
-
-def report_sla(settings: Settings) -> DeliverySla:
-    """The SLA the report judges each destination's day by: the console's (``CRMBUS_DASHBOARD_SLA_*``)."""
-    return DeliverySla(settings.dashboard_sla_p95_ms, settings.dashboard_sla_success_rate)
 
 
 def rendered(report: DailyReport, form: Format) -> str:

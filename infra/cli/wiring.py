@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from agents.jobs import JobRunner
+from agents.jobs import Job, JobRunner
+from agents.morning_report import report_job
 from agents.probes import probe_job
 from agents.resources import WorkerResources
 from connectors.kafka.lag import ConsumerLag
@@ -60,6 +61,7 @@ from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec, decode_written
 from schemas.event_types import built_in_catalogue
 from schemas.topic_names import TopicNames
+from streams.delivery_sla import DeliverySla
 from streams.lanes import Lanes
 from streams.signatures import REPLAY_WINDOW_S
 
@@ -300,11 +302,27 @@ def worker_resources(settings: Settings) -> WorkerResources:
         jobs=JobRunner(
             JobRuns(engine, f"{socket.gethostname()}:{os.getpid()}", lease=timedelta(seconds=settings.jobs_lease_s)),
             jobs=[
-                probe_job(destinations.load_enabled, health, outbound_policy(settings), every_s=settings.health_probe_s)
+                probe_job(
+                    destinations.load_enabled, health, outbound_policy(settings), every_s=settings.health_probe_s
+                ),
+                *_morning_report(settings, engine, destinations),
             ],
             heartbeat_s=settings.jobs_lease_s / 4,
         ),
     )
+
+
+def _morning_report(settings: Settings, engine: Engine, destinations: Endpoints) -> list[Job]:
+    at = settings.daily_report_time
+    if at is None:
+        return []
+    reports = DailyReports(engine)
+    return [report_job(destinations.load_enabled, reports, report_sla(settings), outbound_policy(settings), at=at)]
+
+
+def report_sla(settings: Settings) -> DeliverySla:
+    """The SLA a daily report judges each destination's day by: the console's (``CRMBUS_DASHBOARD_SLA_*``)."""
+    return DeliverySla(settings.dashboard_sla_p95_ms, settings.dashboard_sla_success_rate)
 
 
 def outbound_policy(settings: Settings) -> OutboundPolicy:
