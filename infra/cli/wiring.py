@@ -271,6 +271,7 @@ async def console_resources(settings: Settings) -> AsyncIterator[console.Console
                 endpoints=partial(Endpoints, engine, SecretBox.from_settings(settings)),
                 replayer=replaying,
                 replays=replays,
+                health=HealthChecks(engine),
             )
         finally:
             await replays.close()  # replays under way stop between two pages, interrupted
