@@ -5,9 +5,10 @@ gauges show what PostgreSQL holds."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 
@@ -18,9 +19,11 @@ from infra.core.secret_box import SecretBox
 from infra.db.endpoints import Endpoints
 from infra.db.health_checks import HealthChecks
 from infra.db.inbound_sources import InboundSources
+from infra.db.job_runs import JobRuns
 from infra.db.tenants import Tenants
 from infra.devtools.sandbox import Sandbox
 from schemas.catalogue import load_catalogue
+from streams.deadlines import wait_until
 from tests.integration.ingress_harness import isolated_settings, run, running_ingress
 
 pytestmark = pytest.mark.integration
@@ -134,3 +137,30 @@ def test_a_providers_disconnected_webhook_marks_its_session_down_before_the_next
     assert views["zapi"].probe_status == "up"  # the API answers; its phone is what is gone
     assert _gauge("crmbus_whatsapp_session_up", "provider", "zapi") == 0.0
     assert _gauge("crmbus_whatsapp_session_up", "provider", "waha") == 0.0
+
+
+def _metric(port: int, sample: str) -> float | None:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    found = [line.split()[-1] for line in text.splitlines() if line.startswith(sample + " ")]
+    return float(found[0]) if found else None
+
+
+def test_a_running_worker_probes_on_its_own_and_its_metrics_follow_the_session(bus, sandbox):
+    sandbox.session("zapi", "demo", "WORKING")
+    Endpoints(bus.engine, bus.box(), actor="test").update(
+        bus.tenant, "zapi", url=sandbox.url_of("zapi"), secret="sandbox-zapi-token"
+    )
+    workers = bus.workers(CRMBUS_OUTBOUND_ALLOW_LOOPBACK="true", CRMBUS_HEALTH_PROBE_S="10", CRMBUS_JOBS_CHECK_S="1")
+    session_up = 'crmbus_whatsapp_session_up{provider="zapi"}'
+    try:
+        workers.start()
+        wait_until(lambda: _metric(bus.port, session_up) == 1.0, 60, "the zapi session reported up")
+        sandbox.session("zapi", "demo", "STOPPED")
+        wait_until(lambda: _metric(bus.port, session_up) == 0.0, 60, "the zapi session reported down")
+        sandbox.session("zapi", "demo", "WORKING")
+        wait_until(lambda: _metric(bus.port, session_up) == 1.0, 60, "the zapi session reported up again")
+    finally:
+        sandbox.session("zapi", "demo", "WORKING")
+        workers.stop()
+    runs = JobRuns(bus.engine, "reader", lease=timedelta(minutes=5)).recent("health-probes")
+    assert runs and all(run.outcome == "succeeded" for run in runs if run.finished_at is not None)
