@@ -6,7 +6,8 @@ The job runs once per tick across every worker (``agents.jobs``); the gauges are
 PostgreSQL by every process holding the archive role, on a timer, so no process keeps showing a
 probe another process has since superseded. Each gauge is per kind, the minimum over the tenants'
 destinations of that kind: a tenant label would grow with the customers, and which tenant is down
-is in ``/health/detailed``'s store and the console, not in Prometheus.
+is in ``health_checks`` and on the console's destinations page, not in Prometheus. A paused
+destination is not probed (its operator knows it is away) and its last check is dropped.
 """
 
 from __future__ import annotations

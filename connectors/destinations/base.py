@@ -113,12 +113,12 @@ class HttpDestination(ABC):
         None for kinds without one (``streams.probes``)."""
         return None
 
-    async def health(self) -> Answer | None:
-        """Make the health call: its answer, None without one; raises ``DeliveryError`` when no
-        answer came (as ``deliver`` does)."""
+    async def health(self) -> Answer:
+        """Make the health call: its answer. Raises ``DeliveryError`` when no answer came (as
+        ``deliver`` does), ``ConfigurationError`` for a kind without one."""
         request = self.health_request()
         if request is None:
-            return None
+            raise ConfigurationError(f"{self.kind} destinations have no health call")
         url = self._base.with_path(self._base.raw_path.rstrip("/") + request.path, encoded=True)
         headers = {"Accept": "application/json", **request.headers}
         label = f"{self.kind} (health)"
