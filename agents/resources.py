@@ -12,6 +12,7 @@ from connectors.kafka.producer import AsyncProducer
 from infra.core.live_catalogue import LiveCatalogue
 from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Destination
+from infra.db.health_checks import HealthChecks
 from schemas.avro_schemas import SchemaIds
 from streams.routes import Route
 
@@ -31,4 +32,6 @@ class WorkerResources:
     open_producer: Callable[[], Awaitable[AsyncProducer]]
     """The process's one output producer, opened on the running loop."""
     jobs: JobRunner
+    health: HealthChecks
+    """The proactive checks' results, which the archive role's timer sets the health gauges from."""
     """The periodic jobs, run by the processes holding the archive role."""

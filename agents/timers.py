@@ -7,6 +7,8 @@
 - ``run_jobs``: the periodic jobs whose tick is due and unclaimed (``agents.jobs``);
 - ``refresh_dlq_depth``: the DLQ depth gauge read again from PostgreSQL, which replays and
   discards change from outside the workers (every ``_DLQ_DEPTH_S``);
+- ``refresh_health``: the destination probe and WhatsApp session gauges read again from
+  PostgreSQL, where the probe job (run by any worker) and the session webhooks write them;
 - ``unblock_stalls``: partitions whose fetched records Faust dropped, read again
   (``agents.runtime.stall_guard``; every ``worker_stall_check_s``).
 """
@@ -20,6 +22,7 @@ import faust
 
 from agents.archive import refresh_depth
 from agents.fatal import or_exit
+from agents.probes import refresh_gauges
 from agents.runtime.consumer import StrictConsumer
 from agents.runtime.offsets import committed_offsets, read_again
 from agents.runtime.stall_guard import Reading, StallDetector
@@ -62,6 +65,9 @@ def add_timers(app: faust.App, wiring: Wiring) -> None:
     async def refresh_dlq_depth() -> None:
         await refresh_depth(wiring.resources.delivery_log)
 
+    async def refresh_health() -> None:
+        await refresh_gauges(wiring.resources.health)
+
     app.task(keep_routes_fresh)
     app.timer(settings.worker_stall_check_s)(_stall_guard(app, wiring))
     if "scheduler" in roles:
@@ -73,6 +79,7 @@ def add_timers(app: faust.App, wiring: Wiring) -> None:
         app.timer(_DEDUPE_SWEEP_S)(sweep_finished)
     if "archive" in roles:
         app.timer(_DLQ_DEPTH_S)(refresh_dlq_depth)
+        app.timer(_DLQ_DEPTH_S)(refresh_health)
         app.timer(settings.jobs_check_s)(run_jobs)
 
 

@@ -61,6 +61,14 @@ class Response:
     latency_ms: float
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A health call's answer: its status and body text (cut at the cap), for the caller to read."""
+
+    status: int
+    text: str
+
+
 class HttpClients:
     """One pooled session per endpoint, created on first use; use ``async with`` or ``await close()``."""
 
@@ -136,7 +144,23 @@ class HttpClients:
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise TransientDeliveryError(f"{label}: {_why(exc)}") from exc
         latency_ms = (time.perf_counter() - started) * 1000
-        return Response(answer.status, kept, excerpt, latency_ms)
+        return Response(answer.status, kept, excerpt[:EXCERPT_CHARS], latency_ms)
+
+    async def get(self, key: str, url: URL, *, headers: Mapping[str, str], timeouts: Timeouts, label: str) -> Answer:
+        """GET ``url`` (a health call) through the pool named ``key``: its status and body (read up
+        to the cap). Raises as ``post`` does."""
+        session = self._session(key, self.limit_per_host)
+        try:
+            async with session.get(
+                url, headers=headers, allow_redirects=False, timeout=_client_timeout(timeouts)
+            ) as answer:
+                return Answer(answer.status, await self._read_capped(answer))
+        except UnsafeDestinationError:
+            raise
+        except aiohttp.InvalidURL:
+            raise PermanentDeliveryError(f"{label}: the destination URL is invalid") from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise TransientDeliveryError(f"{label}: {_why(exc)}") from exc
 
     async def _read_capped(self, answer: aiohttp.ClientResponse) -> str:
         chunks: list[bytes] = []
@@ -147,7 +171,7 @@ class HttpClients:
                 break
             chunks.append(chunk)
             size += len(chunk)
-        return b"".join(chunks).decode("utf-8", errors="replace")[:EXCERPT_CHARS]
+        return b"".join(chunks).decode("utf-8", errors="replace")
 
     async def close(self) -> None:
         """Close every session, resolver and SMTP pool; a later request opens fresh ones."""

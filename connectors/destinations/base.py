@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Protocol
 
 import orjson
 
-from connectors.http import HttpClients
+from connectors.http import Answer, HttpClients
 from connectors.limits import Timeouts, pool_size
 from streams.errors import ConfigurationError, PermanentDeliveryError
 from streams.http_outcome import OutcomePolicy, classify
@@ -107,6 +107,22 @@ class HttpDestination(ABC):
     @abstractmethod
     def build(self, action: str, payload: Mapping[str, Any]) -> Request:
         """The request for ``action``; PermanentDeliveryError for an unknown action or a payload it cannot carry."""
+
+    def health_request(self) -> Request | None:
+        """The side-effect-free GET that says whether this destination can take deliveries;
+        None for kinds without one (``streams.probes``)."""
+        return None
+
+    async def health(self) -> Answer:
+        """Make the health call: its answer. Raises ``DeliveryError`` when no answer came (as
+        ``deliver`` does), ``ConfigurationError`` for a kind without one."""
+        request = self.health_request()
+        if request is None:
+            raise ConfigurationError(f"{self.kind} destinations have no health call")
+        url = self._base.with_path(self._base.raw_path.rstrip("/") + request.path, encoded=True)
+        headers = {"Accept": "application/json", **request.headers}
+        label = f"{self.kind} (health)"
+        return await self._client.get(self._pool_key, url, headers=headers, timeouts=self._timeouts, label=label)
 
     def signed(self, delivery_id: str, body: bytes) -> Mapping[str, str]:
         """Headers that depend on the exact body bytes (signatures); none by default."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from connectors.destinations.base import HttpDestination, Request, digits, required_text
 from streams.errors import PermanentDeliveryError
@@ -18,6 +19,10 @@ class WahaDestination(HttpDestination):
     kind = "waha"
     ACTIONS: ClassVar[Mapping[str, str]] = {"waha.send_text": "/api/sendText"}
     SECRET_REQUIRED = False
+
+    def health_request(self) -> Request:
+        session = quote(str(self._config.get("session") or "default"), safe="")
+        return Request(f"/api/sessions/{session}", {}, {"X-Api-Key": self._secret} if self._secret else {})
 
     def build(self, action: str, payload: Mapping[str, Any]) -> Request:
         path = self.path_for(action)

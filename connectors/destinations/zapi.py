@@ -31,6 +31,9 @@ class ZapiDestination(HttpDestination):
         token = quote(_config_text(self._config, "token"), safe="")
         self._instance_path = f"/instances/{instance}/token/{token}"
 
+    def health_request(self) -> Request:
+        return Request(self._instance_path + "/status", {}, {"Client-Token": self._secret or ""})
+
     def build(self, action: str, payload: Mapping[str, Any]) -> Request:
         path = self.path_for(action)
         phone = digits(required_text(action, payload, "phone"))

@@ -16,6 +16,7 @@ from infra.cli import (
     dlq,
     monitoring,
     registry,
+    report,
     retention,
     routes,
     sandbox,
@@ -49,6 +50,7 @@ app.add_typer(types.app, name="types")
 app.command("sandbox")(sandbox.sandbox)
 app.command("demo")(demo.demo)
 app.command("dashboard")(dashboard.dashboard)
+app.command("report")(report.report)
 
 
 def main() -> None:

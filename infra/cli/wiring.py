@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from agents.jobs import Job, JobRunner
+from agents.morning_report import report_job
+from agents.probes import probe_job
 from agents.resources import WorkerResources
 from connectors.kafka.lag import ConsumerLag
 from connectors.kafka.producer import AsyncProducer, producer_config
 from connectors.kafka.schema_registry import schema_ids
 from connectors.kafka.security import librdkafka_client
+from connectors.ssrf import OutboundPolicy
 from infra.control.replay import PAGE, Replayer
 from infra.control.replays import Replays
 from infra.core.live_catalogue import LiveCatalogue
@@ -33,6 +36,7 @@ from infra.core.settings import Settings
 from infra.db.admin_requests import AdminRequests
 from infra.db.api_keys import ApiKeys
 from infra.db.console_sessions import ConsoleSessions
+from infra.db.daily_report import DailyReports
 from infra.db.dead_letters import DeadLetters
 from infra.db.delivery_log import DeliveryLog
 from infra.db.delivery_stats import DeliveryStats
@@ -40,6 +44,7 @@ from infra.db.endpoints import Endpoints
 from infra.db.engine import Engine, database_url, make_engine, ping, scoped_engine
 from infra.db.event_trail import EventTrail
 from infra.db.event_types import EventTypes
+from infra.db.health_checks import HealthChecks
 from infra.db.inbound_sources import InboundSources
 from infra.db.job_runs import JobRuns
 from infra.db.migrate import upgrade
@@ -58,6 +63,7 @@ from schemas.avro_schemas import load_schema
 from schemas.codec import AvroCodec, decode_written
 from schemas.event_types import built_in_catalogue
 from schemas.topic_names import TopicNames
+from streams.delivery_sla import DeliverySla
 from streams.lanes import Lanes
 from streams.signatures import REPLAY_WINDOW_S
 from streams.ticks import tick_of
@@ -113,6 +119,10 @@ class Repositories:
     def dead_letters(self) -> DeadLetters:
         return DeadLetters(self.engine, self.actor)
 
+    @cached_property
+    def daily_reports(self) -> DailyReports:
+        return DailyReports(self.engine)
+
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
         upgrade(self.engine)
@@ -158,6 +168,7 @@ async def ingress_resources(settings: Settings) -> AsyncIterator[IngressResource
     config = producer_config(client, settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
     claims = SignatureClaims.at(database_url(settings), REPLAY_WINDOW_S)
     types = live_catalogue(settings, engine)
+    checks = HealthChecks(engine)
     async with AsyncProducer(config) as producer:
         yield IngressResources(
             producer=producer,
@@ -169,6 +180,8 @@ async def ingress_resources(settings: Settings) -> AsyncIterator[IngressResource
             ping_database=partial(ping, engine),
             claim_signature=claims.claim,
             release_signature=claims.release,
+            health_checks=checks.rows,
+            session_event=checks.session_event,
         )
     claims.close()
     engine.dispose()
@@ -261,6 +274,7 @@ async def console_resources(settings: Settings) -> AsyncIterator[console.Console
                 endpoints=partial(Endpoints, engine, SecretBox.from_settings(settings)),
                 replayer=replaying,
                 replays=replays,
+                health=HealthChecks(engine),
             )
         finally:
             await replays.close()  # replays under way stop between two pages, interrupted
@@ -279,6 +293,7 @@ def worker_resources(settings: Settings) -> WorkerResources:
     # The routes are checked against the types as PostgreSQL holds them when they are read.
     routes = Routes(engine, actor="worker", types=event_types.catalogue)
     destinations = Endpoints(engine, SecretBox.from_settings(settings), actor="worker")
+    health = HealthChecks(engine)
     return WorkerResources(
         load_routes=routes.load_enabled,
         load_destinations=destinations.load_enabled,
@@ -287,9 +302,16 @@ def worker_resources(settings: Settings) -> WorkerResources:
         delivery_log=DeliveryLog(engine),
         schema_ids=schema_ids(settings),
         open_producer=partial(_open_worker_producer, settings),
+        health=health,
         jobs=JobRunner(
             JobRuns(engine, f"{socket.gethostname()}:{os.getpid()}", lease=timedelta(seconds=settings.jobs_lease_s)),
-            jobs=[retention_job(settings, engine)],
+            jobs=[
+                retention_job(settings, engine),
+                probe_job(
+                    destinations.load_enabled, health, outbound_policy(settings), every_s=settings.health_probe_s
+                ),
+                *_morning_report(settings, engine, destinations),
+            ],
             heartbeat_s=settings.jobs_lease_s / 4,
         ),
     )
@@ -309,6 +331,24 @@ def retention_job(settings: Settings, engine: Engine) -> Job:
         return {table.table: table.details() for table in done}
 
     return Job("retention", partial(tick_of, every_s=settings.retention_every_s), run)
+
+
+def _morning_report(settings: Settings, engine: Engine, destinations: Endpoints) -> list[Job]:
+    at = settings.daily_report_time
+    if at is None:
+        return []
+    reports = DailyReports(engine)
+    return [report_job(destinations.load_enabled, reports, report_sla(settings), outbound_policy(settings), at=at)]
+
+
+def report_sla(settings: Settings) -> DeliverySla:
+    """The SLA a daily report judges each destination's day by: the console's (``CRMBUS_DASHBOARD_SLA_*``)."""
+    return DeliverySla(settings.dashboard_sla_p95_ms, settings.dashboard_sla_success_rate)
+
+
+def outbound_policy(settings: Settings) -> OutboundPolicy:
+    """Which addresses destinations' calls may reach (``CRMBUS_OUTBOUND_*``)."""
+    return OutboundPolicy.from_allow_list(settings.outbound_allow_list, allow_loopback=settings.outbound_allow_loopback)
 
 
 async def _open_worker_producer(settings: Settings) -> AsyncProducer:

@@ -34,7 +34,7 @@ RejectionReason = Literal[
 
 _Made = TypeVar("_Made", Counter, Gauge, Histogram)
 _MAKING = threading.Lock()
-_Mode = Literal["all", "sum", "max"]
+_Mode = Literal["all", "sum", "max", "min"]
 
 
 class _Deferred(Generic[_Made]):
@@ -197,6 +197,19 @@ CONSUMER_LAG = _gauge(
     "crmbus_consumer_lag",
     "Records a consumer group has yet to read, by group and topic, as Kafka said at the last scrape.",
     ["group", "topic"],
+)
+DESTINATION_PROBE_UP = _gauge(
+    "crmbus_destination_probe_up",
+    "1 when every probed destination of this kind answered its health call, 0 when one did not "
+    "(the minimum over tenants; kinds with a health call only: zapi, waha).",
+    ["destination"],
+    mode="min",
+)
+WHATSAPP_SESSION_UP = _gauge(
+    "crmbus_whatsapp_session_up",
+    "1 when every WhatsApp session of this provider is connected, 0 when one is not (the minimum over tenants).",
+    ["provider"],
+    mode="min",
 )
 
 

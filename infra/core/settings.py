@@ -6,8 +6,10 @@ stack on this machine's loopback with nothing configured.
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -228,6 +230,21 @@ class Settings(BaseSettings):
     retention_every_s: float = Field(
         3600.0, ge=60, description="How often the retention job creates partitions ahead and drops expired ones."
     )
+    health_probe_s: float = Field(
+        300.0,
+        ge=10,
+        le=86_400,
+        description="How often the destinations with a health call (Z-API, WAHA) are probed and their "
+        "WhatsApp sessions read; once per interval across every worker.",
+    )
+    daily_report_at: time | None = Field(
+        None,
+        description="When the morning report is e-mailed (HH:MM in CRMBUS_DAILY_REPORT_ZONE) to each tenant whose "
+        "e-mail destination's config names daily_report_to; unset: never.",
+    )
+    daily_report_zone: str = Field(
+        "America/Sao_Paulo", description="The time zone of CRMBUS_DAILY_REPORT_AT (an IANA name)."
+    )
     sink_max_in_flight: int = Field(
         64,
         ge=1,
@@ -316,6 +333,21 @@ class Settings(BaseSettings):
     dashboard_sla_success_rate: float = Field(
         0.95, gt=0, le=1, description="Delivery SLA: at least this share of a destination's attempts succeed."
     )
+
+    @field_validator("daily_report_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone such as America/Sao_Paulo") from None
+        return value
+
+    @property
+    def daily_report_time(self) -> time | None:
+        """``daily_report_at`` in its zone, as ``streams.ticks.daily_tick`` takes it."""
+        at = self.daily_report_at
+        return None if at is None else at.replace(tzinfo=ZoneInfo(self.daily_report_zone))
 
     @field_validator("worker_roles")
     @classmethod

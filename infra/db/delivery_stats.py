@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, func, select, type_coerce
+from sqlalchemy import Engine, and_, func, select, true, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.types import String
 
@@ -27,8 +27,10 @@ class DeliveryStats:
         self.engine = engine
 
     @translated("reading delivery figures")
-    def figures_since(self, since: datetime) -> dict[tuple[str, str], DeliveryFigures]:
-        """Attempts made at or after ``since``, per (tenant, destination)."""
+    def figures_since(
+        self, since: datetime, until: datetime | None = None, tenant_id: str | None = None
+    ) -> dict[tuple[str, str], DeliveryFigures]:
+        """Attempts made at or after ``since`` (and before ``until``; of ``tenant_id``), per (tenant, destination)."""
         attempts = WebhookDelivery
         status = attempts.status
         last_error = type_coerce(
@@ -48,7 +50,14 @@ class DeliveryStats:
                 func.percentile_cont(0.95).within_group(attempts.latency_ms),
                 last_error,
             )
-            .where(and_(status.in_(_ATTEMPTED), attempts.created_at >= since))
+            .where(
+                and_(
+                    status.in_(_ATTEMPTED),
+                    attempts.created_at >= since,
+                    true() if until is None else attempts.created_at < until,
+                    true() if tenant_id is None else attempts.tenant_id == tenant_id,
+                )
+            )
             .group_by(attempts.tenant_id, attempts.destination)
         )
         with self.engine.connect() as connection:

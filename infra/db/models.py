@@ -316,6 +316,37 @@ class JobRun(Base):
     details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
 
 
+class HealthCheck(Base):
+    """The latest proactive check of one destination whose kind has a health call (``streams.probes``):
+    whether its API answered (``probe_status``) and, for WhatsApp providers, whether its session
+    can send (``session_status``), updated by the probe job and by the providers' session webhooks.
+    ``instance`` is the Z-API instance id or WAHA session name a session webhook names; no row
+    holds personal data or a message."""
+
+    __tablename__ = "health_checks"
+    __table_args__ = (
+        CheckConstraint("probe_status IN ('up', 'down')", name="probe_status"),
+        CheckConstraint(
+            "session_status IS NULL OR session_status IN ('connected', 'disconnected')", name="session_status"
+        ),
+        CheckConstraint(
+            "session_changed_by IS NULL OR session_changed_by IN ('probe', 'event')", name="session_changed_by"
+        ),
+        Index("ix_health_checks_tenant_kind_instance", "tenant_id", "kind", "instance"),
+    )
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    instance: Mapped[str | None] = mapped_column(String(200))
+    probe_status: Mapped[str] = mapped_column(String(8))
+    session_status: Mapped[str | None] = mapped_column(String(16))
+    error_class: Mapped[str | None] = mapped_column(String(100))
+    checked_at: Mapped[datetime]
+    session_changed_by: Mapped[str | None] = mapped_column(String(8))
+
+
 class SignatureClaim(Base):
     """A signed webhook's signature the ingress accepted, kept until its timestamp is out of the
     tolerance window: the primary key lets one ingress process, on any host, accept it once.

@@ -58,6 +58,8 @@ async def _state(settings: Settings, open_resources: OpenResources, app: web.App
             ),
             history=resources.history,
             ping_database=resources.ping_database,
+            health_checks=resources.health_checks,
+            session_event=resources.session_event,
         )
         # Everything built so far lives as long as the process: keep it out of the collector's
         # full passes, whose pauses over these objects showed up as tail latency, and collect

@@ -17,6 +17,7 @@ from infra.db.errors import error_name
 from ingress.api.openapi import DOCS_PAGE, document
 from ingress.api.state import STATE, IngressState
 from ingress.http.bodies import json_response
+from streams.probes import summary as probe_summary
 
 _CHECK_TIMEOUT_S = 2.0
 
@@ -58,7 +59,18 @@ async def health_detailed(request: web.Request) -> web.Response:
     if not registry_url:
         results["schema_registry"] = {"status": "not_configured", "ids_from": "schemas/avro/ids.yaml"}
     healthy = all(r["status"] != "down" for r in results.values())
-    return json_response(200 if healthy else 503, {"status": "up" if healthy else "degraded", "checks": results})
+    body = {"status": "up" if healthy else "degraded", "checks": results, **await _probes(state)}
+    return json_response(200 if healthy else 503, body)
+
+
+async def _probes(state: IngressState) -> dict[str, Any]:
+    """The proactive checks' latest results, counted per kind: they describe the destinations, not
+    this process, so they never make it unhealthy. PostgreSQL away: no figures, said so."""
+    try:
+        rows = await asyncio.wait_for(asyncio.to_thread(state.health_checks), timeout=_CHECK_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001 - already reported under checks.postgres
+        return {"destinations": {"status": "unknown", "error": error_name(exc)}}
+    return probe_summary(rows)
 
 
 async def status(request: web.Request) -> web.Response:

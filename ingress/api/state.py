@@ -20,6 +20,7 @@ from ingress.http.credentials import CachedLookup
 from ingress.http.limits import RequestLimits
 from ingress.http.problems import forbidden, missing_scope, unauthenticated
 from streams.partitioning import Partitioning
+from streams.probes import CheckRow, SessionStatus
 from streams.scopes import Scope
 
 
@@ -47,6 +48,10 @@ class IngressResources:
     """Claim a webhook signature for a tenant across every ingress: False when it was used."""
     release_signature: Callable[[str, str], None]
     """Forget a claimed signature whose request was not accepted."""
+    health_checks: Callable[[], list[CheckRow]]
+    """The proactive checks' latest results, for ``/health/detailed``."""
+    session_event: Callable[[str, str, str, SessionStatus, str | None], int]
+    """A WhatsApp provider's webhook said a session changed: (tenant, provider, instance, status, reason)."""
 
 
 @dataclass(slots=True)
@@ -61,6 +66,8 @@ class IngressState:
     limits: RequestLimits
     history: Callable[[uuid.UUID, str], EventHistory]
     ping_database: Callable[[], None]
+    health_checks: Callable[[], list[CheckRow]]
+    session_event: Callable[[str, str, str, SessionStatus, str | None], int]
 
     async def principal(self, request: web.Request, scope: Scope) -> Caller:
         """The caller's tenant and key from ``Authorization: Bearer <key>`` (or ``X-Api-Key``):

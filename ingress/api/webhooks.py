@@ -10,6 +10,7 @@ written like any other event.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 
@@ -21,11 +22,12 @@ from ingress.api.state import STATE, IngressState
 from ingress.http.bodies import json_response, parse_json, read_json_bytes
 from ingress.http.problems import Problem, kafka_unavailable
 from streams.envelope import Envelope
-from streams.errors import ProduceError
+from streams.errors import ProduceError, ServiceUnreachableError, StoreError
 from streams.signatures import verify_crmbus, verify_waha
 from streams.sources import SOURCES
 
 log = structlog.get_logger(__name__)
+SESSION_EVENT = "whatsapp.session.status"
 TOKEN_HEADER = "X-Webhook-Token"  # noqa: S105 - a header name, not a secret
 
 
@@ -91,12 +93,36 @@ async def post_webhook(request: web.Request) -> web.Response:
         if signature is not None:
             await state.replays.release(endpoint.tenant_id, signature)
         raise kafka_unavailable(retry_after_s=5)
+    await _session_changes(state, endpoint.tenant_id, events)
     accepted = [
         {"event_id": str(e.event_id), "type": e.type, "topic": w.topic, "partition": w.partition, "offset": w.offset}
         for e, w in zip(events, written, strict=True)
         if not isinstance(w, ProduceError)
     ]
     return json_response(202, {"accepted": len(accepted), "events": accepted}, limit_headers)
+
+
+async def _session_changes(state: IngressState, tenant_id: str, events: list[Envelope]) -> None:
+    """Record a WhatsApp provider's session change in the proactive checks at once, not at the next
+    probe. The event is on its way through Kafka whatever happens here: a failure only warns."""
+    for event in events:
+        if event.type != SESSION_EVENT:
+            continue
+        payload = event.payload
+        status = payload.get("status")
+        provider, instance = payload.get("provider"), payload.get("instance")
+        if (
+            status not in ("connected", "disconnected")
+            or not isinstance(provider, str)
+            or not isinstance(instance, str)
+        ):
+            continue
+        # WAHA's reason is its session state (failed, stopped...); Z-API's is free text: not kept.
+        reason = payload.get("reason") if provider == "waha" else None
+        try:
+            await asyncio.to_thread(state.session_event, tenant_id, provider, instance, status, reason)
+        except (ServiceUnreachableError, StoreError) as exc:
+            log.warning("whatsapp session change not recorded", error=type(exc).__name__)
 
 
 def routes() -> list[web.RouteDef]:

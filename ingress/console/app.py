@@ -27,6 +27,7 @@ from infra.db.delivery_stats import DeliveryStats
 from infra.db.endpoints import Endpoints
 from infra.db.errors import error_name
 from infra.db.event_trail import EventTrail
+from infra.db.health_checks import HealthChecks
 from ingress.console.access import OPERATOR, guard, on_loopback
 from ingress.console.dead_letters import dead_letters_page, dry_run, replay, resume_replay
 from ingress.console.destinations import destinations_page, pause, resume
@@ -62,6 +63,8 @@ class ConsoleResources:
     """The DLQ replay engine acting as the actor given."""
     replays: Replays
     """Replays run in the background of this process."""
+    health: HealthChecks
+    """The proactive checks' latest results, shown on the destinations page."""
 
 
 OpenResources = Callable[[], AbstractAsyncContextManager[ConsoleResources]]
@@ -118,6 +121,7 @@ async def _open(settings: Settings, open_resources: OpenResources, app: web.Appl
             endpoints=resources.endpoints,
             replayer=resources.replayer,
             replays=resources.replays,
+            health=resources.health,
             # Browsers keep Secure cookies from http://127.0.0.1 and localhost too; anywhere else
             # the console is meant to be behind TLS.
             secure_cookies=not on_loopback(settings.dashboard_host),

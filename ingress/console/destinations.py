@@ -9,6 +9,7 @@ import asyncio
 from aiohttp import web
 
 from infra.db.endpoints import EndpointView
+from infra.db.health_checks import HealthCheckView
 from ingress.console.access import OPERATOR
 from ingress.console.acts import field, forbidden, refusal
 from ingress.console.layout import e, form, redirect, respond
@@ -24,15 +25,20 @@ async def destinations_page(request: web.Request) -> web.Response:
         return lacking
     operator = request[OPERATOR]
     tenant = None if operator.may("admin") else operator.tenant_id
-    views = await asyncio.to_thread(request.app[STATE].endpoints("reader").list, tenant)
-    rows = "".join(_row(request, view) for view in views)
+    state = request.app[STATE]
+    views = await asyncio.to_thread(state.endpoints("reader").list, tenant)
+    checks = {check.endpoint_id: check for check in await asyncio.to_thread(state.health.all, tenant)}
+    rows = "".join(_row(request, view, checks.get(str(view.id))) for view in views)
     table = (
-        "<table><tr><th>tenant</th><th>destination</th><th>kind</th><th>state</th><th>lacks</th><th></th></tr>"
+        "<table><tr><th>tenant</th><th>destination</th><th>kind</th><th>state</th><th>lacks</th>"
+        "<th>last check</th><th></th></tr>"
         f"{rows}</table>"
         if views
         else "<div class=muted>no destination</div>"
     )
     hint = (
+        "<div class=muted>Z-API and WAHA destinations are probed every few minutes (their API, and their "
+        "WhatsApp session); the other kinds have no health call and show what their deliveries say.</div>"
         "<div class=muted>Pausing holds a destination's deliveries in a retry tier: none is attempted, "
         "none dead-lettered; resuming lets them go at their tier's next turn.</div>"
     )
@@ -66,7 +72,16 @@ async def _act(request: web.Request, *, paused: bool) -> web.StreamResponse:
     raise redirect(request, PATH, done)
 
 
-def _row(request: web.Request, view: EndpointView) -> str:
+def _check(check: HealthCheckView | None) -> str:
+    if check is None:
+        return "<span class=idle>not probed</span>"
+    bad = check.probe_status == "down" or check.session_status == "disconnected"
+    said = " · ".join(filter(None, (check.probe_status, check.session_status, check.error_class)))
+    at = check.checked_at.strftime("%Y-%m-%d %H:%M:%S")
+    return f"<span class={'bad' if bad else 'ok'}>{e(said)}</span> <span class=muted>{e(at)} UTC</span>"
+
+
+def _row(request: web.Request, view: EndpointView, check: HealthCheckView | None) -> str:
     if not view.enabled:
         state, css = "disabled", "idle"
     elif view.paused_at is not None:
@@ -81,5 +96,5 @@ def _row(request: web.Request, view: EndpointView) -> str:
     return (
         f"<tr><td>{e(view.tenant_id)}</td><td>{e(view.name)}</td><td>{e(view.kind)}</td>"
         f"<td><span class={css}>{e(state)}</span></td><td>{e(', '.join(view.missing) or '—')}</td>"
-        f"<td>{action}</td></tr>"
+        f"<td>{_check(check)}</td><td>{action}</td></tr>"
     )

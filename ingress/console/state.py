@@ -16,6 +16,7 @@ from infra.db.dead_letters import DeadLetters
 from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Endpoints
 from infra.db.event_trail import EventTrail
+from infra.db.health_checks import HealthChecks
 from ingress.console.gather import Gather
 
 
@@ -35,6 +36,8 @@ class ConsoleState:
     """Retries and DLQ replays, acting as the actor given."""
     replays: Replays
     """Group replays, run in the background."""
+    health: HealthChecks
+    """The proactive checks' latest results (``infra.db.health_checks``)."""
     secure_cookies: bool
 
 

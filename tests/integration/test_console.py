@@ -18,9 +18,11 @@ from infra.db.api_keys import ApiKeys
 from infra.db.console_sessions import ConsoleSessions
 from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Endpoints
+from infra.db.health_checks import Checked, HealthChecks
 from infra.db.models import ApiKey, AuditLog, ConsoleSession, DeadLetter
 from schemas.catalogue import load_catalogue
 from streams.deadlines import wait_until
+from streams.probes import Probe
 from streams.scopes import ROLE_SCOPES
 from tests.integration.console_harness import (
     browser,
@@ -443,6 +445,27 @@ def test_a_key_without_the_scope_or_of_another_tenant_cannot_pause_and_nothing_c
     assert refused == status
     assert "/console/destinations/pause" not in listed
     assert not paused(hooks) and actions_of(engine, "endpoint.pause") == []
+
+
+def test_the_destinations_page_shows_each_destinations_last_check_and_which_kinds_are_not_probed(console, hooks):
+    settings, keys, engine = console
+    waha = hooks.add("acme", "waha", "waha", "https://waha.example.com", config={"session": "default"})
+    at = datetime(2026, 12, 5, 7, 55, tzinfo=UTC)
+    HealthChecks(engine).record(
+        [Checked(str(waha.id), "acme", "waha", "default", Probe("up", "disconnected", "session_failed"))], at
+    )
+
+    async def go():
+        async with running_console(settings) as base, browser(base) as client:
+            await sign_in(client, keys["viewer"].secret)
+            async with client.get("/console/destinations") as page:
+                return await page.text()
+
+    listed = run(go())
+    assert (
+        "<span class=bad>up · disconnected · session_failed</span> <span class=muted>2026-12-05 07:55:00 UTC" in listed
+    )
+    assert "<td>hooks</td><td>webhook</td>" in listed and "<span class=idle>not probed</span>" in listed
 
 
 @pytest.fixture

@@ -332,6 +332,27 @@ def sandbox_process(tmp_path):
                 process.wait()
 
 
+def test_whatsapp_sessions_answer_their_health_calls_connected_until_a_test_disconnects_them(sandbox_process):
+    _, sandbox, _ = sandbox_process
+    zapi_status = f"{sandbox.url_of('zapi')}/instances/demo/token/secret/status"
+    waha_session = f"{sandbox.url_of('waha')}/api/sessions/default"
+    assert httpx.get(zapi_status, headers=CREDENTIALS["client-token"]).json()["connected"] is True
+    assert httpx.get(waha_session, headers=CREDENTIALS["api-key"]).json() == {"name": "default", "status": "WORKING"}
+    sandbox.session("zapi", "demo", "STOPPED")
+    sandbox.session("waha", "default", "FAILED")
+    assert httpx.get(zapi_status, headers=CREDENTIALS["client-token"]).json() == {
+        "connected": False, "error": "You are not connected.", "smartphoneConnected": False,
+    }  # fmt: skip
+    assert httpx.get(waha_session, headers=CREDENTIALS["api-key"]).json()["status"] == "FAILED"
+    assert httpx.get(waha_session).status_code == 401
+    sandbox.fail("waha", status=502, count=1)
+    assert httpx.get(waha_session, headers=CREDENTIALS["api-key"]).status_code == 502
+    with pytest.raises(httpx.HTTPStatusError):
+        sandbox.session("waha", "default", "ASLEEP")
+    sandbox.session("waha", "default", "WORKING")
+    sandbox.session("zapi", "demo", "WORKING")
+
+
 def test_crmbus_sandbox_runs_out_of_process_driven_by_its_control_api(sandbox_process):
     process, sandbox, log_path = sandbox_process
     zapi_url = ZAPI.url(sandbox.url_of("zapi"), instance_id="demo", token="demo")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Literal
 
 import httpx
 
@@ -47,6 +48,9 @@ class SandboxClient:
 
     def heal(self, system: System) -> None:
         self._set(system, {"mode": "ok"})
+
+    def session(self, system: Literal["zapi", "waha"], name: str, status: str) -> None:
+        self._http.post(f"/_control/{system}/sessions/{name}", json={"status": status}).raise_for_status()
 
     def requests(self, system: System) -> list[Received]:
         response = self._http.get(f"/_control/{system}/requests")

@@ -4,6 +4,8 @@
     POST   /_control/{system}/failures       204; body {"mode": "status"|"slow"|"reset"|"ok", ...}
     GET    /_control/{system}/requests       200 {"requests": [Received as JSON, "applied" included]}
     DELETE /_control/requests                204; forgets requests, idempotency keys and leads
+    POST   /_control/{system}/sessions/{name} 204; body {"status": "WORKING"|"STOPPED"|"FAILED"|...}:
+                                             a Z-API instance's or WAHA session's state (zapi, waha)
 
 Errors are 400 (a failure the sandbox cannot show) and 404 (no such system), in the systems'
 error shape. Control requests are neither recorded nor failed.
@@ -51,6 +53,20 @@ async def set_failure(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def set_session(request: web.Request) -> web.Response:
+    system = _system(request)
+    if system not in ("zapi", "waha"):
+        return _error(400, "no_sessions", "only zapi and waha have sessions")
+    try:
+        body = await request.json()
+        request.app[STATE].sessions.set(system, request.match_info["name"], body.get("status"))
+    except json.JSONDecodeError:
+        return _error(400, "invalid_json", "the body must be JSON")
+    except (AttributeError, TypeError, ConfigurationError):
+        return _error(400, "invalid_session", 'the body must be {"status": "<WAHA session status>"}')
+    return web.Response(status=204)
+
+
 async def requests(request: web.Request) -> web.Response:
     received = request.app[STATE].journal.of(_system(request))
     return web.json_response({"requests": [one.to_json() for one in received]})
@@ -67,4 +83,5 @@ def routes() -> list[web.RouteDef]:
         web.post("/_control/{system}/failures", set_failure),
         web.get("/_control/{system}/requests", requests),
         web.delete("/_control/requests", clear),
+        web.post("/_control/{system}/sessions/{name}", set_session),
     ]

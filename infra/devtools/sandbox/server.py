@@ -11,13 +11,13 @@ import json
 import time
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from aiohttp import web
 from yarl import URL
 
-from infra.devtools.sandbox import control
+from infra.devtools.sandbox import control, sessions
 from infra.devtools.sandbox.contracts import (
     CONTRACTS,
     IDEMPOTENCY_KEY,
@@ -43,6 +43,7 @@ def build_app(state: SandboxState) -> web.Application:
     app[STATE] = state
     for contract in CONTRACTS.values():
         app.router.add_route(contract.method, contract.route, partial(_serve, contract))
+    app.add_routes(sessions.routes())
     app.add_routes(control.routes())
     return app
 
@@ -165,6 +166,11 @@ class Sandbox:
 
     def heal(self, system: System) -> None:
         self._state.faults.set(system, None)
+
+    def session(self, system: Literal["zapi", "waha"], name: str, status: str) -> None:
+        """Put a Z-API instance or a WAHA session in WAHA's ``status`` (WORKING is connected;
+        STOPPED, FAILED, SCAN_QR_CODE are not); its health call answers so from now on."""
+        self._state.sessions.set(system, name, status)
 
     def requests(self, system: System) -> list[Received]:
         """Every request ``system`` received, replays and failures included, in answer order."""
