@@ -21,6 +21,7 @@ from aiohttp import web
 from agents.jobs import JobRunner
 from agents.resources import WorkerResources
 from connectors.kafka.lag import ConsumerLag
+from connectors.kafka.lane_records import GroupReader
 from connectors.kafka.producer import AsyncProducer, producer_config
 from connectors.kafka.schema_registry import schema_ids
 from connectors.kafka.security import librdkafka_client
@@ -29,6 +30,7 @@ from infra.control.replays import Replays
 from infra.core.live_catalogue import LiveCatalogue
 from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
+from infra.core.subject_index import SubjectIndex
 from infra.db.admin_requests import AdminRequests
 from infra.db.api_keys import ApiKeys
 from infra.db.console_sessions import ConsoleSessions
@@ -37,6 +39,7 @@ from infra.db.delivery_log import DeliveryLog
 from infra.db.delivery_stats import DeliveryStats
 from infra.db.endpoints import Endpoints
 from infra.db.engine import Engine, database_url, make_engine, ping, scoped_engine
+from infra.db.event_archive import EventArchive
 from infra.db.event_trail import EventTrail
 from infra.db.event_types import EventTypes
 from infra.db.inbound_sources import InboundSources
@@ -109,6 +112,10 @@ class Repositories:
     @cached_property
     def dead_letters(self) -> DeadLetters:
         return DeadLetters(self.engine, self.actor)
+
+    @cached_property
+    def event_archive(self) -> EventArchive:
+        return EventArchive(self.engine, self.box, self.actor)
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
@@ -275,13 +282,18 @@ def worker_resources(settings: Settings) -> WorkerResources:
 
     # The routes are checked against the types as PostgreSQL holds them when they are read.
     routes = Routes(engine, actor="worker", types=event_types.catalogue)
-    destinations = Endpoints(engine, SecretBox.from_settings(settings), actor="worker")
+    box = SecretBox.from_settings(settings)
+    destinations = Endpoints(engine, box, actor="worker")
+    lanes = list(TopicNames(settings.topic_prefix).lanes)
     return WorkerResources(
         load_routes=routes.load_enabled,
         load_destinations=destinations.load_enabled,
         routes_fingerprint=fingerprint,
         types=live_catalogue(settings, engine),
         delivery_log=DeliveryLog(engine),
+        event_archive=EventArchive(engine, box),
+        subject_index=SubjectIndex.from_settings(settings),
+        open_event_reader=lambda: GroupReader(librdkafka_client(settings), event_archive_group(settings), lanes),
         schema_ids=schema_ids(settings),
         open_producer=partial(_open_worker_producer, settings),
         jobs=JobRunner(
@@ -290,6 +302,11 @@ def worker_resources(settings: Settings) -> WorkerResources:
             heartbeat_s=settings.jobs_lease_s / 4,
         ),
     )
+
+
+def event_archive_group(settings: Settings) -> str:
+    """The event archiver's consumer group: its own, so it never shares the router's fetches."""
+    return f"{settings.topic_prefix}crmbus-event-archive"
 
 
 async def _open_worker_producer(settings: Settings) -> AsyncProducer:
