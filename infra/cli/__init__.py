@@ -14,6 +14,7 @@ from infra.cli import (
     demo,
     destinations,
     dlq,
+    events,
     registry,
     routes,
     sandbox,
@@ -38,6 +39,7 @@ app.add_typer(registry.app, name="schemas")
 app.add_typer(apikeys.app, name="apikeys")
 app.add_typer(sources.app, name="sources")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(events.app, name="events")
 app.add_typer(destinations.app, name="destinations")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(routes.app, name="routes")

@@ -21,10 +21,11 @@ from aiohttp import web
 from agents.jobs import JobRunner
 from agents.resources import WorkerResources
 from connectors.kafka.lag import ConsumerLag
-from connectors.kafka.lane_records import GroupReader
+from connectors.kafka.lane_records import GroupReader, TimeRangeReader
 from connectors.kafka.producer import AsyncProducer, producer_config
 from connectors.kafka.schema_registry import schema_ids
 from connectors.kafka.security import librdkafka_client
+from infra.control.event_replay import EventReplayer
 from infra.control.replay import PAGE, Replayer
 from infra.control.replays import Replays
 from infra.core.live_catalogue import LiveCatalogue
@@ -137,6 +138,25 @@ async def replayer(settings: Settings, actor: str = "cli", *, page: int = PAGE) 
     with scoped_engine(database_url(settings)) as engine:
         async with AsyncProducer(config) as producer:
             yield Replayer(DeadLetters(engine, actor, lease=replay_lease(settings)), producer, actor, page=page)
+
+
+@asynccontextmanager
+async def event_replayer(settings: Settings, actor: str = "cli") -> AsyncIterator[EventReplayer]:
+    """The time-range replay engine of one command, on the running loop: the lanes read by time,
+    the event archive, and an acks=all producer that flushes and closes at the end."""
+    client = librdkafka_client(settings)
+    config = producer_config(client, settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
+    ids = schema_ids(settings)
+    envelope = load_schema("envelope.v1.avsc")
+    codecs = {topic: AvroCodec(envelope, f"{topic}-value", ids) for topic in TopicNames(settings.topic_prefix).lanes}
+    lanes = TimeRangeReader(client)
+    try:
+        with scoped_engine(database_url(settings)) as engine:
+            async with AsyncProducer(config) as producer:
+                archive = EventArchive(engine, SecretBox.from_settings(settings), actor)
+                yield EventReplayer(archive, lanes, producer, codecs)
+    finally:
+        lanes.close()
 
 
 def replay_lease(settings: Settings) -> timedelta:
