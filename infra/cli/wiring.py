@@ -237,6 +237,7 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
             event_types=event_types,
             dead_letters=DeadLetters(engine, actor),
             deliveries=DeliveryLog(engine),
+            events=EventArchive(engine, box, actor),
         )
 
     async with AsyncProducer(config) as producer:

@@ -176,10 +176,10 @@ class EventArchive:
 
     @translated("searching the event archive")
     def search(
-        self, tenant_id: str, query: EventQuery, *, after: str | None = None, limit: int = 100
+        self, tenant_id: str, query: EventQuery, *, after: str | None = None, offset: int = 0, limit: int = 100
     ) -> list[ArchivedEventView]:
         """``tenant_id``'s events that ``query`` selects, oldest first, after the cursor ``after``
-        (a ``position``; ValueError when it is not one)."""
+        (a ``position``; ValueError when it is not one), skipping ``offset`` of them."""
         conditions = self._conditions(tenant_id, query)
         if after is not None:
             at, event_id = parse_position(after)
@@ -190,6 +190,7 @@ class EventArchive:
             select(ArchivedEvent)
             .where(*conditions)
             .order_by(ArchivedEvent.accepted_at, ArchivedEvent.event_id)
+            .offset(offset)
             .limit(limit)
         )
         with Session(self._engine) as session:

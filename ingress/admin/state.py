@@ -16,6 +16,7 @@ from infra.db.api_keys import ApiKeys, Principal
 from infra.db.dead_letters import DeadLetters
 from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Endpoints
+from infra.db.event_archive import EventArchive
 from infra.db.event_types import EventTypes
 from infra.db.inbound_sources import InboundSources
 from infra.db.routes import Routes
@@ -36,6 +37,7 @@ class Repositories:
     event_types: EventTypes
     dead_letters: DeadLetters
     deliveries: DeliveryLog
+    events: EventArchive
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,7 @@ SAMPLES = {
     "resume_replay": lambda w: ({"replay_id": _fresh_replay(w)}, None),
     "list_deliveries": lambda w: ({}, None),
     "retry_deliveries": lambda w: ({}, {"delivery_ids": [_delivery_of(w, w.letter())]}),
+    "list_events": lambda w: ({}, None),
 }
 
 
