@@ -123,6 +123,8 @@ class TimeRangeReader:
         try:
             metadata = self._consumer.list_topics(topic, timeout=self._timeout_s)
             partitions = sorted(metadata.topics[topic].partitions)
+            if not partitions:  # no such topic: nothing of it to read
+                return []
             starts = self._offsets(topic, partitions, start_ms)
             stops = self._offsets(topic, partitions, end_ms)
             spans = []

@@ -56,7 +56,7 @@ from ingress.api import app as ingress
 from ingress.api.publisher import EventPublisher
 from ingress.api.state import IngressResources
 from ingress.console import app as console
-from schemas.avro_schemas import load_schema
+from schemas.avro_schemas import SchemaIds, load_schema
 from schemas.codec import AvroCodec, decode_written
 from schemas.event_types import built_in_catalogue
 from schemas.topic_names import TopicNames
@@ -144,19 +144,20 @@ async def replayer(settings: Settings, actor: str = "cli", *, page: int = PAGE) 
 async def event_replayer(settings: Settings, actor: str = "cli") -> AsyncIterator[EventReplayer]:
     """The time-range replay engine of one command, on the running loop: the lanes read by time,
     the event archive, and an acks=all producer that flushes and closes at the end."""
-    client = librdkafka_client(settings)
-    config = producer_config(client, settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
-    ids = schema_ids(settings)
+    config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
+    with scoped_engine(database_url(settings)) as engine:
+        async with AsyncProducer(config) as producer:
+            archive = EventArchive(engine, SecretBox.from_settings(settings), actor)
+            yield replaying_events(settings, schema_ids(settings), archive, producer)
+
+
+def replaying_events(
+    settings: Settings, ids: SchemaIds, archive: EventArchive, producer: AsyncProducer
+) -> EventReplayer:
+    """A time-range replay engine over ``archive`` (acting as its actor), sending with ``producer``."""
     envelope = load_schema("envelope.v1.avsc")
     codecs = {topic: AvroCodec(envelope, f"{topic}-value", ids) for topic in TopicNames(settings.topic_prefix).lanes}
-    lanes = TimeRangeReader(client)
-    try:
-        with scoped_engine(database_url(settings)) as engine:
-            async with AsyncProducer(config) as producer:
-                archive = EventArchive(engine, SecretBox.from_settings(settings), actor)
-                yield EventReplayer(archive, lanes, producer, codecs)
-    finally:
-        lanes.close()
+    return EventReplayer(archive, partial(TimeRangeReader, librdkafka_client(settings)), producer, codecs)
 
 
 def replay_lease(settings: Settings) -> timedelta:
@@ -246,6 +247,7 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
             repositories=repositories,
             requests=AdminRequests(engine),
             replayer=lambda actor: Replayer(DeadLetters(engine, actor, lease=replay_lease(settings)), producer, actor),
+            event_replayer=lambda actor: replaying_events(settings, ids, EventArchive(engine, box, actor), producer),
             decode=partial(decode_written, ids=ids),
         )
     engine.dispose()

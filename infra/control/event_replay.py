@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -74,30 +74,38 @@ class EventReplayer:
     def __init__(
         self,
         archive: EventArchive,
-        lanes: TimeRangeReader,
+        open_lanes: Callable[[], TimeRangeReader],
         producer: PageProducer,
         envelopes: dict[str, AvroCodec],
         *,
         page: int = PAGE,
     ) -> None:
-        """``envelopes``: the envelope codec of each lane topic, by topic."""
-        self._archive, self._lanes, self._producer, self._envelopes = archive, lanes, producer, envelopes
+        """``open_lanes`` makes a reader of the lanes (one per replay, closed at its end);
+        ``envelopes``: the envelope codec of each lane topic, by topic."""
+        self._archive, self._open_lanes, self._producer, self._envelopes = archive, open_lanes, producer, envelopes
         self._page = page
 
     async def replay(self, selection: EventRange) -> EventReplayed:
+        """Replay ``selection``; returns once Kafka acknowledged every event sent and the audit log
+        has the replay."""
+        lanes = await asyncio.to_thread(self._open_lanes)
+        try:
+            return await self._replay(lanes, selection)
+        finally:
+            await asyncio.to_thread(lanes.close)
+
+    async def _replay(self, lanes: TimeRangeReader, selection: EventRange) -> EventReplayed:
         replay_id = uuid.uuid4()
         headers = [(REPLAY, str(replay_id).encode())]
         if selection.redeliver:
             headers.append((REDELIVER, str(replay_id).encode()))
         start_ms, end_ms = _ms(selection.start), _ms(selection.end)
         spans = [
-            span
-            for topic in self._envelopes
-            for span in await asyncio.to_thread(self._lanes.spans, topic, start_ms, end_ms)
+            span for topic in self._envelopes for span in await asyncio.to_thread(lanes.spans, topic, start_ms, end_ms)
         ]
         from_lanes = 0
         for span in (span for span in spans if span.whole):
-            from_lanes += await self._from_lane(span, selection, headers, start_ms, end_ms)
+            from_lanes += await self._from_lane(lanes, span, selection, headers, start_ms, end_ms)
         gone = frozenset((span.topic, span.partition) for span in spans if not span.whole)
         from_archive = await self._from_archive(gone, selection, headers) if gone else 0
         archived = tuple(f"{topic}[{partition}]" for topic, partition in sorted(gone))
@@ -110,9 +118,15 @@ class EventReplayer:
         return EventReplayed(replay_id, from_lanes, from_archive, archived)
 
     async def _from_lane(
-        self, span: Span, selection: EventRange, headers: list[tuple[str, bytes]], start_ms: int, end_ms: int
+        self,
+        lanes: TimeRangeReader,
+        span: Span,
+        selection: EventRange,
+        headers: list[tuple[str, bytes]],
+        start_ms: int,
+        end_ms: int,
     ) -> int:
-        batches = self._lanes.read(span, self._page)
+        batches = lanes.read(span, self._page)
         sent = 0
         while (batch := await asyncio.to_thread(_next, batches)) is not None:
             chosen: list[Record] = [

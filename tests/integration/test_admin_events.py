@@ -9,8 +9,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from infra.db.event_archive import EventToArchive
+from infra.db.models import AuditLog
 from streams.redact import MASK
 from tests.integration.admin_harness import LEAD, running_admin
 
@@ -93,3 +96,25 @@ def test_a_range_that_ends_before_it_starts_is_empty(world):
     archived(world, "acme", "lead.created", AT)
     inverted = world.call("GET", f"/v1/tenants/acme/events?{_range(AT + timedelta(hours=1), AT)}", world.full["acme"])
     assert (inverted.status_code, inverted.json()["items"]) == (200, [])
+
+
+def test_a_replay_is_answered_with_what_it_sent_and_audited_as_the_key_that_asked(world):
+    answer = world.call("POST", "/v1/tenants/acme/events/replay", world.full["acme"],
+                        json={"from": "2026-12-01T00:00:00Z", "to": "2026-12-01T01:00:00Z", "redeliver": True})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    replay = answer.json()
+    assert (replay["from_lanes"], replay["from_archive"]) == (0, 0)  # this world has no lanes, nor archived gaps
+    with Session(world.engine) as session:
+        (row,) = session.scalars(select(AuditLog).where(AuditLog.target_id == replay["id"])).all()
+    assert (row.action, row.tenant_id, row.details["redeliver"]) == ("events.replay", "acme", "true")
+    assert row.actor.startswith("key:")
+
+
+def test_a_replay_needs_dlq_replay_and_a_range_that_starts_before_it_ends(world):
+    body = {"from": "2026-12-01T01:00:00Z", "to": "2026-12-01T00:00:00Z"}
+    refused = world.call("POST", "/v1/tenants/acme/events/replay", world.full["acme"], json=body)
+    assert refused.status_code == 422
+    assert "from" in refused.json()["detail"]
+    body = {"from": "2026-12-01T00:00:00Z", "to": "2026-12-01T01:00:00Z"}
+    forbidden = world.call("POST", "/v1/tenants/acme/events/replay", world.without("dlq:replay"), json=body)
+    assert forbidden.status_code == 403

@@ -84,6 +84,7 @@ SAMPLES = {
     "list_deliveries": lambda w: ({}, None),
     "retry_deliveries": lambda w: ({}, {"delivery_ids": [_delivery_of(w, w.letter())]}),
     "list_events": lambda w: ({}, None),
+    "replay_events": lambda w: ({}, {"from": "2026-12-01T00:00:00Z", "to": "2026-12-01T01:00:00Z"}),
 }
 
 
