@@ -36,6 +36,8 @@ from infra.db.models import ArchivedEvent
 
 log = logging.getLogger(__name__)
 
+_ROWS_PER_INSERT = 1000
+
 
 @dataclass(frozen=True, slots=True)
 class EventToArchive:
@@ -152,14 +154,19 @@ class EventArchive:
             }
             for event in events
         ]
+        inserted = 0
         with Session(self._engine) as session, session.begin():
-            inserted = session.execute(
-                insert(ArchivedEvent)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["event_id", "accepted_at"])
-                .returning(ArchivedEvent.event_id)
-            ).all()
-        return len(inserted)
+            # A statement takes at most 65,535 parameters: 11 a row.
+            for first in range(0, len(rows), _ROWS_PER_INSERT):
+                inserted += len(
+                    session.execute(
+                        insert(ArchivedEvent)
+                        .values(rows[first : first + _ROWS_PER_INSERT])
+                        .on_conflict_do_nothing(index_elements=["event_id", "accepted_at"])
+                        .returning(ArchivedEvent.event_id)
+                    ).all()
+                )
+        return inserted
 
     def ensure_partition(self, day: date) -> None:
         """Make ``day``'s partition unless it exists. Failing (another process made it a moment

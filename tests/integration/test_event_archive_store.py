@@ -47,6 +47,12 @@ def test_an_event_is_stored_once_however_often_it_is_archived(archive):
     ]
 
 
+def test_a_batch_larger_than_one_statement_takes_is_stored_whole(archive):
+    events = [event("acme", "lead.created", DAY + timedelta(seconds=n), {}) for n in range(6500)]
+    assert archive.store(events) == 6500
+    assert len(archive.search("acme", EventQuery(DAY, DAY + timedelta(days=1)), limit=10_000)) == 6500
+
+
 def test_a_day_met_for_the_first_time_gets_its_own_partition(archive, migrated, unique):
     archive.store([event("acme", "lead.created", DAY + timedelta(hours=5), {})])
     tables = set(inspect(migrated).get_table_names(schema=unique))
