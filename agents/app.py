@@ -24,6 +24,7 @@ from agents.archive import Archive
 from agents.circuit_book import CircuitBook
 from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore
+from agents.event_archive import EventArchiver
 from agents.order_holds import OrderHolds
 from agents.outputs import OutputWriter
 from agents.pages import add_pages
@@ -210,6 +211,18 @@ class Wiring:
             log_=self.resources.delivery_log,
             outcomes=self.codec("delivery_outcome.v2.avsc", self.topics.deliveries),
             dlq_topic=self.topics.dlq,
+        )
+
+    def event_archiver(self) -> EventArchiver:
+        return EventArchiver(
+            open_reader=self.resources.open_event_reader,
+            archive=self.resources.event_archive,
+            envelopes=self.codec("envelope.v1.avsc", self.topics.default),
+            types=self.resources.types,
+            subjects=self.resources.subject_index,
+            lanes=dict(zip(self.topics.lanes, ("high", "default", "low"), strict=True)),
+            max_records=self.settings.worker_batch_max,
+            wait_s=self.settings.worker_background_batch_wait_s,
         )
 
     async def releaser(self, tier: Tier) -> RetryReleaser:

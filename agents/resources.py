@@ -1,6 +1,6 @@
 """What a worker uses beyond Kafka's consumer, built by the composition root (``infra.cli.wiring``):
-the routes and destinations in PostgreSQL, the delivery log the archive writes, the schema ids the
-codecs use, and its output producer."""
+the routes and destinations in PostgreSQL, the delivery log and event archive the archive role
+writes, the schema ids the codecs use, and its output producer."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from agents.jobs import JobRunner
+from connectors.kafka.lane_records import GroupReader
 from connectors.kafka.producer import AsyncProducer
 from infra.core.live_catalogue import LiveCatalogue
+from infra.core.subject_index import SubjectIndex
 from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Destination
+from infra.db.event_archive import EventArchive
 from infra.db.health_checks import HealthChecks
 from schemas.avro_schemas import SchemaIds
 from streams.routes import Route
@@ -35,3 +38,9 @@ class WorkerResources:
     health: HealthChecks
     """The proactive checks' results, which the archive role's timer sets the health gauges from."""
     """The periodic jobs, run by the processes holding the archive role."""
+    event_archive: EventArchive
+    """The accepted events' history, written by the archive role's event archiver."""
+    subject_index: SubjectIndex
+    """Keyed digests of the data subjects an archived event is about."""
+    open_event_reader: Callable[[], GroupReader]
+    """The event archiver's own consumer group on the lanes (blocking: called in a thread)."""

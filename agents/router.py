@@ -35,7 +35,7 @@ from infra.core.metrics import DEAD_LETTERS, LANE_WAIT, ROUTER_BATCH, ROUTER_EVE
 from schemas.codec import AvroCodec
 from schemas.public_topics import PublicEncoder
 from schemas.topic_names import TopicNames
-from streams.dead_letter import REPLAY, ROUTE_ID, dead_letter_headers, header
+from streams.dead_letter import REDELIVER, REPLAY, ROUTE_ID, dead_letter_headers, header
 from streams.envelope import Envelope
 from streams.errors import PoisonMessageError, SchemaMismatchError
 from streams.event_catalogue import EventCatalogue
@@ -195,7 +195,7 @@ class Router:
         only_route = header(record.headers, ROUTE_ID) if replay else None
         if only_route is not None:
             routes = tuple(route for route in routes if route.id == only_route)
-        plan = fan_out(envelope, routes)
+        plan = fan_out(envelope, routes, header(record.headers, REDELIVER) if replay else None)
         outputs: list[Output] = []
         by_tenant = envelope.tenant_id.encode()
         for planned in plan.deliveries:

@@ -4,6 +4,8 @@
 - ``keep_routes_fresh``: routes and destinations reloaded from PostgreSQL when they change;
 - ``sweep_dedupe``, ``sweep_finished``: idempotency keys and finished delivery ids past their
   TTL dropped from memory;
+- ``archive_events``: accepted events into the event archive, from a consumer group of its own
+  on the lanes (``agents.event_archive``);
 - ``run_jobs``: the periodic jobs whose tick is due and unclaimed (``agents.jobs``);
 - ``refresh_dlq_depth``: the DLQ depth gauge read again from PostgreSQL, which replays and
   discards change from outside the workers (every ``_DLQ_DEPTH_S``);
@@ -62,6 +64,9 @@ def add_timers(app: faust.App, wiring: Wiring) -> None:
     async def run_jobs() -> None:
         await wiring.resources.jobs.run_due()
 
+    async def archive_events() -> None:
+        await wiring.event_archiver().run()
+
     async def refresh_dlq_depth() -> None:
         await refresh_depth(wiring.resources.delivery_log)
 
@@ -72,12 +77,14 @@ def add_timers(app: faust.App, wiring: Wiring) -> None:
     app.timer(settings.worker_stall_check_s)(_stall_guard(app, wiring))
     if "scheduler" in roles:
         app.timer(settings.scheduler_tick_s)(release_due)
-    if "router" in roles:
+    if "router" in roles or "archive" in roles:  # the archiver reads each type's entity key and personal paths
         app.task(keep_types_fresh)
+    if "router" in roles:
         app.timer(_DEDUPE_SWEEP_S)(sweep_dedupe)
     if "sinks" in roles:
         app.timer(_DEDUPE_SWEEP_S)(sweep_finished)
     if "archive" in roles:
+        app.task(archive_events)
         app.timer(_DLQ_DEPTH_S)(refresh_dlq_depth)
         app.timer(_DLQ_DEPTH_S)(refresh_health)
         app.timer(settings.jobs_check_s)(run_jobs)

@@ -30,6 +30,9 @@ TENANT = "crmbus-tenant"
 """The tenant's id alone, also when the record is keyed ``tenant:entity``."""
 REPLAY = "crmbus-replay"
 """Set by a replay: the router then skips its dedupe check (the sinks' delivery ids still hold)."""
+REDELIVER = "crmbus-redeliver"
+"""Set beside ``REPLAY`` by an events replay asked to deliver again (``--redeliver``): the router
+derives new delivery ids from its value, so the sinks' finished-deliveries table lets them pass."""
 
 _MESSAGE_LIMIT = 500
 

@@ -133,8 +133,11 @@ def event_meta(envelope: Envelope) -> dict[str, Any]:
     }
 
 
-def fan_out(envelope: Envelope, routes: Iterable[Route]) -> FanOut:
+def fan_out(envelope: Envelope, routes: Iterable[Route], redelivery: str | None = None) -> FanOut:
     """What each route makes of ``envelope``: a delivery when its filter passes, or a failure.
+
+    Delivery ids are the same on every run, unless ``redelivery`` names a replay asked to deliver
+    again: its deliveries get ids of their own, the same on every run of that replay.
 
     One failing mapping does not stop the others: its route is reported so the event can go to
     the DLQ for that route alone.
@@ -155,5 +158,6 @@ def fan_out(envelope: Envelope, routes: Iterable[Route]) -> FanOut:
             failures.append(RouteFailure(route, error))
             continue
         due = envelope.received_at + timedelta(seconds=route.delay_seconds) if route.delay_seconds > 0 else None
-        deliveries.append(PlannedDelivery(delivery_id(event_id, route.id), route, mapped, due))
+        of = route.id if redelivery is None else f"{route.id}/{redelivery}"
+        deliveries.append(PlannedDelivery(delivery_id(event_id, of), route, mapped, due))
     return FanOut(tuple(deliveries), tuple(failures))

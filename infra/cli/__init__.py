@@ -14,6 +14,7 @@ from infra.cli import (
     demo,
     destinations,
     dlq,
+    events,
     monitoring,
     registry,
     report,
@@ -43,6 +44,7 @@ app.add_typer(sources.app, name="sources")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(monitoring.app, name="monitoring")
 app.add_typer(retention.app, name="retention")
+app.add_typer(events.app, name="events")
 app.add_typer(destinations.app, name="destinations")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(routes.app, name="routes")

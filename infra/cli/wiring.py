@@ -24,15 +24,18 @@ from agents.morning_report import report_job
 from agents.probes import probe_job
 from agents.resources import WorkerResources
 from connectors.kafka.lag import ConsumerLag
+from connectors.kafka.lane_records import GroupReader, TimeRangeReader
 from connectors.kafka.producer import AsyncProducer, producer_config
 from connectors.kafka.schema_registry import schema_ids
 from connectors.kafka.security import librdkafka_client
 from connectors.ssrf import OutboundPolicy
+from infra.control.event_replay import EventReplayer
 from infra.control.replay import PAGE, Replayer
 from infra.control.replays import Replays
 from infra.core.live_catalogue import LiveCatalogue
 from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
+from infra.core.subject_index import SubjectIndex
 from infra.db.admin_requests import AdminRequests
 from infra.db.api_keys import ApiKeys
 from infra.db.console_sessions import ConsoleSessions
@@ -42,6 +45,7 @@ from infra.db.delivery_log import DeliveryLog
 from infra.db.delivery_stats import DeliveryStats
 from infra.db.endpoints import Endpoints
 from infra.db.engine import Engine, database_url, make_engine, ping, scoped_engine
+from infra.db.event_archive import EventArchive
 from infra.db.event_trail import EventTrail
 from infra.db.event_types import EventTypes
 from infra.db.health_checks import HealthChecks
@@ -59,7 +63,7 @@ from ingress.api import app as ingress
 from ingress.api.publisher import EventPublisher
 from ingress.api.state import IngressResources
 from ingress.console import app as console
-from schemas.avro_schemas import load_schema
+from schemas.avro_schemas import SchemaIds, load_schema
 from schemas.codec import AvroCodec, decode_written
 from schemas.event_types import built_in_catalogue
 from schemas.topic_names import TopicNames
@@ -123,6 +127,10 @@ class Repositories:
     def daily_reports(self) -> DailyReports:
         return DailyReports(self.engine)
 
+    @cached_property
+    def event_archive(self) -> EventArchive:
+        return EventArchive(self.engine, self.box, self.actor)
+
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
         upgrade(self.engine)
@@ -143,6 +151,26 @@ async def replayer(settings: Settings, actor: str = "cli", *, page: int = PAGE) 
     with scoped_engine(database_url(settings)) as engine:
         async with AsyncProducer(config) as producer:
             yield Replayer(DeadLetters(engine, actor, lease=replay_lease(settings)), producer, actor, page=page)
+
+
+@asynccontextmanager
+async def event_replayer(settings: Settings, actor: str = "cli") -> AsyncIterator[EventReplayer]:
+    """The time-range replay engine of one command, on the running loop: the lanes read by time,
+    the event archive, and an acks=all producer that flushes and closes at the end."""
+    config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
+    with scoped_engine(database_url(settings)) as engine:
+        async with AsyncProducer(config) as producer:
+            archive = EventArchive(engine, SecretBox.from_settings(settings), actor)
+            yield replaying_events(settings, schema_ids(settings), archive, producer)
+
+
+def replaying_events(
+    settings: Settings, ids: SchemaIds, archive: EventArchive, producer: AsyncProducer
+) -> EventReplayer:
+    """A time-range replay engine over ``archive`` (acting as its actor), sending with ``producer``."""
+    envelope = load_schema("envelope.v1.avsc")
+    codecs = {topic: AvroCodec(envelope, f"{topic}-value", ids) for topic in TopicNames(settings.topic_prefix).lanes}
+    return EventReplayer(archive, partial(TimeRangeReader, librdkafka_client(settings)), producer, codecs)
 
 
 def replay_lease(settings: Settings) -> timedelta:
@@ -226,6 +254,7 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
             event_types=event_types,
             dead_letters=DeadLetters(engine, actor),
             deliveries=DeliveryLog(engine),
+            events=EventArchive(engine, box, actor),
         )
 
     async with AsyncProducer(config) as producer:
@@ -234,6 +263,7 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
             repositories=repositories,
             requests=AdminRequests(engine),
             replayer=lambda actor: Replayer(DeadLetters(engine, actor, lease=replay_lease(settings)), producer, actor),
+            event_replayer=lambda actor: replaying_events(settings, ids, EventArchive(engine, box, actor), producer),
             decode=partial(decode_written, ids=ids),
         )
     engine.dispose()
@@ -292,14 +322,19 @@ def worker_resources(settings: Settings) -> WorkerResources:
 
     # The routes are checked against the types as PostgreSQL holds them when they are read.
     routes = Routes(engine, actor="worker", types=event_types.catalogue)
-    destinations = Endpoints(engine, SecretBox.from_settings(settings), actor="worker")
     health = HealthChecks(engine)
+    box = SecretBox.from_settings(settings)
+    destinations = Endpoints(engine, box, actor="worker")
+    lanes = list(TopicNames(settings.topic_prefix).lanes)
     return WorkerResources(
         load_routes=routes.load_enabled,
         load_destinations=destinations.load_enabled,
         routes_fingerprint=fingerprint,
         types=live_catalogue(settings, engine),
         delivery_log=DeliveryLog(engine),
+        event_archive=EventArchive(engine, box),
+        subject_index=SubjectIndex.from_settings(settings),
+        open_event_reader=lambda: GroupReader(librdkafka_client(settings), event_archive_group(settings), lanes),
         schema_ids=schema_ids(settings),
         open_producer=partial(_open_worker_producer, settings),
         health=health,
@@ -349,6 +384,11 @@ def report_sla(settings: Settings) -> DeliverySla:
 def outbound_policy(settings: Settings) -> OutboundPolicy:
     """Which addresses destinations' calls may reach (``CRMBUS_OUTBOUND_*``)."""
     return OutboundPolicy.from_allow_list(settings.outbound_allow_list, allow_loopback=settings.outbound_allow_loopback)
+
+
+def event_archive_group(settings: Settings) -> str:
+    """The event archiver's consumer group: its own, so it never shares the router's fetches."""
+    return f"{settings.topic_prefix}crmbus-event-archive"
 
 
 async def _open_worker_producer(settings: Settings) -> AsyncProducer:

@@ -28,7 +28,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -345,6 +345,40 @@ class HealthCheck(Base):
     error_class: Mapped[str | None] = mapped_column(String(100))
     checked_at: Mapped[datetime]
     session_changed_by: Mapped[str | None] = mapped_column(String(8))
+
+
+class ArchivedEvent(Base):
+    """One accepted event, as the lanes held it: the history ``crmbus events search|replay`` read.
+
+    Range-partitioned by ``accepted_at`` (the lane record's timestamp), one partition a day
+    (``event_archive_p<YYYYMMDD>``, else ``event_archive_default``), so retention drops whole
+    days. The key and the record's bytes (the Avro envelope) are sealed in ``record``; what stays
+    clear names no person: ``entity_id`` is a digest when the type marks its entity key personal,
+    and ``subjects`` holds keyed digests of the phones, e-mails and CPFs in the payload. A
+    partitioned table's unique key must hold its partition key: ``accepted_at`` is fixed by the
+    lane record, so a record read twice is the same row.
+    """
+
+    __tablename__ = "event_archive"
+    __table_args__ = (
+        PrimaryKeyConstraint("event_id", "accepted_at"),
+        Index("ix_event_archive_tenant_id_accepted_at", "tenant_id", "accepted_at"),
+        Index("ix_event_archive_tenant_id_entity_id", "tenant_id", "entity_id"),
+        Index("ix_event_archive_subjects", "subjects", postgresql_using="gin"),
+        {"postgresql_partition_by": "RANGE (accepted_at)"},
+    )
+    event_id: Mapped[uuid.UUID]
+    accepted_at: Mapped[datetime]
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(200))
+    entity_id: Mapped[str | None] = mapped_column(String(200))
+    lane: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str] = mapped_column(String(249))
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    record: Mapped[bytes] = mapped_column(LargeBinary)
+    subjects: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
+    archived_at: Mapped[datetime] = _now()
 
 
 class SignatureClaim(Base):

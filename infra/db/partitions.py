@@ -56,6 +56,7 @@ def partitioned_tables(settings: Settings) -> tuple[PartitionedTable, ...]:
         PartitionedTable("webhook_deliveries", "created_at", deliveries),
         PartitionedTable("event_status", "decided_at", deliveries),
         PartitionedTable("audit_log", "at", timedelta(days=settings.retention_audit_days)),
+        PartitionedTable("event_archive", "accepted_at", timedelta(days=settings.retention_events_days)),
         PartitionedTable(
             "dead_letter", "created_at", timedelta(days=settings.retention_dead_letters_days), "status = 'open'"
         ),

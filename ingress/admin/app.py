@@ -72,6 +72,7 @@ async def _state(settings: Settings, open_resources: OpenResources, app: web.App
             repositories=resources.repositories,
             requests=resources.requests,
             replays=Replays(resources.replayer),
+            event_replayer=resources.event_replayer,
             decode=resources.decode,
         )
         try:

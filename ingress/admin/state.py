@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from infra.control.event_replay import EventReplayer
 from infra.control.replay import Replayer
 from infra.control.replays import Replays
 from infra.core.settings import Settings
@@ -16,6 +17,7 @@ from infra.db.api_keys import ApiKeys, Principal
 from infra.db.dead_letters import DeadLetters
 from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Endpoints
+from infra.db.event_archive import EventArchive
 from infra.db.event_types import EventTypes
 from infra.db.inbound_sources import InboundSources
 from infra.db.routes import Routes
@@ -36,6 +38,7 @@ class Repositories:
     event_types: EventTypes
     dead_letters: DeadLetters
     deliveries: DeliveryLog
+    events: EventArchive
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,8 @@ class AdminResources:
     """The idempotency store."""
     replayer: Callable[[str], Replayer]
     """The DLQ replay engine acting as this audit actor (one producer, opened with the resources)."""
+    event_replayer: Callable[[str], EventReplayer]
+    """The time-range replay engine acting as this audit actor (the same producer)."""
     decode: Callable[[bytes | None], dict[str, Any]]
     """A dead letter's bytes as their writer schema reads them; ``DecodeError`` when they cannot be."""
 
@@ -63,6 +68,7 @@ class AdminState:
     repositories: Callable[[str], Repositories]
     requests: AdminRequests
     replays: Replays
+    event_replayer: Callable[[str], EventReplayer]
     decode: Callable[[bytes | None], dict[str, Any]]
 
 

@@ -28,6 +28,7 @@ from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Endpoints
 from infra.db.engine import database_url as parsed_url
 from infra.db.engine import make_engine
+from infra.db.event_archive import EventArchive
 from infra.db.event_types import EventTypes
 from infra.db.inbound_sources import InboundSources
 from infra.db.migrate import upgrade
@@ -128,7 +129,7 @@ def running_admin(kafka_bootstrap: str, database_url: str) -> Iterator[World]:
     repositories: dict[str, Any] = {
         "tenants": Tenants(engine, "test"), "api_keys": ApiKeys(engine, "test"),
         "destinations": Endpoints(engine, box, "test"), "sources": InboundSources(engine, box, "test"),
-        "event_types": EventTypes(engine, "test"),
+        "event_types": EventTypes(engine, "test"), "events": EventArchive(engine, box, "test"),
     }  # fmt: skip
     repositories["routes"] = Routes(engine, "test", types=repositories["event_types"].catalogue)
     for tenant in ("acme", "globex"):

@@ -66,6 +66,8 @@ def for_acme(world: World, case):
         body.pop("mapping", None)
     elif case.path.endswith("/test"):
         body.update(payload=dict(LEAD), version=1)
+    elif case.path.endswith("/events/replay"):
+        body.update({"from": "2026-12-01T00:00:00Z", "to": "2026-12-01T01:00:00Z"})
     elif case.path.endswith("/event-types"):
         case.body = PEDIDO | {"name": f"pedido.f{uuid.uuid4().hex[:8]}"}
     elif case.path.endswith("/destinations") or "/destinations/" in case.path:

@@ -83,6 +83,8 @@ SAMPLES = {
     "resume_replay": lambda w: ({"replay_id": _fresh_replay(w)}, None),
     "list_deliveries": lambda w: ({}, None),
     "retry_deliveries": lambda w: ({}, {"delivery_ids": [_delivery_of(w, w.letter())]}),
+    "list_events": lambda w: ({}, None),
+    "replay_events": lambda w: ({}, {"from": "2026-12-01T00:00:00Z", "to": "2026-12-01T01:00:00Z"}),
 }
 
 

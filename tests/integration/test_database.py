@@ -20,6 +20,7 @@ TABLES = {
     "dead_letter", "audit_log", "inbound_sources", "signature_claims", "event_status", "event_types", "replays",
     "console_sessions",
     "job_runs",
+    "event_archive",
 }  # fmt: skip
 
 

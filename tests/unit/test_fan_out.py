@@ -65,6 +65,17 @@ def test_delivery_ids_are_the_same_on_every_replay_and_differ_per_route_and_even
     assert delivery_id(uuid.uuid4(), "a") != first.deliveries[0].delivery_id
 
 
+def test_a_redelivery_gets_delivery_ids_of_its_own_the_same_on_every_run_of_it():
+    event = lead()
+    first = [d.delivery_id for d in fan_out(event, [route("a"), route("b")]).deliveries]
+    redelivered = [d.delivery_id for d in fan_out(event, [route("a"), route("b")], redelivery="r-1").deliveries]
+    assert redelivered == [d.delivery_id for d in fan_out(event, [route("a"), route("b")], "r-1").deliveries]
+    assert set(redelivered).isdisjoint(first) and len(set(redelivered)) == 2
+    assert set(redelivered).isdisjoint(
+        d.delivery_id for d in fan_out(event, [route("a"), route("b")], "r-2").deliveries
+    )
+
+
 def test_a_delayed_route_is_due_its_delay_after_the_event_arrived():
     plan = fan_out(lead(), [route("now"), route("later", delay=7200)])
     assert [d.not_before for d in plan.deliveries] == [None, RECEIVED + timedelta(hours=2)]

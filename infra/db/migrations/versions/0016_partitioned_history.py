@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0016_partitioned_history"
-down_revision = "0013_job_runs"  # 0015_sealed_personal_data once that migration is merged
+down_revision = "0014_event_archive"  # 0015_sealed_personal_data once that migration is merged
 branch_labels = None
 depends_on = None
 
