@@ -13,7 +13,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy import inspect, text
 
 from infra.core.secret_box import SecretBox
+from infra.core.settings import Settings
 from infra.db.event_archive import EventArchive, EventQuery, EventToArchive
+from infra.db.partitions import Partitions, partitioned_tables
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)  # long before the migration's partitions
 
@@ -53,13 +55,17 @@ def test_a_batch_larger_than_one_statement_takes_is_stored_whole(archive):
     assert len(archive.search("acme", EventQuery(DAY, DAY + timedelta(days=1)), limit=10_000)) == 6500
 
 
-def test_a_day_met_for_the_first_time_gets_its_own_partition(archive, migrated, unique):
+def test_a_day_without_its_partition_waits_in_the_default_one_until_retention_makes_it(archive, migrated, unique):
     archive.store([event("acme", "lead.created", DAY + timedelta(hours=5), {})])
-    tables = set(inspect(migrated).get_table_names(schema=unique))
-    assert "event_archive_p20261102" in tables
+    with migrated.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM event_archive_default")).scalar() == 1
+    tables = [table for table in partitioned_tables(Settings()) if table.name == "event_archive"]
+    Partitions(migrated, tables, ahead_days=0).run(DAY)
+    assert "event_archive_p20261102" in set(inspect(migrated).get_table_names(schema=unique))
     with migrated.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM event_archive_p20261102")).scalar() == 1
         assert conn.execute(text("SELECT count(*) FROM event_archive_default")).scalar() == 0
+    assert len(archive.search("acme", EventQuery(DAY, DAY + timedelta(days=1)))) == 1
 
 
 def test_no_personal_data_is_readable_in_the_table_without_the_key(archive, migrated):
