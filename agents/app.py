@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import faust
 from faust.types import TableT
 
-from agents.archive import Archive
+from agents.archive import Archive, subjects_of
 from agents.circuit_book import CircuitBook
 from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore
@@ -44,7 +45,7 @@ from connectors.ssrf import OutboundPolicy
 from infra.core.settings import Settings
 from infra.db.endpoints import Destination
 from schemas.avro_schemas import load_schema
-from schemas.codec import AvroCodec
+from schemas.codec import AvroCodec, decode_written
 from schemas.public_topics import PublicEncoder
 from schemas.topic_names import TopicNames
 from streams.circuit import CircuitConfig
@@ -204,6 +205,12 @@ class Wiring:
             log_=self.resources.delivery_log,
             outcomes=self.codec("delivery_outcome.v2.avsc", self.topics.deliveries),
             dlq_topic=self.topics.dlq,
+            subjects_of=partial(
+                subjects_of,
+                decode=partial(decode_written, ids=self.resources.schema_ids),
+                types=lambda: self.resources.types.current,
+                index=self.resources.subjects,
+            ),
         )
 
     async def releaser(self, tier: Tier) -> RetryReleaser:

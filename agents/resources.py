@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from agents.jobs import JobRunner
 from connectors.kafka.producer import AsyncProducer
 from infra.core.live_catalogue import LiveCatalogue
+from infra.core.subject_index import SubjectIndex
 from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Destination
 from schemas.avro_schemas import SchemaIds
@@ -27,6 +28,9 @@ class WorkerResources:
     types: LiveCatalogue
     """The event types: built-in and tenants' own, refreshed in the background by the router role."""
     delivery_log: DeliveryLog
+    """With the secret box: it seals the dead letters it archives."""
+    subjects: SubjectIndex
+    """Digests the people a dead letter is about (``dead_letter.subjects``)."""
     schema_ids: SchemaIds
     open_producer: Callable[[], Awaitable[AsyncProducer]]
     """The process's one output producer, opened on the running loop."""

@@ -14,11 +14,13 @@ from infra.cli import (
     demo,
     destinations,
     dlq,
+    keys,
     registry,
     routes,
     sandbox,
     services,
     sources,
+    subjects,
     tenants,
     topics,
     types,
@@ -42,6 +44,8 @@ app.add_typer(destinations.app, name="destinations")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(routes.app, name="routes")
 app.add_typer(types.app, name="types")
+app.add_typer(keys.app, name="keys")
+app.add_typer(subjects.app, name="subject")
 app.command("sandbox")(sandbox.sandbox)
 app.command("demo")(demo.demo)
 app.command("dashboard")(dashboard.dashboard)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from functools import cached_property, partial
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from agents.jobs import JobRunner
+from agents.reseal import reseal_job
 from agents.resources import WorkerResources
 from connectors.kafka.lag import ConsumerLag
 from connectors.kafka.producer import AsyncProducer, producer_config
@@ -26,9 +27,11 @@ from connectors.kafka.schema_registry import schema_ids
 from connectors.kafka.security import librdkafka_client
 from infra.control.replay import PAGE, Replayer
 from infra.control.replays import Replays
+from infra.control.subject_rights import SubjectRights, kafka_copies
 from infra.core.live_catalogue import LiveCatalogue
 from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
+from infra.core.subject_index import SubjectIndex
 from infra.db.admin_requests import AdminRequests
 from infra.db.api_keys import ApiKeys
 from infra.db.console_sessions import ConsoleSessions
@@ -43,7 +46,9 @@ from infra.db.inbound_sources import InboundSources
 from infra.db.job_runs import JobRuns
 from infra.db.migrate import upgrade
 from infra.db.routes import Routes
+from infra.db.sealed_columns import Resealer
 from infra.db.signature_claims import SignatureClaims
+from infra.db.subject_stores import subject_stores
 from infra.db.tenants import Tenants
 from ingress.admin import app as admin
 from ingress.admin.state import AdminResources
@@ -53,6 +58,7 @@ from ingress.api.publisher import EventPublisher
 from ingress.api.state import IngressResources
 from ingress.console import app as console
 from schemas.avro_schemas import load_schema
+from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec, decode_written
 from schemas.event_types import built_in_catalogue
 from schemas.topic_names import TopicNames
@@ -108,7 +114,15 @@ class Repositories:
 
     @cached_property
     def dead_letters(self) -> DeadLetters:
-        return DeadLetters(self.engine, self.actor)
+        return DeadLetters(self.engine, self.actor, box=self.box)
+
+    @cached_property
+    def resealer(self) -> Resealer:
+        return Resealer(self.engine, self.box)
+
+    @cached_property
+    def subject_rights(self) -> SubjectRights:
+        return subject_rights(self.settings, self.engine, self.box)(self.actor)
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
@@ -129,7 +143,15 @@ async def replayer(settings: Settings, actor: str = "cli", *, page: int = PAGE) 
     config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
     with scoped_engine(database_url(settings)) as engine:
         async with AsyncProducer(config) as producer:
-            yield Replayer(DeadLetters(engine, actor, lease=replay_lease(settings)), producer, actor, page=page)
+            letters = DeadLetters(engine, actor, lease=replay_lease(settings), box=SecretBox.from_settings(settings))
+            yield Replayer(letters, producer, actor, page=page)
+
+
+def subject_rights(settings: Settings, engine: Engine, box: SecretBox) -> Callable[[str], SubjectRights]:
+    """LGPD export and erasure over every store of personal data, acting for an audit actor."""
+    stores = subject_stores(engine, box, partial(decode_written, ids=schema_ids(settings)))
+    kafka = kafka_copies(load_catalogue().with_prefix(settings.topic_prefix))
+    return partial(SubjectRights, engine, stores, SubjectIndex.from_settings(settings), kafka)
 
 
 def replay_lease(settings: Settings) -> timedelta:
@@ -197,6 +219,7 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
     engine = make_engine(database_url(settings).update_query_dict({"connect_timeout": "3"}), pool_size=4)
     box = SecretBox.from_settings(settings)
     ids = schema_ids(settings)
+    rights = subject_rights(settings, engine, box)
     config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
 
     def repositories(actor: str) -> AdminRepositories:
@@ -208,8 +231,9 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
             destinations=Endpoints(engine, box, actor),
             routes=Routes(engine, actor, types=event_types.catalogue),
             event_types=event_types,
-            dead_letters=DeadLetters(engine, actor),
+            dead_letters=DeadLetters(engine, actor, box=box),
             deliveries=DeliveryLog(engine),
+            subjects=rights(actor),
         )
 
     async with AsyncProducer(config) as producer:
@@ -217,7 +241,9 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
             principal=ApiKeys(engine).principal,
             repositories=repositories,
             requests=AdminRequests(engine),
-            replayer=lambda actor: Replayer(DeadLetters(engine, actor, lease=replay_lease(settings)), producer, actor),
+            replayer=lambda actor: Replayer(
+                DeadLetters(engine, actor, lease=replay_lease(settings), box=box), producer, actor
+            ),
             decode=partial(decode_written, ids=ids),
         )
     engine.dispose()
@@ -240,10 +266,11 @@ async def console_resources(settings: Settings) -> AsyncIterator[console.Console
     idle = timedelta(seconds=settings.console_session_idle_s)
     lifetime = timedelta(seconds=settings.console_session_max_s)
     config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
+    box = SecretBox.from_settings(settings)
     async with AsyncProducer(config) as producer:
 
         def replaying(actor: str) -> Replayer:
-            return Replayer(DeadLetters(engine, actor, lease=replay_lease(settings)), producer, actor)
+            return Replayer(DeadLetters(engine, actor, lease=replay_lease(settings), box=box), producer, actor)
 
         replays = Replays(replaying)
         try:
@@ -254,8 +281,8 @@ async def console_resources(settings: Settings) -> AsyncIterator[console.Console
                 principal=ApiKeys(engine).principal,
                 history=DeliveryLog(engine),
                 trail=EventTrail(engine),
-                dead_letters=DeadLetters(engine, actor="reader"),
-                endpoints=partial(Endpoints, engine, SecretBox.from_settings(settings)),
+                dead_letters=DeadLetters(engine, actor="reader", box=box),
+                endpoints=partial(Endpoints, engine, box),
                 replayer=replaying,
                 replays=replays,
             )
@@ -275,18 +302,20 @@ def worker_resources(settings: Settings) -> WorkerResources:
 
     # The routes are checked against the types as PostgreSQL holds them when they are read.
     routes = Routes(engine, actor="worker", types=event_types.catalogue)
-    destinations = Endpoints(engine, SecretBox.from_settings(settings), actor="worker")
+    box = SecretBox.from_settings(settings)
+    destinations = Endpoints(engine, box, actor="worker")
     return WorkerResources(
         load_routes=routes.load_enabled,
         load_destinations=destinations.load_enabled,
         routes_fingerprint=fingerprint,
         types=live_catalogue(settings, engine),
-        delivery_log=DeliveryLog(engine),
+        delivery_log=DeliveryLog(engine, box),
+        subjects=SubjectIndex.from_settings(settings),
         schema_ids=schema_ids(settings),
         open_producer=partial(_open_worker_producer, settings),
         jobs=JobRunner(
             JobRuns(engine, f"{socket.gethostname()}:{os.getpid()}", lease=timedelta(seconds=settings.jobs_lease_s)),
-            jobs=[],
+            jobs=[reseal_job(Resealer(engine, box), settings.reseal_every_s, settings.reseal_pages)],
             heartbeat_s=settings.jobs_lease_s / 4,
         ),
     )

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from infra.control.replay import Replayer
 from infra.control.replays import Replays
+from infra.control.subject_rights import SubjectRights
 from infra.core.settings import Settings
 from infra.db.admin_requests import AdminRequests
 from infra.db.api_keys import ApiKeys, Principal
@@ -36,6 +37,7 @@ class Repositories:
     event_types: EventTypes
     dead_letters: DeadLetters
     deliveries: DeliveryLog
+    subjects: SubjectRights
 
 
 @dataclass(frozen=True, slots=True)

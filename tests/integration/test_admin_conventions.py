@@ -219,7 +219,7 @@ def test_a_shown_dead_letter_masks_personal_data_unless_the_key_may_read_it(worl
 
 
 def test_a_replay_is_previewed_then_runs_in_the_background_and_sends_each_letter_once(world):
-    delivery = DeadLetters(world.engine).get("acme", world.letter()).delivery_id
+    delivery = DeadLetters(world.engine, box=world.box).get("acme", world.letter()).delivery_id
     selection = {"delivery_ids": [delivery]}
     key = world.full["acme"]
     preview = world.call("POST", "/v1/tenants/acme/dead-letters/replay/dry-run", key, json=selection).json()
@@ -289,7 +289,7 @@ def test_deliveries_are_searched_with_each_attempt_a_page_at_a_time(world):
 def test_dead_letters_are_found_by_their_event_and_a_malformed_event_id_is_422(world):
     key = world.full["acme"]
     mine = world.letter()
-    event_id = DeadLetters(world.engine).get("acme", mine).event_id
+    event_id = DeadLetters(world.engine, box=world.box).get("acme", mine).event_id
     world.letter()  # another event's
     listed = world.call("GET", f"/v1/tenants/acme/dead-letters?event_id={event_id}", key).json()["items"]
     assert [letter["id"] for letter in listed] == [mine]
