@@ -28,7 +28,7 @@ def reseal_job(resealer: Resealer, every_s: float, pages: int) -> Job:
     async def run(tick: datetime) -> dict[str, Any]:
         done = await asyncio.to_thread(resealer.run, max_pages=pages, start=dict(cursors))
         cursors.clear()
-        cursors.update({item.column: item.after for item in done if item.after is not None})
+        cursors.update({item.column: item.after for item in done if not item.done})
         return {
             "resealed": sum(item.resealed for item in done),
             "unreadable": sum(item.unreadable for item in done),

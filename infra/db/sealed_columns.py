@@ -62,12 +62,10 @@ class Resealed:
     column: str
     resealed: int
     unreadable: int
+    done: bool
+    """False when the run stopped at its page budget with rows of the column left to look at."""
     after: object = None
-    """Where the run stopped at its page budget (the last key looked at); None: the column is done."""
-
-    @property
-    def done(self) -> bool:
-        return self.after is None
+    """Where it stopped: the last key it looked at (None: before the first)."""
 
 
 class Resealer:
@@ -97,10 +95,10 @@ class Resealer:
         for sealed in self._columns:
             resealed = unreadable = 0
             after = (start or {}).get(sealed.name)
-            stopped: object = None
+            finished = True
             for page in self._pages(sealed, after):
                 if max_pages is not None and used >= max_pages:
-                    stopped = after
+                    finished = False
                     break
                 used += 1
                 after = page[-1][0]
@@ -110,7 +108,7 @@ class Resealer:
                         unreadable += 1
                     elif state != "current":
                         resealed += self._write(sealed, key, value, state == "clear")
-            done.append(Resealed(sealed.name, resealed, unreadable, stopped))
+            done.append(Resealed(sealed.name, resealed, unreadable, finished, None if finished else after))
         return done
 
     def _state(self, value: bytes, is_sealed: bool) -> str:
