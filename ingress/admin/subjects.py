@@ -20,8 +20,14 @@ from ingress.http.problems import Problem
 from streams.subjects import SUBJECT_KINDS, Subject, subject
 
 _T = "/tenants/{tenant_id}"
-_IDENTIFIER = {"type": "string", "minLength": 1, "maxLength": 320}
-_PERSON = s.obj([], dict.fromkeys(SUBJECT_KINDS, _IDENTIFIER), minProperties=1)
+_PERSON = s.obj(
+    [],
+    {"phone": {"type": "string", "minLength": 8, "maxLength": 32, "pattern": "^[+0-9 ().-]+$",
+               "description": "A Brazilian phone with its area code, in any written form"},
+     "email": {"type": "string", "maxLength": 320, "pattern": "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"},
+     "cpf": {"type": "string", "pattern": "^[0-9]{3}\\.?[0-9]{3}\\.?[0-9]{3}-?[0-9]{2}$"}},
+    minProperties=1,
+)  # fmt: skip
 _EXPORT = s.obj(
     ["tenant_id", "asked_by", "event_ids", "stores"],
     {"tenant_id": {"type": "string"}, "asked_by": {"type": "array", "items": {"type": "string"}},
