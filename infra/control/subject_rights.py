@@ -83,7 +83,9 @@ class SubjectRights:
         }
 
     def erase(self, tenant_id: str, subjects: Sequence[Subject]) -> dict[str, Any]:
-        """Delete the people's rows from every store; audited with counts only."""
+        """Delete the people's rows from every store; audited with counts only. Each store erases
+        in its own transaction, the stores that find the person last: stopped half-way, an
+        erasure run again finds what is left."""
         digests = self._digests(subjects)
         events: set[uuid.UUID] = set()
         for store in self._stores.by_subject:

@@ -52,6 +52,7 @@ class SubjectStores:
 
 
 def subject_stores(engine: Engine, box: SecretBox, decode: Decode) -> SubjectStores:
-    """The stores holding personal data, the one list of them."""
+    """The stores holding personal data, the one list of them. Those that find the person come last
+    among the event stores: an erasure stopped half-way finds the same events when run again."""
     letters = DeadLetters(engine, "subject-rights", box=box, decode=decode)
-    return SubjectStores(by_subject=(letters,), by_event=(letters, DeliveryLog(engine)))
+    return SubjectStores(by_subject=(letters,), by_event=(DeliveryLog(engine), letters))

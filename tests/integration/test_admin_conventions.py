@@ -295,3 +295,16 @@ def test_dead_letters_are_found_by_their_event_and_a_malformed_event_id_is_422(w
     assert [letter["id"] for letter in listed] == [mine]
     malformed = world.call("GET", "/v1/tenants/acme/dead-letters?event_id=not-a-uuid", key)
     assert (malformed.status_code, malformed.json()["field"]) == (422, "event_id")
+
+
+def test_a_subject_export_is_answered_but_never_kept_for_its_idempotency_key(world):
+    key = world.full["acme"]
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    path = "/v1/tenants/acme/subjects/export"
+    first = world.call("POST", path, key, json={"phone": LEAD["phone"]}, headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json()["asked_by"] == ["phone"]
+    assert world.call("POST", path, key, json={"phone": "not a phone"}, headers=headers).status_code == 422
+    with Session(world.engine) as session:
+        kept = session.scalars(select(AdminRequest).where(AdminRequest.target == f"POST {path}")).all()
+    assert kept == []
