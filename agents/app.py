@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import faust
 from faust.types import TableT
 
-from agents.archive import Archive
+from agents.archive import Archive, subjects_of
 from agents.circuit_book import CircuitBook
 from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore
@@ -45,7 +46,7 @@ from connectors.ssrf import OutboundPolicy
 from infra.core.settings import Settings
 from infra.db.endpoints import Destination
 from schemas.avro_schemas import load_schema
-from schemas.codec import AvroCodec
+from schemas.codec import AvroCodec, decode_written
 from schemas.event_types import built_in_types
 from schemas.public_topics import PublicEncoder
 from schemas.topic_names import TopicNames
@@ -211,6 +212,12 @@ class Wiring:
             log_=self.resources.delivery_log,
             outcomes=self.codec("delivery_outcome.v2.avsc", self.topics.deliveries),
             dlq_topic=self.topics.dlq,
+            subjects_of=partial(
+                subjects_of,
+                decode=partial(decode_written, ids=self.resources.schema_ids),
+                types=lambda: self.resources.types.current,
+                index=self.resources.subjects,
+            ),
         )
 
     def event_archiver(self) -> EventArchiver:
@@ -219,7 +226,7 @@ class Wiring:
             archive=self.resources.event_archive,
             envelopes=self.codec("envelope.v1.avsc", self.topics.default),
             types=self.resources.types,
-            subjects=self.resources.subject_index,
+            subjects=self.resources.subjects,
             lanes=dict(zip(self.topics.lanes, ("high", "default", "low"), strict=True)),
             max_records=self.settings.worker_batch_max,
             wait_s=self.settings.worker_background_batch_wait_s,

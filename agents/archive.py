@@ -4,7 +4,10 @@ It reads ``crmbus.deliveries`` (the sinks' attempts and the router's decision fo
 and ``crmbus.dlq`` and writes one transaction per batch
 (``infra.db.delivery_log``). PostgreSQL being away only holds this agent back: it retries the
 batch with backoff and acknowledges it once written, while routing and delivery go on. A DLQ
-row keeps the record's key, bytes and headers, so the archive alone can explain and replay it.
+row keeps the record's key, bytes and headers, so the archive alone can explain and replay it:
+the bytes sealed (``infra.db.delivery_log``), with the digests of the people its payload names
+(``subjects``, for LGPD export and erasure), and its error message without long numbers or
+e-mail addresses (a destination's answer may echo the request).
 The DLQ depth gauge is refreshed from PostgreSQL after each batch with letters and on a timer.
 """
 
@@ -17,25 +20,35 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from agents.records import Consumed
 from infra.core.metrics import DLQ_DEPTH
+from infra.core.subject_index import SubjectIndex
 from infra.db.delivery_log import DeliveryLog
 from infra.db.errors import error_name
 from schemas.codec import AvroCodec
 from streams import dead_letter as dlq
 from streams.errors import PoisonMessageError, ServiceUnreachableError, StoreError, StoreRefusedError
+from streams.event_catalogue import EventCatalogue
 from streams.event_status import DECISIONS
+from streams.redact import safe_excerpt
+from streams.subjects import subjects_in
+
+SubjectsOf = Callable[[str | None, bytes | None], list[str]]
+"""The digests of the people a letter's value (of a tenant) names."""
 
 log = logging.getLogger(__name__)
 
 _BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.5, 30.0
+_MESSAGE_CHARS = 1000
 # webhook_deliveries.status is at most 16 characters.
 _STATUS = {"delivered": "delivered", "retrying": "retrying", "dead_lettered": "dead_lettered"}
 
 
 class Archive:
-    def __init__(self, *, log_: DeliveryLog, outcomes: AvroCodec, dlq_topic: str) -> None:
-        self._log, self._outcomes, self._dlq_topic = log_, outcomes, dlq_topic
+    def __init__(self, *, log_: DeliveryLog, outcomes: AvroCodec, dlq_topic: str, subjects_of: SubjectsOf) -> None:
+        self._log, self._outcomes, self._dlq_topic, self._subjects_of = log_, outcomes, dlq_topic, subjects_of
 
     async def handle(self, batch: Sequence[Consumed]) -> None:
         attempts: list[dict[str, Any]] = []
@@ -43,7 +56,8 @@ class Archive:
         decisions: dict[Any, dict[str, Any]] = {}  # one per event and batch: an upsert takes a row once
         for record in batch:
             if record.origin.topic == self._dlq_topic:
-                letters.append(dead_letter_row(record))
+                row = dead_letter_row(record)
+                letters.append(row | {"subjects": self._subjects_of(row["tenant_id"], record.value)})
                 continue
             try:
                 outcome = self._outcomes.decode(record.value)
@@ -133,7 +147,7 @@ def dead_letter_row(record: Consumed, now: Callable[[], datetime] = lambda: date
         "original_partition": int(dlq.header(headers, dlq.ORIGINAL_PARTITION) or record.origin.partition),
         "original_offset": int(dlq.header(headers, dlq.ORIGINAL_OFFSET) or record.origin.offset),
         "error_class": dlq.header(headers, dlq.ERROR_CLASS) or "unknown",
-        "error_message": dlq.header(headers, dlq.ERROR_MESSAGE) or "",
+        "error_message": safe_excerpt(dlq.header(headers, dlq.ERROR_MESSAGE) or "", _MESSAGE_CHARS),
         "status_code": int(status) if status and status.isdigit() else None,
         "attempts": int(attempts) if attempts and attempts.isdigit() else 0,
         "first_failure_at": _time(dlq.header(headers, dlq.FIRST_FAILURE_AT)) or failed_at,
@@ -141,8 +155,42 @@ def dead_letter_row(record: Consumed, now: Callable[[], datetime] = lambda: date
         "created_at": failed_at,  # archived twice, the same record finds its row (the key holds it)
         "key": record.key,
         "value": record.value,
-        "headers": {name: value.decode("utf-8", "replace") for name, value in headers},
+        "headers": {
+            name: safe_excerpt(text, _MESSAGE_CHARS) if name == dlq.ERROR_MESSAGE else text
+            for name, text in ((name, value.decode("utf-8", "replace")) for name, value in headers)
+        },
     }
+
+
+def subjects_of(
+    tenant_id: str | None,
+    value: bytes | None,
+    *,
+    decode: Callable[[bytes | None], dict[str, Any]],
+    types: Callable[[], EventCatalogue],
+    index: SubjectIndex,
+) -> list[str]:
+    """The digests of the phones, e-mails and CPFs in the payload of a letter's ``value``: an
+    event's (at its type's personal paths too) or a delivery's; none for bytes that are neither."""
+    try:
+        record = decode(value)
+    except PoisonMessageError:
+        return index.digests(subjects_in(_json(value)))
+    payload = _json(record.get("payload"))
+    paths: tuple[str, ...] = ()
+    if "type" in record:  # an envelope: its type says which paths are personal
+        found = types().get(tenant_id or "", str(record["type"]), int(record.get("schema_version") or 1))
+        paths = found.personal_data if found is not None else ()
+    return index.digests(subjects_in(payload, paths))
+
+
+def _json(raw: Any) -> Any:
+    if not isinstance(raw, str | bytes):
+        return raw
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _tenant_of(key: bytes | None) -> str | None:

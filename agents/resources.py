@@ -31,16 +31,17 @@ class WorkerResources:
     types: LiveCatalogue
     """The event types: built-in and tenants' own, refreshed in the background by the router role."""
     delivery_log: DeliveryLog
+    """With the secret box: it seals the dead letters it archives."""
+    subjects: SubjectIndex
+    """Keyed digests of the people a dead letter or an archived event is about (their ``subjects``)."""
     schema_ids: SchemaIds
     open_producer: Callable[[], Awaitable[AsyncProducer]]
     """The process's one output producer, opened on the running loop."""
     jobs: JobRunner
+    """The periodic jobs, run by the processes holding the archive role."""
     health: HealthChecks
     """The proactive checks' results, which the archive role's timer sets the health gauges from."""
-    """The periodic jobs, run by the processes holding the archive role."""
     event_archive: EventArchive
     """The accepted events' history, written by the archive role's event archiver."""
-    subject_index: SubjectIndex
-    """Keyed digests of the data subjects an archived event is about."""
     open_event_reader: Callable[[], GroupReader]
     """The event archiver's own consumer group on the lanes (blocking: called in a thread)."""

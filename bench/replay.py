@@ -25,6 +25,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from cryptography.fernet import Fernet
 from rich.table import Table
 from sqlalchemy import Engine, text, update
 
@@ -35,6 +36,7 @@ from bench.stats import Latency, Report, json_line, median_report
 from connectors.kafka.producer import AsyncProducer, Record, producer_config
 from connectors.kafka.security import librdkafka_client
 from infra.control.replay import Replayer
+from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
 from infra.db.dead_letters import DeadLetters
 from infra.db.delivery_log import DeliveryLog
@@ -79,11 +81,15 @@ def _letters(topic: str, records: int, size: int) -> list[dict[str, Any]]:
     ]
 
 
+_BOX = SecretBox(Fernet.generate_key())
+"""Seals the bench's letters, as the archive agent would (the schema is the bench's own)."""
+
+
 class _PageClock(DeadLetters):
     """The archive, noting when each page is read and when it is marked."""
 
     def __init__(self, engine: Engine) -> None:
-        super().__init__(engine, "bench")
+        super().__init__(engine, "bench", box=_BOX)
         self.started: float = 0.0
         self.pages_ms: list[float] = []
 
@@ -130,7 +136,7 @@ def _one_run(args: argparse.Namespace, client: dict[str, Any], engine: Engine, t
     config = producer_config(client, 60, 5)
     with engine.begin() as connection:  # every letter open again: each run replays them all
         connection.execute(update(DeadLetter).values(status="open", replay_id=None, replayed_at=None))
-    archived = DeadLetters(engine)
+    archived = DeadLetters(engine, box=_BOX)
     letters = archived.list(None, ReplayFilter(), limit=args.records)
     records: list[Record] = [(topic, v.value, v.key, [("crmbus-replay", b"baseline")], None) for v in letters]
     base_rate, base_pages, base_failed = asyncio.run(_baseline(config, records, args.page))
@@ -165,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         upgrade(engine, schema=schema)
         letters = _letters(topic, args.records, args.size)
-        log = DeliveryLog(engine)
+        log = DeliveryLog(engine, _BOX)
         for index in range(0, len(letters), 5000):
             log.record([], letters[index : index + 5000])
         reports = [_one_run(args, client, engine, topic) for _ in range(args.runs)]

@@ -20,6 +20,7 @@ Scope = Literal[
     "config:read",
     "config:write",
     "personal_data:read",
+    "personal_data:erase",
     "admin",
 ]
 Role = Literal["producer", "viewer", "operator", "admin"]

@@ -15,6 +15,7 @@ from infra.cli import (
     destinations,
     dlq,
     events,
+    keys,
     monitoring,
     registry,
     report,
@@ -23,6 +24,7 @@ from infra.cli import (
     sandbox,
     services,
     sources,
+    subjects,
     tenants,
     topics,
     types,
@@ -49,6 +51,8 @@ app.add_typer(destinations.app, name="destinations")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(routes.app, name="routes")
 app.add_typer(types.app, name="types")
+app.add_typer(keys.app, name="keys")
+app.add_typer(subjects.app, name="subject")
 app.command("sandbox")(sandbox.sandbox)
 app.command("demo")(demo.demo)
 app.command("dashboard")(dashboard.dashboard)

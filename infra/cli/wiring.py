@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
 from functools import cached_property, partial
@@ -22,6 +22,7 @@ from aiohttp import web
 from agents.jobs import Job, JobRunner
 from agents.morning_report import report_job
 from agents.probes import probe_job
+from agents.reseal import reseal_job
 from agents.resources import WorkerResources
 from connectors.kafka.lag import ConsumerLag
 from connectors.kafka.lane_records import GroupReader, TimeRangeReader
@@ -32,6 +33,7 @@ from connectors.ssrf import OutboundPolicy
 from infra.control.event_replay import EventReplayer
 from infra.control.replay import PAGE, Replayer
 from infra.control.replays import Replays
+from infra.control.subject_rights import SubjectRights, kafka_copies
 from infra.core.live_catalogue import LiveCatalogue
 from infra.core.secret_box import SecretBox
 from infra.core.settings import Settings
@@ -54,7 +56,9 @@ from infra.db.job_runs import JobRuns
 from infra.db.migrate import upgrade
 from infra.db.partitions import Partitions, partitioned_tables
 from infra.db.routes import Routes
+from infra.db.sealed_columns import Resealer
 from infra.db.signature_claims import SignatureClaims
+from infra.db.subject_stores import subject_stores
 from infra.db.tenants import Tenants
 from ingress.admin import app as admin
 from ingress.admin.state import AdminResources
@@ -64,6 +68,7 @@ from ingress.api.publisher import EventPublisher
 from ingress.api.state import IngressResources
 from ingress.console import app as console
 from schemas.avro_schemas import SchemaIds, load_schema
+from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec, decode_written
 from schemas.event_types import built_in_catalogue
 from schemas.topic_names import TopicNames
@@ -121,7 +126,15 @@ class Repositories:
 
     @cached_property
     def dead_letters(self) -> DeadLetters:
-        return DeadLetters(self.engine, self.actor)
+        return DeadLetters(self.engine, self.actor, box=self.box)
+
+    @cached_property
+    def resealer(self) -> Resealer:
+        return Resealer(self.engine, self.box)
+
+    @cached_property
+    def subject_rights(self) -> SubjectRights:
+        return subject_rights(self.settings, self.engine, self.box)(self.actor)
 
     @cached_property
     def daily_reports(self) -> DailyReports:
@@ -150,7 +163,15 @@ async def replayer(settings: Settings, actor: str = "cli", *, page: int = PAGE) 
     config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
     with scoped_engine(database_url(settings)) as engine:
         async with AsyncProducer(config) as producer:
-            yield Replayer(DeadLetters(engine, actor, lease=replay_lease(settings)), producer, actor, page=page)
+            letters = DeadLetters(engine, actor, lease=replay_lease(settings), box=SecretBox.from_settings(settings))
+            yield Replayer(letters, producer, actor, page=page)
+
+
+def subject_rights(settings: Settings, engine: Engine, box: SecretBox) -> Callable[[str], SubjectRights]:
+    """LGPD export and erasure over every store of personal data, acting for an audit actor."""
+    stores = subject_stores(engine, box, partial(decode_written, ids=schema_ids(settings)))
+    kafka = kafka_copies(load_catalogue().with_prefix(settings.topic_prefix))
+    return partial(SubjectRights, engine, stores, SubjectIndex.from_settings(settings), kafka)
 
 
 @asynccontextmanager
@@ -241,6 +262,7 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
     engine = make_engine(database_url(settings).update_query_dict({"connect_timeout": "3"}), pool_size=4)
     box = SecretBox.from_settings(settings)
     ids = schema_ids(settings)
+    rights = subject_rights(settings, engine, box)
     config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
 
     def repositories(actor: str) -> AdminRepositories:
@@ -252,9 +274,10 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
             destinations=Endpoints(engine, box, actor),
             routes=Routes(engine, actor, types=event_types.catalogue),
             event_types=event_types,
-            dead_letters=DeadLetters(engine, actor),
+            dead_letters=DeadLetters(engine, actor, box=box),
             deliveries=DeliveryLog(engine),
             events=EventArchive(engine, box, actor),
+            subjects=rights(actor),
         )
 
     async with AsyncProducer(config) as producer:
@@ -262,7 +285,9 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
             principal=ApiKeys(engine).principal,
             repositories=repositories,
             requests=AdminRequests(engine),
-            replayer=lambda actor: Replayer(DeadLetters(engine, actor, lease=replay_lease(settings)), producer, actor),
+            replayer=lambda actor: Replayer(
+                DeadLetters(engine, actor, lease=replay_lease(settings), box=box), producer, actor
+            ),
             event_replayer=lambda actor: replaying_events(settings, ids, EventArchive(engine, box, actor), producer),
             decode=partial(decode_written, ids=ids),
         )
@@ -286,10 +311,11 @@ async def console_resources(settings: Settings) -> AsyncIterator[console.Console
     idle = timedelta(seconds=settings.console_session_idle_s)
     lifetime = timedelta(seconds=settings.console_session_max_s)
     config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
+    box = SecretBox.from_settings(settings)
     async with AsyncProducer(config) as producer:
 
         def replaying(actor: str) -> Replayer:
-            return Replayer(DeadLetters(engine, actor, lease=replay_lease(settings)), producer, actor)
+            return Replayer(DeadLetters(engine, actor, lease=replay_lease(settings), box=box), producer, actor)
 
         replays = Replays(replaying)
         try:
@@ -300,8 +326,8 @@ async def console_resources(settings: Settings) -> AsyncIterator[console.Console
                 principal=ApiKeys(engine).principal,
                 history=DeliveryLog(engine),
                 trail=EventTrail(engine),
-                dead_letters=DeadLetters(engine, actor="reader"),
-                endpoints=partial(Endpoints, engine, SecretBox.from_settings(settings)),
+                dead_letters=DeadLetters(engine, actor="reader", box=box),
+                endpoints=partial(Endpoints, engine, box),
                 replayer=replaying,
                 replays=replays,
                 health=HealthChecks(engine),
@@ -331,9 +357,9 @@ def worker_resources(settings: Settings) -> WorkerResources:
         load_destinations=destinations.load_enabled,
         routes_fingerprint=fingerprint,
         types=live_catalogue(settings, engine),
-        delivery_log=DeliveryLog(engine),
+        delivery_log=DeliveryLog(engine, box),
         event_archive=EventArchive(engine, box),
-        subject_index=SubjectIndex.from_settings(settings),
+        subjects=SubjectIndex.from_settings(settings),
         open_event_reader=lambda: GroupReader(librdkafka_client(settings), event_archive_group(settings), lanes),
         schema_ids=schema_ids(settings),
         open_producer=partial(_open_worker_producer, settings),
@@ -346,6 +372,7 @@ def worker_resources(settings: Settings) -> WorkerResources:
                     destinations.load_enabled, health, outbound_policy(settings), every_s=settings.health_probe_s
                 ),
                 *_morning_report(settings, engine, destinations),
+                reseal_job(Resealer(engine, box), settings.reseal_every_s, settings.reseal_pages),
             ],
             heartbeat_s=settings.jobs_lease_s / 4,
         ),

@@ -95,8 +95,9 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         None,
-        description="Fernet key (url-safe base64, 32 bytes) sealing stored secrets such as webhook signing "
-        "secrets; unset: one is generated once into <state_dir>/secret.key. Set it in production.",
+        description="Fernet keys (url-safe base64, 32 bytes each), comma-separated, newest first, sealing stored "
+        "secrets and dead letters: the newest seals, any opens (crmbus keys rotate); unset: one is generated once "
+        "into <state_dir>/secret.key (one key a line). Set it in production.",
     )
     subject_key: SecretStr | None = Field(
         None,
@@ -206,6 +207,12 @@ class Settings(BaseSettings):
     )
     jobs_check_s: float = Field(
         10.0, gt=0, le=300, description="How often a worker with the archive role looks for periodic jobs that are due."
+    )
+    reseal_every_s: float = Field(
+        3600.0, gt=0, description="How often the workers' reseal job seals again what older secret keys sealed."
+    )
+    reseal_pages: int = Field(
+        20, ge=1, description="How many pages (500 rows each) of sealed values one run of the reseal job looks at."
     )
     jobs_lease_s: float = Field(
         120.0,

@@ -4,24 +4,32 @@
 A caller acts for one tenant (``tenant_id``) or, a platform operator only, for all of them
 (``None``); another tenant's letter is not found, never told apart from one that does not exist.
 Every change is written to the audit log with the repository's ``actor``, in its transaction.
+
+A letter's value is sealed at rest (``infra.core.secret_box``): every read opens it, so the
+listing, the console, the admin API and the replays see the record's bytes as they were. Letters
+are also a store of LGPD subject rights (``infra.db.subject_stores``), found by the digests of
+the people they are about (``subjects``) or by their events' ids.
 """
 
 from __future__ import annotations
 
+import base64
 import builtins
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, func, select, true, update
+from sqlalchemy import ColumnElement, Engine, Select, and_, delete, func, select, true, update
 from sqlalchemy.orm import Session
 
+from infra.core.secret_box import SecretBox
 from infra.db.audit import audit
+from infra.db.delivery_log import json_values
 from infra.db.errors import translated
 from infra.db.models import DeadLetter, Replay
-from streams.errors import ConfigurationError, NotFoundError, ReplayRunningError
+from streams.errors import ConfigurationError, DecodeError, NotFoundError, ReplayRunningError
 from streams.replay_filter import ReplayFilter
 
 
@@ -80,8 +88,9 @@ _VIEW = (
     DeadLetter.original_topic, DeadLetter.original_partition, DeadLetter.original_offset, DeadLetter.error_class,
     DeadLetter.error_message, DeadLetter.status_code, DeadLetter.attempts, DeadLetter.first_failure_at,
     DeadLetter.last_failure_at, DeadLetter.status, DeadLetter.replay_id, DeadLetter.discard_reason,
-    DeadLetter.headers, DeadLetter.key, DeadLetter.value, DeadLetter.created_at,
+    DeadLetter.headers, DeadLetter.key, DeadLetter.value, DeadLetter.created_at, DeadLetter.value_sealed,
 )  # fmt: skip
+Decode = Callable[[bytes | None], dict[str, Any]]
 
 
 def _where(tenant_id: str | None, selection: ReplayFilter) -> ColumnElement[bool]:
@@ -126,9 +135,31 @@ def _texts(selection: dict[str, Any]) -> dict[str, str]:
 
 
 class DeadLetters:
-    def __init__(self, engine: Engine, actor: str = "cli", *, lease: timedelta = RUNNING_LEASE) -> None:
-        """``lease``: how long a running replay's heartbeat keeps a resume out."""
+    name = "dead_letter"
+
+    def __init__(
+        self,
+        engine: Engine,
+        actor: str = "cli",
+        *,
+        lease: timedelta = RUNNING_LEASE,
+        box: SecretBox | None = None,
+        decode: Decode | None = None,
+    ) -> None:
+        """``lease``: how long a running replay's heartbeat keeps a resume out; ``box`` opens the
+        sealed values (a reader without one may count and discard, not read them); ``decode``
+        reads a value as its record, for an export."""
         self.engine, self.actor, self.lease = engine, actor, lease
+        self._box, self._decode = box, decode
+
+    def _view(self, row: Any) -> DeadLetterView:
+        *fields, sealed = row
+        view = DeadLetterView(*fields)
+        if not sealed or view.value is None:
+            return view
+        if self._box is None:
+            raise ConfigurationError("dead letters are sealed: reading them needs the secret box")
+        return replace(view, value=self._box.open(view.value))
 
     @translated("listing dead letters")
     def list(
@@ -137,7 +168,7 @@ class DeadLetters:
         """Up to ``limit`` letters of ``selection``, by id, after the letter ``after_id`` (the cursor)."""
         with self.engine.connect() as connection:
             rows = connection.execute(_page(_where(tenant_id, selection), after_id, limit))
-            return [DeadLetterView(*row) for row in rows]
+            return [self._view(row) for row in rows]
 
     @translated("reading a dead letter")
     def get(self, tenant_id: str | None, id_: int) -> DeadLetterView:
@@ -190,7 +221,7 @@ class DeadLetters:
         """The next ``limit`` open letters of ``selection`` after ``after_id``, by id."""
         where = and_(_where(tenant_id, selection), DeadLetter.status == "open")
         with self.engine.connect() as connection:
-            return [DeadLetterView(*row) for row in connection.execute(_page(where, after_id, limit))]
+            return [self._view(row) for row in connection.execute(_page(where, after_id, limit))]
 
     @translated("marking dead letters replayed")
     def mark_replayed(self, replay_id: uuid.UUID, ids: Collection[int]) -> int:
@@ -289,3 +320,48 @@ class DeadLetters:
         with self.engine.begin() as connection:
             connection.execute(update(Replay).where(Replay.id == replay_id).values(state=state, finished_at=func.now()))
         return self.replay(None, replay_id)
+
+    # -- LGPD subject rights (infra.db.subject_stores) ----------------------------------------
+
+    @translated("exporting a data subject's dead letters")
+    def export_subject(self, tenant_id: str, digests: Sequence[str]) -> builtins.list[dict[str, Any]]:
+        """The tenant's letters about the people of ``digests``, opened, as JSON."""
+        return self._export(and_(DeadLetter.tenant_id == tenant_id, DeadLetter.subjects.overlap(sorted(digests))))
+
+    @translated("erasing a data subject's dead letters")
+    def erase_subject(self, tenant_id: str, digests: Sequence[str]) -> int:
+        return self._erase(and_(DeadLetter.tenant_id == tenant_id, DeadLetter.subjects.overlap(sorted(digests))))
+
+    @translated("exporting events' dead letters")
+    def export_events(self, tenant_id: str, event_ids: Collection[uuid.UUID]) -> builtins.list[dict[str, Any]]:
+        """The tenant's letters of the events ``event_ids`` (those whose payload names nobody
+        recognisably: a delivery mapped to a destination's own field names)."""
+        return self._export(and_(DeadLetter.tenant_id == tenant_id, DeadLetter.event_id.in_(sorted(event_ids))))
+
+    @translated("erasing events' dead letters")
+    def erase_events(self, tenant_id: str, event_ids: Collection[uuid.UUID]) -> int:
+        return self._erase(and_(DeadLetter.tenant_id == tenant_id, DeadLetter.event_id.in_(sorted(event_ids))))
+
+    def _export(self, where: ColumnElement[bool]) -> builtins.list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(*_VIEW).where(where).order_by(DeadLetter.id))
+            return [self._exported(self._view(row)) for row in rows]
+
+    def _exported(self, view: DeadLetterView) -> dict[str, Any]:
+        fields = {name: getattr(view, name) for name in DeadLetterView.__slots__ if name not in ("key", "value")}
+        key = view.key.decode("utf-8", "replace") if view.key is not None else None
+        return {"table": "dead_letter", **json_values(fields), "key": key, "record": self._record(view.value)}
+
+    def _record(self, value: bytes | None) -> Any:
+        if value is None:
+            return None
+        if self._decode is not None:
+            try:
+                return self._decode(value)
+            except DecodeError:
+                pass  # not a record crmbus wrote (poison): its bytes, as they are
+        return {"base64": base64.b64encode(value).decode()}
+
+    def _erase(self, where: ColumnElement[bool]) -> int:
+        with self.engine.begin() as connection:
+            return int(connection.execute(delete(DeadLetter).where(where)).rowcount)

@@ -8,21 +8,28 @@ replayed delivery counts its attempts from 1 again, at other times), a DLQ recor
 topic, partition, offset and failure time — so a batch archived twice (a crash between the
 insert and the offset commit) leaves one row each. Each key holds its table's time column, by
 which the table is partitioned (``infra.db.partitions``).
+
+A dead letter's value (the failed record, with its payload's personal data) is sealed by the
+secret box before it is written; the archive agent gives each letter the digests of the people it
+is about (``subjects``). The log is also a store of LGPD subject rights (``infra.db.subject_stores``):
+its rows hold no identifier, so it exports and erases a person's rows by their events' ids.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from infra.core.secret_box import SecretBox
 from infra.db.errors import translated
 from infra.db.models import DeadLetter, EventStatus, WebhookDelivery
+from streams.errors import ConfigurationError
 from streams.event_status import RoutingDecision
 
 _ATTEMPTS = insert(WebhookDelivery).on_conflict_do_nothing(index_elements=["delivery_id", "attempt", "created_at"])
@@ -81,8 +88,12 @@ class EventHistory:
 
 
 class DeliveryLog:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    name = "delivery_log"
+
+    def __init__(self, engine: Engine, box: SecretBox | None = None) -> None:
+        """``box`` seals the dead letters' values; a log without one reads and writes only attempts
+        and decisions."""
+        self.engine, self._box = engine, box
 
     @translated("archiving deliveries")
     def record(
@@ -100,9 +111,48 @@ class DeliveryLog:
             if attempts:
                 connection.execute(_ATTEMPTS, list(attempts))
             if dead_letters:
-                connection.execute(_DEAD_LETTERS, list(dead_letters))
+                connection.execute(_DEAD_LETTERS, [self._sealed(row) for row in dead_letters])
             if decisions:
                 connection.execute(_DECISIONS, list(decisions))
+
+    def _sealed(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        if self._box is None:
+            raise ConfigurationError("a delivery log without the secret box cannot archive dead letters")
+        value = row.get("value")
+        return {**row, "value": self._box.seal(value) if value is not None else None, "value_sealed": True}
+
+    @translated("exporting an event's deliveries")
+    def export_events(self, tenant_id: str, event_ids: Collection[uuid.UUID]) -> list[dict[str, Any]]:
+        """The decisions on and the attempts at delivering ``tenant_id``'s events ``event_ids``, as JSON."""
+        if not event_ids:
+            return []
+        ids = sorted(event_ids)
+        with self.engine.connect() as connection:
+            decided = connection.execute(
+                select(EventStatus.__table__).where(EventStatus.tenant_id == tenant_id, EventStatus.event_id.in_(ids))
+            ).mappings()
+            found = [{"table": "event_status", **json_values(dict(row))} for row in decided]
+            attempts = connection.execute(
+                select(WebhookDelivery.__table__)
+                .where(WebhookDelivery.tenant_id == tenant_id, WebhookDelivery.event_id.in_(ids))
+                .order_by(WebhookDelivery.id)
+            ).mappings()
+            return found + [{"table": "webhook_deliveries", **json_values(dict(row))} for row in attempts]
+
+    @translated("erasing an event's deliveries")
+    def erase_events(self, tenant_id: str, event_ids: Collection[uuid.UUID]) -> int:
+        """Delete the decisions on and the attempts at delivering ``tenant_id``'s events ``event_ids``."""
+        if not event_ids:
+            return 0
+        ids = sorted(event_ids)
+        with self.engine.begin() as connection:
+            gone = connection.execute(
+                delete(EventStatus).where(EventStatus.tenant_id == tenant_id, EventStatus.event_id.in_(ids))
+            ).rowcount
+            gone += connection.execute(
+                delete(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant_id, WebhookDelivery.event_id.in_(ids))
+            ).rowcount
+            return int(gone)
 
     @translated("reading an event's history")
     def history(self, event_id: uuid.UUID, tenant_id: str) -> EventHistory:
@@ -182,3 +232,14 @@ class DeliveryLog:
             for delivery_id, found in sorted(grouped.items(), key=lambda item: positions[item[0]])
             if found
         ]
+
+
+def json_values(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row as JSON values: times in ISO-8601, ids as text."""
+    return {name: _json_value(value) for name, value in row.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value) if isinstance(value, uuid.UUID) else value

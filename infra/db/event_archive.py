@@ -116,6 +116,8 @@ def parse_position(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 class EventArchive:
+    name = "event_archive"
+
     def __init__(self, engine: Engine, box: SecretBox, actor: str = "archive") -> None:
         self._engine, self._box, self._actor = engine, box, actor
 
@@ -223,7 +225,7 @@ class EventArchive:
             views = [self._view(row) for row in session.scalars(statement)]
         return [
             {
-                "store": "event_archive",
+                "table": "event_archive",
                 "event_id": str(view.event_id),
                 "type": view.event_type,
                 "accepted_at": view.accepted_at.isoformat(),

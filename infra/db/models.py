@@ -223,6 +223,7 @@ class DeadLetter(Base):
         Index("ix_dead_letter_delivery_id", "delivery_id"),
         Index("ix_dead_letter_event_id", "event_id"),
         _daily("created_at"),
+        Index("ix_dead_letter_subjects", "subjects", postgresql_using="gin"),
     )
     id: Mapped[int] = mapped_column(BigInteger, autoincrement=True)
     tenant_id: Mapped[str | None] = mapped_column(String(64))
@@ -240,6 +241,10 @@ class DeadLetter(Base):
     last_failure_at: Mapped[datetime | None]
     key: Mapped[bytes | None] = mapped_column(LargeBinary)
     value: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Sealed by the secret box (personal data at rest); false: archived before sealing, until resealed.
+    value_sealed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Digests of the data subjects the value is about (``infra.core.subject_index``), never identifiers.
+    subjects: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
     headers: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     status: Mapped[str] = mapped_column(String(16), server_default="open")  # open | replayed | discarded
     replayed_at: Mapped[datetime | None]

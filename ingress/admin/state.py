@@ -11,6 +11,7 @@ from aiohttp import web
 from infra.control.event_replay import EventReplayer
 from infra.control.replay import Replayer
 from infra.control.replays import Replays
+from infra.control.subject_rights import SubjectRights
 from infra.core.settings import Settings
 from infra.db.admin_requests import AdminRequests
 from infra.db.api_keys import ApiKeys, Principal
@@ -39,6 +40,7 @@ class Repositories:
     dead_letters: DeadLetters
     deliveries: DeliveryLog
     events: EventArchive
+    subjects: SubjectRights
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,8 @@ class Operation:
     """Path and query parameters beyond ``tenant_id``, ``limit`` and ``cursor``."""
     errors: tuple[int, ...] = ()
     """Statuses this operation answers beyond those every operation may (409, say)."""
+    personal: bool = False
+    """Its answer holds a person's data: never kept for an ``Idempotency-Key`` (which it ignores)."""
 
     @property
     def operation_id(self) -> str:
@@ -243,7 +245,8 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
         body, raw = await _body(operation, request, validator)
         limit, cursor = _cursor_offset(request.query) if operation.kind == "list" else (DEFAULT_LIMIT, None)
         call = Call(principal, path, request.query, body, repos, state, limit, cursor)
-        idempotency_key = request.headers.get("Idempotency-Key") if operation.method == "POST" else None
+        keeps_answers = operation.method == "POST" and not operation.personal
+        idempotency_key = request.headers.get("Idempotency-Key") if keeps_answers else None
         if idempotency_key is not None:
             if IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
                 raise _invalid("Idempotency-Key: must be 1 to 255 visible ASCII characters", "Idempotency-Key")

@@ -78,6 +78,8 @@ class World:
     """Per tenant, a key holding every scope but admin."""
     route_id: str = ""
     origin_topic: str = ""
+    box: SecretBox | None = None
+    """The secret box of the admin API's CRMBUS_SECRET_KEY: dead letters are sealed with it."""
     _without: dict[str, str] = field(default_factory=dict)
 
     def without(self, scope: str) -> str:
@@ -100,8 +102,10 @@ class World:
             "last_failure_at": datetime.now(UTC), "key": tenant.encode(), "value": ENVELOPES.encode(envelope.to_record()),
             "headers": {"crmbus-stage": "router"},
         } | changes  # fmt: skip
-        DeliveryLog(self.engine).record([], [row])
-        (found,) = DeadLetters(self.engine).list(tenant, ReplayFilter(delivery_ids=frozenset({row["delivery_id"]})))
+        DeliveryLog(self.engine, self.box).record([], [row])
+        (found,) = DeadLetters(self.engine, box=self.box).list(
+            tenant, ReplayFilter(delivery_ids=frozenset({row["delivery_id"]}))
+        )
         return found.id
 
     def call(self, method: str, path: str, key: str | None, **kwargs: Any) -> requests.Response:
@@ -141,7 +145,9 @@ def running_admin(kafka_bootstrap: str, database_url: str) -> Iterator[World]:
         "acme", "lead.created", "hook", "crm.upsert_lead", mapping={"fields": {"nome": {"from": "name"}}}
     )
     _, admin_key = repositories["api_keys"].create(None, "ops", role="admin")
-    world = World("", schema, engine, repositories, admin_key, route_id=str(route.id), origin_topic=f"{schema}.origin")
+    world = World(
+        "", schema, engine, repositories, admin_key, route_id=str(route.id), origin_topic=f"{schema}.origin", box=box
+    )
     kafka = AdminClient({"bootstrap.servers": kafka_bootstrap})
     for future in kafka.create_topics([NewTopic(world.origin_topic, 1, 1)]).values():
         future.result()

@@ -219,7 +219,7 @@ def test_a_shown_dead_letter_masks_personal_data_unless_the_key_may_read_it(worl
 
 
 def test_a_replay_is_previewed_then_runs_in_the_background_and_sends_each_letter_once(world):
-    delivery = DeadLetters(world.engine).get("acme", world.letter()).delivery_id
+    delivery = DeadLetters(world.engine, box=world.box).get("acme", world.letter()).delivery_id
     selection = {"delivery_ids": [delivery]}
     key = world.full["acme"]
     preview = world.call("POST", "/v1/tenants/acme/dead-letters/replay/dry-run", key, json=selection).json()
@@ -289,9 +289,22 @@ def test_deliveries_are_searched_with_each_attempt_a_page_at_a_time(world):
 def test_dead_letters_are_found_by_their_event_and_a_malformed_event_id_is_422(world):
     key = world.full["acme"]
     mine = world.letter()
-    event_id = DeadLetters(world.engine).get("acme", mine).event_id
+    event_id = DeadLetters(world.engine, box=world.box).get("acme", mine).event_id
     world.letter()  # another event's
     listed = world.call("GET", f"/v1/tenants/acme/dead-letters?event_id={event_id}", key).json()["items"]
     assert [letter["id"] for letter in listed] == [mine]
     malformed = world.call("GET", "/v1/tenants/acme/dead-letters?event_id=not-a-uuid", key)
     assert (malformed.status_code, malformed.json()["field"]) == (422, "event_id")
+
+
+def test_a_subject_export_is_answered_but_never_kept_for_its_idempotency_key(world):
+    key = world.full["acme"]
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    path = "/v1/tenants/acme/subjects/export"
+    first = world.call("POST", path, key, json={"phone": LEAD["phone"]}, headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json()["asked_by"] == ["phone"]
+    assert world.call("POST", path, key, json={"phone": "not a phone"}, headers=headers).status_code == 422
+    with Session(world.engine) as session:
+        kept = session.scalars(select(AdminRequest).where(AdminRequest.target == f"POST {path}")).all()
+    assert kept == []

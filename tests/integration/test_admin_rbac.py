@@ -31,7 +31,7 @@ def _fresh_source(world: World) -> str:
 
 def _fresh_replay(world: World) -> str:
     """A replay that was stopped (interrupted), so that it may be resumed."""
-    letters = DeadLetters(world.engine)
+    letters = DeadLetters(world.engine, box=world.box)
     run = letters.create_replay("acme", ReplayFilter(ids=frozenset()), action="dlq.replay")
     return str(letters.finish_replay(run.id, "interrupted").id)
 
@@ -85,11 +85,13 @@ SAMPLES = {
     "retry_deliveries": lambda w: ({}, {"delivery_ids": [_delivery_of(w, w.letter())]}),
     "list_events": lambda w: ({}, None),
     "replay_events": lambda w: ({}, {"from": "2026-12-01T00:00:00Z", "to": "2026-12-01T01:00:00Z"}),
+    "export_subject": lambda w: ({}, {"phone": "+55 11 90000-0001"}),
+    "erase_subject": lambda w: ({}, {"email": "nobody@example.com"}),
 }
 
 
 def _delivery_of(world: World, letter_id: int) -> str:
-    return DeadLetters(world.engine).get("acme", letter_id).delivery_id
+    return DeadLetters(world.engine, box=world.box).get("acme", letter_id).delivery_id
 
 
 def operations(world: World):

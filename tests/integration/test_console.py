@@ -64,7 +64,7 @@ def story(console):
             "response_excerpt": PERSONAL, "created_at": now - timedelta(seconds=ago_s),
         }  # fmt: skip
 
-    DeliveryLog(engine).record(
+    DeliveryLog(engine, SecretBox.from_settings(settings)).record(
         [
             attempt("d-crm", "crm", 1, "delivered", 200, 30),
             attempt("d-fin", "financeiro", 1, "retrying", 503, 29),
@@ -325,7 +325,7 @@ def test_an_events_page_tells_its_whole_story_to_its_tenants_operator(console, s
 def test_an_events_page_shows_its_dead_letters_of_the_routers_stage_too(console, story):
     settings, keys, engine = console
     now = datetime.now(UTC)
-    DeliveryLog(engine).record(
+    DeliveryLog(engine, SecretBox.from_settings(settings)).record(
         [],
         [
             {

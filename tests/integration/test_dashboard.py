@@ -20,8 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
+from cryptography.fernet import Fernet
 from sqlalchemy import make_url
 
+from infra.core.secret_box import SecretBox
 from infra.db.delivery_log import DeliveryLog
 from tests.conftest import free_port
 from tests.integration.console_harness import base_env, dashboard, key_with
@@ -84,7 +86,7 @@ def dead_letter(tenant, destination, error_class, failed_ago_s, status="open"):
 def seeded(migrated):
     """Two tenants' attempts (now, 2 h ago, 2 days ago) and DLQ records (open and replayed)."""
     acme, beta = "acme", "beta"
-    DeliveryLog(migrated).record(
+    DeliveryLog(migrated, SecretBox(Fernet.generate_key())).record(
         [
             # acme → crm, last 15 min: 3 delivered, 1 retrying, 1 dead-lettered; latencies 10..50 ms
             attempt(acme, "crm", "delivered", 10, 600),

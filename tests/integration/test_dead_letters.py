@@ -7,9 +7,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from infra.core.secret_box import SecretBox
 from infra.db.dead_letters import DeadLetters
 from infra.db.delivery_log import DeliveryLog
 from infra.db.models import AuditLog
@@ -17,6 +19,7 @@ from streams.errors import ConfigurationError, NotFoundError
 from streams.replay_filter import ReplayFilter
 
 AT = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+BOX = SecretBox(Fernet.generate_key())
 
 
 def letter(offset: int, tenant: str = "acme", destination: str = "crm", **changes: object) -> dict[str, object]:
@@ -33,10 +36,10 @@ def letter(offset: int, tenant: str = "acme", destination: str = "crm", **change
 
 @pytest.fixture
 def archived(migrated):
-    DeliveryLog(migrated).record(
+    DeliveryLog(migrated, BOX).record(
         [], [letter(n) for n in range(5)] + [letter(10, tenant="beta"), letter(11, destination="zapi")]
     )
-    return DeadLetters(migrated, actor="key:op-1")
+    return DeadLetters(migrated, actor="key:op-1", box=BOX)
 
 
 def test_a_tenants_letters_are_listed_a_page_at_a_time_by_id_with_a_cursor(archived):

@@ -324,6 +324,7 @@ def replay(bus: Bus, *args: str) -> str:
         CRMBUS_TOPIC_PREFIX=bus.settings.topic_prefix,
         CRMBUS_DATABASE_URL=bus.settings.database_url.get_secret_value(),
         CRMBUS_STATE_DIR=str(bus.tmp / "state"),
+        CRMBUS_SECRET_KEY=bus.secret_key,  # the workers' ring: the dead letters are sealed with it
         COLUMNS="200",
     )
     done = subprocess.run([CRMBUS, "dlq", "replay", *args], env=env, capture_output=True, text=True, timeout=120)

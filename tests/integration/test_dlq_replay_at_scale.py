@@ -153,7 +153,7 @@ def crash_after_sending_pages(bus: Bus, pages: int) -> uuid.UUID:
     async def run() -> None:
         config = producer_config({"bootstrap.servers": bus.settings.kafka_bootstrap}, 30, 5)
         async with AsyncProducer(config) as producer:
-            replayer = Replayer(DeadLetters(bus.engine), Crashing(producer), "test", page=PAGE)
+            replayer = Replayer(DeadLetters(bus.engine, box=bus.box()), Crashing(producer), "test", page=PAGE)
             await replayer.start(bus.tenant, ReplayFilter(destination="crm"), started=lambda r: started.append(r.id))
 
     with pytest.raises(Crash):
@@ -176,7 +176,7 @@ def test_ten_thousand_dead_letters_replayed_through_the_api_are_each_delivered_o
         bus.tenant, "crm", url=sandbox.url_of("crm"), secret="sandbox-crm-token"
     )
     sandbox.fail("crm", status=422)  # refuses every lead for good: straight to the DLQ
-    letters = DeadLetters(bus.engine)
+    letters = DeadLetters(bus.engine, box=bus.box())
     running = bus.workers(CRMBUS_OUTBOUND_ALLOW_LOOPBACK="true", CRMBUS_WORKER_BATCH_MAX="500").start()
     try:
         wanted = dead_letter_deliveries(bus, LETTERS)

@@ -52,14 +52,14 @@ def archive(bus: Bus, count: int, tenant: str | None = None, start: int = 0, des
         }
         for n in range(start, start + count)
     ]
-    DeliveryLog(bus.engine).record([], rows)
+    DeliveryLog(bus.engine, bus.box()).record([], rows)
 
 
 def replay(bus: Bus, act, page: int = 500, wrap=lambda producer: producer):
     async def run():
         config = producer_config({"bootstrap.servers": bus.settings.kafka_bootstrap}, 30, 5)
         async with AsyncProducer(config) as producer:
-            return await act(Replayer(DeadLetters(bus.engine), wrap(producer), "key:op-1", page=page))
+            return await act(Replayer(DeadLetters(bus.engine, box=bus.box()), wrap(producer), "key:op-1", page=page))
 
     return asyncio.run(run())
 
@@ -91,7 +91,7 @@ def test_a_replay_sends_each_open_letter_back_unchanged_and_marks_it(engine_bus)
     ]
     assert {r.headers[REPLAY] for r in got} == {str(run.id)}
     assert got[5].headers[ROUTE_ID] == "route-5"
-    letters = DeadLetters(engine_bus.engine)
+    letters = DeadLetters(engine_bus.engine, box=engine_bus.box())
     assert {(v.status, v.replay_id) for v in letters.list(engine_bus.tenant, ReplayFilter())} == {("replayed", run.id)}
     assert letters.count("other", ReplayFilter(status="open")) == 3  # another tenant's letters stay
 
@@ -170,7 +170,8 @@ def cli(bus: Bus, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRMBUS_")}
     env.update(
         CRMBUS_KAFKA_BOOTSTRAP=bus.settings.kafka_bootstrap, CRMBUS_TOPIC_PREFIX=bus.settings.topic_prefix,
-        CRMBUS_DATABASE_URL=bus.settings.database_url.get_secret_value(), COLUMNS="200",
+        CRMBUS_DATABASE_URL=bus.settings.database_url.get_secret_value(), CRMBUS_SECRET_KEY=bus.secret_key,
+        COLUMNS="200",
     )  # fmt: skip
     return subprocess.run([CRMBUS, "dlq", *args], env=env, capture_output=True, text=True, timeout=120)
 
@@ -184,7 +185,7 @@ def test_the_cli_lists_a_page_of_letters_and_discards_with_a_reason(engine_bus):
     assert first[1:5] == [engine_bus.tenant, "crm", "PermanentDeliveryError", "open"]
     discarded = cli(engine_bus, "discard", first[0], "--reason", "a test lead")
     assert discarded.returncode == 0 and "discarded 1 of 1" in discarded.stdout
-    assert DeadLetters(engine_bus.engine).get(None, int(first[0])).discard_reason == "a test lead"
+    assert DeadLetters(engine_bus.engine, box=engine_bus.box()).get(None, int(first[0])).discard_reason == "a test lead"
     refused = cli(engine_bus, "discard", first[0], "--reason", "x", "--tenant", "other")
     assert refused.returncode == 1 and "NotFoundError" in refused.stderr
 
@@ -196,7 +197,7 @@ def test_a_replay_only_ever_sends_open_letters_whatever_status_it_is_given(engin
 
 
 def test_a_replay_left_running_is_resumed_only_once_its_heartbeat_is_older_than_the_lease(engine_bus):
-    letters = DeadLetters(engine_bus.engine, lease=timedelta(seconds=1))
+    letters = DeadLetters(engine_bus.engine, lease=timedelta(seconds=1), box=engine_bus.box())
     # Running, its heartbeat now: what a run killed with SIGKILL leaves behind, or one still going.
     run = letters.create_replay(engine_bus.tenant, ReplayFilter(), action="dlq.replay")
     with pytest.raises(ReplayRunningError, match="is running"):

@@ -48,13 +48,17 @@ def no_waiting(monkeypatch):
 
 def test_a_batch_postgresql_refuses_for_good_is_skipped_not_retried():
     log = Log(StoreRefusedError("PostgreSQL refused archiving deliveries: DataError"))
-    asyncio.run(Archive(log_=log, outcomes=None, dlq_topic=DLQ).handle([letter(1)]))
+    asyncio.run(
+        Archive(log_=log, outcomes=None, dlq_topic=DLQ, subjects_of=lambda tenant, value: []).handle([letter(1)])
+    )
     assert log.written == [] and log.failures == []
 
 
 def test_a_batch_is_written_once_postgresql_answers_again():
     log = Log(ServiceUnreachableError("PostgreSQL unreachable"), ServiceUnreachableError("PostgreSQL unreachable"))
-    asyncio.run(Archive(log_=log, outcomes=None, dlq_topic=DLQ).handle([letter(1)]))
+    asyncio.run(
+        Archive(log_=log, outcomes=None, dlq_topic=DLQ, subjects_of=lambda tenant, value: []).handle([letter(1)])
+    )
     assert [len(letters) for _, letters, _ in log.written] == [1]
 
 
@@ -76,7 +80,7 @@ def test_the_routers_decisions_go_to_event_status_and_attempts_to_the_delivery_l
         outcome(3, attempt),
     ]
     log = Log()
-    asyncio.run(Archive(log_=log, outcomes=OUTCOMES, dlq_topic=DLQ).handle(batch))
+    asyncio.run(Archive(log_=log, outcomes=OUTCOMES, dlq_topic=DLQ, subjects_of=lambda tenant, value: []).handle(batch))
     [(attempts, letters, decisions)] = log.written
     assert [(a["delivery_id"], a["status"]) for a in attempts] == [("d-1", "delivered")]
     assert letters == []

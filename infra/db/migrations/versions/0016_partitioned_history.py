@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0016_partitioned_history"
-down_revision = "0014_event_archive"  # 0015_sealed_personal_data once that migration is merged
+down_revision = "0015_sealed_personal_data"
 branch_labels = None
 depends_on = None
 
@@ -58,6 +58,7 @@ _INDEXES = {
         ("ix_dead_letter_status_id", "status, id"),
         ("ix_dead_letter_delivery_id", "delivery_id"),
         ("ix_dead_letter_event_id", "event_id"),
+        ("ix_dead_letter_subjects", "USING gin (subjects)"),
     ],
     "audit_log": [("ix_audit_log_tenant_at", "tenant_id, at")],
 }
@@ -89,7 +90,7 @@ def _constraints(table: str, key: str, uniques: list[tuple[str, str]]) -> None:
     for name, columns in uniques:
         op.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" UNIQUE ({columns})')
     for name, columns in _INDEXES[table]:
-        op.execute(f'CREATE INDEX "{name}" ON "{table}" ({columns})')
+        op.execute(f'CREATE INDEX "{name}" ON "{table}" {columns if columns.startswith("USING") else f"({columns})"}')
     for name, column, target in _FOREIGN_KEYS.get(table, []):
         op.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" FOREIGN KEY ({column}) REFERENCES {target} '
                    "ON DELETE SET NULL")  # fmt: skip
