@@ -222,8 +222,8 @@ class DeadLetter(Base):
         Index("ix_dead_letter_status_id", "status", "id"),
         Index("ix_dead_letter_delivery_id", "delivery_id"),
         Index("ix_dead_letter_event_id", "event_id"),
-        _daily("created_at"),
         Index("ix_dead_letter_subjects", "subjects", postgresql_using="gin"),
+        _daily("created_at"),
     )
     id: Mapped[int] = mapped_column(BigInteger, autoincrement=True)
     tenant_id: Mapped[str | None] = mapped_column(String(64))

@@ -1,6 +1,6 @@
 """A secret key rotation: after a new key is put first in the ring, the re-sealing walks every
 sealed column a page at a time (destinations' secrets, sources' signing secrets, dead letters,
-those archived in the clear before sealing too), is idempotent and resumable, and leaves every
+those archived in the clear before sealing too, the event archive), is idempotent and resumable, and leaves every
 value openable by the new key alone; the status counts what is still under an older key."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from infra.core.secret_box import SecretBox
 from infra.db.delivery_log import DeliveryLog
 from infra.db.endpoints import Endpoints
+from infra.db.event_archive import EventArchive, EventToArchive
 from infra.db.inbound_sources import InboundSources
 from infra.db.models import DeadLetter
 from infra.db.sealed_columns import Resealer
@@ -37,6 +38,18 @@ def letter(offset: int) -> dict[str, object]:
     }  # fmt: skip
 
 
+def archived(offset: int) -> EventToArchive:
+    envelope = {
+        "event_id": uuid.uuid4(), "tenant_id": "acme", "type": "lead.created", "source": "api", "occurred_at": AT,
+        "received_at": AT, "idempotency_key": None, "correlation_id": None, "ordering_key": None,
+        "schema_version": 1, "payload": '{"lead_id": "L-1"}',
+    }  # fmt: skip
+    return EventToArchive(
+        topic="crmbus.events", partition=0, offset=offset, accepted_at=AT, lane="default", key=b"acme",
+        envelope=envelope, entity_id="L-1", subjects=[],
+    )  # fmt: skip
+
+
 def by_column(resealer: Resealer) -> dict[str, tuple[int, int, int, int]]:
     return {c.column: (c.current, c.older, c.clear, c.unreadable) for c in resealer.status()}
 
@@ -49,22 +62,26 @@ def test_resealing_after_a_rotation_leaves_every_value_under_the_new_key(migrate
     DeliveryLog(migrated, old).record([], [letter(n) for n in range(5)])
     with migrated.begin() as connection:  # archived before dead letters were sealed
         connection.execute(insert(DeadLetter).values(**letter(99)))
+    EventArchive(migrated, old).store([archived(n) for n in range(3)])
 
     ring = Resealer(migrated, SecretBox(NEW, OLD), page=2)
     assert by_column(ring) == {
         "webhook_endpoints.secret_encrypted": (0, 1, 0, 0),
         "inbound_sources.signing_secret_encrypted": (0, 1, 0, 0),
         "dead_letter.value": (0, 5, 1, 0),
+        "event_archive.record": (0, 3, 0, 0),
     }
     stopped = ring.run(max_pages=2)  # a run cut short by its page budget...
     assert [(item.column, item.resealed, item.done) for item in stopped] == [
         ("webhook_endpoints.secret_encrypted", 1, True),
         ("inbound_sources.signing_secret_encrypted", 1, True),
         ("dead_letter.value", 0, False),
+        ("event_archive.record", 0, False),
     ]
     ring.run(start={item.column: item.after for item in stopped if not item.done})  # ...goes on
     assert by_column(ring)["dead_letter.value"] == (6, 0, 0, 0)
-    assert [item.resealed for item in ring.run()] == [0, 0, 0], "a second run changes nothing"
+    assert by_column(ring)["event_archive.record"] == (3, 0, 0, 0)
+    assert [item.resealed for item in ring.run()] == [0, 0, 0, 0], "a second run changes nothing"
 
     new_only = SecretBox(NEW)
     (hook,) = Endpoints(migrated, new_only, actor="test").load_enabled()

@@ -1,6 +1,7 @@
 """LGPD subject rights on the real stack: two people's leads flow through a real `crmbus worker`
-to the sandbox (the CRM refuses them for good: dead letters; Z-API takes them). Exported by
-phone, one person's dead letters and deliveries come back; erased by phone, no form of that
+to the sandbox (the CRM refuses them for good: dead letters; Z-API takes them) and into the
+event history. Exported by phone, one person's archived events, dead letters and deliveries
+come back; erased by phone, no form of that
 phone is left anywhere in the test's PostgreSQL schema (every column of every table, JSONB and
 bytea included, every Fernet token opened with the test's key ring) nor in the worker's log,
 while the other person's data stays."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from infra.db.endpoints import Endpoints
-from infra.db.models import AuditLog, DeadLetter, WebhookDelivery
+from infra.db.models import ArchivedEvent, AuditLog, DeadLetter, WebhookDelivery
 from infra.devtools.sandbox import SandboxClient
 from streams.deadlines import wait_until
 from tests.integration.worker_harness import CRMBUS, Bus, event, example
@@ -114,9 +116,10 @@ def flowed(bus: Bus, sandbox: SandboxClient, tmp_path: Path) -> Iterator[tuple[B
                         WebhookDelivery.destination == "zapi", WebhookDelivery.status == "delivered"
                     )
                 )
-            return letters == 3 and delivered == 3
+                archived = session.scalar(select(func.count()).select_from(ArchivedEvent))
+            return letters == 3 and delivered == 3 and archived == 3
 
-        wait_until(settled, 90, "3 CRM dead letters and 3 Z-API deliveries archived")
+        wait_until(settled, 90, "3 CRM dead letters, 3 Z-API deliveries and 3 events archived")
         yield bus, maria, joao, workers.log_path
     finally:
         workers.stop()
@@ -132,6 +135,9 @@ def test_a_person_exported_then_erased_by_phone_leaves_no_trace_while_another_st
     letters = exported["stores"]["dead_letter"]
     assert {letter["event_id"] for letter in letters} == mine
     assert all(json.loads(letter["record"]["payload"])["phone"] == "+5511987654321" for letter in letters)
+    history = exported["stores"]["event_archive"]
+    assert {row["event_id"] for row in history} == mine
+    assert all(row["envelope"]["payload"]["phone"] == MARIA for row in history), "as the producer sent it"
     logged = exported["stores"]["delivery_log"]
     attempts = {(row["destination"], row["status"]) for row in logged if row["table"] == "webhook_deliveries"}
     assert attempts == {("crm", "dead_lettered"), ("zapi", "delivered")}
@@ -139,7 +145,7 @@ def test_a_person_exported_then_erased_by_phone_leaves_no_trace_while_another_st
     assert {row["decision"] for row in logged if row["table"] == "event_status"} == {"routed"}
 
     erased = cli(bus, "erase", "--tenant", bus.tenant, "--phone", MARIA)
-    assert erased["events"] == 2 and erased["erased"]["dead_letter"] == 2
+    assert erased["events"] == 2 and erased["erased"]["dead_letter"] == 2 and erased["erased"]["event_archive"] == 2
     assert erased["erased"]["delivery_log"] == 2 + len([row for row in logged if row["table"] == "webhook_deliveries"])
     retention = {copy["topic"]: copy["retention_ms"] for copy in erased["kafka"]}
     assert retention[bus.topic("crmbus.events")] == 7 * 86_400_000
@@ -148,7 +154,12 @@ def test_a_person_exported_then_erased_by_phone_leaves_no_trace_while_another_st
 
     assert traces(bus, MARIA_FORMS) == []
     assert not any(form in worker_log.read_text(errors="replace") for form in MARIA_FORMS)
-    assert set(traces(bus, JOAO_FORMS)) == {"dead_letter.value"}, "João's letter stays, sealed"
+    assert set(traces(bus, JOAO_FORMS)) == {
+        "dead_letter.value",
+        f"dead_letter_{DAY}.value",
+        "event_archive.record",
+        f"event_archive_{DAY}.record",
+    }, "João's letter and event stay, sealed (seen through each table and its day's partition)"
     assert cli(bus, "export", "--tenant", bus.tenant, "--phone", JOAO)["event_ids"] == [str(joao[0].event_id)]
     assert cli(bus, "export", "--tenant", bus.tenant, "--phone", MARIA)["event_ids"] == []
     with Session(bus.engine) as session:
