@@ -66,7 +66,7 @@ class RepeatLimiter(logging.Filter):
 
 
 def configure_logging(level: str = "info") -> None:
-    """JSON lines on stderr; libraries' own loggers quietened to warnings."""
+    """JSON lines on stderr, and nothing else; libraries' own loggers quietened to warnings."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -99,6 +99,7 @@ def configure_logging(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # a library's warning is a JSON line too, not raw text on stderr
     # Their DEBUG records cost CPU even when filtered late, and may quote payloads.
     # (SQLAlchemy's engine logger is quieted by infra.db.engine, which alone uses SQLAlchemy.)
     for noisy in ("aiohttp.access", "aiokafka", "faust", "mode"):
