@@ -53,6 +53,17 @@ def announced(settings: Settings, process: str, **where: object) -> Iterator[Non
         raise SystemExit(1) from None
 
 
+@contextmanager
+def crash_logged(process: str) -> Iterator[None]:
+    """An exception that ends a process is one JSON error line with its traceback, not
+    multiprocessing's raw traceback on stderr; the supervisor sees exit status 1, as before."""
+    try:
+        yield
+    except Exception:
+        log.exception("crashed", process=process)
+        raise SystemExit(1) from None
+
+
 def refuse_unless_kafka_lets_us_in(settings: Settings) -> None:
     """Raise KafkaAccessRefusedError before any process starts when the cluster refuses our SASL
     credentials or TLS certificate (a wrong password is named, not retried forever)."""
@@ -65,15 +76,16 @@ def run_ingress(settings: Settings, parent_pid: int | None = None) -> None:
         exit_with(parent_pid)
     configure_logging(settings.log_level)
     uvloop.install()
-    web.run_app(
-        ingress_app(settings),
-        host=settings.ingress_host,
-        port=settings.ingress_port,
-        reuse_port=True,
-        access_log=None,
-        print=None,
-        shutdown_timeout=_INGRESS_GRACE_S,
-    )
+    with crash_logged("ingress"):
+        web.run_app(
+            ingress_app(settings),
+            host=settings.ingress_host,
+            port=settings.ingress_port,
+            reuse_port=True,
+            access_log=None,
+            print=None,
+            shutdown_timeout=_INGRESS_GRACE_S,
+        )
 
 
 def serve_ingress(settings: Settings) -> int:
@@ -96,9 +108,10 @@ def run_worker(settings: Settings, index: int = 0, parent_pid: int | None = None
         exit_with(parent_pid)
     configure_logging(settings.log_level)
     uvloop.install()
-    app = worker_app(settings, index)
-    tune_for_streams()
-    run(app)
+    with crash_logged("worker"):
+        app = worker_app(settings, index)
+        tune_for_streams()
+        run(app)
 
 
 def serve_workers(settings: Settings) -> int:
@@ -122,9 +135,10 @@ def run_console(settings: Settings, parent_pid: int | None = None) -> None:
     """The console, and the admin API at ``/v1/``, in one process until SIGINT or SIGTERM."""
     if parent_pid is not None:
         exit_with(parent_pid)
-    app = dashboard_app(settings)
-    configure_logging(settings.log_level)
-    web.run_app(app, host=settings.dashboard_host, port=settings.dashboard_port, access_log=None, print=None)
+    configure_logging(settings.log_level)  # first: building the app may log already
+    with crash_logged("dashboard"):
+        app = dashboard_app(settings)
+        web.run_app(app, host=settings.dashboard_host, port=settings.dashboard_port, access_log=None, print=None)
 
 
 def serve_console(settings: Settings) -> int:
@@ -139,7 +153,8 @@ def run_sandbox(host: str, port: int, log_level: str, parent_pid: int | None = N
     if parent_pid is not None:
         exit_with(parent_pid)
     configure_logging(log_level)
-    serve(host, port)
+    with crash_logged("sandbox"):
+        serve(host, port)
 
 
 def serve_sandbox(settings: Settings, host: str, port: int) -> int:
