@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.types import TableT
@@ -33,6 +33,7 @@ from agents.resources import WorkerResources
 from agents.retry import RetryReleaser
 from agents.roles import add_agents
 from agents.router import DeliveryEncoder, Router
+from agents.runtime.consumer import StrictConsumer
 from agents.runtime.partitioned_table import PartitionedTable
 from agents.runtime.stall_guard import Progress
 from agents.scheduler import Scheduler
@@ -123,6 +124,10 @@ class Wiring:
             if self._producer is None:
                 self._producer = await self.resources.open_producer()
             return OutputWriter(self._producer)
+
+    @property
+    def consumer(self) -> StrictConsumer:
+        return cast(StrictConsumer, self.app.consumer)  # the transport's (agents.worker_app)
 
     @property
     def dedupe(self) -> DedupeStore:
@@ -243,8 +248,8 @@ class Wiring:
             deliveries=self.delivery_codec,
             topics=self.topics,
             writer=await self.writer(),
-            hold=lambda: self.app.consumer.pause_partitions(mine()),
-            resume=lambda: self.app.consumer.resume_partitions(mine()),
+            hold=lambda: self.consumer.hold_partitions(mine()),
+            resume=lambda: self.consumer.release_partitions(mine()),
         )
 
     @property

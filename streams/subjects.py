@@ -27,6 +27,7 @@ _KEYS: dict[str, SubjectKind] = {
     **dict.fromkeys(("email", "e_mail", "e-mail", "to_email"), "email"),
     **dict.fromkeys(("cpf", "documento_cpf"), "cpf"),
 }  # fmt: skip
+IDENTIFIER_KEYS: frozenset[str] = frozenset(_KEYS)  # what log redaction also hides, at any depth
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CPF = re.compile(r"^\d{3}\.?\d{3}\.?\d{3}-?\d{2}$")
 

@@ -88,6 +88,7 @@ _YIELD_EVERY = 100
 
 # Loggers under faust.*, which the workers quiet: mode would name them after this module.
 _LOGGER = logging.getLogger("faust.transport.crmbus_consumer")
+log = logging.getLogger(__name__)
 
 
 class _ConsumerThread(driver.AIOKafkaConsumerThread):
@@ -121,6 +122,34 @@ class StrictConsumer(driver.Consumer):
     """Faust's aiokafka consumer, committing only what agents acknowledged, without holes."""
 
     logger = _LOGGER
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.held: set[TP] = set()  # paused on purpose by an agent waiting for a record to fall due
+        super().__init__(*args, **kwargs)
+
+    def hold_partitions(self, tps: Iterable[TP]) -> None:
+        """Pause ``tps`` while their agent waits with a record in hand (a retry tier until its
+        delivery is due): no fetching, and no stall alarm (``verify_event_path``)."""
+        held = ensure_TPset(tps)
+        self.held.update(held)
+        self.pause_partitions(held)
+
+    def release_partitions(self, tps: Iterable[TP]) -> None:
+        released = ensure_TPset(tps)
+        self.held.difference_update(released)
+        self.resume_partitions(released)
+
+    def verify_event_path(self, now: float, tp: TP) -> None:
+        """Faust's stall check, every 2.5 commit intervals for each partition, logs an error when a
+        partition's stream has taken nothing or its commit has not moved for
+        ``stream_processing_timeout`` / ``broker_commit_livelock_soft_timeout``. A partition an
+        agent holds on purpose is exactly that, for as long as a retry tier's delay (up to 6 h):
+        it is skipped. A real stall is the stall guard's (``agents.runtime.stall_guard``), which
+        looks at every partition, held ones included."""
+        if tp in self.held:
+            log.debug("stall check skipped on %s[%d]: held until a record is due", tp.topic, tp.partition)
+            return
+        super().verify_event_path(now, tp)
 
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
-from infra.cli.runners import serve_console
+from infra.cli.runners import announced, serve_console
 from infra.core.settings import Settings
-
-console = Console()
 
 
 def dashboard(
@@ -18,11 +15,9 @@ def dashboard(
     """Run the operator console (deliveries and SLA, DLQ, workers, consumer lag; retry, replay, pause) until Ctrl-C."""
     overrides = {"dashboard_host": host, "dashboard_port": port}
     settings = Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    console.print(
-        f"dashboard: {dashboard_url(settings)}  (JSON: /dashboard/api/overview); sign in with a key of role "
-        "viewer, operator or admin (crmbus apikeys create --role operator)"
-    )
-    raise typer.Exit(serve_console(settings))
+    sign_in = "a key of role viewer, operator or admin (crmbus apikeys create --role operator)"
+    with announced(settings, "dashboard", url=dashboard_url(settings), sign_in=sign_in):
+        raise typer.Exit(serve_console(settings))
 
 
 def dashboard_url(settings: Settings) -> str:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import structlog
 import uvloop
 from aiohttp import web
 
@@ -30,10 +32,36 @@ from infra.core.logging import configure_logging
 from infra.core.settings import Settings
 from infra.core.supervisor import exit_with, status_file, supervise
 from infra.devtools.sandbox import serve
+from streams.errors import CrmbusError
 
+log = structlog.get_logger("crmbus")
 _INGRESS_GRACE_S = 15.0
 # Long enough to hear a refusal; a broker that is merely away is waited for by the processes themselves.
 _ACCESS_CHECK_S = 3.0
+
+
+@contextmanager
+def announced(settings: Settings, process: str, **where: object) -> Iterator[None]:
+    """A long-running command's own lines are JSON, like its processes': one saying where it
+    serves, and a typed error that stops it (a refused login) as one error line, exit status 1."""
+    configure_logging(settings.log_level)
+    log.info("starting", process=process, **where)
+    try:
+        yield
+    except CrmbusError as exc:
+        log.error("stopped", process=process, error=type(exc).__name__, reason=str(exc))
+        raise SystemExit(1) from None
+
+
+@contextmanager
+def crash_logged(process: str) -> Iterator[None]:
+    """An exception that ends a process is one JSON error line with its traceback, not
+    multiprocessing's raw traceback on stderr; the supervisor sees exit status 1, as before."""
+    try:
+        yield
+    except Exception:
+        log.exception("crashed", process=process)
+        raise SystemExit(1) from None
 
 
 def refuse_unless_kafka_lets_us_in(settings: Settings) -> None:
@@ -48,15 +76,16 @@ def run_ingress(settings: Settings, parent_pid: int | None = None) -> None:
         exit_with(parent_pid)
     configure_logging(settings.log_level)
     uvloop.install()
-    web.run_app(
-        ingress_app(settings),
-        host=settings.ingress_host,
-        port=settings.ingress_port,
-        reuse_port=True,
-        access_log=None,
-        print=None,
-        shutdown_timeout=_INGRESS_GRACE_S,
-    )
+    with crash_logged("ingress"):
+        web.run_app(
+            ingress_app(settings),
+            host=settings.ingress_host,
+            port=settings.ingress_port,
+            reuse_port=True,
+            access_log=None,
+            print=None,
+            shutdown_timeout=_INGRESS_GRACE_S,
+        )
 
 
 def serve_ingress(settings: Settings) -> int:
@@ -73,16 +102,16 @@ def serve_ingress(settings: Settings) -> int:
 
 def run_worker(settings: Settings, index: int = 0, parent_pid: int | None = None) -> None:
     """One worker process, in the foreground until SIGTERM or SIGINT."""
-    import faust  # Faust is heavy: only the workers import it
+    from agents.runtime.quiet_worker import run_worker as run  # Faust is heavy: only the workers import it
 
     if parent_pid is not None:
         exit_with(parent_pid)
     configure_logging(settings.log_level)
     uvloop.install()
-    app = worker_app(settings, index)
-    tune_for_streams()
-    worker = faust.Worker(app, loglevel="warn", quiet=True, redirect_stdouts=False, override_logging=False)
-    worker.execute_from_commandline()
+    with crash_logged("worker"):
+        app = worker_app(settings, index)
+        tune_for_streams()
+        run(app)
 
 
 def serve_workers(settings: Settings) -> int:
@@ -92,16 +121,24 @@ def serve_workers(settings: Settings) -> int:
     check_runtime()
     refuse_unless_kafka_lets_us_in(settings)
     args = [(settings, i) for i in range(settings.worker_processes)]
-    return _supervise(settings, run_worker, args, "worker", settings.worker_web_port, preload=("faust", "agents.app"))
+    return _supervise(
+        settings,
+        run_worker,
+        args,
+        "worker",
+        settings.worker_web_port,
+        preload=("faust", "agents.app", "agents.runtime.quiet_worker"),
+    )
 
 
 def run_console(settings: Settings, parent_pid: int | None = None) -> None:
     """The console, and the admin API at ``/v1/``, in one process until SIGINT or SIGTERM."""
     if parent_pid is not None:
         exit_with(parent_pid)
-    app = dashboard_app(settings)
-    configure_logging(settings.log_level)
-    web.run_app(app, host=settings.dashboard_host, port=settings.dashboard_port, access_log=None, print=None)
+    configure_logging(settings.log_level)  # first: building the app may log already
+    with crash_logged("dashboard"):
+        app = dashboard_app(settings)
+        web.run_app(app, host=settings.dashboard_host, port=settings.dashboard_port, access_log=None, print=None)
 
 
 def serve_console(settings: Settings) -> int:
@@ -116,7 +153,8 @@ def run_sandbox(host: str, port: int, log_level: str, parent_pid: int | None = N
     if parent_pid is not None:
         exit_with(parent_pid)
     configure_logging(log_level)
-    serve(host, port)
+    with crash_logged("sandbox"):
+        serve(host, port)
 
 
 def serve_sandbox(settings: Settings, host: str, port: int) -> int:

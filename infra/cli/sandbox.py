@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from yarl import URL
 
-from infra.cli.runners import serve_sandbox
+from infra.cli.runners import announced, serve_sandbox
 from infra.core.settings import Settings
 from infra.devtools.sandbox import CONTRACTS
-
-console = Console()
 
 
 def sandbox(
@@ -23,7 +20,6 @@ def sandbox(
     host = host or configured.host or "127.0.0.1"
     port = port if port is not None else configured.port or 18100
     base = str(URL.build(scheme="http", host=host, port=port))
-    console.print(f"sandbox: {base} (control API at {base}/_control)")
-    for contract in CONTRACTS.values():
-        console.print(f"  {contract.method} {contract.route}  → {'/'.join(map(str, contract.statuses))}")
-    raise typer.Exit(serve_sandbox(settings, host, port))
+    contracts = [f"{c.method} {c.route} → {'/'.join(map(str, c.statuses))}" for c in CONTRACTS.values()]
+    with announced(settings, "sandbox", url=base, control=f"{base}/_control", contracts=contracts):
+        raise typer.Exit(serve_sandbox(settings, host, port))

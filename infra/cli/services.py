@@ -20,7 +20,7 @@ from connectors.kafka.schema_registry import display_url, schema_ids
 from connectors.kafka.security import librdkafka_client
 from infra.cli.dashboard import dashboard_url
 from infra.cli.registry import register_all
-from infra.cli.runners import serve_ingress, serve_workers
+from infra.cli.runners import announced, serve_ingress, serve_workers
 from infra.cli.wiring import repositories
 from infra.core.processes import tail
 from infra.core.settings import Settings
@@ -255,10 +255,9 @@ def ingress(
     """Run the HTTP ingress in the foreground until Ctrl-C."""
     overrides = {"ingress_host": host, "ingress_port": port, "ingress_workers": workers}
     settings = Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    console.print(
-        f"ingress: http://{settings.ingress_host}:{settings.ingress_port} ({settings.ingress_workers} processes)"
-    )
-    raise typer.Exit(serve_ingress(settings))
+    url = f"http://{settings.ingress_host}:{settings.ingress_port}"
+    with announced(settings, "ingress", url=url, processes=settings.ingress_workers):
+        raise typer.Exit(serve_ingress(settings))
 
 
 def worker(
@@ -275,11 +274,11 @@ def worker(
         overrides["CRMBUS_WORKER_ROLES"] = roles
     os.environ.update({k: str(v) for k, v in overrides.items()})  # validated by Settings like the environment
     settings = Settings()
-    console.print(
-        f"worker: {','.join(settings.worker_roles)} in {settings.worker_processes} processes, health on "
-        f"http://127.0.0.1:{settings.worker_web_port}/health (+ index)"
-    )
-    raise typer.Exit(serve_workers(settings))
+    health = f"http://127.0.0.1:{settings.worker_web_port}/health (+ index)"
+    with announced(
+        settings, "worker", roles=list(settings.worker_roles), processes=settings.worker_processes, health=health
+    ):
+        raise typer.Exit(serve_workers(settings))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,8 @@
 """Structured JSON logs (structlog). LGPD: personal data never reaches a log line.
 
 Callers log ids (request_id, event_id, tenant_id), types and counts. As a second line of
-defence, values under keys that usually hold personal data are replaced before rendering.
+defence, personal data is replaced before rendering, at any depth and in free text
+(``infra.core.log_redaction``), exceptions' text included.
 
 Quiet when broken: while a broker is away, aiokafka logs each failed connection, metadata update,
 fetch and coordinator request (about 100 lines a second per worker process). ``RepeatLimiter``
@@ -16,16 +17,12 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
 import structlog
 
-# Keys whose values may hold phones, e-mails, names or message texts.
-REDACTED_KEYS = frozenset(
-    {"payload", "body", "phone", "telefone", "email", "name", "nome", "text", "message", "mensagem", "chat_name"}
-)
-REDACTED = "[redacted]"
+from infra.core.log_redaction import redact_personal_data
+
 # Loggers of the libraries whose lines repeat once per retry while a broker is away.
 LIBRARY_LOGGERS = ("aiokafka", "faust", "mode", "kafka")
 _KINDS_KEPT = 1024  # message templates remembered at most; a library that formats eagerly cannot grow it further
@@ -68,21 +65,15 @@ class RepeatLimiter(logging.Filter):
         return any(name == prefix or name.startswith(prefix + ".") for prefix in self.loggers)
 
 
-def redact_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for key in REDACTED_KEYS.intersection(event_dict):
-        event_dict[key] = REDACTED
-    return event_dict
-
-
 def configure_logging(level: str = "info") -> None:
-    """JSON lines on stderr; libraries' own loggers quietened to warnings."""
+    """JSON lines on stderr, and nothing else; libraries' own loggers quietened to warnings."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact_personal_data,
             structlog.processors.format_exc_info,
+            redact_personal_data,
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
@@ -99,8 +90,8 @@ def configure_logging(level: str = "info") -> None:
                 structlog.stdlib.add_logger_name,
                 structlog.stdlib.ExtraAdder(),
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
-                redact_personal_data,
                 structlog.processors.format_exc_info,
+                redact_personal_data,
             ],
         )
     )
@@ -108,6 +99,7 @@ def configure_logging(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # a library's warning is a JSON line too, not raw text on stderr
     # Their DEBUG records cost CPU even when filtered late, and may quote payloads.
     # (SQLAlchemy's engine logger is quieted by infra.db.engine, which alone uses SQLAlchemy.)
     for noisy in ("aiohttp.access", "aiokafka", "faust", "mode"):

@@ -4,7 +4,8 @@ import logging
 import pytest
 import structlog
 
-from infra.core.logging import REDACTED, RepeatLimiter, configure_logging
+from infra.core.log_redaction import REDACTED
+from infra.core.logging import RepeatLimiter, configure_logging
 
 
 @pytest.fixture(autouse=True)
