@@ -7,14 +7,20 @@ become ``ServiceUnreachableError``; nothing above this module sees one.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from connectors.kafka.link_log import CLUSTER_LOST, log_change
 from connectors.kafka.watermarks import LEADERSHIP_MOVING
 from streams.errors import ServiceUnreachableError
+from streams.link_state import LinkState
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +61,22 @@ def _messages(messages: Sequence[Message]) -> list[LaneRecord]:
 
 class GroupReader:
     """A member of consumer group ``group`` on ``topics``: reads batches, and commits only the
-    offsets of a batch its caller handled (at least once: a batch not committed is read again)."""
+    offsets of a batch its caller handled (at least once: a batch not committed is read again).
+
+    Quiet while the cluster is away: librdkafka's own lines (one per failed connection, several a
+    second) are off; its error callback logs the loss once and the return once, as the producer
+    does (``connectors.kafka.link_log``)."""
 
     def __init__(self, client: Mapping[str, Any], group: str, topics: Sequence[str]) -> None:
+        self._link = LinkState()
         self._consumer = Consumer(
             {
                 **client,
                 "group.id": group,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
-                "log_level": 3,
+                "log_level": 2,
+                "error_cb": self._on_error,
             }
         )
         self._consumer.subscribe(list(topics))
@@ -72,9 +84,17 @@ class GroupReader:
     def read(self, max_records: int, wait_s: float) -> list[LaneRecord]:
         """Up to ``max_records`` records, waiting at most ``wait_s`` for the first."""
         try:
-            return _messages(self._consumer.consume(max_records, timeout=wait_s))
+            records = _messages(self._consumer.consume(max_records, timeout=wait_s))
         except KafkaException as exc:
             raise ServiceUnreachableError(f"Kafka consumer failed: {exc.args[0].name()}") from exc
+        if records:
+            log_change(log, self._link.succeeded(time.monotonic()))
+        return records
+
+    def _on_error(self, error: KafkaError) -> None:
+        # Served by consume(), on the caller's thread.
+        if error.code() in CLUSTER_LOST:
+            log_change(log, self._link.failed(error.name(), time.monotonic()))
 
     def commit(self, records: Sequence[LaneRecord]) -> None:
         """Commit past every record of ``records``."""

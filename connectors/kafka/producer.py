@@ -26,8 +26,9 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from connectors.kafka.link_log import CLUSTER_LOST, log_change
 from streams.errors import ProduceError
-from streams.link_state import LinkChange, LinkState
+from streams.link_state import LinkState
 
 Headers = Sequence[tuple[str, bytes]]
 Record = tuple[str, bytes | None, bytes | None, Headers | None, int | None]
@@ -36,7 +37,6 @@ _POLL_INTERVAL_S = 0.001
 _IDLE_POLL_S = 1.0  # serves the error callback when no record is outstanding
 _PROBE_TIMEOUT_S = 2.0
 # Errors that say the cluster cannot be reached at all (one broker closing an idle connection is not one).
-_CLUSTER_LOST = frozenset({KafkaError._ALL_BROKERS_DOWN, KafkaError._AUTHENTICATION, KafkaError._SSL})
 log = logging.getLogger(__name__)
 
 
@@ -224,12 +224,12 @@ class AsyncProducer:
 
     def _on_error(self, error: KafkaError) -> None:
         # librdkafka's error callback, served by poll() on the loop's own thread.
-        if error.code() in _CLUSTER_LOST:
-            _log_change(self._link.failed(error.name(), time.monotonic()))
+        if error.code() in CLUSTER_LOST:
+            log_change(log, self._link.failed(error.name(), time.monotonic()))
 
     def _reached(self) -> None:
         if not self._link.up:
-            _log_change(self._link.succeeded(time.monotonic()))
+            log_change(log, self._link.succeeded(time.monotonic()))
 
     def _on_delivery(self, future: asyncio.Future[Delivered], error: KafkaError | None, message: Message) -> None:
         # Runs inside poll() on the loop's own thread: futures can be resolved directly.
@@ -249,12 +249,3 @@ class AsyncProducer:
         if error is None:
             self._reached()
         settle(index, None if error is None else _failure(error))
-
-
-def _log_change(change: LinkChange | None) -> None:
-    if change is None:
-        return
-    if change.state == "lost":
-        log.warning("kafka_unreachable", extra={"reason": change.reason})
-    else:
-        log.warning("kafka_reachable_again", extra={"down_s": round(change.down_s, 1), "errors": change.failures})
