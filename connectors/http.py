@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import version
@@ -130,19 +131,13 @@ class HttpClients:
         """
         session = self._session(key, limit_per_host or self.limit_per_host)
         started = time.perf_counter()
-        try:
+        with _no_answer_raises(label):
             async with session.post(
                 url, data=body, headers=headers, allow_redirects=False, timeout=_client_timeout(timeouts)
             ) as answer:
                 excerpt = await self._read_capped(answer)
                 kept = {name: answer.headers[name] for name in SAFE_HEADERS if name in answer.headers}
                 # Leaving the block with unread body closes this connection instead of reusing it.
-        except UnsafeDestinationError:
-            raise
-        except aiohttp.InvalidURL:
-            raise PermanentDeliveryError(f"{label}: the destination URL is invalid") from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise TransientDeliveryError(f"{label}: {_why(exc)}") from exc
         latency_ms = (time.perf_counter() - started) * 1000
         return Response(answer.status, kept, excerpt[:EXCERPT_CHARS], latency_ms)
 
@@ -150,17 +145,11 @@ class HttpClients:
         """GET ``url`` (a health call) through the pool named ``key``: its status and body (read up
         to the cap). Raises as ``post`` does."""
         session = self._session(key, self.limit_per_host)
-        try:
+        with _no_answer_raises(label):
             async with session.get(
                 url, headers=headers, allow_redirects=False, timeout=_client_timeout(timeouts)
             ) as answer:
                 return Answer(answer.status, await self._read_capped(answer))
-        except UnsafeDestinationError:
-            raise
-        except aiohttp.InvalidURL:
-            raise PermanentDeliveryError(f"{label}: the destination URL is invalid") from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise TransientDeliveryError(f"{label}: {_why(exc)}") from exc
 
     async def _read_capped(self, answer: aiohttp.ClientResponse) -> str:
         chunks: list[bytes] = []
@@ -182,6 +171,20 @@ class HttpClients:
         for resolver in resolvers:
             await resolver.close()
         await self.smtp.close()
+
+
+@contextmanager
+def _no_answer_raises(label: str) -> Iterator[None]:
+    """Where no answer came back: a bad URL is permanent, a timeout or a connection error transient
+    (the SSRF guard's refusal goes up as it is)."""
+    try:
+        yield
+    except UnsafeDestinationError:
+        raise
+    except aiohttp.InvalidURL:
+        raise PermanentDeliveryError(f"{label}: the destination URL is invalid") from None
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise TransientDeliveryError(f"{label}: {_why(exc)}") from exc
 
 
 @lru_cache(maxsize=1024)  # one per distinct endpoint setting: building it per request showed in profiles

@@ -18,7 +18,7 @@ import orjson
 from infra.db.dead_letters import DeadLetterView, ReplayRun
 from infra.db.delivery_log import DeliveryAttempt, DeliverySearch
 from ingress.admin import schemas as s
-from ingress.admin.table import Answer, Call, Operation, Page, not_found, uuid_of
+from ingress.admin.table import Answer, Call, Operation, Page, instant_of, not_found, uuid_of
 from ingress.http.problems import Problem
 from streams.errors import DecodeError
 from streams.redact import mask_all, mask_paths
@@ -50,15 +50,7 @@ def _replay(run: ReplayRun) -> dict[str, Any]:
 
 
 def _instant(raw: str | None, name: str) -> datetime | None:
-    if raw is None:
-        return None
-    try:
-        at = datetime.fromisoformat(raw)
-    except ValueError:
-        raise Problem(422, "invalid-request", "Invalid request", f"{name}: is not a date-time", field=name) from None
-    if at.tzinfo is None:
-        raise Problem(422, "invalid-request", "Invalid request", f"{name}: needs a time zone", field=name)
-    return at
+    return None if raw is None else instant_of(raw, name)
 
 
 def _event_id(raw: str) -> uuid.UUID:

@@ -22,27 +22,17 @@ from typing import Any
 from infra.control.event_replay import EventRange
 from infra.db.event_archive import ArchivedEventView, EventQuery
 from ingress.admin import schemas as s
-from ingress.admin.table import Answer, Call, Operation, Page
+from ingress.admin.table import Answer, Call, Operation, Page, instant_of
 from ingress.http.problems import Problem
 from streams.redact import mask_all, mask_paths
 
 _DEFAULT_SPAN = timedelta(days=1)
 
 
-def _instant(raw: str, name: str) -> datetime:
-    try:
-        at = datetime.fromisoformat(raw)
-    except ValueError:
-        raise Problem(422, "invalid-request", "Invalid request", f"{name}: is not a date-time", field=name) from None
-    if at.tzinfo is None:
-        raise Problem(422, "invalid-request", "Invalid request", f"{name}: needs a time zone", field=name)
-    return at
-
-
 def _query(call: Call) -> EventQuery:
     given = call.query
-    end = _instant(given["to"], "to") if "to" in given else datetime.now(UTC)
-    start = _instant(given["from"], "from") if "from" in given else end - _DEFAULT_SPAN
+    end = instant_of(given["to"], "to") if "to" in given else datetime.now(UTC)
+    start = instant_of(given["from"], "from") if "from" in given else end - _DEFAULT_SPAN
     kind = call.query.get("type")
     return EventQuery(start, end, types=frozenset({kind}) if kind else frozenset(),
                       entity_id=call.query.get("entity_id"))  # fmt: skip
@@ -78,7 +68,7 @@ async def list_events(call: Call) -> Answer:
 
 async def replay_events(call: Call) -> Answer:
     body = call.body
-    start, end = _instant(body["from"], "from"), _instant(body["to"], "to")
+    start, end = instant_of(body["from"], "from"), instant_of(body["to"], "to")
     if start >= end:
         raise Problem(422, "invalid-request", "Invalid request", "from: must come before to", field="from")
     selection = EventRange(call.tenant_id, start, end, frozenset(body.get("types", ())), body.get("redeliver", False))

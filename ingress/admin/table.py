@@ -17,6 +17,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import jsonschema_rs
@@ -346,3 +347,14 @@ def uuid_of(raw: str, what: str) -> uuid.UUID:
         return uuid.UUID(raw)
     except ValueError:
         raise not_found(what) from None
+
+
+def instant_of(raw: str, name: str) -> datetime:
+    """A query's or body's date-time (ISO 8601 with a time zone); 422 naming ``name`` otherwise."""
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Problem(422, "invalid-request", "Invalid request", f"{name}: is not a date-time", field=name) from None
+    if at.tzinfo is None:
+        raise Problem(422, "invalid-request", "Invalid request", f"{name}: needs a time zone", field=name)
+    return at
