@@ -81,11 +81,17 @@ def _nullable_optionals(node: Any) -> Any:
         return node
     out = {key: _nullable_optionals(value) for key, value in node.items()}
     properties = out.get("properties")
-    if isinstance(properties, dict) and out.get("type") == "object":
-        required = set(out.get("required", ()))
+    required = out.get("required")
+    if isinstance(properties, dict):
+        needed = set(required or ())
         out["properties"] = {
-            name: prop if name in required else {"anyOf": [prop, {"type": "null"}]} for name, prop in properties.items()
+            name: prop if name in needed else {"anyOf": [prop, {"type": "null"}]} for name, prop in properties.items()
         }
+    if isinstance(required, list) and out.get("type") != "object":
+        # A condition's ``required`` (if/then/else, not): a field given as null is absent, so it
+        # is "present" only when it is not null.
+        present = {"properties": {name: {"not": {"type": "null"}} for name in required}}
+        out["allOf"] = [*out.get("allOf", ()), present]
     return out
 
 
