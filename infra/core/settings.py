@@ -323,7 +323,7 @@ class Settings(BaseSettings):
         19090, description="Port of the Prometheus `crmbus monitoring up` starts (on 127.0.0.1)."
     )
     monitoring_alertmanager_port: int = Field(
-        19093, description="Port of the Alertmanager `crmbus monitoring up` starts (on 127.0.0.1)."
+        19094, description="Port of the Alertmanager `crmbus monitoring up` starts (on 127.0.0.1)."
     )
     monitoring_scrape_s: float = Field(
         15.0, gt=0, le=300, description="How often that Prometheus scrapes the bus and evaluates the alert rules."

@@ -41,3 +41,13 @@ def test_a_heap_over_one_gibibyte_is_refused(monkeypatch):
 def test_crmbus_runs_a_local_broker_only_on_one_loopback_address(bootstrap):
     with pytest.raises(ConfigurationError, match="loopback"):
         LocalKafka(Settings(kafka_bootstrap=bootstrap))
+
+
+def test_the_local_services_listen_on_distinct_default_ports(monkeypatch):
+    for name in ("CRMBUS_KAFKA_BOOTSTRAP", "CRMBUS_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    ports = {name: value for name, value in settings.model_dump().items() if name.endswith("_port")}
+    ports |= {"kafka_bootstrap": int(settings.kafka_bootstrap.rsplit(":", 1)[1])}
+    ports |= {"database_url": database_url(settings).port}
+    assert len(set(ports.values())) == len(ports), ports
