@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from connectors.kafka.producer import Record
 from streams.errors import ProduceError
 
+_COMMIT_ATTEMPTS = 3
 _RECOVERY_WINDOW = 1000
 """Offsets read back from a progress topic's end: each transaction takes two (its record and its
 commit or abort marker), so the last committed record is in them unless 500 batches in a row
@@ -47,7 +48,9 @@ class TransactionalProducer:
 
     def publish(self, records: Sequence[Record]) -> None:
         """Write ``records`` in one transaction; returns once it committed (every record
-        acknowledged). On failure the transaction is aborted, so none of them is visible."""
+        acknowledged). A failure worth retrying aborts the transaction first, so none of the
+        records is visible; a commit that stays in doubt raises a non-retriable error (a new
+        producer of this id, after a restart, settles it)."""
         try:
             self._producer.begin_transaction()
             for topic, value, key, headers, partition in records:
@@ -56,25 +59,42 @@ class TransactionalProducer:
                     extra["partition"] = partition
                 self._producer.produce(topic, value, key, **extra)
                 self._producer.poll(0)
-            self._producer.commit_transaction(self._timeout_s)
         except BufferError as exc:
             self._abort()
             raise ProduceError("the producer's local queue is full", retriable=True, code="QUEUE_FULL") from exc
         except KafkaException as exc:
-            failure = _failure(exc)
-            if exc.args[0].txn_requires_abort():
-                self._abort()
-            raise failure from exc
+            self._abort_unless_fatal(exc)
+            raise _failure(exc) from exc
+        self._commit()
+
+    def _commit(self) -> None:
+        for attempt in range(1, _COMMIT_ATTEMPTS + 1):
+            try:
+                self._producer.commit_transaction(self._timeout_s)
+                return
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                if error.retriable() and not error.txn_requires_abort() and attempt < _COMMIT_ATTEMPTS:
+                    continue  # librdkafka's rule: a retriable commit error is retried by committing again
+                if error.txn_requires_abort():
+                    self._abort()
+                    raise _failure(exc) from exc
+                raise ProduceError(error.str(), retriable=False, code=error.name()) from exc
 
     def close(self) -> None:
         """Flush what is left (nothing, between batches)."""
         self._producer.flush(self._timeout_s)
 
+    def _abort_unless_fatal(self, exc: KafkaException) -> None:
+        if not exc.args[0].fatal():
+            self._abort()
+
     def _abort(self) -> None:
         try:
             self._producer.abort_transaction(self._timeout_s)
         except KafkaException as exc:
-            raise _failure(exc) from exc
+            error: KafkaError = exc.args[0]
+            raise ProduceError(error.str(), retriable=False, code=error.name()) from exc
 
 
 def ensure_progress_topic(client: Mapping[str, Any], topic: str, timeout_s: float = 30.0) -> None:
