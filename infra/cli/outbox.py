@@ -59,16 +59,18 @@ def relay(
     signal.signal(signal.SIGINT, stopping)
     names = TopicNames(settings.topic_prefix)
     config = RelayConfig(relay_name, names, topic_template, batch=batch)
-    with outbox.sole_relay():
-        producer = TransactionalProducer(
-            producer_config(client, _TRANSACTION_TIMEOUT_S, linger_ms=5.0),
-            f"{settings.topic_prefix}crmbus-outbox-{relay_name}",
-            _TRANSACTION_TIMEOUT_S,
-        )
-        producer.start()
-        engine = OutboxRelay(outbox, producer, config)
-        ensure_progress_topic(client, engine.progress_topic)
-        engine.recover(last_committed(client, engine.progress_topic))
-        relayed = engine.run(once=once, stop=stop)
-        producer.close()
+    relayed = 0
+    with outbox.sole_relay(stop) as sole:
+        if sole:
+            producer = TransactionalProducer(
+                producer_config(client, _TRANSACTION_TIMEOUT_S, linger_ms=5.0),
+                f"{settings.topic_prefix}crmbus-outbox-{relay_name}",
+                _TRANSACTION_TIMEOUT_S,
+            )
+            producer.start()
+            engine = OutboxRelay(outbox, producer, config)
+            ensure_progress_topic(client, engine.progress_topic)
+            engine.recover(last_committed(client, engine.progress_topic))
+            relayed = engine.run(once=once, stop=stop)
+            producer.close()
     typer.echo(f"relayed {relayed} rows")

@@ -10,6 +10,7 @@ The columns are Debezium's outbox event router's (``id``, ``aggregatetype``, ``a
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -97,12 +98,16 @@ class OutboxTable:
             return max(0.0, float(connection.execute(query).scalar_one()))
 
     @contextmanager
-    def sole_relay(self) -> Iterator[None]:
+    def sole_relay(self, stop: threading.Event, every_s: float = 1.0) -> Iterator[bool]:
         """Hold, for the block, the session advisory lock that makes this the only active relay
-        of the table (a second one waits here); PostgreSQL frees it when the process dies."""
+        of the table; a second relay waits here (True once it holds the lock, False when ``stop``
+        was set first). PostgreSQL frees the lock when the holder's session ends."""
+        lock = text("SELECT pg_try_advisory_lock(hashtext(:name))")
         with self._engine.connect() as connection:
-            connection.execute(
-                text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": f"crmbus-outbox:{self._table}"}
-            )
+            while not connection.execute(lock, {"name": f"crmbus-outbox:{self._table}"}).scalar_one():
+                connection.commit()
+                if stop.wait(every_s):
+                    yield False
+                    return
             connection.commit()
-            yield
+            yield True

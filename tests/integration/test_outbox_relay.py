@@ -1,7 +1,8 @@
 """The transactional outbox relay as a real `crmbus outbox relay` process: eight writers commit
 and roll back outbox rows of several aggregates at once, the relay is killed with SIGKILL five times
 mid-run, and what ``read_committed`` consumers read back is every committed row once, in each
-aggregate's order, and no rolled-back row."""
+aggregate's order, and no rolled-back row. A second relay of the same table waits, and takes over
+once the first is killed."""
 
 from __future__ import annotations
 
@@ -113,7 +114,7 @@ def _read_all(bootstrap: str, topics: list[str]) -> list[dict[str, object]]:
                 {
                     "id": headers["id"].decode(),
                     "aggregate": message.key().decode(),
-                    "version": json.loads(message.value())["version"],
+                    "version": json.loads(message.value()).get("version"),
                 }
             )
         return len(ended) == len(topics) * _PARTITIONS
@@ -190,3 +191,57 @@ def test_every_committed_row_reaches_kafka_once_in_aggregate_order_across_kill_9
     assert {a: versions for a, versions in by_aggregate.items()} == {
         a: list(range(1, n + 1)) for a, n in expected.items()
     }
+
+
+def test_a_second_relay_waits_and_takes_over_when_the_first_is_killed(
+    kafka_bootstrap, kafka_admin, database_url, unique, topic_prefix, tmp_path
+):
+    table = f"{unique}.outbox"
+    engine = create_engine(database_url, pool_size=2)
+    topic = f"{topic_prefix}outbox.event.order"
+    for future in kafka_admin.create_topics([NewTopic(topic, _PARTITIONS, 1)]).values():
+        future.result(30)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{unique}"'))
+        connection.execute(text(ddl(table)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMBUS_")}
+    env.update(
+        CRMBUS_KAFKA_BOOTSTRAP=kafka_bootstrap, CRMBUS_DATABASE_URL=database_url, CRMBUS_TOPIC_PREFIX=topic_prefix
+    )
+    first = Relay(env, database_url, table, tmp_path / "first.log")
+    second = Relay(env, database_url, table, tmp_path / "second.log")
+
+    def insert_and_wait_until_relayed(rows: int) -> None:
+        with engine.begin() as connection:
+            for n in range(rows):
+                connection.execute(
+                    text(f"INSERT INTO {table} (id, aggregatetype, aggregateid, type, payload) "
+                         "VALUES (:id, 'order', :a, 'changed', '{}')"),
+                    {"id": str(uuid.uuid4()), "a": f"o-{n}"},
+                )  # fmt: skip
+
+        def empty() -> bool:
+            with engine.connect() as connection:
+                return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+
+        wait_until(empty, 60, "the outbox emptied")
+
+    try:
+        first.start()
+        insert_and_wait_until_relayed(5)  # the first relay holds the table
+        second.start()
+        insert_and_wait_until_relayed(5)
+        first.kill()
+        insert_and_wait_until_relayed(5)  # only the second is left to relay these
+        assert second.stop() == 0, second.log()
+        seen = _read_all(kafka_bootstrap, [topic])
+    finally:
+        for relay in (first, second):
+            if relay.proc is not None and relay.proc.poll() is None:
+                relay.kill()
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{unique}" CASCADE'))
+        engine.dispose()
+
+    assert len(seen) == 15
+    assert "relayed 5 rows" in second.log()
