@@ -23,6 +23,7 @@ SCENARIOS = {
     "soak": "bench.soak",
     "chaos": "bench.chaos",
     "replay": "bench.replay",
+    "outbox": "bench.outbox",
     "log_redaction": "bench.log_redaction",
 }
 

@@ -14,6 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CUSTOM_EVENTS = "custom.events"
+OUTBOX_TOPIC_TEMPLATE = "outbox.event.{aggregatetype}"
+"""Where the outbox relay routes a row by default: Debezium's outbox event router's default
+(``route.topic.replacement`` = ``outbox.event.${routedByValue}``, routed by ``aggregatetype``)."""
 
 
 def versioned_topic(public_topic: str, version: int) -> str:
@@ -90,3 +93,13 @@ class TopicNames:
     def changelog(self, table: str) -> str:
         """The changelog topic of a worker's table (Faust creates it)."""
         return f"{self.prefix}crmbus-worker-{table}-changelog"
+
+    def outbox_event(self, aggregatetype: str, template: str = OUTBOX_TOPIC_TEMPLATE) -> str:
+        """The topic an outbox row of ``aggregatetype`` is relayed to (``{aggregatetype}`` in
+        ``template`` replaced, the prefix put before it)."""
+        return self.prefix + template.replace("{aggregatetype}", aggregatetype)
+
+    def outbox_progress(self, relay: str) -> str:
+        """One outbox relay's progress topic: the ids of each batch, written in the batch's Kafka
+        transaction (the relay creates it, one partition, compacted)."""
+        return f"{self.prefix}crmbus.outbox.progress.{relay}"

@@ -26,6 +26,7 @@ exceptions are translated at the edge that meets them (connectors/, infra/).
     │   ├── SchemaMismatchError         decodes, but not into the expected record
     │   └── MappingError                a route's mapping cannot build its request (names the output field)
     ├── InvalidRouteError               a route's filter or mapping is invalid; refused when saved
+    ├── InvalidOutboxRowError           an outbox row no topic can be named for; the relay stops at it
     ├── InvalidEventTypeError           an event type's definition is invalid; refused when registered
     │   └── IncompatibleSchemaError     a new revision breaks the current one (names the field)
     └── DeliveryError                   a destination did not take a delivery (``status``, ``retry_after_s``)
@@ -213,3 +214,8 @@ class PermanentDeliveryError(DeliveryError):
 
 class UnsafeDestinationError(PermanentDeliveryError):
     """The destination resolves to an address we refuse to call (SSRF guard), or is not https."""
+
+
+class InvalidOutboxRowError(CrmbusError):
+    """An outbox row the relay cannot route (its aggregate type makes no Kafka topic name): the
+    relay stops at it rather than skip it, since skipping would break its aggregate's order."""

@@ -17,6 +17,7 @@ from infra.cli import (
     events,
     keys,
     monitoring,
+    outbox,
     registry,
     report,
     retention,
@@ -53,6 +54,7 @@ app.add_typer(routes.app, name="routes")
 app.add_typer(types.app, name="types")
 app.add_typer(keys.app, name="keys")
 app.add_typer(subjects.app, name="subject")
+app.add_typer(outbox.app, name="outbox")
 app.command("sandbox")(sandbox.sandbox)
 app.command("demo")(demo.demo)
 app.command("dashboard")(dashboard.dashboard)

@@ -224,3 +224,12 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+OUTBOX_RELAYED = _counter(
+    "crmbus_outbox_relayed_total", "Outbox rows the relay published (Kafka transaction committed) and deleted."
+)
+OUTBOX_LAG = _gauge(
+    "crmbus_outbox_relay_lag_seconds", "Age of the oldest outbox row not yet relayed, at the relay's last look.",
+    mode="max",
+)  # fmt: skip
