@@ -3,6 +3,7 @@ and the relay that publishes its rows to Kafka (``infra/control/outbox_relay.py`
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from types import FrameType
@@ -20,6 +21,7 @@ from infra.db.outbox import OutboxTable, ddl, outbox_engine
 from schemas.topic_names import OUTBOX_TOPIC_TEMPLATE, TopicNames
 from streams.outbox import checked_relay_name
 
+log = logging.getLogger(__name__)
 app = typer.Typer(help="The transactional outbox: its table and its relay to Kafka.", no_args_is_help=True)
 _TRANSACTION_TIMEOUT_S = 30.0
 
@@ -71,6 +73,7 @@ def relay(
             engine = OutboxRelay(outbox, producer, config)
             ensure_progress_topic(client, engine.progress_topic)
             engine.recover(last_committed(client, engine.progress_topic))
+            log.info("outbox relay running", extra={"relay": relay_name})
             relayed = engine.run(once=once, stop=stop)
             producer.close()
     typer.echo(f"relayed {relayed} rows")

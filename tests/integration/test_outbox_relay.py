@@ -40,8 +40,10 @@ class Relay:
         self._args = [CRMBUS, "outbox", "relay", "--database-url", url, "--table", table, "--batch", "20"]
         self._env, self._log_path = env, log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self._runs_before = 0
 
     def start(self) -> None:
+        self._runs_before = self._runs()
         with self._log_path.open("ab") as log:
             self.proc = subprocess.Popen(self._args, env=self._env, stdout=log, stderr=log, start_new_session=True)
 
@@ -50,8 +52,16 @@ class Relay:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(30)
 
+    def running(self) -> bool:
+        """Whether the process last started says it relays (its SIGTERM handler is in place)."""
+        return self._runs() > self._runs_before
+
+    def _runs(self) -> int:
+        return self.log().count("outbox relay running") if self._log_path.exists() else 0
+
     def stop(self) -> int:
         assert self.proc is not None
+        wait_until(self.running, 60, "the relay running")
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(60)
 
