@@ -23,10 +23,10 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from rich.table import Table
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.baseline_table import baseline_table
 from bench.clients import ratio
 from bench.report import console
 from bench.stack import BenchError
@@ -206,15 +206,15 @@ def run(args: argparse.Namespace) -> int:
             future.result(60)
     report = {"scenario": "outbox", "rows": args.rows, "batch": args.batch, **median_report(reports)}
     report["lost"] = sum(r["lost"] for r in reports)
-    console.print(_table(report))
+    console.print(
+        baseline_table(
+            "outbox relay (Kafka transactions) vs a plain SKIP LOCKED loop",
+            report,
+            ours="relay",
+            baseline="SKIP LOCKED loop",
+            unit="rows",
+            round_="batch",
+        )
+    )
     print(json_line(report))
     return 0 if report["lost"] == 0 else 1
-
-
-def _table(report: Report) -> Table:
-    table = Table(title="outbox relay (Kafka transactions) vs a plain SKIP LOCKED loop", title_justify="left")
-    for column in ("metric", "relay", "SKIP LOCKED loop"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for label, key in (("rows/s", "throughput_per_s"), ("batch p50 ms", "p50_ms"), ("batch p99 ms", "p99_ms")):
-        table.add_row(label, f"{report[key]:.1f}", f"{report['baseline_' + key]:.1f}")
-    return table

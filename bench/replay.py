@@ -26,9 +26,9 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from cryptography.fernet import Fernet
-from rich.table import Table
 from sqlalchemy import Engine, text, update
 
+from bench.baseline_table import baseline_table
 from bench.clients import ratio
 from bench.report import console
 from bench.stack import BenchError
@@ -185,15 +185,15 @@ def run(args: argparse.Namespace) -> int:
             future.result(60)
     report = {"scenario": "replay", "records": args.records, "page": args.page, **median_report(reports)}
     report["lost"] = sum(r["lost"] for r in reports)  # any run's loss counts
-    console.print(_table(report))
+    console.print(
+        baseline_table(
+            "DLQ replay from the archive vs raw produce of the same records",
+            report,
+            ours="replay",
+            baseline="raw produce",
+            unit="records",
+            round_="page",
+        )
+    )
     print(json_line(report))
     return 0 if report["lost"] == 0 else 1
-
-
-def _table(report: Report) -> Table:
-    table = Table(title="DLQ replay from the archive vs raw produce of the same records", title_justify="left")
-    for column in ("metric", "replay", "raw produce"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for label, key in (("records/s", "throughput_per_s"), ("page p50 ms", "p50_ms"), ("page p99 ms", "p99_ms")):
-        table.add_row(label, f"{report[key]:.1f}", f"{report['baseline_' + key]:.1f}")
-    return table
