@@ -26,7 +26,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import version
 from types import TracebackType
@@ -50,6 +50,8 @@ BODY_CAP_BYTES = 64 * 1024
 EXCERPT_CHARS = 500
 SAFE_HEADERS = ("content-type", "retry-after", "x-request-id", "request-id", "x-correlation-id")
 """Response headers kept for the delivery log: none of them carries personal data or a credential."""
+READ_HEADERS = (*SAFE_HEADERS, "link")
+"""Response headers a GET's caller may read: the safe ones and ``link`` (RFC 8288 pagination)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +66,12 @@ class Response:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A health call's answer: its status and body text (cut at the cap), for the caller to read."""
+    """A GET's answer (a health call, a pull): its status, the headers a caller may read (those
+    known to carry no personal data, and ``link`` for pagination) and its body text (cut at the cap)."""
 
     status: int
     text: str
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class HttpClients:
@@ -124,7 +128,25 @@ class HttpClients:
         label: str,
         limit_per_host: int | None = None,
     ) -> Response:
-        """POST ``body`` through the pool named ``key``; ``label`` names the destination in errors.
+        """POST ``body`` through the pool named ``key``: ``request`` with method POST."""
+        return await self.request(
+            "POST", key, url, body=body, headers=headers, timeouts=timeouts, label=label, limit_per_host=limit_per_host
+        )
+
+    async def request(
+        self,
+        method: str,
+        key: str,
+        url: URL,
+        *,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeouts: Timeouts,
+        label: str,
+        limit_per_host: int | None = None,
+    ) -> Response:
+        """Send ``body`` with ``method`` through the pool named ``key``; ``label`` names the
+        destination in errors.
 
         Returns whatever status came back; raises TransientDeliveryError when no answer did, and
         UnsafeDestinationError when the guard refused the address.
@@ -132,8 +154,8 @@ class HttpClients:
         session = self._session(key, limit_per_host or self.limit_per_host)
         started = time.perf_counter()
         with _no_answer_raises(label):
-            async with session.post(
-                url, data=body, headers=headers, allow_redirects=False, timeout=_client_timeout(timeouts)
+            async with session.request(
+                method, url, data=body, headers=headers, allow_redirects=False, timeout=_client_timeout(timeouts)
             ) as answer:
                 excerpt = await self._read_capped(answer)
                 kept = {name: answer.headers[name] for name in SAFE_HEADERS if name in answer.headers}
@@ -142,14 +164,15 @@ class HttpClients:
         return Response(answer.status, kept, excerpt[:EXCERPT_CHARS], latency_ms)
 
     async def get(self, key: str, url: URL, *, headers: Mapping[str, str], timeouts: Timeouts, label: str) -> Answer:
-        """GET ``url`` (a health call) through the pool named ``key``: its status and body (read up
-        to the cap). Raises as ``post`` does."""
+        """GET ``url`` (a health call, a pull's page) through the pool named ``key``: its status,
+        readable headers and body (read up to the cap). Raises as ``request`` does."""
         session = self._session(key, self.limit_per_host)
         with _no_answer_raises(label):
             async with session.get(
                 url, headers=headers, allow_redirects=False, timeout=_client_timeout(timeouts)
             ) as answer:
-                return Answer(answer.status, await self._read_capped(answer))
+                kept = {name: answer.headers[name] for name in READ_HEADERS if name in answer.headers}
+                return Answer(answer.status, await self._read_capped(answer), kept)
 
     async def _read_capped(self, answer: aiohttp.ClientResponse) -> str:
         chunks: list[bytes] = []

@@ -2,8 +2,8 @@
 
 A connector is a cheap object built per endpoint configuration: it checks the URL against the
 SSRF guard and reads its config once, then ``deliver`` turns (delivery id, action, payload) into
-one POST through the shared ``HttpClients`` and the answer into ``Delivered`` or a
-``DeliveryError``. Subclasses only say what the request looks like (``build``).
+one request (a POST unless its contract says otherwise) through the shared ``HttpClients`` and
+the answer into ``Delivered`` or a ``DeliveryError``. Subclasses only say what the request looks like (``build``).
 
 Every request carries ``Idempotency-Key: <delivery_id>``: a retry after a timeout may reach a
 destination that already did the work, and the key lets it answer "done" instead of doing it twice.
@@ -37,11 +37,13 @@ class Delivered:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One POST: a path under the endpoint's base URL, a JSON body and the destination's own headers."""
+    """One call: a path under the endpoint's base URL, a JSON body, the destination's own headers
+    and the method (POST unless the destination's contract says otherwise)."""
 
     path: str
     body: Mapping[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
+    method: str = "POST"
 
 
 class Connector(Protocol):
@@ -67,7 +69,7 @@ def digits(value: str) -> str:
 
 
 class HttpDestination(ABC):
-    """A destination reached by one JSON POST per delivery."""
+    """A destination reached by one JSON request per delivery."""
 
     kind: ClassVar[str]
     ACTIONS: ClassVar[Mapping[str, str]] = {}
@@ -140,7 +142,8 @@ class HttpDestination(ABC):
         }
         url = self._base.with_path(self._base.raw_path.rstrip("/") + request.path, encoded=True)
         label = f"{self.kind} ({action})"
-        response = await self._client.post(
+        response = await self._client.request(
+            request.method,
             self._pool_key,
             url,
             body=body,
