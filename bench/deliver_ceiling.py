@@ -33,7 +33,11 @@ _PATH_PARAMS = {"instance_id": "demo", "token": "demo"}
 def _paths() -> dict[str, tuple[str, str, str]]:
     """Action → (system, path under the system's base URL, credential header)."""
     return {
-        action: (contract.system, contract.path.format(**_PATH_PARAMS), AUTH_HEADERS.get(contract.auth, ""))
+        action: (
+            contract.system,
+            contract.path.format(**{**contract.example_params, **_PATH_PARAMS}),
+            AUTH_HEADERS.get(contract.auth, ""),
+        )
         for action, contract in CONTRACTS.items()
         if contract.auth != "none"
     }

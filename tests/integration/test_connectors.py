@@ -493,7 +493,7 @@ def test_each_connector_is_accepted_by_the_sandbox_with_the_contracts_status_and
             connector = connector_for(
                 contract.system, url=url, config=config, secret=secret_for(contract), client=clients
             )
-            delivered = await connector.deliver(DELIVERY_ID, contract.action, contract.example)
+            delivered = await connector.deliver(DELIVERY_ID, contract.action, contract.delivered)
             return delivered, sandbox.applied(contract.system)
 
     delivered, applied = asyncio.run(scenario())
@@ -502,6 +502,7 @@ def test_each_connector_is_accepted_by_the_sandbox_with_the_contracts_status_and
     if contract.response:
         assert set(contract.response) <= set(orjson.loads(delivered.response_excerpt))
     assert [received.idempotency_key for received in applied] == [DELIVERY_ID]
+    assert applied[0].body == contract.example  # the connector sends exactly the provider's documented shape
 
 
 def test_a_redelivery_with_the_same_id_is_applied_once_by_the_sandbox():

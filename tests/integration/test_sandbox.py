@@ -145,6 +145,29 @@ async def test_waha_answers_the_sent_message_and_refuses_a_chat_id_outside_c_us(
         assert (await call(WAHA, body={"session": "default", "chatId": chat_id, "text": "Oi"}))[0] == 400
 
 
+@pytest.mark.parametrize(
+    ("action", "change"),
+    [
+        ("zapi.send_image", {"phone": "+55 11 98765-4321"}),
+        ("zapi.send_buttons", {"buttonList": {"buttons": [{"id": "sim"}]}}),
+        ("zapi.send_list", {"optionList": {"title": "Horários", "options": [{"id": "m", "title": "Manhã"}]}}),
+        ("waha.send_image", {"file": {"mimetype": "image/jpeg"}}),
+        ("waha.send_buttons", {"buttons": []}),
+        ("waha.send_list", {"message": {"title": "Horários", "button": "Ver", "sections": [{"title": "Manhã"}]}}),
+    ],
+)
+def test_whatsapp_media_buttons_and_lists_without_their_parts_are_400_and_not_applied(action, change):
+    contract = CONTRACTS[action]
+
+    @with_sandbox
+    async def scenario(sandbox, call):
+        status, _, body = await call(contract, body={**contract.example, **change})
+        assert status == 400 and set(body) == {"error", "message"}
+        assert sandbox.applied(contract.system) == []
+
+    scenario()
+
+
 @with_sandbox
 async def test_an_email_without_a_recipient_is_refused(sandbox, call):
     status, _, body = await call(CONTRACTS["email.send_template"], body={"template": "boas_vindas"})

@@ -55,6 +55,14 @@ class Contract:
     example: Any
     rules: str = ""
     example_params: Mapping[str, str] = field(default_factory=dict)
+    payload: Any = None
+    """The delivery payload a crmbus connector turns into ``example``, where the two differ (media,
+    buttons, lists: crmbus's one vocabulary for Z-API and WAHA); None where it sends ``example`` as is."""
+
+    @property
+    def delivered(self) -> Any:
+        """What a route hands the connector to make this contract's ``example``."""
+        return self.example if self.payload is None else self.payload
 
     @property
     def route(self) -> str:
@@ -72,6 +80,19 @@ class Contract:
 
 
 _PHONE = "5511987654321"
+_CHAT = f"{_PHONE}@c.us"
+_MEDIA = "https://arquivos.example.com.br/midia"
+_IMAGE, _PDF, _AUDIO = f"{_MEDIA}/boas-vindas.jpg", f"{_MEDIA}/orcamento.pdf", f"{_MEDIA}/recado.ogg"
+_BUTTONS = [{"id": "sim", "label": "Sim"}, {"id": "nao", "label": "Não"}]
+_LIST = {
+    "title": "Horários",
+    "button_label": "Ver horários",
+    "sections": [{"title": "Manhã", "rows": [{"id": "manha", "title": "Manhã", "description": "8h às 12h"}]}],
+}
+_ZAPI_FILE = "The file is a URL (or base64) Z-API fetches; `phone` as for send-text."
+_WAHA_FILE = (
+    "`file` is {`url`, `mimetype`?, `filename`?}, a URL WAHA fetches (400 without one); `chatId` as for sendText."
+)
 _EVENT_ID = "0d9a4c3e-2b1f-4e6a-9c8d-7f6e5d4c3b2a"
 
 CONTRACTS: Mapping[str, Contract] = {
@@ -151,6 +172,90 @@ CONTRACTS: Mapping[str, Contract] = {
             "`Client-Token` is the account's security token; the instance token is in the path.",
         ),
         Contract(
+            action="zapi.send_image",
+            system="zapi",
+            method="POST",
+            path="/instances/{instance_id}/token/{token}/send-image",
+            auth="client-token",
+            required=("phone", "image"),
+            statuses=(200,),
+            response=("zaapId", "messageId", "id"),
+            example={"phone": _PHONE, "image": _IMAGE, "caption": "Bem-vinda!"},
+            payload={"phone": _PHONE, "url": _IMAGE, "caption": "Bem-vinda!"},
+            example_params={"instance_id": "demo", "token": "demo"},
+            rules=_ZAPI_FILE,
+        ),
+        Contract(
+            action="zapi.send_document",
+            system="zapi",
+            method="POST",
+            path="/instances/{instance_id}/token/{token}/send-document/{extension}",
+            auth="client-token",
+            required=("phone", "document"),
+            statuses=(200,),
+            response=("zaapId", "messageId", "id"),
+            example={"phone": _PHONE, "document": _PDF, "fileName": "orcamento.pdf"},
+            payload={"phone": _PHONE, "url": _PDF, "filename": "orcamento.pdf"},
+            example_params={"instance_id": "demo", "token": "demo", "extension": "pdf"},
+            rules=_ZAPI_FILE + " The file's extension (`pdf`) is the last segment of the path.",
+        ),
+        Contract(
+            action="zapi.send_audio",
+            system="zapi",
+            method="POST",
+            path="/instances/{instance_id}/token/{token}/send-audio",
+            auth="client-token",
+            required=("phone", "audio"),
+            statuses=(200,),
+            response=("zaapId", "messageId", "id"),
+            example={"phone": _PHONE, "audio": _AUDIO},
+            payload={"phone": _PHONE, "url": _AUDIO},
+            example_params={"instance_id": "demo", "token": "demo"},
+            rules=_ZAPI_FILE,
+        ),
+        Contract(
+            action="zapi.send_buttons",
+            system="zapi",
+            method="POST",
+            path="/instances/{instance_id}/token/{token}/send-button-list",
+            auth="client-token",
+            required=("phone", "message", "buttonList"),
+            statuses=(200,),
+            response=("zaapId", "messageId", "id"),
+            example={
+                "phone": _PHONE,
+                "message": "Podemos confirmar a visita de amanhã?",
+                "buttonList": {"buttons": [{"id": "sim", "label": "Sim"}, {"id": "nao", "label": "Não"}]},
+            },
+            payload={"phone": _PHONE, "message": "Podemos confirmar a visita de amanhã?", "buttons": _BUTTONS},
+            example_params={"instance_id": "demo", "token": "demo"},
+            rules="`buttonList.buttons` is a non-empty list of {`id`, `label`} (400 otherwise).",
+        ),
+        Contract(
+            action="zapi.send_list",
+            system="zapi",
+            method="POST",
+            path="/instances/{instance_id}/token/{token}/send-option-list",
+            auth="client-token",
+            required=("phone", "message", "optionList"),
+            statuses=(200,),
+            response=("zaapId", "messageId", "id"),
+            example={
+                "phone": _PHONE,
+                "message": "Escolha o horário da visita",
+                "optionList": {
+                    "title": "Horários",
+                    "buttonLabel": "Ver horários",
+                    "options": [{"id": "manha", "title": "Manhã", "description": "8h às 12h"}],
+                },
+            },
+            payload={"phone": _PHONE, "message": "Escolha o horário da visita", "list": _LIST},
+            example_params={"instance_id": "demo", "token": "demo"},
+            rules="Z-API's list has no sections: crmbus sends every section's rows in order. "
+            "`optionList` holds `title`, `buttonLabel` and a non-empty list of `options` "
+            "{`id`, `title`, `description`} (400 otherwise).",
+        ),
+        Contract(
             action="waha.send_text",
             system="waha",
             method="POST",
@@ -162,6 +267,103 @@ CONTRACTS: Mapping[str, Contract] = {
             example={"session": "default", "chatId": f"{_PHONE}@c.us", "text": "Olá! Recebemos seu contato."},
             rules="`chatId` is `<digits>@c.us` (400 otherwise); `session` defaults to `default`. "
             'The answer is the sent message, {"id": "true_<chatId>_<hex>", "timestamp": <unix s>, …}.',
+        ),
+        Contract(
+            action="waha.send_image",
+            system="waha",
+            method="POST",
+            path="/api/sendImage",
+            auth="api-key",
+            required=("chatId", "file"),
+            statuses=(201,),
+            response=("id", "timestamp", "fromMe", "to"),
+            example={"session": "default", "chatId": _CHAT, "file": {"url": _IMAGE, "mimetype": "image/jpeg"}},
+            payload={"phone": _PHONE, "url": _IMAGE},
+            rules=_WAHA_FILE,
+        ),
+        Contract(
+            action="waha.send_document",
+            system="waha",
+            method="POST",
+            path="/api/sendFile",
+            auth="api-key",
+            required=("chatId", "file"),
+            statuses=(201,),
+            response=("id", "timestamp", "fromMe", "to"),
+            example={
+                "session": "default",
+                "chatId": _CHAT,
+                "file": {"url": _PDF, "mimetype": "application/pdf", "filename": "orcamento.pdf"},
+                "caption": "Seu orçamento",
+            },
+            payload={"phone": _PHONE, "url": _PDF, "filename": "orcamento.pdf", "caption": "Seu orçamento"},
+            rules=_WAHA_FILE,
+        ),
+        Contract(
+            action="waha.send_audio",
+            system="waha",
+            method="POST",
+            path="/api/sendVoice",
+            auth="api-key",
+            required=("chatId", "file"),
+            statuses=(201,),
+            response=("id", "timestamp", "fromMe", "to"),
+            example={
+                "session": "default",
+                "chatId": _CHAT,
+                "file": {"url": _AUDIO, "mimetype": "audio/ogg; codecs=opus"},
+                "convert": True,
+            },
+            payload={"phone": _PHONE, "url": _AUDIO},
+            rules=_WAHA_FILE + " `convert: true` has WAHA convert the file to OGG/Opus, the only voice format.",
+        ),
+        Contract(
+            action="waha.send_buttons",
+            system="waha",
+            method="POST",
+            path="/api/sendButtons",
+            auth="api-key",
+            required=("chatId", "body", "buttons"),
+            statuses=(201,),
+            response=("id", "timestamp", "fromMe", "to"),
+            example={
+                "session": "default",
+                "chatId": _CHAT,
+                "body": "Podemos confirmar a visita de amanhã?",
+                "buttons": [
+                    {"type": "reply", "id": "sim", "text": "Sim"},
+                    {"type": "reply", "id": "nao", "text": "Não"},
+                ],
+            },
+            payload={"phone": _PHONE, "message": "Podemos confirmar a visita de amanhã?", "buttons": _BUTTONS},
+            rules="`buttons` is a non-empty list of {`type`, `text`, `id`?} (400 otherwise). Interactive: "
+            "only some WAHA engines render it.",
+        ),
+        Contract(
+            action="waha.send_list",
+            system="waha",
+            method="POST",
+            path="/api/sendList",
+            auth="api-key",
+            required=("chatId", "message"),
+            statuses=(201,),
+            response=("id", "timestamp", "fromMe", "to"),
+            example={
+                "session": "default",
+                "chatId": f"{_PHONE}@c.us",
+                "message": {
+                    "title": "Horários",
+                    "description": "Escolha o horário da visita",
+                    "button": "Ver horários",
+                    "sections": [
+                        {"title": "Manhã", "rows": [{"rowId": "manha", "title": "Manhã", "description": "8h às 12h"}]}
+                    ],
+                },
+            },
+            payload={"phone": _PHONE, "message": "Escolha o horário da visita", "list": _LIST},
+            rules="Interactive, like sendButtons. `message` holds `title`, `button` and a non-empty list of "
+            "`sections`, each with `rows` "
+            "{`rowId`, `title`, `description`?} (400 otherwise).",
         ),
         Contract(
             action="email.send_template",

@@ -65,8 +65,18 @@ class Systems:
             "crm.log_interaction": lambda _: Answer(201, {"id": f"int_{_hex(12)}", "status": "logged"}),
             "financeiro.create_customer": lambda _: Answer(201, {"id": f"CUS-{_hex(10)}", "status": "active"}),
             "financeiro.create_invoice": lambda _: Answer(201, {"id": f"INV-{_hex(10)}", "status": "open"}),
-            "zapi.send_text": self._zapi_send_text,
-            "waha.send_text": self._waha_send_text,
+            "zapi.send_text": self._zapi_send,
+            "zapi.send_image": self._zapi_send,
+            "zapi.send_document": self._zapi_send,
+            "zapi.send_audio": self._zapi_send,
+            "zapi.send_buttons": self._zapi_send_buttons,
+            "zapi.send_list": self._zapi_send_list,
+            "waha.send_text": self._waha_send,
+            "waha.send_image": self._waha_send_file,
+            "waha.send_document": self._waha_send_file,
+            "waha.send_audio": self._waha_send_file,
+            "waha.send_buttons": self._waha_send_buttons,
+            "waha.send_list": self._waha_send_list,
             "email.send_template": lambda _: Answer(202, {"id": f"msg_{_hex(16)}"}),
             "marketing.assign_campaign": lambda _: Answer(201, {"id": f"asg_{_hex(12)}", "status": "assigned"}),
             "webhook.deliver": lambda _: Answer(204),
@@ -95,7 +105,8 @@ class Systems:
         lead_id = self._leads[identity] = f"lead_{_hex(12)}"
         return Answer(201, {"id": lead_id, "status": "created"})
 
-    def _zapi_send_text(self, body: dict[str, Any]) -> Answer:
+    def _zapi_send(self, body: dict[str, Any]) -> Answer:
+        """Any Z-API message, once its own parts passed: the recipient's check and Z-API's answer."""
         phone = body["phone"]
         if not (isinstance(phone, str) and phone.isascii() and phone.isdigit()):
             # Z-API's own wording for a number it cannot use.
@@ -103,7 +114,8 @@ class Systems:
         message_id = _hex(20)
         return Answer(200, {"zaapId": _hex(32), "messageId": message_id, "id": message_id})
 
-    def _waha_send_text(self, body: dict[str, Any]) -> Answer:
+    def _waha_send(self, body: dict[str, Any]) -> Answer:
+        """Any WAHA message, once its own parts passed: the chat's check and the sent message."""
         chat_id = body["chatId"]
         number, _, suffix = chat_id.partition("@") if isinstance(chat_id, str) else ("", "", "")
         if suffix != "c.us" or not (number.isascii() and number.isdigit()):
@@ -111,3 +123,47 @@ class Systems:
         return Answer(
             201, {"id": f"true_{chat_id}_{_hex(20)}", "timestamp": int(time.time()), "fromMe": True, "to": chat_id}
         )
+
+    def _zapi_send_buttons(self, body: dict[str, Any]) -> Answer:
+        spec = body["buttonList"]
+        if not (isinstance(spec, dict) and _objects_with(spec.get("buttons"), ("id", "label"))):
+            return refusal(400, "Invalid body", "buttonList.buttons must be a non-empty list of {id, label}")
+        return self._zapi_send(body)
+
+    def _zapi_send_list(self, body: dict[str, Any]) -> Answer:
+        spec = body["optionList"]
+        valid = isinstance(spec, dict) and _texts(spec, ("title", "buttonLabel"))
+        if not (valid and _objects_with(spec.get("options"), ("id", "title"))):
+            return refusal(400, "Invalid body", "optionList must hold title, buttonLabel and options {id, title}")
+        return self._zapi_send(body)
+
+    def _waha_send_file(self, body: dict[str, Any]) -> Answer:
+        file = body["file"]
+        if not (isinstance(file, dict) and (_texts(file, ("url",)) or _texts(file, ("data",)))):
+            return refusal(400, "Bad Request", "file must hold a url (or base64 data)")
+        return self._waha_send(body)
+
+    def _waha_send_buttons(self, body: dict[str, Any]) -> Answer:
+        if not _objects_with(body["buttons"], ("type", "text")):
+            return refusal(400, "Bad Request", "buttons must be a non-empty list of {type, text, id?}")
+        return self._waha_send(body)
+
+    def _waha_send_list(self, body: dict[str, Any]) -> Answer:
+        message = body["message"]
+        valid = isinstance(message, dict) and _texts(message, ("title", "button"))
+        sections = message.get("sections") if valid else []
+        if not (
+            _objects_with(sections, ("title",))
+            and all(_objects_with(section.get("rows"), ("rowId", "title")) for section in sections)
+        ):
+            return refusal(400, "Bad Request", "message must hold title, button and sections of rows {rowId, title}")
+        return self._waha_send(body)
+
+
+def _texts(item: dict[str, Any], names: tuple[str, ...]) -> bool:
+    return all(isinstance(item.get(name), str) and item[name] for name in names)
+
+
+def _objects_with(items: Any, names: tuple[str, ...]) -> bool:
+    """A non-empty list of objects, each with every one of ``names`` as non-empty text."""
+    return isinstance(items, list) and bool(items) and all(isinstance(i, dict) and _texts(i, names) for i in items)
