@@ -3,8 +3,8 @@
 connector called under the attempt deadline, and the outcome recorded on the circuit at once.
 
 A delivery not called is parked instead (``Attempt.parked_until``), spending no attempt: its
-circuit opened meanwhile and no fallback of its chain may stand in, or no rate-limit token is free within
-``rate_limit_wait_s``. A call that runs past ``attempt_deadline_s`` is abandoned: a transient
+circuit opened meanwhile and no fallback of its chain may stand in, or no rate-limit token is
+free within ``rate_limit_wait_s``. A call that runs past ``attempt_deadline_s`` is abandoned: a transient
 failure (``Attempt.timed_out``), retried from a tier.
 """
 
@@ -83,13 +83,15 @@ class Attempts:
         """While this destination's circuit is open, a message may go through the first of its
         fallback chain (e.g. Z-API → WAHA → SMS) that can carry it and whose own circuit lets it."""
         chain = fallback_chain(destination, self._config.fallback_for, lambda link: link.id)
-        payload: Mapping[str, Any] | None = None
-        for other in chain:
-            if other.paused or other.secret_unreadable:
-                continue
+        usable = [link for link in chain if not (link.paused or link.secret_unreadable)]
+        if not usable:
+            return None
+        try:
+            payload = orjson.loads(delivery["payload"])
+        except orjson.JSONDecodeError:
+            return None  # its own destination's call says what is wrong with it
+        for other in usable:
             connector = CONNECTORS.get(other.kind)
-            if payload is None:
-                payload = orjson.loads(delivery["payload"])
             instead = stand_in(
                 delivery["action"], payload, other.kind, other.config, connector.ACTIONS if connector else ()
             )

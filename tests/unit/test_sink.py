@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from agents.circuit_book import CircuitBook
@@ -299,6 +300,17 @@ def test_with_the_fallbacks_circuit_open_too_a_text_goes_out_as_an_sms_of_the_ne
     assert payloads == [{"phone": "5511987654321", "message": "Sua visita foi confirmada"}]
     (outcome,) = [OUTCOMES.decode(o.value) for o in writer.written if o.topic == "crmbus.deliveries"]
     assert (outcome["destination"], outcome["outcome"]) == ("sms_twilio", "delivered")
+
+
+def test_a_paused_fallback_is_passed_over_for_the_next_in_the_chain():
+    paused = replace(link("waha", "sms"), paused=True)
+    made, writer, payloads = chain_sink(Chain(crm(fallback="waha"), paused, link("sms_zenvia", name="sms")))
+
+    asyncio.run(made.handle([_as_text(delivery(1), TEXT)]))
+
+    assert payloads == [{"phone": "5511987654321", "message": "Sua visita foi confirmada"}]
+    (outcome,) = [OUTCOMES.decode(o.value) for o in writer.written if o.topic == "crmbus.deliveries"]
+    assert outcome["destination"] == "sms_zenvia"
 
 
 def test_a_text_falls_back_to_the_email_destinations_fallback_template():
