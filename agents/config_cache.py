@@ -70,7 +70,8 @@ class ConfigCache:
         return found
 
     def fallback_for(self, destination: Destination) -> Destination | None:
-        """The same tenant's destination named in ``destination``'s config ``fallback``, if enabled."""
+        """The same tenant's destination named in ``destination``'s config ``fallback``, if enabled:
+        one link of its fallback chain (``streams.sink_decisions.fallback_chain`` follows them)."""
         name = destination.config.get("fallback")
         return self.destinations.named(destination.tenant_id, name) if isinstance(name, str) else None
 

@@ -3,8 +3,8 @@
 connector called under the attempt deadline, and the outcome recorded on the circuit at once.
 
 A delivery not called is parked instead (``Attempt.parked_until``), spending no attempt: its
-circuit opened meanwhile and no fallback may stand in, or no rate-limit token is free within
-``rate_limit_wait_s``. A call that runs past ``attempt_deadline_s`` is abandoned: a transient
+circuit opened meanwhile and no fallback of its chain may stand in, or no rate-limit token is
+free within ``rate_limit_wait_s``. A call that runs past ``attempt_deadline_s`` is abandoned: a transient
 failure (``Attempt.timed_out``), retried from a tier.
 """
 
@@ -22,12 +22,13 @@ from agents.circuit_book import CircuitBook
 from agents.config_cache import ConfigCache
 from agents.rate_limits import RateLimits
 from agents.records import Consumed
-from connectors.destinations import Delivered
+from connectors.destinations import CONNECTORS, Delivered
 from infra.core.metrics import SINK_ATTEMPT_SECONDS
 from infra.db.endpoints import Destination
 from streams import circuit
 from streams.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from streams.sink_decisions import circuit_key, fallback_action, open_until, says_healthy
+from streams.fallback_messages import stand_in
+from streams.sink_decisions import circuit_key, fallback_chain, open_until, says_healthy
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Attempt:
     circuit_key: bytes
     action: str
     fallback: bool = False  # sent through the destination's fallback while its circuit is open
+    payload: Mapping[str, Any] | None = None  # what a fallback is sent in place of the delivery's payload
     # never called: the circuit opened, the rate limit ran dry or the destination was slow while
     # the batch was under way; parked until then (epoch seconds)
     parked_until: float | None = None
@@ -78,18 +80,29 @@ class Attempts:
     def fallback(
         self, record: Consumed, delivery: dict[str, Any], destination: Destination, now: float
     ) -> Attempt | None:
-        """While this destination's circuit is open, a notification may go through its configured
-        fallback (e.g. Z-API → WAHA), if that one's own circuit lets it."""
-        other = self._config.fallback_for(destination)
-        action = None if other is None else fallback_action(delivery["action"], other.kind)
-        if other is None or action is None:
+        """While this destination's circuit is open, a message may go through the first of its
+        fallback chain (e.g. Z-API → WAHA → SMS) that can carry it and whose own circuit lets it."""
+        chain = fallback_chain(destination, self._config.fallback_for, lambda link: link.id)
+        usable = [link for link in chain if not (link.paused or link.secret_unreadable)]
+        if not usable:
             return None
-        key = circuit_key(delivery["tenant_id"], other.kind)
-        decision, state = circuit.allow(self._circuits.get(key), now, self._circuits.config)
-        self._circuits.set(record.origin.partition, key, state)
-        if not decision.allowed:
-            return None
-        return Attempt(record, delivery, other, key, action, fallback=True)
+        try:
+            payload = orjson.loads(delivery["payload"])
+        except orjson.JSONDecodeError:
+            return None  # its own destination's call says what is wrong with it
+        for other in usable:
+            connector = CONNECTORS.get(other.kind)
+            instead = stand_in(
+                delivery["action"], payload, other.kind, other.config, connector.ACTIONS if connector else ()
+            )
+            if instead is None:
+                continue
+            key = circuit_key(delivery["tenant_id"], other.kind)
+            decision, state = circuit.allow(self._circuits.get(key), now, self._circuits.config)
+            self._circuits.set(record.origin.partition, key, state)
+            if decision.allowed:
+                return Attempt(record, delivery, other, key, instead.action, fallback=True, payload=instead.payload)
+        return None
 
     async def make(self, item: Attempt) -> None:
         """Attempt ``item`` (or park it), leaving what came of it on ``item``."""
@@ -99,8 +112,8 @@ class Attempts:
             if via is None:
                 item.parked_until = reopens_at
                 return
-            item.destination, item.circuit_key, item.action, item.fallback = (
-                via.destination, via.circuit_key, via.action, True
+            item.destination, item.circuit_key, item.action, item.fallback, item.payload = (
+                via.destination, via.circuit_key, via.action, True, via.payload
             )  # fmt: skip
         token = self._limits.reserve(item.destination, self._rate_limit_wait_s)
         if token.wait_s is None:  # throttled for longer than is worth holding the batch for
@@ -116,7 +129,7 @@ class Attempts:
                     item.destination,
                     item.delivery["delivery_id"],
                     item.action,
-                    orjson.loads(item.delivery["payload"]),
+                    item.payload if item.payload is not None else orjson.loads(item.delivery["payload"]),
                 )
         except TimeoutError:
             item.outcome = TransientDeliveryError(f"{self._kind}: no answer within {self._attempt_deadline_s:g} s")

@@ -31,7 +31,8 @@ _PATH_PARAMS = {"instance_id": "demo", "token": "demo"}
 
 
 def _paths() -> dict[str, tuple[str, str, str]]:
-    """Action → (system, path under the system's base URL, credential header)."""
+    """Action → (system, path under the system's base URL, credential header), for the JSON
+    contracts the load's routes use (the SMS kinds only stand in as fallbacks)."""
     return {
         action: (
             contract.system,
@@ -39,7 +40,7 @@ def _paths() -> dict[str, tuple[str, str, str]]:
             AUTH_HEADERS.get(contract.auth, ""),
         )
         for action, contract in CONTRACTS.items()
-        if contract.auth != "none"
+        if contract.auth != "none" and contract.encoding == "json" and not contract.system.startswith("sms_")
     }
 
 

@@ -19,8 +19,13 @@ SECRET = "secret"  # noqa: S105 - the name of what a destination lacks, not a cr
 _SECRET_NOT_NEEDED = frozenset({"waha"})
 """WAHA runs without an API key unless its operator set one."""
 
-_CONFIG_NEEDED: Mapping[str, tuple[str, ...]] = {"zapi": ("instance_id", "token")}
-"""Z-API addresses an instance by id and token in its URL."""
+_CONFIG_NEEDED: Mapping[str, tuple[str, ...]] = {
+    "zapi": ("instance_id", "token"),
+    "sms_twilio": ("account_sid", "from"),
+    "sms_zenvia": ("from",),
+}
+"""Z-API addresses an instance by id and token in its URL; Twilio an account by its SID, and
+both SMS providers need the sender (a number, a sender id, a Twilio Messaging Service SID)."""
 
 _SMTP_SCHEMES = ("smtp://", "smtps://")
 

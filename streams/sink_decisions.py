@@ -1,8 +1,9 @@
 """What the sink decides about a delivery, apart from calling anyone or writing anything.
 
 A delivery meets, in order: its destination's circuit (call, or *park* in a retry tier until the
-circuit may let calls through, spending no attempt), possibly a *fallback* destination that can do
-the same job while the circuit is open (a WhatsApp text through another provider), the call, and
+circuit may let calls through, spending no attempt), possibly one of its *fallback chain* that can
+do the same job while the circuit is open (a WhatsApp message through another provider, an SMS, an
+e-mail: ``streams.fallback_messages`` says what it becomes there), the call, and
 then its *settling*: delivered; or, after a failure, a retry tier or the DLQ, as the destination's
 own retry policy says. Each attempt leaves an outcome record.
 
@@ -13,7 +14,7 @@ the random draw.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -23,12 +24,13 @@ from streams.errors import DeliveryError, InvalidRouteError, TransientDeliveryEr
 from streams.redact import safe_excerpt
 from streams.retry_policy import DeadLetter, Retry, RetryPolicy, Tier, decide
 
-FALLBACK_VERBS = frozenset({"send_text"})
-"""What a notification's fallback (e.g. WAHA for Z-API) can do in its place on another provider."""
+MAX_FALLBACKS = 3
+"""How far along its fallback chain a delivery may go (Z-API → WAHA → SMS → e-mail)."""
 
 Outcome = Literal["delivered", "retrying", "dead_lettered", "duplicate_skipped"]
 
 K = TypeVar("K", bound=Hashable)
+D = TypeVar("D")
 
 
 def circuit_key(tenant_id: str, kind: str) -> bytes:
@@ -89,11 +91,20 @@ def in_flight_budgets(demand: Mapping[K, int], total: int) -> dict[K, int]:
     return {key: max(budget, 1) if demand[key] > 0 else 0 for key, budget in budgets.items()}
 
 
-def fallback_action(action: str, fallback_kind: str) -> str | None:
-    """The action to ask of a fallback destination of ``fallback_kind`` in place of ``action``
-    (``zapi.send_text`` → ``waha.send_text``), or None when a fallback cannot do that job."""
-    verb = action.partition(".")[2]
-    return f"{fallback_kind}.{verb}" if verb in FALLBACK_VERBS else None
+def fallback_chain(
+    first: D, next_of: Callable[[D], D | None], identity: Callable[[D], Hashable], limit: int = MAX_FALLBACKS
+) -> list[D]:
+    """The fallbacks of ``first`` in the order to try them: ``next_of(first)``, then its own, …,
+    at most ``limit`` of them, ending before one met already (a chain configured in a loop, or
+    back to ``first``, is not followed round)."""
+    chain: list[D] = []
+    seen = {identity(first)}
+    link = next_of(first)
+    while link is not None and len(chain) < limit and identity(link) not in seen:
+        seen.add(identity(link))
+        chain.append(link)
+        link = next_of(link)
+    return chain
 
 
 def retry_policy(destination_config: Mapping[str, Any]) -> tuple[RetryPolicy, str | None]:

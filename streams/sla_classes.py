@@ -23,6 +23,8 @@ CLASS_OF_KIND: Mapping[str, SlaClass] = {
     "waha": "whatsapp",
     "email": "notifications",
     "marketing": "notifications",
+    "sms_twilio": "notifications",
+    "sms_zenvia": "notifications",
 }
 
 

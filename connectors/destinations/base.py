@@ -2,8 +2,9 @@
 
 A connector is a cheap object built per endpoint configuration: it checks the URL against the
 SSRF guard and reads its config once, then ``deliver`` turns (delivery id, action, payload) into
-one request (a POST unless its contract says otherwise) through the shared ``HttpClients`` and
-the answer into ``Delivered`` or a ``DeliveryError``. Subclasses only say what the request looks like (``build``).
+one request (a POST unless its contract says otherwise; a JSON body, or a form-encoded one where
+the provider takes only that, as Twilio does) through the shared ``HttpClients`` and the answer
+into ``Delivered`` or a ``DeliveryError``. Subclasses only say what the request looks like (``build``).
 
 Every request carries ``Idempotency-Key: <delivery_id>``: a retry after a timeout may reach a
 destination that already did the work, and the key lets it answer "done" instead of doing it twice.
@@ -15,7 +16,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
+from urllib.parse import urlencode
 
 import orjson
 
@@ -37,13 +39,17 @@ class Delivered:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One call: a path under the endpoint's base URL, a JSON body, the destination's own headers
-    and the method (POST unless the destination's contract says otherwise)."""
+    """One call: a path under the endpoint's base URL, a body, the destination's own headers and
+    the method (POST unless the destination's contract says otherwise).
+
+    The body is sent as JSON, or as ``application/x-www-form-urlencoded`` fields (its values text)
+    with ``encoding="form"``."""
 
     path: str
     body: Mapping[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
     method: str = "POST"
+    encoding: Literal["json", "form"] = "json"
 
 
 class Connector(Protocol):
@@ -69,7 +75,7 @@ def digits(value: str) -> str:
 
 
 class HttpDestination(ABC):
-    """A destination reached by one JSON request per delivery."""
+    """A destination reached by one request per delivery (JSON unless its ``Request`` says form)."""
 
     kind: ClassVar[str]
     ACTIONS: ClassVar[Mapping[str, str]] = {}
@@ -132,9 +138,12 @@ class HttpDestination(ABC):
 
     async def deliver(self, delivery_id: str, action: str, payload: Mapping[str, Any]) -> Delivered:
         request = self.build(action, payload)
-        body = orjson.dumps(request.body)
+        if request.encoding == "form":
+            body, content_type = urlencode(request.body).encode(), "application/x-www-form-urlencoded"
+        else:
+            body, content_type = orjson.dumps(request.body), "application/json"
         headers = {
-            "Content-Type": "application/json",
+            "Content-Type": content_type,
             "Accept": "application/json",
             **request.headers,
             **self.signed(delivery_id, body),

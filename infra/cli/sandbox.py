@@ -14,7 +14,7 @@ def sandbox(
     host: str | None = typer.Option(None, help="Listen address (default: the host of CRMBUS_SANDBOX_URL)."),
     port: int | None = typer.Option(None, help="Port (default: the port of CRMBUS_SANDBOX_URL)."),
 ) -> None:
-    """Run the sandbox destinations (CRM, Financeiro, Z-API, WAHA, e-mail, marketing, webhook) until Ctrl-C."""
+    """Run the sandbox destinations (CRM, Financeiro, Z-API, WAHA, e-mail, marketing, webhook, SMS) until Ctrl-C."""
     settings = Settings()
     configured = URL(settings.sandbox_url)
     host = host or configured.host or "127.0.0.1"

@@ -2,11 +2,13 @@
 and every way a destination can answer, or fail to, becomes the right delivery outcome."""
 
 import asyncio
+import base64
 import contextlib
 import socket
 import struct
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from urllib.parse import parse_qs
 
 import orjson
 import pytest
@@ -207,6 +209,52 @@ def test_a_webhook_during_rotation_is_accepted_by_receivers_on_the_old_or_the_ne
 
     Webhook(new).verify(request.body, request.headers)
     Webhook(old).verify(request.body, request.headers)
+
+
+TWILIO_CONFIG = {"account_sid": "AC123", "from": "+5511912345678"}
+
+
+def test_twilio_posts_form_fields_to_the_accounts_messages_with_basic_auth_and_an_e164_number():
+    _, [request] = run_against(
+        "sms_twilio", "sms_twilio.send_sms", {"phone": "(11) 98765-4321", "message": "Olá"}, config=TWILIO_CONFIG
+    )
+
+    assert request.path == "/base/2010-04-01/Accounts/AC123/Messages.json"
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"AC123:s3cret").decode()
+    assert request.headers["Idempotency-Key"] == DELIVERY_ID
+    assert parse_qs(request.body.decode()) == {"To": ["+5511987654321"], "From": ["+5511912345678"], "Body": ["Olá"]}
+
+
+def test_twilio_sends_a_messaging_service_sid_as_the_sender_when_config_from_is_one():
+    service = "MG" + "a" * 32
+    config = {**TWILIO_CONFIG, "from": service}
+
+    _, [request] = run_against(
+        "sms_twilio", "sms_twilio.send_sms", {"phone": "11987654321", "message": "Oi"}, config=config
+    )
+
+    assert parse_qs(request.body.decode())["MessagingServiceSid"] == [service]
+    assert "From" not in parse_qs(request.body.decode())
+
+
+def test_zenvia_posts_a_text_content_to_the_e164_digits_with_its_api_token():
+    _, [request] = run_against(
+        "sms_zenvia", "sms_zenvia.send_sms", {"phone": "+55 11 98765-4321", "message": "Olá"}, config={"from": "acme"}
+    )
+
+    assert request.path == "/base/v2/channels/sms/messages"
+    assert request.headers["X-API-TOKEN"] == "s3cret"
+    assert request.json == {"from": "acme", "to": "5511987654321", "contents": [{"type": "text", "text": "Olá"}]}
+
+
+@pytest.mark.parametrize(("kind", "config"), [("sms_twilio", TWILIO_CONFIG), ("sms_zenvia", {"from": "acme"})])
+def test_an_sms_to_a_number_that_is_not_one_is_permanent_names_no_number_and_sends_nothing(kind, config):
+    error, received = run_against(kind, f"{kind}.send_sms", {"phone": "12-34", "message": "Oi"}, config=config)
+
+    assert type(error) is PermanentDeliveryError
+    assert "12-34" not in str(error) and "Oi" not in str(error)
+    assert received == []
 
 
 def test_every_destination_kind_has_a_connector():
@@ -474,10 +522,18 @@ def test_a_name_that_resolves_to_loopback_is_reached_when_loopback_is_allowed():
 # -- the same connectors against the sandbox destinations (infra/devtools/sandbox) ----------------------------
 
 
+SMS_CONFIGS = {
+    "sms_twilio": {"account_sid": "AC" + "0" * 32, "from": "+5511912345678"},
+    "sms_zenvia": {"from": "crmbus"},
+}
+
+
 def sandbox_target(sandbox, contract):
     """(url, config) of a destination pointing at the sandbox system that serves ``contract``."""
     if contract.system == "webhook":
         return sandbox.url_of("webhook") + contract.path.format(**contract.example_params), {}
+    if contract.system in SMS_CONFIGS:
+        return sandbox.url_of(contract.system), SMS_CONFIGS[contract.system]
     return sandbox.url_of(contract.system), dict(contract.example_params)
 
 

@@ -24,11 +24,15 @@ CREDENTIALS = {
     "bearer": {"Authorization": "Bearer sandbox-token"},
     "client-token": {"Client-Token": "account-security-token"},
     "api-key": {"X-Api-Key": "waha-key"},
+    "basic": {"Authorization": "Basic QUMwMDA6YXV0aC10b2tlbg=="},
+    "api-token": {"X-API-TOKEN": "zenvia-token"},
     "none": {},
 }
 LEAD = CONTRACTS["crm.upsert_lead"]
 ZAPI = CONTRACTS["zapi.send_text"]
 WAHA = CONTRACTS["waha.send_text"]
+TWILIO = CONTRACTS["sms_twilio.send_sms"]
+ZENVIA = CONTRACTS["sms_zenvia.send_sms"]
 
 
 def with_sandbox(test):
@@ -46,7 +50,7 @@ def with_sandbox(test):
 
 
 class Caller:
-    """Calls a contract on the sandbox as a connector would: its URL, its credential, JSON."""
+    """Calls a contract on the sandbox as a connector would: its URL, its credential, its encoding."""
 
     def __init__(self, sandbox, client):
         self.sandbox, self.client = sandbox, client
@@ -55,8 +59,9 @@ class Caller:
         url = contract.url(self.sandbox.url_of(contract.system), **contract.example_params)
         sent = {**(CREDENTIALS[contract.auth] if credentials else {}), **(headers or {})}
         payload = contract.example if body is None else body
+        body_as = {"data": payload} if contract.encoding == "form" else {"json": payload}
         async with self.client.post(
-            url, json=payload, headers=sent, timeout=aiohttp.ClientTimeout(total=timeout_s)
+            url, **body_as, headers=sent, timeout=aiohttp.ClientTimeout(total=timeout_s)
         ) as response:
             return response.status, response.headers, await response.json() if response.content_length else None
 
@@ -166,6 +171,25 @@ def test_whatsapp_media_buttons_and_lists_without_their_parts_are_400_and_not_ap
         assert sandbox.applied(contract.system) == []
 
     scenario()
+
+
+@with_sandbox
+async def test_twilio_queues_an_sms_to_an_e164_number_from_a_sender_and_refuses_others(sandbox, call):
+    status, _, body = await call(TWILIO)
+    assert (status, body["status"], body["to"]) == (201, "queued", "+5511987654321")
+    assert body["sid"].startswith("SM") and len(body["sid"]) == 34
+    assert (await call(TWILIO, body={**TWILIO.example, "To": "5511987654321"}))[0] == 400
+    assert (await call(TWILIO, body={"To": "+5511987654321", "Body": "Oi"}))[2]["error"] == "missing_fields"
+    assert (await call(TWILIO, headers={"Authorization": "Bearer x"}, credentials=False))[0] == 401
+
+
+@with_sandbox
+async def test_zenvia_sends_text_contents_to_e164_digits_and_refuses_others(sandbox, call):
+    status, _, body = await call(ZENVIA)
+    assert (status, body["channel"], body["direction"], body["to"]) == (200, "sms", "OUT", "5511987654321")
+    assert (await call(ZENVIA, body={**ZENVIA.example, "to": "+5511987654321"}))[0] == 400
+    image = [{"type": "file", "fileUrl": "https://example.com.br/a.png"}]
+    assert (await call(ZENVIA, body={**ZENVIA.example, "contents": image}))[2]["error"] == "invalid_contents"
 
 
 @with_sandbox

@@ -23,6 +23,8 @@ COMPLETE = {
     "email": ("https://mail.example.com.br", {}, "token"),
     "marketing": ("https://mkt.example.com.br", {}, "token"),
     "webhook": ("https://hooks.example.com.br/crmbus", {}, WEBHOOK_SECRET),
+    "sms_twilio": ("https://api.twilio.com", {"account_sid": "AC1", "from": "+5511987654321"}, "auth-token"),
+    "sms_zenvia": ("https://api.zenvia.com", {"from": "crmbus"}, "api-token"),
     "smtp": ("smtp://127.0.0.1:2525", {"sender": "a@example.com.br", "tls": "none", "username": "u"}, "pw"),
 }
 
@@ -59,7 +61,17 @@ def test_a_destination_without_its_secret_is_named_as_lacking_it_and_does_not_bu
     assert not builds(kind_of(name), url, config, None)
 
 
-@pytest.mark.parametrize(("name", "key"), [("zapi", "instance_id"), ("zapi", "token"), ("smtp", "sender")])
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("zapi", "instance_id"),
+        ("zapi", "token"),
+        ("sms_twilio", "account_sid"),
+        ("sms_twilio", "from"),
+        ("sms_zenvia", "from"),
+        ("smtp", "sender"),
+    ],
+)
 def test_a_destination_without_a_config_key_it_needs_is_named_as_lacking_it_and_does_not_build(name, key):
     url, config, secret = COMPLETE[name]
     without = {k: v for k, v in config.items() if k != key}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from agents.circuit_book import CircuitBook
@@ -17,9 +18,10 @@ from infra.db.endpoints import Destination
 from schemas.avro_schemas import CatalogueSchemaIds, load_schema
 from schemas.codec import AvroCodec
 from schemas.topic_names import TopicNames
-from streams.circuit import CircuitConfig
+from streams.circuit import CircuitConfig, CircuitState
 from streams.dead_letter import ATTEMPTS, DELIVERY_ID, ERROR_MESSAGE, EVENT_ID, STAGE, STATUS_CODE, TENANT, Origin
 from streams.errors import PermanentDeliveryError, TransientDeliveryError
+from streams.sink_decisions import circuit_key
 
 NOW = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)
 IDS = CatalogueSchemaIds()
@@ -245,9 +247,100 @@ def test_while_the_circuit_is_open_a_text_goes_through_the_fallback_recorded_as_
     assert (outcome["destination"], outcome["outcome"], outcome["endpoint_id"]) == ("waha", "delivered", "ep-waha")
 
 
-def _as_text(record: Consumed) -> Consumed:
+def _as_text(record: Consumed, payload: str | None = None) -> Consumed:
     fields = DELIVERIES.decode(record.value)
-    return Consumed(record.origin, record.key, DELIVERIES.encode({**fields, "action": "zapi.send_text"}))
+    changed = {"action": "zapi.send_text", **({"payload": payload} if payload is not None else {})}
+    return Consumed(record.origin, record.key, DELIVERIES.encode({**fields, **changed}))
+
+
+class Chain(Config):
+    """Destinations whose config ``fallback`` names the next, as the configuration cache reads them."""
+
+    def __init__(self, first: Destination, *links: Destination):
+        super().__init__(first)
+        self._named = {link.name: link for link in (first, *links)}
+
+    def fallback_for(self, destination):
+        return self._named.get(destination.config.get("fallback"))
+
+
+def link(kind: str, fallback: str | None = None, name: str | None = None, **config) -> Destination:
+    config = {**config, **({"fallback": fallback} if fallback else {})}
+    return Destination(f"ep-{kind}", "acme", name or kind, kind, f"https://{kind}.example.com.br", config, "key")
+
+
+def open_circuit(circuits: CircuitBook, kind: str) -> None:
+    circuits.set(2, circuit_key("acme", kind), CircuitState("open", opened_at=NOW.timestamp(), open_for_s=60))
+
+
+TEXT = '{"phone": "5511987654321", "message": "Sua visita foi confirmada", "email": "ana@example.com.br"}'
+
+
+def chain_sink(chain: Chain, *open_kinds: str):
+    """A sink over ``chain`` whose first destination's circuit (and ``open_kinds``'s) are open."""
+    circuits = CircuitBook(Table(), CircuitConfig())
+    for kind in ("crm", *open_kinds):
+        open_circuit(circuits, kind)
+    payloads: list[dict] = []
+
+    async def call(destination, delivery_id, action, payload):
+        payloads.append(payload)
+        return OK
+
+    made, writer, _ = sink(chain, None, circuits, call=call)
+    return made, writer, payloads
+
+
+def test_with_the_fallbacks_circuit_open_too_a_text_goes_out_as_an_sms_of_the_next_in_the_chain():
+    chain = Chain(crm(fallback="waha"), link("waha", "sms"), link("sms_twilio", name="sms"))
+    made, writer, payloads = chain_sink(chain, "waha")
+
+    asyncio.run(made.handle([_as_text(delivery(1), TEXT)]))
+
+    assert payloads == [{"phone": "5511987654321", "message": "Sua visita foi confirmada"}]
+    (outcome,) = [OUTCOMES.decode(o.value) for o in writer.written if o.topic == "crmbus.deliveries"]
+    assert (outcome["destination"], outcome["outcome"]) == ("sms_twilio", "delivered")
+
+
+def test_a_paused_fallback_is_passed_over_for_the_next_in_the_chain():
+    paused = replace(link("waha", "sms"), paused=True)
+    made, writer, payloads = chain_sink(Chain(crm(fallback="waha"), paused, link("sms_zenvia", name="sms")))
+
+    asyncio.run(made.handle([_as_text(delivery(1), TEXT)]))
+
+    assert payloads == [{"phone": "5511987654321", "message": "Sua visita foi confirmada"}]
+    (outcome,) = [OUTCOMES.decode(o.value) for o in writer.written if o.topic == "crmbus.deliveries"]
+    assert outcome["destination"] == "sms_zenvia"
+
+
+def test_a_text_falls_back_to_the_email_destinations_fallback_template():
+    chain = Chain(crm(fallback="email"), link("email", fallback_template="aviso_whatsapp"))
+    made, _, payloads = chain_sink(chain)
+
+    asyncio.run(made.handle([_as_text(delivery(1), TEXT)]))
+
+    assert payloads == [
+        {"to": "ana@example.com.br", "template": "aviso_whatsapp", "params": {"message": "Sua visita foi confirmada"}}
+    ]
+
+
+def test_a_text_whose_email_fallback_has_no_template_waits_for_its_own_circuit_uncalled():
+    made, writer, payloads = chain_sink(Chain(crm(fallback="email"), link("email")))
+
+    asyncio.run(made.handle([_as_text(delivery(1), TEXT)]))
+
+    assert payloads == []
+    assert [topic.startswith("crmbus.retry.") for topic in topics(writer)] == [True]
+
+
+def test_a_chain_configured_in_a_loop_is_followed_once_round_and_then_waits():
+    chain = Chain(crm(fallback="waha"), link("waha", "zapi"), link("zapi", "waha"))
+    made, writer, payloads = chain_sink(chain, "waha", "zapi")
+
+    asyncio.run(made.handle([_as_text(delivery(1), TEXT)]))
+
+    assert payloads == []
+    assert [topic.startswith("crmbus.retry.") for topic in topics(writer)] == [True]
 
 
 def test_a_circuit_that_opens_during_a_batch_stops_the_calls_still_queued_in_it():

@@ -14,9 +14,10 @@ from streams.circuit import CircuitState
 from streams.errors import PermanentDeliveryError, TransientDeliveryError
 from streams.retry_policy import TIERS, DeadLetter, Retry, RetryPolicy, Tier
 from streams.sink_decisions import (
+    MAX_FALLBACKS,
     circuit_key,
     circuit_kind,
-    fallback_action,
+    fallback_chain,
     in_flight_budgets,
     open_until,
     outcome_record,
@@ -145,13 +146,26 @@ def test_a_circuit_that_may_already_let_calls_through_parks_in_the_shortest_tier
 # -- fall back -------------------------------------------------------------------------------
 
 
-def test_a_text_can_go_through_the_fallback_provider_as_that_providers_action():
-    assert fallback_action("zapi.send_text", "waha") == "waha.send_text"
+def follow(links: dict[str, str]):
+    return lambda name: links.get(name)
 
 
-def test_only_a_text_can_go_through_a_fallback():
-    assert fallback_action("zapi.send_template", "waha") is None
-    assert fallback_action("crm.upsert_lead", "waha") is None
+def test_the_fallback_chain_follows_each_destinations_fallback_in_order():
+    assert fallback_chain("zapi", follow({"zapi": "waha", "waha": "sms"}), str) == ["waha", "sms"]
+
+
+def test_a_destination_without_a_fallback_has_an_empty_chain():
+    assert fallback_chain("zapi", follow({}), str) == []
+
+
+def test_a_chain_configured_in_a_loop_ends_before_the_first_destination_met_again():
+    assert fallback_chain("zapi", follow({"zapi": "waha", "waha": "zapi"}), str) == ["waha"]
+    assert fallback_chain("zapi", follow({"zapi": "waha", "waha": "sms", "sms": "waha"}), str) == ["waha", "sms"]
+
+
+def test_a_chain_is_at_most_max_fallbacks_long():
+    links = {str(n): str(n + 1) for n in range(10)}
+    assert fallback_chain("0", follow(links), str) == [str(n) for n in range(1, MAX_FALLBACKS + 1)]
 
 
 # -- the destination's retry policy ----------------------------------------------------------

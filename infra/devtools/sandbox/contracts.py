@@ -14,7 +14,8 @@ Every system also:
   again (with ``Idempotent-Replayed: true``) and does not act twice; the same key with another
   body is refused with 422 (as the IETF Idempotency-Key draft says);
 - answers errors as ``{"error": "<code>", "message": "<what is wrong>"}``: 401 without its
-  credential, 400 for a body that is not JSON or lacks a required field or breaks a rule below.
+  credential, 400 for a body that is not JSON (form fields, for a contract whose ``encoding`` is
+  ``form``) or lacks a required field or breaks a rule below.
 """
 
 from __future__ import annotations
@@ -23,19 +24,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-System = Literal["crm", "financeiro", "zapi", "waha", "email", "marketing", "webhook"]
+System = Literal["crm", "financeiro", "zapi", "waha", "email", "marketing", "webhook", "sms_twilio", "sms_zenvia"]
 SYSTEMS: tuple[System, ...] = get_args(System)
 
-Auth = Literal["bearer", "client-token", "api-key", "none"]
-AUTH_HEADERS: Mapping[Auth, str] = {"bearer": "Authorization", "client-token": "Client-Token", "api-key": "X-Api-Key"}
-"""The header each kind of credential travels in. Bearer is ``Authorization: Bearer <token>``."""
+Auth = Literal["bearer", "basic", "client-token", "api-key", "api-token", "none"]
+AUTH_HEADERS: Mapping[Auth, str] = {
+    "bearer": "Authorization",
+    "basic": "Authorization",
+    "client-token": "Client-Token",
+    "api-key": "X-Api-Key",
+    "api-token": "X-API-TOKEN",
+}
+"""The header each kind of credential travels in. Bearer is ``Authorization: Bearer <token>``,
+basic ``Authorization: Basic <base64 of user:password>``."""
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 STANDARD_WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 """Standard Webhooks headers the generic receiver records (it does not verify them)."""
 
-SECRET_HEADERS = frozenset({"authorization", "client-token", "x-api-key", "cookie", "proxy-authorization"})
+SECRET_HEADERS = frozenset(
+    {"authorization", "client-token", "x-api-key", "x-api-token", "cookie", "proxy-authorization"}
+)
 SECRET_PATH_PARAMS = frozenset({"token"})
 """Credentials a request may carry; the sandbox records requests without them."""
 
@@ -58,6 +68,8 @@ class Contract:
     payload: Any = None
     """The delivery payload a crmbus connector turns into ``example``, where the two differ (media,
     buttons, lists: crmbus's one vocabulary for Z-API and WAHA); None where it sends ``example`` as is."""
+    encoding: Literal["json", "form"] = "json"
+    """How the body is sent: JSON, or ``application/x-www-form-urlencoded`` fields (Twilio)."""
 
     @property
     def delivered(self) -> Any:
@@ -71,7 +83,7 @@ class Contract:
 
     @property
     def headers(self) -> tuple[str, ...]:
-        """The headers a request must carry (besides ``Content-Type: application/json``)."""
+        """The headers a request must carry (besides its ``Content-Type``)."""
         return () if self.auth == "none" else (AUTH_HEADERS[self.auth],)
 
     def url(self, base_url: str, **params: str) -> str:
@@ -376,6 +388,42 @@ CONTRACTS: Mapping[str, Contract] = {
             response=("id",),
             example={"to": "cliente@example.com.br", "template": "boas_vindas", "params": {"name": "Cliente"}},
             rules="Accepted for sending: 202, not 200.",
+        ),
+        Contract(
+            action="sms_twilio.send_sms",
+            system="sms_twilio",
+            method="POST",
+            path="/2010-04-01/Accounts/{account_sid}/Messages.json",
+            auth="basic",
+            required=("To", "Body"),
+            statuses=(201,),
+            response=("sid", "status", "to", "from", "messaging_service_sid", "body"),
+            example={"To": "+" + _PHONE, "From": "+5511912345678", "Body": "Olá! Recebemos seu contato."},
+            example_params={"account_sid": "AC" + "0" * 32},
+            payload={"phone": "+55 (11) 98765-4321", "message": "Olá! Recebemos seu contato."},
+            encoding="form",
+            rules="Twilio's Messages API: form fields; `To` in E.164 (`+` and 8 to 15 digits; 400 "
+            "otherwise); `From` or `MessagingServiceSid` (400 without both); HTTP basic auth with the "
+            'account SID and auth token. Answers 201 {"sid": "SM<32 hex>", "status": "queued", …}.',
+        ),
+        Contract(
+            action="sms_zenvia.send_sms",
+            system="sms_zenvia",
+            method="POST",
+            path="/v2/channels/sms/messages",
+            auth="api-token",
+            required=("from", "to", "contents"),
+            statuses=(200,),
+            response=("id", "from", "to", "direction", "channel", "contents"),
+            example={
+                "from": "crmbus",
+                "to": _PHONE,
+                "contents": [{"type": "text", "text": "Olá! Recebemos seu contato."}],
+            },
+            payload={"phone": "+55 (11) 98765-4321", "message": "Olá! Recebemos seu contato."},
+            rules="Zenvia API v2: `to` is the E.164 number without `+` (8 to 15 digits; 400 "
+            'otherwise); `contents` is one `{"type": "text", "text": …}` or more; the API token '
+            'in `X-API-TOKEN`. Answers 200 {"id", "direction": "OUT", "channel": "sms", …}.',
         ),
         Contract(
             action="marketing.assign_campaign",

@@ -12,6 +12,7 @@ import time
 from functools import partial
 from types import TracebackType
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 import structlog
 from aiohttp import web
@@ -59,11 +60,7 @@ async def _serve(contract: Contract, request: web.Request) -> web.StreamResponse
     status: int | None = None
     try:
         failure = state.faults.take(contract.system)
-        raw = await request.read()
-        try:
-            body, parsed = json.loads(raw), True
-        except ValueError:
-            body, parsed = None, False
+        body, parsed = _parsed(contract, await request.read())
         answer = _answer(state, contract, request, body, parsed, failure)
         state.journal.record(_received(contract, request, body, answer, arrived))
         if answer is None:
@@ -82,6 +79,16 @@ async def _serve(contract: Contract, request: web.Request) -> web.StreamResponse
         log.info("sandbox.request", system=contract.system, route=contract.route, status=status, ms=elapsed_ms)
 
 
+def _parsed(contract: Contract, raw: bytes) -> tuple[Any, bool]:
+    """The request's body as the contract's encoding reads it, and whether it could be read."""
+    try:
+        if contract.encoding == "form":
+            return dict(parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=bool(raw))), True
+        return json.loads(raw), True
+    except ValueError:
+        return None, False
+
+
 def _answer(
     state: SandboxState, contract: Contract, request: web.Request, body: Any, parsed: bool, failure: Failure | None
 ) -> Answer | None:
@@ -95,7 +102,8 @@ def _answer(
     if refused is not None:
         return refused
     if not parsed:
-        return refusal(400, "invalid_json", "the body must be JSON")
+        read_as = "form fields" if contract.encoding == "form" else "JSON"
+        return refusal(400, f"invalid_{contract.encoding}", f"the body must be {read_as}")
     key = request.headers.get(IDEMPOTENCY_KEY)
     same_request = fingerprint(contract.action, dict(request.match_info), body)
     replay = None if key is None else state.memory.recall(contract.system, key, same_request)

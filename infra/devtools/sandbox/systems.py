@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,14 +41,19 @@ def unauthorized(contract: Contract, headers: Mapping[str, str]) -> Answer | Non
         return None
     name = AUTH_HEADERS[contract.auth]
     value = headers.get(name, "").strip()
-    if contract.auth == "bearer":
+    if contract.auth in ("bearer", "basic"):
         scheme, _, token = value.partition(" ")
-        present = scheme.lower() == "bearer" and bool(token.strip())
+        present = scheme.lower() == contract.auth and bool(token.strip())
     else:
         present = bool(value)
     if present:
         return None
     return refusal(401, "unauthorized", f"the {name} header is required")
+
+
+def _e164_digits(value: Any) -> bool:
+    """E.164's digits: a country code and number, 8 to 15 digits in all."""
+    return isinstance(value, str) and value.isascii() and value.isdigit() and 8 <= len(value) <= 15
 
 
 def _hex(length: int) -> str:
@@ -78,6 +84,8 @@ class Systems:
             "waha.send_buttons": self._waha_send_buttons,
             "waha.send_list": self._waha_send_list,
             "email.send_template": lambda _: Answer(202, {"id": f"msg_{_hex(16)}"}),
+            "sms_twilio.send_sms": self._twilio_send_sms,
+            "sms_zenvia.send_sms": self._zenvia_send_sms,
             "marketing.assign_campaign": lambda _: Answer(201, {"id": f"asg_{_hex(12)}", "status": "assigned"}),
             "webhook.deliver": lambda _: Answer(204),
         }
@@ -113,6 +121,46 @@ class Systems:
             return refusal(400, "Invalid phone", "phone must hold digits only, with country and area code")
         message_id = _hex(20)
         return Answer(200, {"zaapId": _hex(32), "messageId": message_id, "id": message_id})
+
+    def _twilio_send_sms(self, body: dict[str, Any]) -> Answer:
+        to = body["To"]
+        if not (isinstance(to, str) and to.startswith("+") and _e164_digits(to[1:])):
+            return refusal(400, "invalid_to", "To must be an E.164 number: '+' and 8 to 15 digits")
+        if not (body.get("From") or body.get("MessagingServiceSid")):
+            return refusal(400, "missing_fields", "required: From or MessagingServiceSid")
+        return Answer(
+            201,
+            {
+                "sid": f"SM{secrets.token_hex(16)}",
+                "status": "queued",
+                "to": to,
+                "from": body.get("From"),
+                "messaging_service_sid": body.get("MessagingServiceSid"),
+                "body": body["Body"],
+            },
+        )
+
+    def _zenvia_send_sms(self, body: dict[str, Any]) -> Answer:
+        if not _e164_digits(body["to"]):
+            return refusal(400, "invalid_to", "to must be an E.164 number without '+': 8 to 15 digits")
+        contents = body["contents"]
+        texts = isinstance(contents, list) and all(
+            isinstance(c, dict) and c.get("type") == "text" and isinstance(c.get("text"), str) and c["text"]
+            for c in contents
+        )
+        if not (texts and contents):
+            return refusal(400, "invalid_contents", 'contents must be [{"type": "text", "text": "<text>"}, …]')
+        return Answer(
+            200,
+            {
+                "id": str(uuid.uuid4()),
+                "from": body["from"],
+                "to": body["to"],
+                "direction": "OUT",
+                "channel": "sms",
+                "contents": contents,
+            },
+        )
 
     def _waha_send(self, body: dict[str, Any]) -> Answer:
         """Any WAHA message, once its own parts passed: the chat's check and the sent message."""
