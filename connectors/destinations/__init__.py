@@ -23,6 +23,7 @@ from connectors.destinations.crm import CrmDestination
 from connectors.destinations.email import EmailDestination
 from connectors.destinations.financeiro import FinanceiroDestination
 from connectors.destinations.marketing import MarketingDestination
+from connectors.destinations.rest import RestDestination
 from connectors.destinations.smtp import SmtpEmailDestination
 from connectors.destinations.waha import WahaDestination
 from connectors.destinations.webhook import WebhookDestination
@@ -43,6 +44,7 @@ CONNECTORS: Mapping[str, type[HttpDestination]] = {
         EmailDestination,
         MarketingDestination,
         WebhookDestination,
+        RestDestination,
     )
 }
 

@@ -131,7 +131,10 @@ class HttpDestination(ABC):
         return {}
 
     async def deliver(self, delivery_id: str, action: str, payload: Mapping[str, Any]) -> Delivered:
-        request = self.build(action, payload)
+        return await self.send(delivery_id, action, self.build(action, payload))
+
+    async def send(self, delivery_id: str, action: str, request: Request) -> Delivered:
+        """Send one built request; its answer as ``Delivered`` or the ``DeliveryError`` it means."""
         body = orjson.dumps(request.body)
         headers = {
             "Content-Type": "application/json",

@@ -77,7 +77,7 @@ def list_destinations(tenant: str | None = typer.Option(None, help="Only this te
 def add(
     tenant: str = typer.Option(..., help="Tenant id."),
     name: str = typer.Option(..., help="Name routes refer to, e.g. waha."),
-    kind: str = typer.Option(..., help="crm, financeiro, zapi, waha, email, marketing or webhook."),
+    kind: str = typer.Option(..., help="crm, financeiro, zapi, waha, email, marketing, webhook or rest."),
     url: str = typer.Option(
         ..., help="Base URL (https; http only to loopback when allowed); smtp:// or smtps:// for e-mail over SMTP."
     ),

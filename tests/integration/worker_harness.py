@@ -32,7 +32,7 @@ from streams.routes import Route
 from tests.builtin_types import example as type_example
 
 CRMBUS = str(Path(sys.executable).with_name("crmbus"))
-DESTINATIONS = ("crm", "financeiro", "zapi", "waha", "email", "marketing", "webhook")
+DESTINATIONS = ("crm", "financeiro", "zapi", "waha", "email", "marketing", "webhook", "rest")
 PARTITIONS = 6
 
 

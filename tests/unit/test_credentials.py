@@ -23,6 +23,11 @@ COMPLETE = {
     "email": ("https://mail.example.com.br", {}, "token"),
     "marketing": ("https://mkt.example.com.br", {}, "token"),
     "webhook": ("https://hooks.example.com.br/crmbus", {}, WEBHOOK_SECRET),
+    "rest": (
+        "https://api.example.com.br",
+        {"auth": {"type": "bearer"}, "actions": {"open_ticket": {"method": "POST", "path": "/v1/tickets"}}},
+        "token",
+    ),
     "smtp": ("smtp://127.0.0.1:2525", {"sender": "a@example.com.br", "tls": "none", "username": "u"}, "pw"),
 }
 
@@ -59,7 +64,9 @@ def test_a_destination_without_its_secret_is_named_as_lacking_it_and_does_not_bu
     assert not builds(kind_of(name), url, config, None)
 
 
-@pytest.mark.parametrize(("name", "key"), [("zapi", "instance_id"), ("zapi", "token"), ("smtp", "sender")])
+@pytest.mark.parametrize(
+    ("name", "key"), [("zapi", "instance_id"), ("zapi", "token"), ("smtp", "sender"), ("rest", "actions")]
+)
 def test_a_destination_without_a_config_key_it_needs_is_named_as_lacking_it_and_does_not_build(name, key):
     url, config, secret = COMPLETE[name]
     without = {k: v for k, v in config.items() if k != key}
