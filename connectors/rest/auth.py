@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote_plus, urlencode
 
 import orjson
 from yarl import URL
@@ -117,7 +117,7 @@ class ClientCredentials:
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         if self._client_auth == "basic":
             # RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined.
-            pair = f"{quote(self._client_id, safe='')}:{quote(self._client_secret, safe='')}".encode()
+            pair = f"{quote_plus(self._client_id)}:{quote_plus(self._client_secret)}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         else:
             form |= {"client_id": self._client_id, "client_secret": self._client_secret}

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 
@@ -28,6 +28,8 @@ CLIENT_SECRET = "s3cret:with/odd&chars"
 class TokenRequest:
     client_auth: str
     scope: str | None
+    previous_left_s: float | None
+    """How long the last token issued before this request still had to live (None: no token yet)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class FakeOAuth2:
         form = await request.post()
         client_id, secret, client_auth = _client(request, form)
         with self._lock:
-            self.token_requests.append(TokenRequest(client_auth, _text(form.get("scope"))))
+            left = max(self._tokens.values()) - time.monotonic() if self._tokens else None
+            self.token_requests.append(TokenRequest(client_auth, _text(form.get("scope")), left))
         if self.hold is not None:
             await self.hold.wait()
         if self.token_status is not None:
@@ -102,7 +105,7 @@ def _client(request: web.Request, form: object) -> tuple[str | None, str | None,
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme == "Basic":
         client_id, _, secret = base64.b64decode(value).decode().partition(":")
-        return unquote(client_id), unquote(secret), "basic"
+        return unquote_plus(client_id), unquote_plus(secret), "basic"
     get = getattr(form, "get")  # noqa: B009 - MultiDictProxy
     return _text(get("client_id")), _text(get("client_secret")), "body"
 
