@@ -40,10 +40,11 @@ class RestDestination(HttpDestination):
 
     async def deliver(self, delivery_id: str, action: str, payload: Mapping[str, Any]) -> Delivered:
         request = self.build(action, payload)
+        sent = await self._auth.headers()
         try:
-            return await self.send(delivery_id, action, replace(request, headers=await self._auth.headers()))
+            return await self.send(delivery_id, action, replace(request, headers=sent))
         except DeliveryError as exc:
             if exc.status != 401:
                 raise
-        await self._auth.invalidate()
+        await self._auth.invalidate(sent)
         return await self.send(delivery_id, action, replace(request, headers=await self._auth.headers()))

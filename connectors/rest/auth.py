@@ -17,8 +17,9 @@ through the same ``HttpClients`` as the deliveries (so the SSRF guard judges it 
 until shortly before ``expires_in`` ends (``EXPIRY_SKEW``), and asks for one token at a time: callers
 that need one while a request is in flight wait for its answer instead of asking again.
 
-A caller that gets a 401 calls ``invalidate()``: credentials that are fetched (tokens) are fetched
-anew on the next ``headers()``; static ones have nothing to refresh.
+A caller that gets a 401 calls ``invalidate(sent)`` with the headers that call carried: a token it
+carried is fetched anew on the next ``headers()`` (a newer one is kept); static credentials have
+nothing to refresh.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ class Auth(Protocol):
         """The headers to add to a request."""
         ...
 
-    async def invalidate(self) -> None:
-        """Forget fetched credentials after a 401: the next ``headers()`` fetches anew."""
+    async def invalidate(self, sent: Mapping[str, str] | None = None) -> None:
+        """Forget fetched credentials after a 401: the next ``headers()`` fetches anew. ``sent``,
+        the headers the refused call carried, keeps credentials fetched since then."""
         ...
 
 
@@ -68,7 +70,7 @@ class StaticAuth:
     async def headers(self) -> Mapping[str, str]:
         return self.fixed
 
-    async def invalidate(self) -> None:
+    async def invalidate(self, sent: Mapping[str, str] | None = None) -> None:
         return None
 
 
@@ -104,8 +106,11 @@ class ClientCredentials:
                 token = self._current() or await self._fetch()
         return {"Authorization": f"Bearer {token}"}
 
-    async def invalidate(self) -> None:
-        self._token = None
+    async def invalidate(self, sent: Mapping[str, str] | None = None) -> None:
+        # Calls that went out together with one token report its 401 one after another: only
+        # the first drops it, the others find a newer token and keep it.
+        if sent is None or sent.get("Authorization") == f"Bearer {self._token}":
+            self._token = None
 
     def _current(self) -> str | None:
         return self._token if self._token is not None and self._clock() < self._renew_at else None

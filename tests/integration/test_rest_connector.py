@@ -81,11 +81,14 @@ def test_a_token_is_renewed_before_it_expires_and_after_invalidate():
             seen.append(await auth.headers())
             now[0] = 90.5  # less than 10 % left: renewed
             seen.append(await auth.headers())
-            await auth.invalidate()
+            await auth.invalidate(seen[0])  # a late 401 of a call that carried token-0: token-1 stays
+            seen.append(await auth.headers())
+            await auth.invalidate(seen[-1])
             seen.append(await auth.headers())
         assert [s["Authorization"] for s in seen] == [
             "Bearer token-0",
             "Bearer token-0",
+            "Bearer token-1",
             "Bearer token-1",
             "Bearer token-2",
         ]
@@ -202,5 +205,23 @@ def test_a_payload_without_a_path_field_is_permanent_and_names_the_field():
                 await connector.deliver("d-1", "rest.upsert_appointment", {"name": "x"})
             with pytest.raises(PermanentDeliveryError, match="no action"):
                 await connector.deliver("d-1", "rest.nope", {"id": "1"})
+
+    run(scenario)
+
+
+def test_calls_refused_together_after_a_revocation_cause_one_new_token():
+    async def scenario():
+        fake = FakeOAuth2()
+        async with serving(fake) as url, HttpClients(LOOPBACK) as clients:
+            config = {**oauth2(), "actions": ACTIONS}
+            connector = connector_for("rest", url=url, config=config, secret=CLIENT_SECRET, client=clients)
+            await connector.deliver("d-0", "rest.upsert_appointment", {"id": "0"})
+            fake.revoke_all()
+            await asyncio.gather(
+                *(connector.deliver(f"d-{n}", "rest.upsert_appointment", {"id": str(n)}) for n in range(1, 9))
+            )
+        assert (fake.refused, len(fake.token_requests)) == (8, 2)
+        assert sorted(c.idempotency_key for c in fake.calls) == [f"d-{n}" for n in range(9)]
+        assert {c.token for c in fake.calls[1:]} == {"token-1"}
 
     run(scenario)
