@@ -505,3 +505,15 @@ def test_each_list_endpoint_needs_its_credential(system):
         assert (status, body["error"]) == (401, "unauthorized")
 
     scenario()
+
+
+def test_the_control_api_sets_cuidadores_token_lifetime_out_of_process(sandbox_process):
+    _, sandbox, _ = sandbox_process
+    token_url = sandbox.url_of("cuidadores") + TOKEN_PATH
+    form = {"grant_type": "client_credentials", "client_id": "crmbus", "client_secret": "s"}
+    assert httpx.post(token_url, data=form).json()["expires_in"] == 3600
+    sandbox.token_lifetime(5)
+    assert httpx.post(token_url, data=form).json()["expires_in"] == 5
+    with pytest.raises(httpx.HTTPStatusError):
+        sandbox.token_lifetime(0)
+    assert [r.action for r in sandbox.requests("cuidadores")] == ["cuidadores.token", "cuidadores.token"]

@@ -41,7 +41,9 @@ async def _token(request: web.Request) -> web.StreamResponse:
             answer = refusal(401, "invalid_client", "the client id and secret are required")
         else:
             token, lifetime = state.tokens.issue()
-            answer = Answer(200, {"access_token": token, "token_type": "Bearer", "expires_in": lifetime})
+            # Whole seconds as RFC 6749's examples give them; a test's sub-second lifetime as it is.
+            expires_in = int(lifetime) if lifetime.is_integer() else lifetime
+            answer = Answer(200, {"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
     return _respond(state, request, "cuidadores", "cuidadores.token", answer)
 
 
