@@ -176,10 +176,29 @@ class HttpClients:
         """GET ``url`` (a health call, a pull's page) through the pool named ``key``: its status,
         readable headers and body, read up to ``body_cap_bytes`` (default: the clients' cap).
         Raises as ``request`` does."""
+        return await self.exchange(
+            "GET", key, url, body=None, headers=headers, timeouts=timeouts, label=label, body_cap_bytes=body_cap_bytes
+        )
+
+    async def exchange(
+        self,
+        method: str,
+        key: str,
+        url: URL,
+        *,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeouts: Timeouts,
+        label: str,
+        body_cap_bytes: int | None = None,
+    ) -> Answer:
+        """Send ``body`` with ``method`` and read the whole answer (up to ``body_cap_bytes``, default
+        the clients' cap), for callers that need its body rather than an excerpt (a GET, an OAuth2
+        token request). Raises as ``request`` does."""
         session = self._session(key, self.limit_per_host)
         with _no_answer_raises(label):
-            async with session.get(
-                url, headers=headers, allow_redirects=False, timeout=_client_timeout(timeouts)
+            async with session.request(
+                method, url, data=body, headers=headers, allow_redirects=False, timeout=_client_timeout(timeouts)
             ) as answer:
                 kept = {name: answer.headers[name] for name in READ_HEADERS if name in answer.headers}
                 return Answer(answer.status, await self._read_capped(answer, body_cap_bytes), kept)

@@ -40,6 +40,14 @@ def missing_credentials(kind: str, url: str, config: Mapping[str, Any], has_secr
         if config.get("username") and not has_secret:
             missing.append(SECRET)
         return tuple(missing)
+    if kind == "rest":
+        # A REST endpoint needs its secret unless it calls without authentication.
+        auth = config.get("auth")
+        if isinstance(auth, Mapping) and auth.get("type", "none") != "none" and not has_secret:
+            missing.append(SECRET)
+        if not config.get("actions"):
+            missing.append("config.actions")
+        return tuple(missing)
     if kind not in _SECRET_NOT_NEEDED and not has_secret:
         missing.append(SECRET)
     missing.extend(f"config.{key}" for key in _CONFIG_NEEDED.get(kind, ()) if not _text(config.get(key)))

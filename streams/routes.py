@@ -23,7 +23,9 @@ from typing import Any, Protocol
 from streams.envelope import Envelope
 from streams.errors import MappingError
 
-DESTINATIONS = ("crm", "financeiro", "zapi", "waha", "email", "marketing", "webhook", "sms_twilio", "sms_zenvia")
+DESTINATIONS = (
+    "crm", "financeiro", "zapi", "waha", "email", "marketing", "webhook", "sms_twilio", "sms_zenvia", "rest",
+)  # fmt: skip
 """Destination kinds; each has its topic ``crmbus.deliver.<destination>`` and its sink."""
 
 _DELIVERY_NAMESPACE = uuid.UUID("6f0e9a52-4a8b-5c1e-9d0e-63726d627573")

@@ -52,6 +52,61 @@ SEED_DESTINATIONS: tuple[SeedDestination, ...] = (
     SeedDestination("zapi", "zapi", "/zapi", {"sandbox": True, "instance_id": "demo", "token": "demo"}),
     SeedDestination("email", "email", "/email", {"sandbox": True, "sender": "atendimento@example.com.br"}),
     SeedDestination("marketing", "marketing", "/marketing", {"sandbox": True}),
+    # The company's own systems, through the rest kind (connectors.destinations.rest); sync jobs
+    # read their list endpoints with the same auth.
+    SeedDestination(
+        "operacao",
+        "rest",
+        "/operacao",
+        {
+            "sandbox": True,
+            "auth": {"type": "bearer"},
+            "actions": {
+                "upsert_appointment": {"method": "PUT", "path": "/v1/appointments/{id}"},
+                "upsert_service": {"method": "PUT", "path": "/v1/services/{id}"},
+            },
+        },
+    ),
+    SeedDestination(
+        "cuidadores",
+        "rest",
+        "/cuidadores",
+        {
+            "sandbox": True,
+            "auth": {"type": "oauth2_client_credentials", "token_url": "/oauth/token", "client_id": "crmbus"},
+            "actions": {"upsert_caregiver": {"method": "PUT", "path": "/v1/caregivers/{id}"}},
+        },
+    ),
+    SeedDestination(
+        "atendimento",
+        "rest",
+        "/atendimento",
+        {
+            "sandbox": True,
+            "auth": {"type": "api_key", "header": "X-Api-Key"},
+            "actions": {"open_ticket": {"method": "POST", "path": "/v1/tickets"}},
+        },
+    ),
+    SeedDestination(
+        "documentos",
+        "rest",
+        "/documentos",
+        {
+            "sandbox": True,
+            "auth": {"type": "basic", "username": "crmbus"},
+            "actions": {"store_document": {"method": "POST", "path": "/v1/documents"}},
+        },
+    ),
+    SeedDestination(
+        "agenda",
+        "rest",
+        "/agenda",
+        {
+            "sandbox": True,
+            "auth": {"type": "bearer"},
+            "actions": {"book": {"method": "POST", "path": "/v1/appointments"}},
+        },
+    ),
 )
 
 _PHONE_DIGITS = {"from": "phone", "format": "phone_digits"}

@@ -19,6 +19,7 @@ CLASS_OF_KIND: Mapping[str, SlaClass] = {
     "crm": "task_automation",
     "financeiro": "task_automation",
     "webhook": "task_automation",
+    "rest": "task_automation",
     "zapi": "whatsapp",
     "waha": "whatsapp",
     "email": "notifications",

@@ -23,6 +23,7 @@ from connectors.destinations.crm import CrmDestination
 from connectors.destinations.email import EmailDestination
 from connectors.destinations.financeiro import FinanceiroDestination
 from connectors.destinations.marketing import MarketingDestination
+from connectors.destinations.rest import RestDestination
 from connectors.destinations.sms import TwilioSmsDestination, ZenviaSmsDestination
 from connectors.destinations.smtp import SmtpEmailDestination
 from connectors.destinations.waha import WahaDestination
@@ -46,6 +47,7 @@ CONNECTORS: Mapping[str, type[HttpDestination]] = {
         WebhookDestination,
         TwilioSmsDestination,
         ZenviaSmsDestination,
+        RestDestination,
     )
 }
 

@@ -137,7 +137,10 @@ class HttpDestination(ABC):
         return {}
 
     async def deliver(self, delivery_id: str, action: str, payload: Mapping[str, Any]) -> Delivered:
-        request = self.build(action, payload)
+        return await self.send(delivery_id, action, self.build(action, payload))
+
+    async def send(self, delivery_id: str, action: str, request: Request) -> Delivered:
+        """Send one built request; its answer as ``Delivered`` or the ``DeliveryError`` it means."""
         if request.encoding == "form":
             body, content_type = urlencode(request.body).encode(), "application/x-www-form-urlencoded"
         else:

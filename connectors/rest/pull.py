@@ -84,19 +84,21 @@ class Puller:
         return url
 
     async def _get(self, url: URL) -> Answer:
-        answer = await self._ask(url)
+        sent, answer = await self._ask(url)
         if answer.status == 401:
-            await self._auth.invalidate()
-            answer = await self._ask(url)
+            await self._auth.invalidate(sent)
+            _, answer = await self._ask(url)
         retry_after = answer.headers.get("retry-after")
         error = classify(answer.status, retry_after=retry_after, now=time.time(), label=self._label)
         if error is not None:
             raise error
         return answer
 
-    async def _ask(self, url: URL) -> Answer:
-        headers = {"Accept": "application/json", **(await self._auth.headers())}
-        return await self._clients.get(
+    async def _ask(self, url: URL) -> tuple[Mapping[str, str], Answer]:
+        """The credentials sent and the answer."""
+        credentials = await self._auth.headers()
+        headers = {"Accept": "application/json", **credentials}
+        return credentials, await self._clients.get(
             self._pool_key,
             url,
             headers=headers,

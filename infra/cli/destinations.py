@@ -78,7 +78,7 @@ def add(
     tenant: str = typer.Option(..., help="Tenant id."),
     name: str = typer.Option(..., help="Name routes refer to, e.g. waha."),
     kind: str = typer.Option(
-        ..., help="crm, financeiro, zapi, waha, email, marketing, webhook, sms_twilio or sms_zenvia."
+        ..., help="crm, financeiro, zapi, waha, email, marketing, webhook, sms_twilio, sms_zenvia or rest."
     ),
     url: str = typer.Option(
         ..., help="Base URL (https; http only to loopback when allowed); smtp:// or smtps:// for e-mail over SMTP."

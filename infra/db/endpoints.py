@@ -30,6 +30,7 @@ from infra.db.errors import translated
 from infra.db.models import EventMapping, Tenant, WebhookEndpoint
 from streams.credentials import describe_missing, missing_credentials, setup_command
 from streams.errors import ConfigurationError
+from streams.rest_actions import rest_actions
 from streams.routes import DESTINATIONS
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,8 @@ def missing_of(row: WebhookEndpoint) -> tuple[str, ...]:
 
 def refuse_unconfigured(row: WebhookEndpoint) -> None:
     """``ConfigurationError`` naming what an enabled ``row`` lacks and the command that sets it."""
+    if row.kind == "rest":
+        rest_actions(row.config)  # an action a route cannot be saved for must not be saved either
     missing = missing_of(row)
     if row.enabled and missing:
         raise ConfigurationError(

@@ -38,6 +38,7 @@ from streams.credentials import describe_missing, setup_command
 from streams.errors import ConfigurationError, InvalidRouteError
 from streams.event_catalogue import EventCatalogue
 from streams.mapping import compile_mapping
+from streams.rest_actions import action_named, rest_actions
 from streams.route_filter import compile_filter
 from streams.routes import DESTINATIONS, Route
 
@@ -128,6 +129,7 @@ class Routes:
             if session.get(Tenant, tenant_id) is None:
                 raise ConfigurationError(f"no tenant {tenant_id!r}; create it with 'crmbus tenants create'")
             endpoint = _endpoint(session, tenant_id, destination)
+            _check_endpoint_action(endpoint, action)
             row = EventMapping(
                 tenant_id=tenant_id,
                 event_type=event_type,
@@ -310,6 +312,20 @@ def _check_action(action: str) -> None:
             "action: is the destination's operation, like crm.upsert_lead: lower-case words joined by dots",
             field="action",
         )
+
+
+def _check_endpoint_action(endpoint: WebhookEndpoint, action: str) -> None:
+    """A rest endpoint's routes name one of its configured actions; other kinds' actions are fixed
+    by their connector, which dead-letters a name it does not know."""
+    if endpoint.kind != "rest":
+        return
+    try:
+        actions = rest_actions(endpoint.config)
+    except ConfigurationError as exc:
+        raise InvalidRouteError(f"destination: its config is invalid: {exc}", field="destination") from None
+    if action_named(actions, action) is None:
+        known = ", ".join(f"rest.{name}" for name in sorted(actions))
+        raise InvalidRouteError(f"action: is not one of this destination's actions ({known})", field="action")
 
 
 def _check_delay(delay_seconds: int) -> None:

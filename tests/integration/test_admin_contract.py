@@ -75,7 +75,9 @@ def for_acme(world: World, case):
         body.update({kind: value for kind, value in PERSON.items() if kind in body})
     elif case.path.endswith("/destinations") or "/destinations/" in case.path:
         body.setdefault("secret", "s3cret")
-        if body.get("kind") in ("zapi", "sms_twilio", "sms_zenvia") or "config" in body:
+        if body.get("kind") == "rest":  # a rest destination needs the actions routes may name
+            body["config"] = {"auth": {"type": "bearer"}, "actions": {"open": {"method": "POST", "path": "/v1/x"}}}
+        elif body.get("kind") in ("zapi", "sms_twilio", "sms_zenvia") or "config" in body:
             body["config"] = {"instance_id": "i", "token": "t", "account_sid": "AC1", "from": "+5511912345678"}
     return case
 

@@ -19,9 +19,11 @@ from standardwebhooks import Webhook
 from connectors.destinations import CONNECTORS, Delivered, HttpClients, connector_for
 from connectors.ssrf import OutboundPolicy
 from infra.devtools.sandbox import CONTRACTS, Sandbox
+from infra.devtools.sandbox.contracts import REST_SYSTEMS
 from streams import standard_webhooks
 from streams.errors import PermanentDeliveryError, TransientDeliveryError, UnsafeDestinationError
 from streams.routes import DESTINATIONS
+from streams.seed_flows import SEED_DESTINATIONS
 from tests.conftest import free_port
 
 LOOPBACK = OutboundPolicy(allow_loopback=True)
@@ -529,12 +531,27 @@ SMS_CONFIGS = {
 
 
 def sandbox_target(sandbox, contract):
-    """(url, config) of a destination pointing at the sandbox system that serves ``contract``."""
+    """(kind, url, config, action, payload) of a destination pointing at the sandbox system that
+    serves ``contract``; the company's REST systems are rest destinations configured as seeded,
+    their path parameters taken from the payload."""
     if contract.system == "webhook":
-        return sandbox.url_of("webhook") + contract.path.format(**contract.example_params), {}
+        url = sandbox.url_of("webhook") + contract.path.format(**contract.example_params)
+        return "webhook", url, {}, contract.action, contract.example
+    if contract.system in REST_SYSTEMS:
+        [seed] = [seed for seed in SEED_DESTINATIONS if seed.name == contract.system]
+        action = "rest." + contract.action.removeprefix(f"{contract.system}.")
+        payload = {**contract.example, **contract.example_params}
+        return "rest", sandbox.url_of(contract.system), seed.config, action, payload
     if contract.system in SMS_CONFIGS:
-        return sandbox.url_of(contract.system), SMS_CONFIGS[contract.system]
-    return sandbox.url_of(contract.system), dict(contract.example_params)
+        config = SMS_CONFIGS[contract.system]
+        return contract.system, sandbox.url_of(contract.system), config, contract.action, contract.delivered
+    return (
+        contract.system,
+        sandbox.url_of(contract.system),
+        dict(contract.example_params),
+        contract.action,
+        contract.delivered,
+    )
 
 
 def secret_for(contract):
@@ -545,11 +562,9 @@ def secret_for(contract):
 def test_each_connector_is_accepted_by_the_sandbox_with_the_contracts_status_and_answer(contract):
     async def scenario():
         async with Sandbox() as sandbox, HttpClients(LOOPBACK) as clients:
-            url, config = sandbox_target(sandbox, contract)
-            connector = connector_for(
-                contract.system, url=url, config=config, secret=secret_for(contract), client=clients
-            )
-            delivered = await connector.deliver(DELIVERY_ID, contract.action, contract.delivered)
+            kind, url, config, action, payload = sandbox_target(sandbox, contract)
+            connector = connector_for(kind, url=url, config=config, secret=secret_for(contract), client=clients)
+            delivered = await connector.deliver(DELIVERY_ID, action, payload)
             return delivered, sandbox.applied(contract.system)
 
     delivered, applied = asyncio.run(scenario())
@@ -557,8 +572,10 @@ def test_each_connector_is_accepted_by_the_sandbox_with_the_contracts_status_and
     assert delivered.status in contract.statuses
     if contract.response:
         assert set(contract.response) <= set(orjson.loads(delivered.response_excerpt))
-    assert [received.idempotency_key for received in applied] == [DELIVERY_ID]
-    assert applied[0].body == contract.example  # the connector sends exactly the provider's documented shape
+    mine = [received for received in applied if received.action == contract.action]
+    assert [received.idempotency_key for received in mine] == [DELIVERY_ID]
+    if contract.system not in REST_SYSTEMS:  # a rest action's body is the route's payload, path fields too
+        assert mine[0].body == contract.example  # the connector sends exactly the provider's documented shape
 
 
 def test_a_redelivery_with_the_same_id_is_applied_once_by_the_sandbox():

@@ -94,7 +94,7 @@ class CountingAuth:
             self.token = f"t{self.fetches}"
         return {"Authorization": f"Bearer {self.token}"}
 
-    async def invalidate(self):
+    async def invalidate(self, sent=None):
         self.token = None
 
 

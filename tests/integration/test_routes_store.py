@@ -272,3 +272,23 @@ def test_an_enabled_route_stored_before_credentials_were_checked_is_not_loaded_a
     with caplog.at_level(logging.WARNING, logger="infra.db.routes"):
         assert routes.load_enabled() == []
     assert "paused: destination crm: a crm destination needs a secret" in caplog.text
+
+
+def test_a_route_to_a_rest_destination_names_one_of_its_configured_actions(tenants, routes, migrated):
+    tenants.create("acme", "Acme Cuidados", sandbox_url=SANDBOX, stand_ins=BOX)
+    view = routes.add("acme", "service.completed", "operacao", "rest.upsert_service")
+    assert (view.action, view.enabled) == ("rest.upsert_service", True)
+    for action in ("rest.book", "operacao.upsert_service", "crm.upsert_lead"):
+        with pytest.raises(InvalidRouteError, match=r"rest\.upsert_appointment, rest\.upsert_service") as raised:
+            routes.add("acme", "service.completed", "operacao", action)
+        assert raised.value.field == "action"
+
+
+def test_a_rest_destination_with_invalid_actions_is_refused(tenants, migrated):
+    tenants.create("acme", "Acme Cuidados", sandbox_url=SANDBOX, stand_ins=BOX)
+    endpoints = Endpoints(migrated, BOX, actor="test")
+    bad = {"auth": {"type": "none"}, "actions": {"x": {"method": "GET", "path": "/x"}}}
+    with pytest.raises(ConfigurationError, match=r"actions\.x\.method"):
+        endpoints.add("acme", "legado", "rest", "https://legado.example.com.br", config=bad)
+    with pytest.raises(ConfigurationError, match=r"actions\.x\.path"):
+        endpoints.update("acme", "operacao", config={"actions": {"x": {"method": "PUT", "path": "x"}}})

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from infra.devtools.sandbox import CONTRACTS, SYSTEMS, Sandbox, SandboxClient
+from infra.devtools.sandbox.contracts import LISTINGS, REST_SYSTEMS, TOKEN_PATH
 from streams.deadlines import wait_until
 from streams.routes import DESTINATIONS
 from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES
@@ -24,7 +25,7 @@ CREDENTIALS = {
     "bearer": {"Authorization": "Bearer sandbox-token"},
     "client-token": {"Client-Token": "account-security-token"},
     "api-key": {"X-Api-Key": "waha-key"},
-    "basic": {"Authorization": "Basic QUMwMDA6YXV0aC10b2tlbg=="},
+    "basic": {"Authorization": "Basic Y3JtYnVzOnNlY3JldA=="},
     "api-token": {"X-API-TOKEN": "zenvia-token"},
     "none": {},
 }
@@ -57,20 +58,50 @@ class Caller:
 
     async def __call__(self, contract, body=None, headers=None, credentials=True, timeout_s=5.0):
         url = contract.url(self.sandbox.url_of(contract.system), **contract.example_params)
-        sent = {**(CREDENTIALS[contract.auth] if credentials else {}), **(headers or {})}
+        sent = {**((await self.credentials(contract.auth)) if credentials else {}), **(headers or {})}
         payload = contract.example if body is None else body
         body_as = {"data": payload} if contract.encoding == "form" else {"json": payload}
-        async with self.client.post(
-            url, **body_as, headers=sent, timeout=aiohttp.ClientTimeout(total=timeout_s)
+        async with self.client.request(
+            contract.method, url, **body_as, headers=sent, timeout=aiohttp.ClientTimeout(total=timeout_s)
         ) as response:
             return response.status, response.headers, await response.json() if response.content_length else None
 
+    async def credentials(self, auth):
+        if auth != "oauth2":
+            return CREDENTIALS[auth]
+        return {"Authorization": f"Bearer {(await self.token())['access_token']}"}
+
+    async def token(self, **form):
+        form = {"grant_type": "client_credentials", "client_id": "crmbus", "client_secret": "s", **form}
+        async with self.client.post(self.sandbox.url_of("cuidadores") + TOKEN_PATH, data=form) as response:
+            return await response.json()
+
+    async def list(self, system, auth=None, **query):
+        listing = LISTINGS[system]
+        headers = auth if auth is not None else await self.credentials(listing.auth)
+        url = self.sandbox.url_of(system) + listing.path
+        async with self.client.get(url, params=query, headers=headers) as response:
+            return response.status, response.headers, await response.json()
+
 
 def test_the_sandbox_has_a_contract_for_every_destination_and_seed_action():
-    assert SYSTEMS == DESTINATIONS
+    assert set(SYSTEMS) - set(REST_SYSTEMS) == set(DESTINATIONS) - {"rest"}
     assert {seed.path for seed in SEED_DESTINATIONS} <= {f"/{system}" for system in SYSTEMS}
     for route in SEED_ROUTES:
         assert CONTRACTS[route.action].system == route.destination
+
+
+def test_each_rest_seed_destination_names_its_systems_push_contracts_with_their_method_and_path():
+    seeded = {seed.name: seed for seed in SEED_DESTINATIONS if seed.kind == "rest"}
+    assert set(seeded) == set(REST_SYSTEMS)
+    for system, seed in seeded.items():
+        contracts = {c.action: c for c in CONTRACTS.values() if c.system == system}
+        assert {f"{system}.{name}" for name in seed.config["actions"]} == set(contracts)
+        for name, spec in seed.config["actions"].items():
+            contract = contracts[f"{system}.{name}"]
+            assert (spec["method"], spec["path"]) == (contract.method, contract.path)
+        auth = {"bearer": "bearer", "api_key": "api-key", "basic": "basic", "oauth2_client_credentials": "oauth2"}
+        assert auth[seed.config["auth"]["type"]] == LISTINGS[system].auth == next(iter(contracts.values())).auth
 
 
 @pytest.mark.parametrize("action", CONTRACTS)
@@ -82,8 +113,9 @@ def test_each_contract_answers_its_example_with_its_success_shape(action):
         status, _, body = await call(contract)
         assert status == contract.statuses[0]
         assert (set(body) if body is not None else set()) == set(contract.response)
-        [received] = sandbox.applied(contract.system)
-        assert (received.action, received.body, received.status) == (action, contract.example, status)
+        # Cuidadores' token request is recorded too: the action's own request is the one to check.
+        [received] = [r for r in sandbox.applied(contract.system) if r.action == action]
+        assert (received.body, received.status) == (contract.example, status)
 
     scenario()
 
@@ -419,3 +451,115 @@ def test_crmbus_sandbox_runs_out_of_process_driven_by_its_control_api(sandbox_pr
     log = log_path.read_text()
     assert '"system": "zapi"' in log and '"status": 503' in log
     assert ZAPI.example["phone"] not in log and ZAPI.example["message"] not in log
+
+
+# -- the company's REST systems: list endpoints and Cuidadores' OAuth2 --------------------------------
+
+
+@with_sandbox
+async def test_cuidadores_issues_short_lived_tokens_and_refuses_an_expired_one_with_401(sandbox, call):
+    sandbox.token_lifetime(0.2)
+    token = await call.token()
+    assert (token["token_type"], token["expires_in"]) == ("Bearer", 0.2)
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    assert (await call.list("cuidadores", auth=bearer))[0] == 200
+    # Waiting out the token's lifetime is the scenario here, not synchronisation.
+    await asyncio.sleep(0.3)
+    status, _, body = await call.list("cuidadores", auth=bearer)
+    assert (status, body["error"]) == (401, "invalid_token")
+    assert (await call.list("cuidadores", auth={"Authorization": "Bearer made-up"}))[0] == 401
+    tokens = [r for r in sandbox.requests("cuidadores") if r.action == "cuidadores.token"]
+    assert [r.status for r in tokens] == [200]
+
+
+@with_sandbox
+async def test_the_token_endpoint_takes_basic_or_form_client_auth_and_refuses_no_client(sandbox, call):
+    async def status(headers=None, **form):
+        async with call.client.post(sandbox.url_of("cuidadores") + TOKEN_PATH, data=form, headers=headers) as r:
+            return r.status, await r.json()
+
+    assert (await status(CREDENTIALS["basic"], grant_type="client_credentials"))[0] == 200
+    assert (await status(grant_type="client_credentials", client_id="crmbus", client_secret="s"))[0] == 200
+    assert (await status(grant_type="client_credentials"))[1]["error"] == "invalid_client"
+    assert (await status(grant_type="password"))[1]["error"] == "unsupported_grant_type"
+
+
+def ids(items):
+    return [item["id"] for item in items]
+
+
+@with_sandbox
+async def test_agenda_lists_by_cursor_and_a_booking_appears_after_the_seeded_records(sandbox, call):
+    status, _, booked = await call(CONTRACTS["agenda.book"])
+    assert status == 201
+    seen, cursor = [], None
+    while True:
+        _, _, page = await call.list("agenda", limit="2", **({"cursor": cursor} if cursor else {}))
+        seen += ids(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["AGD-0", "AGD-1", "AGD-2", "AGD-3", "AGD-4", booked["id"]]
+    _, _, page = await call.list("agenda", updated_since=booked["updated_at"])
+    assert (ids(page["items"]), page["next_cursor"]) == ([booked["id"]], None)
+
+
+@with_sandbox
+async def test_cuidadores_lists_a_json_array_with_a_link_to_the_next_page(sandbox, call):
+    _, headers, first = await call.list("cuidadores", per_page="3")
+    assert ids(first) == ["CG-0", "CG-1", "CG-2"]
+    next_url = headers["Link"].removeprefix("<").split(">;")[0]
+    assert headers["Link"].endswith('rel="next"')
+    async with call.client.get(next_url, headers=await call.credentials("oauth2")) as response:
+        assert ids(await response.json()) == ["CG-3", "CG-4"]
+        assert "Link" not in response.headers
+
+
+@with_sandbox
+async def test_operacao_lists_completed_services_by_offset_with_the_total(sandbox, call):
+    await call(CONTRACTS["operacao.upsert_service"])
+    _, _, page = await call.list("operacao", status="completed", offset="1", limit="2")
+    assert (ids(page["items"]), page["total"]) == (["S-2", "S-3"], 5)
+    _, _, rest = await call.list("operacao", status="completed", offset="4", limit="2")
+    assert ids(rest["items"]) == ["S-100"]
+
+
+@with_sandbox
+async def test_atendimento_lists_by_page_number_and_a_bad_query_is_400(sandbox, call):
+    _, _, page = await call.list("atendimento", page="2", per_page="2")
+    assert (ids(page["items"]), page["page"], page["pages"]) == (["TCK-2", "TCK-3"], 2, 3)
+    status, _, body = await call.list("atendimento", updated_since="yesterday")
+    assert (status, body["error"]) == (400, "invalid_query")
+
+
+@with_sandbox
+async def test_documentos_lists_changes_after_the_cursor_it_returned(sandbox, call):
+    _, _, first = await call.list("documentos")
+    assert (ids(first["items"]), first["has_more"]) == (["DOC-0", "DOC-1", "DOC-2", "DOC-3"], False)
+    _, _, none_yet = await call.list("documentos", cursor=first["next_cursor"])
+    assert (none_yet["items"], none_yet["next_cursor"]) == ([], first["next_cursor"])
+    _, _, stored = await call(CONTRACTS["documentos.store_document"])
+    _, _, after = await call.list("documentos", cursor=first["next_cursor"])
+    assert ids(after["items"]) == [stored["id"]]
+
+
+@pytest.mark.parametrize("system", REST_SYSTEMS)
+def test_each_list_endpoint_needs_its_credential(system):
+    @with_sandbox
+    async def scenario(sandbox, call):
+        status, _, body = await call.list(system, auth={})
+        assert (status, body["error"]) == (401, "unauthorized")
+
+    scenario()
+
+
+def test_the_control_api_sets_cuidadores_token_lifetime_out_of_process(sandbox_process):
+    _, sandbox, _ = sandbox_process
+    token_url = sandbox.url_of("cuidadores") + TOKEN_PATH
+    form = {"grant_type": "client_credentials", "client_id": "crmbus", "client_secret": "s"}
+    assert httpx.post(token_url, data=form).json()["expires_in"] == 3600
+    sandbox.token_lifetime(5)
+    assert httpx.post(token_url, data=form).json()["expires_in"] == 5
+    with pytest.raises(httpx.HTTPStatusError):
+        sandbox.token_lifetime(0)
+    assert [r.action for r in sandbox.requests("cuidadores")] == ["cuidadores.token", "cuidadores.token"]

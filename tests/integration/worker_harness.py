@@ -32,7 +32,9 @@ from streams.routes import Route
 from tests.builtin_types import example as type_example
 
 CRMBUS = str(Path(sys.executable).with_name("crmbus"))
-DESTINATIONS = ("crm", "financeiro", "zapi", "waha", "email", "marketing", "webhook", "sms_twilio", "sms_zenvia")
+DESTINATIONS = (
+    "crm", "financeiro", "zapi", "waha", "email", "marketing", "webhook", "sms_twilio", "sms_zenvia", "rest",
+)  # fmt: skip
 PARTITIONS = 6
 
 

@@ -25,6 +25,11 @@ COMPLETE = {
     "webhook": ("https://hooks.example.com.br/crmbus", {}, WEBHOOK_SECRET),
     "sms_twilio": ("https://api.twilio.com", {"account_sid": "AC1", "from": "+5511987654321"}, "auth-token"),
     "sms_zenvia": ("https://api.zenvia.com", {"from": "crmbus"}, "api-token"),
+    "rest": (
+        "https://api.example.com.br",
+        {"auth": {"type": "bearer"}, "actions": {"open_ticket": {"method": "POST", "path": "/v1/tickets"}}},
+        "token",
+    ),
     "smtp": ("smtp://127.0.0.1:2525", {"sender": "a@example.com.br", "tls": "none", "username": "u"}, "pw"),
 }
 
@@ -70,6 +75,7 @@ def test_a_destination_without_its_secret_is_named_as_lacking_it_and_does_not_bu
         ("sms_twilio", "from"),
         ("sms_zenvia", "from"),
         ("smtp", "sender"),
+        ("rest", "actions"),
     ],
 )
 def test_a_destination_without_a_config_key_it_needs_is_named_as_lacking_it_and_does_not_build(name, key):

@@ -73,13 +73,19 @@ def test_seed_route_keys_are_unique_and_start_with_their_event_type():
 
 def test_every_seed_route_goes_to_a_seed_destination_of_a_known_kind():
     names = {destination.name for destination in SEED_DESTINATIONS}
-    assert {seed.destination for seed in SEED_ROUTES} == names
+    # The company's REST systems are seeded for sync jobs and for routes a tenant writes itself.
+    rest = {destination.name for destination in SEED_DESTINATIONS if destination.kind == "rest"}
+    assert {seed.destination for seed in SEED_ROUTES} == names - rest
+    assert rest == {"operacao", "cuidadores", "atendimento", "documentos", "agenda"}
     assert all(destination.kind in DESTINATIONS for destination in SEED_DESTINATIONS)
     assert len(names) == len(SEED_DESTINATIONS)
 
 
 def test_seed_destinations_live_under_the_sandbox_and_hold_no_real_secret():
-    assert [d.path for d in SEED_DESTINATIONS] == ["/crm", "/financeiro", "/zapi", "/email", "/marketing"]
+    assert [d.path for d in SEED_DESTINATIONS] == [
+        "/crm", "/financeiro", "/zapi", "/email", "/marketing",
+        "/operacao", "/cuidadores", "/atendimento", "/documentos", "/agenda",
+    ]  # fmt: skip
     zapi = next(d for d in SEED_DESTINATIONS if d.kind == "zapi")
     assert (zapi.config["instance_id"], zapi.config["token"]) == ("demo", "demo")
 

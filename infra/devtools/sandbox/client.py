@@ -52,6 +52,10 @@ class SandboxClient:
     def session(self, system: Literal["zapi", "waha"], name: str, status: str) -> None:
         self._http.post(f"/_control/{system}/sessions/{name}", json={"status": status}).raise_for_status()
 
+    def token_lifetime(self, seconds: float) -> None:
+        """Cuidadores' tokens issued from now on expire after ``seconds`` (its ``expires_in``)."""
+        self._http.post("/_control/cuidadores/tokens", json={"lifetime_s": seconds}).raise_for_status()
+
     def requests(self, system: System) -> list[Received]:
         response = self._http.get(f"/_control/{system}/requests")
         response.raise_for_status()

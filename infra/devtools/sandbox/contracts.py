@@ -24,19 +24,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-System = Literal["crm", "financeiro", "zapi", "waha", "email", "marketing", "webhook", "sms_twilio", "sms_zenvia"]
+System = Literal[
+    "crm", "financeiro", "zapi", "waha", "email", "marketing", "webhook", "sms_twilio", "sms_zenvia",
+    "operacao", "cuidadores", "atendimento", "documentos", "agenda",
+]  # fmt: skip
 SYSTEMS: tuple[System, ...] = get_args(System)
+REST_SYSTEMS: tuple[System, ...] = ("operacao", "cuidadores", "atendimento", "documentos", "agenda")
+"""The company's own systems, reached through the generic ``rest`` destination kind."""
 
-Auth = Literal["bearer", "basic", "client-token", "api-key", "api-token", "none"]
+Auth = Literal["bearer", "basic", "client-token", "api-key", "api-token", "oauth2", "none"]
 AUTH_HEADERS: Mapping[Auth, str] = {
     "bearer": "Authorization",
     "basic": "Authorization",
     "client-token": "Client-Token",
     "api-key": "X-Api-Key",
     "api-token": "X-API-TOKEN",
+    "oauth2": "Authorization",
 }
 """The header each kind of credential travels in. Bearer is ``Authorization: Bearer <token>``,
-basic ``Authorization: Basic <base64 of user:password>``."""
+basic ``Authorization: Basic <base64 user:password>``, oauth2 a bearer token that ``TOKEN_PATH``
+issued (any other is 401, and so is one past its ``expires_in``)."""
+
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a credential
+"""Cuidadores' OAuth2 token endpoint (client credentials, RFC 6749 §4.4): form
+``grant_type=client_credentials``, the client's id and secret by HTTP basic or in the form (any
+non-empty pair is accepted); answers ``{"access_token", "token_type": "Bearer", "expires_in"}``."""
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -90,6 +102,44 @@ class Contract:
         """The address of this operation on the system at ``base_url`` (a destination's URL)."""
         return base_url.rstrip("/") + self.path.format(**params)
 
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A system's list endpoint (GET), read by sync jobs: records with ``id`` and ``updated_at``
+    (RFC 3339 UTC) changed since ``updated_since`` (inclusive), oldest change first.
+
+    ``pagination`` is how the next page is asked for: ``cursor`` (``cursor`` and ``limit``;
+    ``{"items", "next_cursor"}``, null at the end), ``link`` (``page`` and ``per_page``; a JSON
+    array, ``Link: <…>; rel="next"`` while more follow), ``offset`` (``offset`` and ``limit``;
+    ``{"items", "total"}``), ``page`` (``page`` and ``per_page``; ``{"items", "page", "pages"}``),
+    ``changes`` (``cursor`` only, the token the last page returned; ``{"items", "next_cursor",
+    "has_more"}``: every change after that cursor, ``updated_since`` not used).
+    """
+
+    system: System
+    path: str
+    auth: Auth
+    pagination: Literal["cursor", "link", "offset", "page", "changes"]
+    query: Mapping[str, str] = field(default_factory=dict)
+    """Fixed query parameters the endpoint needs (Operação lists completed services only)."""
+
+    @property
+    def route(self) -> str:
+        return f"/{self.system}{self.path}"
+
+
+LISTINGS: Mapping[System, Listing] = {
+    listing.system: listing
+    for listing in (
+        Listing("agenda", "/v1/appointments", "bearer", "cursor"),
+        Listing("cuidadores", "/v1/caregivers", "oauth2", "link"),
+        Listing("operacao", "/v1/services", "bearer", "offset", {"status": "completed"}),
+        Listing("atendimento", "/v1/tickets", "api-key", "page"),
+        Listing("documentos", "/v1/changes", "basic", "changes"),
+    )
+}
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
 
 _PHONE = "5511987654321"
 _CHAT = f"{_PHONE}@c.us"
@@ -448,6 +498,82 @@ CONTRACTS: Mapping[str, Contract] = {
             example={"type": "lead.created", "data": {"lead_id": "L-1"}},
             example_params={"name": "crm-events"},
             rules="Any JSON value; the Standard Webhooks headers are recorded, not verified. 204, no body.",
+        ),
+        Contract(
+            action="operacao.upsert_appointment",
+            system="operacao",
+            method="PUT",
+            path="/v1/appointments/{id}",
+            auth="bearer",
+            required=("starts_at",),
+            statuses=(201, 200),
+            response=("id", "status", "updated_at"),
+            example={"client_id": "C-1", "caregiver_id": "CG-1", "starts_at": "2026-12-07T13:00:00Z"},
+            example_params={"id": "AG-100"},
+            rules="Creates (201) or replaces (200) the appointment named in the path; "
+            '`status` is "created" or "updated".',
+        ),
+        Contract(
+            action="operacao.upsert_service",
+            system="operacao",
+            method="PUT",
+            path="/v1/services/{id}",
+            auth="bearer",
+            required=("status",),
+            statuses=(201, 200),
+            response=("id", "status", "updated_at"),
+            example={"client_id": "C-1", "status": "completed", "service_type": "visita"},
+            example_params={"id": "S-100"},
+            rules="Creates (201) or replaces (200) the service; `GET /v1/services?status=completed` lists it.",
+        ),
+        Contract(
+            action="cuidadores.upsert_caregiver",
+            system="cuidadores",
+            method="PUT",
+            path="/v1/caregivers/{id}",
+            auth="oauth2",
+            required=("name",),
+            statuses=(201, 200),
+            response=("id", "status", "updated_at"),
+            example={"name": "Cuidadora Teste", "phone": "+" + _PHONE, "active": True},
+            example_params={"id": "CG-100"},
+            rules=f"The bearer token comes from `POST {TOKEN_PATH}` and expires after its `expires_in`.",
+        ),
+        Contract(
+            action="atendimento.open_ticket",
+            system="atendimento",
+            method="POST",
+            path="/v1/tickets",
+            auth="api-key",
+            required=("subject",),
+            statuses=(201,),
+            response=("id", "status", "updated_at"),
+            example={"subject": "Retorno de atendimento", "client_id": "C-1", "channel": "whatsapp"},
+            rules='Answers {"id": "TCK-…", "status": "open", "updated_at"}.',
+        ),
+        Contract(
+            action="documentos.store_document",
+            system="documentos",
+            method="POST",
+            path="/v1/documents",
+            auth="basic",
+            required=("title", "url"),
+            statuses=(201,),
+            response=("id", "status", "updated_at"),
+            example={"title": "Contrato", "url": "https://arquivos.example.com.br/contrato.pdf", "client_id": "C-1"},
+            rules='Answers {"id": "DOC-…", "status": "stored", "updated_at"}; `GET /v1/changes` lists it.',
+        ),
+        Contract(
+            action="agenda.book",
+            system="agenda",
+            method="POST",
+            path="/v1/appointments",
+            auth="bearer",
+            required=("starts_at",),
+            statuses=(201,),
+            response=("id", "status", "updated_at"),
+            example={"client_id": "C-1", "starts_at": "2026-12-07T13:00:00Z", "service_type": "visita"},
+            rules='Answers {"id": "AGD-…", "status": "booked", "updated_at"}.',
         ),
     )
 }

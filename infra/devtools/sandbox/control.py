@@ -6,6 +6,8 @@
     DELETE /_control/requests                204; forgets requests, idempotency keys and leads
     POST   /_control/{system}/sessions/{name} 204; body {"status": "WORKING"|"STOPPED"|"FAILED"|...}:
                                              a Z-API instance's or WAHA session's state (zapi, waha)
+    POST   /_control/cuidadores/tokens       204; body {"lifetime_s": n}: Cuidadores' tokens issued from
+                                             now on expire after n seconds (their expires_in)
 
 Errors are 400 (a failure the sandbox cannot show) and 404 (no such system), in the systems'
 error shape. Control requests are neither recorded nor failed.
@@ -67,6 +69,16 @@ async def set_session(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def set_token_lifetime(request: web.Request) -> web.Response:
+    try:
+        request.app[STATE].tokens.set_lifetime(float((await request.json())["lifetime_s"]))
+    except json.JSONDecodeError:
+        return _error(400, "invalid_json", "the body must be JSON")
+    except (KeyError, TypeError, ValueError):
+        return _error(400, "invalid_lifetime", 'the body must be {"lifetime_s": <seconds, at most 86400>}')
+    return web.Response(status=204)
+
+
 async def requests(request: web.Request) -> web.Response:
     received = request.app[STATE].journal.of(_system(request))
     return web.json_response({"requests": [one.to_json() for one in received]})
@@ -84,4 +96,5 @@ def routes() -> list[web.RouteDef]:
         web.get("/_control/{system}/requests", requests),
         web.delete("/_control/requests", clear),
         web.post("/_control/{system}/sessions/{name}", set_session),
+        web.post("/_control/cuidadores/tokens", set_token_lifetime),
     ]

@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
-from infra.devtools.sandbox import control, sessions
+from infra.devtools.sandbox import control, listings, sessions
 from infra.devtools.sandbox.contracts import (
     CONTRACTS,
     IDEMPOTENCY_KEY,
@@ -44,6 +44,7 @@ def build_app(state: SandboxState) -> web.Application:
     app[STATE] = state
     for contract in CONTRACTS.values():
         app.router.add_route(contract.method, contract.route, partial(_serve, contract))
+    app.add_routes(listings.routes())
     app.add_routes(sessions.routes())
     app.add_routes(control.routes())
     return app
@@ -98,7 +99,7 @@ def _answer(
     if failure is not None and failure.status is not None:
         retry_after = {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
         return refusal(failure.status, "injected_failure", "the sandbox was told to fail", retry_after)
-    refused = unauthorized(contract, request.headers)
+    refused = unauthorized(contract.auth, request.headers, state.tokens.live)
     if refused is not None:
         return refused
     if not parsed:
@@ -109,7 +110,7 @@ def _answer(
     replay = None if key is None else state.memory.recall(contract.system, key, same_request)
     if replay is not None:
         return replay
-    answer = state.systems.act(contract, body)
+    answer = state.systems.act(contract, body, request.match_info)
     if key is not None:
         state.memory.remember(contract.system, key, same_request, answer)
     return answer
@@ -171,6 +172,10 @@ class Sandbox:
     def reset(self, system: System, count: int | None = None) -> None:
         """Close the connection without answering or acting, ``count`` times or until healed."""
         self._state.faults.set(system, Failure("reset", count=count))
+
+    def token_lifetime(self, seconds: float) -> None:
+        """Cuidadores' tokens issued from now on expire after ``seconds`` (its ``expires_in``)."""
+        self._state.tokens.set_lifetime(seconds)
 
     def heal(self, system: System) -> None:
         self._state.faults.set(system, None)

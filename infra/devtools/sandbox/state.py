@@ -10,6 +10,7 @@ from infra.devtools.sandbox.faults import Faults
 from infra.devtools.sandbox.idempotency import IdempotencyMemory
 from infra.devtools.sandbox.journal import Journal
 from infra.devtools.sandbox.systems import Systems
+from infra.devtools.sandbox.tokens import Tokens
 from streams.errors import ConfigurationError
 
 WORKING = "WORKING"
@@ -39,9 +40,12 @@ class SandboxState:
     systems: Systems = field(default_factory=Systems)
     sessions: Sessions = field(default_factory=Sessions)
     """The WhatsApp providers' sessions (``sessions``): kept by ``clear``, like faults."""
+    tokens: Tokens = field(default_factory=Tokens)
+    """Cuidadores' OAuth2 tokens: kept by ``clear``, so a worker's cached token stays valid."""
 
     def clear(self) -> None:
-        """Forget every request, key and lead, so the next test starts from nothing; faults stay."""
+        """Forget every request, key and lead and the REST systems' changes (back to their seeded
+        records), so the next test starts from nothing; faults, sessions and tokens stay."""
         self.journal.clear()
         self.memory.clear()
         self.systems.clear()

@@ -11,9 +11,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from infra.devtools.sandbox.contracts import AUTH_HEADERS, Contract
+from infra.devtools.sandbox.contracts import AUTH_HEADERS, REST_SYSTEMS, Auth, Contract
+from infra.devtools.sandbox.records import Records
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +37,18 @@ def refusal(status: int, error: str, message: str, headers: Mapping[str, str] | 
     return Answer(status, {"error": error, "message": message}, headers or {})
 
 
-def unauthorized(contract: Contract, headers: Mapping[str, str]) -> Answer | None:
-    """401 when the contract's credential is missing; any non-empty one is accepted."""
-    if contract.auth == "none":
+def unauthorized(auth: Auth, headers: Mapping[str, str], live: Callable[[str], bool]) -> Answer | None:
+    """401 when the credential ``auth`` names is missing; any non-empty one is accepted, except
+    that an OAuth2 bearer token must be one the token endpoint issued and still ``live``."""
+    if auth == "none":
         return None
-    name = AUTH_HEADERS[contract.auth]
+    name = AUTH_HEADERS[auth]
     value = headers.get(name, "").strip()
-    if contract.auth in ("bearer", "basic"):
-        scheme, _, token = value.partition(" ")
-        present = scheme.lower() == contract.auth and bool(token.strip())
+    if auth in ("bearer", "basic", "oauth2"):
+        scheme, _, credential = value.partition(" ")
+        present = scheme.lower() == ("basic" if auth == "basic" else "bearer") and bool(credential.strip())
+        if present and auth == "oauth2" and not live(credential.strip()):
+            return refusal(401, "invalid_token", "the access token is unknown or expired")
     else:
         present = bool(value)
     if present:
@@ -60,11 +65,17 @@ def _hex(length: int) -> str:
     return secrets.token_hex(length // 2).upper()
 
 
+_CREATED_AS = {"atendimento.open_ticket": "open", "documentos.store_document": "stored", "agenda.book": "booked"}
+"""What a POST push answers as ``status``; PUT pushes answer created or updated."""
+_ID_PREFIX = {"atendimento.open_ticket": "TCK", "documentos.store_document": "DOC", "agenda.book": "AGD"}
+
+
 class Systems:
     """The systems' own memory (the CRM's leads) and the effect of each action."""
 
     def __init__(self) -> None:
         self._leads: dict[str, str] = {}
+        self.records = Records()
         self._actions: Mapping[str, Callable[[Any], Answer]] = {
             "crm.upsert_lead": self._upsert_lead,
             "crm.update_service": lambda _: Answer(201, {"id": f"svc_{_hex(12)}", "status": "recorded"}),
@@ -90,18 +101,35 @@ class Systems:
             "webhook.deliver": lambda _: Answer(204),
         }
 
-    def act(self, contract: Contract, body: Any) -> Answer:
-        """Check the body against the contract, then do what the system does with it."""
+    def act(self, contract: Contract, body: Any, params: Mapping[str, str]) -> Answer:
+        """Check the body against the contract, then do what the system does with it (``params``:
+        the path's)."""
         if contract.auth != "none":  # the generic webhook receiver takes any JSON value
             if not isinstance(body, dict):
                 return refusal(400, "invalid_body", "the body must be a JSON object")
             missing = [name for name in contract.required if body.get(name) in (None, "")]
             if missing:
                 return refusal(400, "missing_fields", f"required: {', '.join(missing)}")
+        if contract.system in REST_SYSTEMS:
+            return self._store(contract, body, params)
         return self._actions[contract.action](body)
 
     def clear(self) -> None:
         self._leads.clear()
+        self.records.clear()
+
+    def _store(self, contract: Contract, body: dict[str, Any], params: Mapping[str, str]) -> Answer:
+        """A REST system's push: PUT creates or replaces the record its path names, POST adds one."""
+        created_as = _CREATED_AS.get(contract.action)
+        record_id = params.get("id") or f"{_ID_PREFIX[contract.action]}-{_hex(10)}"
+        record = {**body, "id": record_id}
+        if created_as is not None:
+            record.setdefault("status", created_as)
+        stored, new = self.records.upsert(contract.system, record, datetime.now(UTC))
+        if created_as is not None:
+            return Answer(201, {"id": record_id, "status": created_as, "updated_at": stored["updated_at"]})
+        status, word = (201, "created") if new else (200, "updated")
+        return Answer(status, {"id": record_id, "status": word, "updated_at": stored["updated_at"]})
 
     def _upsert_lead(self, body: dict[str, Any]) -> Answer:
         found = body.get("lead_id") or body.get("event_id")
