@@ -19,7 +19,7 @@ TABLES = {
     "tenants", "api_keys", "webhook_endpoints", "event_mappings", "webhook_deliveries",
     "dead_letter", "audit_log", "inbound_sources", "signature_claims", "event_status", "event_types", "replays",
     "console_sessions",
-    "job_runs",
+    "job_runs", "sync_jobs",
     "event_archive",
 }  # fmt: skip
 
@@ -77,15 +77,20 @@ def test_downgrading_to_base_removes_every_table(migrated, unique):
         assert conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one() == head
 
 
-def test_the_unused_sync_jobs_table_is_dropped_and_a_downgrade_brings_it_back(migrated, unique):
-    assert "sync_jobs" not in inspect(migrated).get_table_names(schema=unique)
+def test_the_unused_sync_jobs_table_makes_way_for_the_sync_jobs_own_and_a_downgrade_brings_it_back(migrated, unique):
+    def columns() -> set[str]:
+        return {column["name"] for column in inspect(migrated).get_columns("sync_jobs", schema=unique)}
+
+    assert {"position", "watermark", "consecutive_failures"} <= columns()
+    assert "cursor" not in columns()
     downgrade(migrated, schema=unique, revision="0002")
     inspector = inspect(migrated)
-    assert "sync_jobs" in inspector.get_table_names(schema=unique)
+    assert "cursor" in columns()
     indexes = {ix["name"]: tuple(ix["column_names"]) for ix in inspector.get_indexes("sync_jobs", schema=unique)}
     assert indexes["ix_sync_jobs_enabled_next"] == ("enabled", "next_run_at")
     upgrade(migrated, schema=unique)
-    assert "sync_jobs" not in inspect(migrated).get_table_names(schema=unique)
+    assert "position" in columns()
+    assert "cursor" not in columns()
 
 
 def test_tenants_that_existed_before_partitioning_was_stored_are_partitioned_by_tenant(migrated, unique):
