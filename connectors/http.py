@@ -163,22 +163,33 @@ class HttpClients:
         latency_ms = (time.perf_counter() - started) * 1000
         return Response(answer.status, kept, excerpt[:EXCERPT_CHARS], latency_ms)
 
-    async def get(self, key: str, url: URL, *, headers: Mapping[str, str], timeouts: Timeouts, label: str) -> Answer:
+    async def get(
+        self,
+        key: str,
+        url: URL,
+        *,
+        headers: Mapping[str, str],
+        timeouts: Timeouts,
+        label: str,
+        body_cap_bytes: int | None = None,
+    ) -> Answer:
         """GET ``url`` (a health call, a pull's page) through the pool named ``key``: its status,
-        readable headers and body (read up to the cap). Raises as ``request`` does."""
+        readable headers and body, read up to ``body_cap_bytes`` (default: the clients' cap).
+        Raises as ``request`` does."""
         session = self._session(key, self.limit_per_host)
         with _no_answer_raises(label):
             async with session.get(
                 url, headers=headers, allow_redirects=False, timeout=_client_timeout(timeouts)
             ) as answer:
                 kept = {name: answer.headers[name] for name in READ_HEADERS if name in answer.headers}
-                return Answer(answer.status, await self._read_capped(answer), kept)
+                return Answer(answer.status, await self._read_capped(answer, body_cap_bytes), kept)
 
-    async def _read_capped(self, answer: aiohttp.ClientResponse) -> str:
+    async def _read_capped(self, answer: aiohttp.ClientResponse, cap: int | None = None) -> str:
+        limit = cap or self._body_cap
         chunks: list[bytes] = []
         size = 0
-        while size < self._body_cap:
-            chunk = await answer.content.read(self._body_cap - size)
+        while size < limit:
+            chunk = await answer.content.read(limit - size)
             if not chunk:
                 break
             chunks.append(chunk)
