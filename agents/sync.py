@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
 
+from agents.delivery_records import DeliveryEncoder
 from agents.jobs import Job
-from agents.router import DeliveryEncoder
 from connectors.http import HttpClients
 from connectors.kafka.producer import AsyncProducer
 from connectors.limits import Timeouts
@@ -47,9 +47,10 @@ from schemas.topic_names import TopicNames
 from streams.envelope import Envelope
 from streams.errors import ConfigurationError
 from streams.mapping import compile_mapping
+from streams.pagination import Page, PullSpec
 from streams.route_filter import compile_filter
 from streams.routes import Route, fan_out
-from streams.sync_jobs import SYNC_EVENT_TYPE, claim_name, record_event_id, record_identity
+from streams.sync_jobs import SYNC_EVENT_TYPE, claim_name, pull_spec, record_event_id, record_identity
 from streams.ticks import tick_of
 
 log = logging.getLogger(__name__)
@@ -63,23 +64,14 @@ def metric_job(name: str) -> str:
     return f"sync:{name}" if name in DEFAULT_NAMES else "sync:other"
 
 
-class PulledPage(Protocol):
-    @property
-    def records(self) -> Sequence[Mapping[str, Any]]: ...
-    @property
-    def position(self) -> Mapping[str, Any] | None: ...
-    @property
-    def watermark(self) -> Mapping[str, Any]: ...
-
-
 class Pages(Protocol):
     """A REST list read page by page (``connectors.rest.pull.Puller``)."""
 
-    async def page(self, watermark: Mapping[str, Any] | None, position: Mapping[str, Any] | None) -> PulledPage: ...
+    async def page(self, watermark: Mapping[str, Any] | None, position: Mapping[str, Any] | None) -> Page: ...
 
 
-MakePuller = Callable[[str, Mapping[str, Any], Auth, HttpClients, Timeouts], Pages]
-"""(base URL, the job's source minus ``endpoint``, auth, clients, timeouts) -> its pages."""
+MakePuller = Callable[[str, PullSpec, Auth, HttpClients, Timeouts], Pages]
+"""(the source endpoint's base URL, the job's pull spec, auth, clients, timeouts) -> its pages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,12 +141,12 @@ class SyncRunner:
         target = _named(destinations, job.tenant_id, job.destination["endpoint"], "destination.endpoint")
         route = _route(job, target)
         topic = self.topics.deliver(target.kind)
-        spec = {key: value for key, value in job.source.items() if key != "endpoint"}
+        spec = pull_spec(job.source)
         position, watermark = job.position, job.watermark
         async with self.open_clients() as clients, self.open_producer() as producer:
             auth = auth_from(source.config, source.secret, clients)
             puller = self.make_puller(source.url, spec, auth, clients, Timeouts.from_config(source.config))
-            id_field = str(spec.get("id_field", "id"))
+            id_field = spec.id_field
             while True:
                 page = await puller.page(watermark, position)
                 records = [

@@ -29,10 +29,11 @@ from typing import Any
 from croniter import croniter
 
 from streams.errors import ConfigurationError
+from streams.pagination import PullSpec
 from streams.ticks import tick_of
 
 _RECORD_NAMESPACE = uuid.UUID("6f1d3c52-4a8e-5c1b-9d7e-2b0a51c7e9a4")
-MIN_INTERVAL_S = 60
+MIN_INTERVAL_S = 10
 SYNC_EVENT_TYPE = "crmbus.sync.record"
 """The event type of a synced record's delivery: one constant, so no tenant-chosen name becomes
 a metric label downstream."""
@@ -101,3 +102,8 @@ def record_identity(record: Mapping[str, Any], id_field: str) -> tuple[str, str]
         raise ConfigurationError(f"a pulled record has no {id_field!r} to identify it by")
     version = record.get("updated_at", record.get("version"))
     return str(found), "" if version is None else str(version)
+
+
+def pull_spec(source: Mapping[str, Any]) -> PullSpec:
+    """The pull a job's ``source`` describes (all but its ``endpoint``); ConfigurationError if wrong."""
+    return PullSpec.from_config({key: value for key, value in source.items() if key != "endpoint"})

@@ -23,7 +23,7 @@ from infra.db.errors import translated
 from infra.db.models import SyncJob, Tenant
 from streams.errors import ConfigurationError
 from streams.mapping import compile_mapping
-from streams.sync_jobs import Schedule
+from streams.sync_jobs import Schedule, pull_spec
 
 _ACTIVE = "active"
 
@@ -58,10 +58,10 @@ class SyncJobView:
 def checked_definition(
     source: Mapping[str, Any], destination: Mapping[str, Any], schedule: Mapping[str, Any]
 ) -> Schedule:
-    """ConfigurationError naming what is wrong in a job's definition; its schedule when right.
-    The source's paging (``PullSpec``) is checked by the puller when the job runs."""
+    """ConfigurationError naming what is wrong in a job's definition; its schedule when right."""
     if not isinstance(source.get("endpoint"), str) or not source["endpoint"]:
         raise ConfigurationError("source.endpoint must name one of the tenant's destinations")
+    pull_spec(source)
     for key in ("endpoint", "action"):
         if not isinstance(destination.get(key), str) or not destination[key]:
             raise ConfigurationError(f"destination.{key} must be non-empty text")

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,7 @@ import pytest
 from confluent_kafka import Consumer
 from cryptography.fernet import Fernet
 
-from agents.router import DeliveryEncoder
+from agents.delivery_records import DeliveryEncoder
 from agents.sync import SyncRunner
 from connectors.http import HttpClients
 from connectors.kafka.admin import apply_catalogue
@@ -37,19 +36,13 @@ from schemas.catalogue import load_catalogue
 from schemas.codec import AvroCodec
 from schemas.topic_names import TopicNames
 from streams.deadlines import wait_until
+from streams.pagination import Page
 from streams.routes import delivery_id
 from streams.sync_jobs import claim_name, record_event_id
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 12, 5, 14, 30, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Page:
-    records: Sequence[Mapping[str, Any]]
-    position: Mapping[str, Any] | None
-    watermark: Mapping[str, Any]
 
 
 class Pages:
@@ -67,7 +60,7 @@ class Pages:
         chunk = self.rows[offset : offset + self.per_page]
         after = offset + len(chunk)
         seen = max([row["updated_at"] for row in self.rows[:after]] or [""])
-        return Page(chunk, {"offset": after} if after < len(self.rows) else None, {"updated_since": seen})
+        return Page(list(chunk), {"offset": after} if after < len(self.rows) else None, {"updated_since": seen})
 
 
 @pytest.fixture
