@@ -84,6 +84,47 @@ class Schedule:
         return following.astimezone(UTC)
 
 
+DEFAULT_SYNC_JOBS: Mapping[str, Mapping[str, Any]] = {
+    # Operação's completed services -> Financeiro invoices, daily at 06:00 UTC (03:00 in São Paulo).
+    "servico-faturamento": {
+        "source": {
+            "endpoint": "operacao", "path": "/v1/services", "records_at": "items",
+            "query": {"status": "completed"}, "pagination": {"style": "offset", "total": "total"},
+            "changes": {"style": "updated_since"},
+        },
+        "destination": {
+            "endpoint": "financeiro", "action": "financeiro.create_invoice",
+            "mapping": {"include": "payload", "fields": {"service_id": {"from": "id"}}},
+        },
+        "schedule": {"cron": "0 6 * * *"},
+    },
+    # Agenda's appointments -> Operação, hourly.
+    "agenda-operacao": {
+        "source": {
+            "endpoint": "agenda", "path": "/v1/appointments", "records_at": "items",
+            "pagination": {"style": "cursor", "param": "cursor", "next": "next_cursor"},
+            "changes": {"style": "updated_since"},
+        },
+        "destination": {"endpoint": "operacao", "action": "operacao.upsert_appointment", "mapping": {}},
+        "schedule": {"cron": "0 * * * *"},
+    },
+    # Cuidadores' caregivers -> the CRM, every 4 hours.
+    "cuidadores-crm": {
+        "source": {
+            "endpoint": "cuidadores", "path": "/v1/caregivers", "records_at": None,
+            "pagination": {"style": "link"}, "changes": {"style": "updated_since"},
+        },
+        "destination": {
+            "endpoint": "crm", "action": "crm.upsert_lead",
+            "mapping": {"include": "payload", "fields": {"lead_id": {"from": "id"}}},
+        },
+        "schedule": {"cron": "0 */4 * * *"},
+    },
+}  # fmt: skip
+"""The sync jobs every new tenant starts with, disabled: enabling one needs its source and
+destination endpoints (``operacao``, ``agenda``, ``cuidadores``, ``financeiro``, ``crm``)."""
+
+
 def claim_name(job_id: uuid.UUID | str) -> str:
     """The name a sync job's runs are claimed under in ``job_runs``: its id, never its tenant's words."""
     return f"sync:{job_id}"

@@ -116,12 +116,34 @@ class SyncJobs:
             return SyncJobView.of(row)
 
     @translated("changing a sync job")
-    def set_enabled(self, tenant_id: str, name: str, *, enabled: bool) -> SyncJobView:
+    def update(
+        self,
+        tenant_id: str,
+        name: str,
+        *,
+        source: Mapping[str, Any] | None = None,
+        destination: Mapping[str, Any] | None = None,
+        schedule: Mapping[str, Any] | None = None,
+        enabled: bool | None = None,
+    ) -> SyncJobView:
+        """Change what is given; the definition is checked whole. A new source starts from the
+        beginning: its position and watermark belonged to the old one."""
+        current = self.get(tenant_id, name)
+        checked_definition(
+            source or current.source, destination or current.destination, schedule or current.schedule.to_config()
+        )
+        values: dict[str, Any] = {"updated_at": datetime.now(UTC)}
+        if source is not None:
+            values |= {"source": dict(source), "position": None, "watermark": None, "pending_watermark": None}
+        if destination is not None:
+            values["destination"] = dict(destination)
+        if schedule is not None:
+            values["schedule"] = dict(schedule)
+        if enabled is not None:
+            values["enabled"] = enabled
         with Session(self._engine) as session, session.begin():
             session.execute(
-                update(SyncJob)
-                .where(SyncJob.tenant_id == tenant_id, SyncJob.name == name)
-                .values(enabled=enabled, updated_at=datetime.now(UTC))
+                update(SyncJob).where(SyncJob.tenant_id == tenant_id, SyncJob.name == name).values(**values)
             )
         return self.get(tenant_id, name)
 

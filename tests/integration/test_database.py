@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session
 from infra.db.migrate import alembic_config, downgrade, upgrade
 from infra.db.models import ApiKey, Base, Tenant
 from infra.db.partitions import compared
+from infra.db.sync_jobs import SyncJobs
+from infra.db.tenants import Tenants
+from streams.sync_jobs import DEFAULT_SYNC_JOBS
 
 TABLES = {
     "tenants", "api_keys", "webhook_endpoints", "event_mappings", "webhook_deliveries",
@@ -91,6 +94,22 @@ def test_the_unused_sync_jobs_table_makes_way_for_the_sync_jobs_own_and_a_downgr
     upgrade(migrated, schema=unique)
     assert "position" in columns()
     assert "cursor" not in columns()
+
+
+def test_every_tenant_has_the_three_default_sync_jobs_disabled_after_the_upgrade_and_when_created(migrated, unique):
+    downgrade(migrated, schema=unique, revision="0017_health_checks")
+    with migrated.begin() as conn:
+        conn.execute(text(f"INSERT INTO \"{unique}\".tenants (id, name) VALUES ('acme', 'Acme')"))
+    upgrade(migrated, schema=unique)
+    Tenants(migrated, actor="test").create("beta", "Beta", sandbox_url=None)
+    for tenant in ("acme", "beta"):
+        jobs = SyncJobs(migrated).list(tenant)
+        assert [(job.name, job.enabled) for job in jobs] == [
+            ("agenda-operacao", False), ("cuidadores-crm", False), ("servico-faturamento", False),
+        ]  # fmt: skip
+        assert {job.name: job.source for job in jobs} == {
+            name: job["source"] for name, job in DEFAULT_SYNC_JOBS.items()
+        }
 
 
 def test_tenants_that_existed_before_partitioning_was_stored_are_partitioned_by_tenant(migrated, unique):

@@ -7,12 +7,14 @@ at the destination; a source failing twice in a row raises the failure gauge the
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -25,12 +27,14 @@ from infra.db.models import JobRun
 from infra.db.sync_jobs import SyncJobs
 from infra.devtools.sandbox import SandboxClient
 from streams.deadlines import wait_until
-from streams.sync_jobs import claim_name
+from streams.sync_jobs import DEFAULT_SYNC_JOBS, claim_name
 from tests.integration.worker_harness import Bus, Workers
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "operacao-token"
+# Also the webhook sink's signing secret when Operação receives appointments: a whsec_ key.
+SYSTEMS_TOKEN = "whsec_" + base64.b64encode(b"sync-test-signing-key-32-bytes!!").decode()
 FAST = {
     "CRMBUS_OUTBOUND_ALLOW_LOOPBACK": "true",
     "CRMBUS_JOBS_CHECK_S": "0.3",
@@ -128,7 +132,8 @@ def wired(bus: Bus, sandbox: SandboxClient, operacao) -> Bus:
 
 
 def _job(bus: Bus, name: str, every_s: int = 86_400):
-    return SyncJobs(bus.engine).add(
+    """One of the tenant's default jobs, pulling the test's Operação on a compressed schedule, enabled."""
+    return SyncJobs(bus.engine).update(
         bus.tenant, name, source=SOURCE, destination=DESTINATION, schedule={"every_s": every_s}, enabled=True
     )
 
@@ -209,3 +214,96 @@ def test_a_job_whose_source_fails_twice_in_a_row_raises_the_failure_gauge(wired,
         assert SyncJobs(wired.engine).get(wired.tenant, "cuidadores-crm").last_error == "TransientDeliveryError"
     finally:
         workers.stop()
+
+
+class Systems(BaseHTTPRequestHandler):
+    """Agenda (cursor paging), Cuidadores (Link header paging, a JSON array) and Operação (offset
+    paging; and POST / receiving what the webhook sink sends it), as the shared plan's contracts
+    list them, five records each, two a page."""
+
+    records: ClassVar[dict[str, list[dict[str, Any]]]] = {
+        kind: [{"id": f"{kind[0].upper()}-{n}", "updated_at": f"2026-12-05T09:0{n}:00Z", "client_id": f"C-{n}",
+                "name": "Cuidadora Teste"} for n in range(5)]
+        for kind in ("services", "appointments", "caregivers")
+    }  # fmt: skip
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        if self.headers.get("Authorization") != f"Bearer {SYSTEMS_TOKEN}":
+            return self._json(401, {"error": "unauthorized"})
+        kind = url.path.removeprefix("/v1/")
+        rows = self.records.get(kind)
+        if rows is None:
+            return self._json(404, {})
+        if kind == "services":
+            offset, limit = int(query.get("offset", "0")), int(query["limit"])
+            return self._json(200, {"items": rows[offset : offset + limit], "total": len(rows)})
+        if kind == "appointments":
+            start, limit = int(query.get("cursor", "0")), int(query["limit"])
+            following = str(start + limit) if start + limit < len(rows) else None
+            return self._json(200, {"items": rows[start : start + limit], "next_cursor": following})
+        page, per_page = int(query.get("page", "1")), int(query["per_page"])
+        start = (page - 1) * per_page
+        link = None
+        if start + per_page < len(rows):
+            link = f'<http://{self.headers["Host"]}/v1/caregivers?page={page + 1}&per_page={per_page}>; rel="next"'
+        return self._json(200, rows[start : start + per_page], link)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append(json.loads(body))
+        self._json(200, {})
+
+    def _json(self, status: int, body: Any, link: str | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if link:
+            self.send_header("Link", link)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+def test_the_three_default_jobs_each_run_their_current_tick_once_from_three_paging_styles(bus, sandbox):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Systems)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    sandbox.clear()
+    endpoints = Endpoints(bus.engine, bus.box(), actor="test")
+    for system in ("financeiro", "crm"):
+        sandbox.heal(system)
+        endpoints.update(bus.tenant, system, url=sandbox.url_of(system), secret=f"sandbox-{system}-token")
+    bearer = {"auth": {"type": "bearer"}}
+    endpoints.add(bus.tenant, "operacao", "webhook", base, config=bearer, secret=SYSTEMS_TOKEN)
+    endpoints.add(bus.tenant, "agenda", "webhook", base, config=bearer, secret=SYSTEMS_TOKEN)
+    endpoints.add(bus.tenant, "cuidadores", "webhook", base, config=bearer, secret=SYSTEMS_TOKEN)
+    jobs = SyncJobs(bus.engine)
+    started = datetime.now(UTC)
+    for name in DEFAULT_SYNC_JOBS:  # page by two, so each style turns pages; schedules as shipped
+        jobs.update(bus.tenant, name, source={**DEFAULT_SYNC_JOBS[name]["source"], "page_size": 2}, enabled=True)
+    workers = bus.workers(**FAST).start()
+    try:
+        wait_until(lambda: len(sandbox.applied("financeiro")) >= 5, 60, "five invoices")
+        wait_until(lambda: len(sandbox.applied("crm")) >= 5, 60, "five CRM leads")
+        wait_until(lambda: len(Systems.received) >= 5, 60, "five appointments at Operação")
+        for name in DEFAULT_SYNC_JOBS:
+            job = jobs.get(bus.tenant, name)
+            wait_until(lambda job=job: all(run.finished_at for run in _runs(bus, job.id)), 30, f"{name} finished")
+            runs = _runs(bus, job.id)
+            assert [(run.tick, run.outcome, run.details) for run in runs] == [
+                (job.schedule.tick(started), "succeeded", {"records": 5})
+            ], name
+    finally:
+        workers.stop()
+        server.shutdown()
+        server.server_close()
+    assert sorted(r.body["service_id"] for r in sandbox.applied("financeiro")) == [f"S-{n}" for n in range(5)]
+    assert len(sandbox.applied("crm")) == 5
+    assert sorted(body["id"] for body in Systems.received) == [f"A-{n}" for n in range(5)]

@@ -73,7 +73,7 @@ def world(kafka_bootstrap, kafka_admin, migrated, unique, topic_prefix):
     endpoints.add(tenant, "operacao", "webhook", "http://127.0.0.1:9/operacao", secret="source-token")
     endpoints.add(tenant, "faturamento", "financeiro", "http://127.0.0.1:9/financeiro", secret="fin-token")
     job = SyncJobs(migrated).add(
-        tenant, "servico-faturamento",
+        tenant, "faturas-teste",
         source={"endpoint": "operacao", "path": "/v1/services"},
         destination={"endpoint": "faturamento", "action": "financeiro.create_invoice",
                      "mapping": {"fields": {"service_id": {"from": "id"}, "amount": {"from": "amount_cents"}}}},
@@ -144,7 +144,7 @@ def test_a_run_delivers_every_record_once_with_ids_of_its_own_and_moves_the_wate
     assert found[0]["delivery_id"] == delivery_id(event, claim_name(job.id))
     assert {d["action"] for d in found} == {"financeiro.create_invoice"}
     assert [position for _, position in pages.asked] == [None, {"offset": 3}, {"offset": 6}]
-    stored = SyncJobs(migrated).get(tenant, "servico-faturamento")
+    stored = SyncJobs(migrated).get(tenant, "faturas-teste")
     assert (stored.position, stored.watermark) == (None, {"updated_since": "2026-12-05T10:06:00Z"})
     assert (stored.last_outcome, stored.last_records, stored.consecutive_failures) == ("succeeded", 7, 0)
 
@@ -156,7 +156,7 @@ def test_a_run_that_dies_mid_way_resumes_at_its_stored_position_with_the_old_wat
     assert asyncio.run(_runner(migrated, endpoints, prefix, bootstrap, failing).run_due(NOW)) == {
         "succeeded": 0, "failed": 1,
     }  # fmt: skip
-    stored = SyncJobs(migrated).get(tenant, "servico-faturamento")
+    stored = SyncJobs(migrated).get(tenant, "faturas-teste")
     assert (stored.position, stored.watermark, stored.consecutive_failures) == ({"offset": 6}, None, 1)
 
     resumed = Pages(rows, per_page=3)
@@ -166,4 +166,4 @@ def test_a_run_that_dies_mid_way_resumes_at_its_stored_position_with_the_old_wat
     found = _deliveries(bootstrap, f"{prefix}crmbus.deliver.financeiro", 7)
     assert sorted(orjson.loads(d["payload"])["service_id"] for d in found) == [f"s-{n}" for n in range(7)]
     assert len({d["delivery_id"] for d in found}) == 7
-    assert SyncJobs(migrated).get(tenant, "servico-faturamento").watermark == {"updated_since": "2026-12-05T10:06:00Z"}
+    assert SyncJobs(migrated).get(tenant, "faturas-teste").watermark == {"updated_since": "2026-12-05T10:06:00Z"}

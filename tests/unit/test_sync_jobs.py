@@ -66,3 +66,18 @@ def test_runs_are_claimed_and_labelled_without_tenant_chosen_words():
     assert claim_name("0b6e") == "sync:0b6e"
     assert metric_job("cuidadores-crm") == "sync:cuidadores-crm"
     assert metric_job("my-private-export") == "sync:other"
+
+
+def test_the_default_jobs_are_valid_definitions_on_their_shared_schedules():
+    from infra.db.sync_jobs import checked_definition
+    from streams.sync_jobs import DEFAULT_SYNC_JOBS
+
+    schedules = {
+        name: checked_definition(job["source"], job["destination"], job["schedule"])
+        for name, job in DEFAULT_SYNC_JOBS.items()
+    }
+    assert {name: schedule.next_run(AT) for name, schedule in schedules.items()} == {
+        "servico-faturamento": datetime(2026, 12, 6, 6, 0, tzinfo=UTC),  # daily
+        "agenda-operacao": datetime(2026, 12, 5, 15, 0, tzinfo=UTC),  # hourly
+        "cuidadores-crm": datetime(2026, 12, 5, 16, 0, tzinfo=UTC),  # every 4 h
+    }
