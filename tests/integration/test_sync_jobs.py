@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from infra.db.sync_jobs import SyncJobs
 from infra.devtools.sandbox import SandboxClient
 from streams.deadlines import wait_until
 from streams.sync_jobs import DEFAULT_SYNC_JOBS, claim_name
-from tests.integration.worker_harness import Bus, Workers
+from tests.integration.worker_harness import CRMBUS, Bus, Workers, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -307,3 +308,35 @@ def test_the_three_default_jobs_each_run_their_current_tick_once_from_three_pagi
     assert sorted(r.body["service_id"] for r in sandbox.applied("financeiro")) == [f"S-{n}" for n in range(5)]
     assert len(sandbox.applied("crm")) == 5
     assert sorted(body["id"] for body in Systems.received) == [f"A-{n}" for n in range(5)]
+
+
+def test_the_sync_commands_list_run_now_through_the_claim_pause_resume_and_show_history(wired, operacao):
+    source, _ = operacao
+    SyncJobs(wired.engine).update(wired.tenant, "servico-faturamento", source=SOURCE, destination=DESTINATION)
+    env = worker_env(
+        wired.settings, wired.tmp / "state", wired.port,
+        CRMBUS_SECRET_KEY=wired.secret_key, CRMBUS_OUTBOUND_ALLOW_LOOPBACK="true",
+    )  # fmt: skip
+
+    def crmbus(*args: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [CRMBUS, "sync", *args], env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=120
+        )
+        return done.returncode, done.stdout + done.stderr
+
+    code, listed = crmbus("list", "--tenant", wired.tenant)
+    assert code == 0
+    assert all(name in listed for name in DEFAULT_SYNC_JOBS)
+    ran = crmbus("run", "--tenant", wired.tenant, "--name", "servico-faturamento")
+    assert ran == (0, f"{wired.tenant}/servico-faturamento: succeeded, 5 records\n")
+    assert source.asked == [0, 2, 4]
+    code, shown = crmbus("history", "--tenant", wired.tenant, "--name", "servico-faturamento")
+    assert code == 0
+    assert "succeeded" in shown and "records=5" in shown
+    assert crmbus("resume", "--tenant", wired.tenant, "--name", "servico-faturamento")[0] == 0
+    assert SyncJobs(wired.engine).get(wired.tenant, "servico-faturamento").enabled
+    assert crmbus("pause", "--tenant", wired.tenant, "--name", "servico-faturamento")[0] == 0
+    assert not SyncJobs(wired.engine).get(wired.tenant, "servico-faturamento").enabled
+    missing = crmbus("run", "--tenant", wired.tenant, "--name", "no-such-job")
+    assert missing[0] == 1
+    assert "has no sync job named 'no-such-job'" in missing[1]
