@@ -25,6 +25,7 @@ from agents.archive import Archive, subjects_of
 from agents.circuit_book import CircuitBook
 from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore
+from agents.delivery_records import DeliveryEncoder
 from agents.event_archive import EventArchiver
 from agents.order_holds import OrderHolds
 from agents.outputs import OutputWriter
@@ -32,7 +33,7 @@ from agents.pages import add_pages
 from agents.resources import WorkerResources
 from agents.retry import RetryReleaser
 from agents.roles import add_agents
-from agents.router import DeliveryEncoder, Router
+from agents.router import Router
 from agents.runtime.consumer import StrictConsumer
 from agents.runtime.partitioned_table import PartitionedTable
 from agents.runtime.stall_guard import Progress

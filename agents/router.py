@@ -24,10 +24,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-import orjson
-
 from agents.config_cache import ConfigCache
 from agents.dedupe import DedupeStore, dedupe_key
+from agents.delivery_records import DeliveryEncoder
 from agents.outputs import FatalOutputError, Output, OutputWriter, Refused, dead_letter
 from agents.records import Consumed
 from infra.core.live_catalogue import LiveCatalogue
@@ -41,7 +40,7 @@ from streams.errors import PoisonMessageError, SchemaMismatchError
 from streams.event_catalogue import EventCatalogue
 from streams.event_status import Decision, decision_record
 from streams.partitioning import keyed_entity
-from streams.routes import PlannedDelivery, delivery_id, fan_out
+from streams.routes import delivery_id, fan_out
 
 
 def _utcnow() -> datetime:
@@ -50,39 +49,6 @@ def _utcnow() -> datetime:
 
 class _UnknownType(Exception):
     """An envelope's type is not in the catalogue this process holds (yet)."""
-
-
-class DeliveryEncoder:
-    """Delivery records in Avro, one codec (and so one subject) per topic."""
-
-    def __init__(self, make_codec: Callable[[str], AvroCodec]) -> None:
-        self._make_codec = make_codec
-        self._codecs: dict[str, AvroCodec] = {}
-
-    def encode(self, topic: str, envelope: Envelope, planned: PlannedDelivery) -> bytes:
-        codec = self._codecs.get(topic)
-        if codec is None:
-            codec = self._codecs[topic] = self._make_codec(topic)
-        route = planned.route
-        return codec.encode(
-            {
-                "delivery_id": planned.delivery_id,
-                "event_id": envelope.event_id,
-                "tenant_id": envelope.tenant_id,
-                "event_type": envelope.type,
-                "destination": route.destination,
-                "route_id": route.id,
-                "action": route.action,
-                "payload": orjson.dumps(planned.payload).decode(),
-                "attempt": 0,
-                "first_failure_at": None,
-                "not_before": planned.not_before,
-                "correlation_id": envelope.correlation_id,
-                "ordering_key": envelope.ordering_key,
-                # A delayed action's clock starts when it falls due, not when its event came in.
-                "ready_at": max(envelope.received_at, planned.not_before or envelope.received_at),
-            }
-        )
 
 
 class Router:

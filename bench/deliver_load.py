@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from agents.router import DeliveryEncoder
+from agents.delivery_records import DeliveryEncoder
 from bench.deliver_receipts import Due
 from bench.fanout import EventIds
 from bench.lane_load import LEAD

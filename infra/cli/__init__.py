@@ -26,6 +26,7 @@ from infra.cli import (
     services,
     sources,
     subjects,
+    sync,
     tenants,
     topics,
     types,
@@ -55,6 +56,7 @@ app.add_typer(types.app, name="types")
 app.add_typer(keys.app, name="keys")
 app.add_typer(subjects.app, name="subject")
 app.add_typer(outbox.app, name="outbox")
+app.add_typer(sync.app, name="sync")
 app.command("sandbox")(sandbox.sandbox)
 app.command("demo")(demo.demo)
 app.command("dashboard")(dashboard.dashboard)

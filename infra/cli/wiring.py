@@ -19,16 +19,20 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from agents.delivery_records import DeliveryEncoder
 from agents.jobs import Job, JobRunner
 from agents.morning_report import report_job
 from agents.probes import probe_job
 from agents.reseal import reseal_job
 from agents.resources import WorkerResources
+from agents.sync import SyncRunner, sync_job
+from connectors.http import HttpClients
 from connectors.kafka.lag import ConsumerLag
 from connectors.kafka.lane_records import GroupReader, TimeRangeReader
 from connectors.kafka.producer import AsyncProducer, producer_config
 from connectors.kafka.schema_registry import schema_ids
 from connectors.kafka.security import librdkafka_client
+from connectors.rest.pull import Puller
 from connectors.ssrf import OutboundPolicy
 from infra.control.event_replay import EventReplayer
 from infra.control.replay import PAGE, Replayer
@@ -59,6 +63,7 @@ from infra.db.routes import Routes
 from infra.db.sealed_columns import Resealer
 from infra.db.signature_claims import SignatureClaims
 from infra.db.subject_stores import subject_stores
+from infra.db.sync_jobs import SyncJobs
 from infra.db.tenants import Tenants
 from ingress.admin import app as admin
 from ingress.admin.state import AdminResources
@@ -352,6 +357,7 @@ def worker_resources(settings: Settings) -> WorkerResources:
     box = SecretBox.from_settings(settings)
     destinations = Endpoints(engine, box, actor="worker")
     lanes = list(TopicNames(settings.topic_prefix).lanes)
+    runs = JobRuns(engine, f"{socket.gethostname()}:{os.getpid()}", lease=timedelta(seconds=settings.jobs_lease_s))
     return WorkerResources(
         load_routes=routes.load_enabled,
         load_destinations=destinations.load_enabled,
@@ -365,7 +371,7 @@ def worker_resources(settings: Settings) -> WorkerResources:
         open_producer=partial(_open_worker_producer, settings),
         health=health,
         jobs=JobRunner(
-            JobRuns(engine, f"{socket.gethostname()}:{os.getpid()}", lease=timedelta(seconds=settings.jobs_lease_s)),
+            runs,
             jobs=[
                 retention_job(settings, engine),
                 probe_job(
@@ -373,9 +379,31 @@ def worker_resources(settings: Settings) -> WorkerResources:
                 ),
                 *_morning_report(settings, engine, destinations),
                 reseal_job(Resealer(engine, box), settings.reseal_every_s, settings.reseal_pages),
+                sync_job(sync_runner(settings, engine, destinations, runs), check_s=settings.sync_check_s),
             ],
             heartbeat_s=settings.jobs_lease_s / 4,
         ),
+    )
+
+
+def sync_runner(settings: Settings, engine: Engine, destinations: Endpoints, runs: JobRuns) -> SyncRunner:
+    """The sync jobs' runner: each run pulls over REST with its own HTTP pools and sends with its
+    own acks=all producer, flushed and closed when the run ends."""
+    ids = schema_ids(settings)
+    delivery = load_schema("delivery.v2.avsc")
+    config = producer_config(librdkafka_client(settings), settings.kafka_delivery_timeout_s, settings.kafka_linger_ms)
+    return SyncRunner(
+        jobs=SyncJobs(engine),
+        runs=runs,
+        load_destinations=destinations.load_enabled,
+        open_clients=lambda: HttpClients(outbound_policy(settings)),
+        open_producer=lambda: AsyncProducer(config),
+        make_puller=lambda url, spec, auth, clients, timeouts: Puller(
+            base_url=url, spec=spec, auth=auth, clients=clients, timeouts=timeouts
+        ),
+        encoder=DeliveryEncoder(lambda topic: AvroCodec(delivery, f"{topic}-value", ids)),
+        topics=TopicNames(settings.topic_prefix),
+        heartbeat_s=settings.jobs_lease_s / 4,
     )
 
 

@@ -192,6 +192,11 @@ JOB_CONSECUTIVE_FAILURES = _gauge(
     "crmbus_job_consecutive_failures", "A periodic job's failed runs since its last success.", ["job"],
     mode="max",
 )  # fmt: skip
+SYNC_RECORDS = _counter(
+    "crmbus_sync_records_total",
+    "Records sync jobs pulled and produced as deliveries, by job (sync:<default job name> or sync:other).",
+    ["job"],
+)
 
 CONSUMER_LAG = _gauge(
     "crmbus_consumer_lag",

@@ -214,6 +214,12 @@ class Settings(BaseSettings):
     reseal_pages: int = Field(
         20, ge=1, description="How many pages (500 rows each) of sealed values one run of the reseal job looks at."
     )
+    sync_check_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How often a worker with the archive role looks for sync jobs whose schedule is due.",
+    )
     jobs_lease_s: float = Field(
         120.0,
         gt=0,

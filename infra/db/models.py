@@ -352,6 +352,39 @@ class HealthCheck(Base):
     session_changed_by: Mapped[str | None] = mapped_column(String(8))
 
 
+class SyncJob(Base):
+    """One tenant's scheduled pull from a system (``source``: the endpoint whose base URL, auth and
+    secret it uses, and how to page through its list) delivered to a destination (``destination``:
+    endpoint name, action, mapping), with its durable cursor: ``position`` (where the run under way
+    resumes; null between runs), ``watermark`` (the change cursor the next run reads from) and
+    ``pending_watermark`` (the cursor the run under way will keep once it reads everything). Its
+    runs are claimed in ``job_runs`` under ``sync:<id>`` (``streams.sync_jobs``)."""
+
+    __tablename__ = "sync_jobs"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        CheckConstraint("last_outcome IS NULL OR last_outcome IN ('succeeded', 'failed')", name="last_outcome"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    source: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    destination: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    position: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    watermark: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    pending_watermark: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_outcome: Mapped[str | None] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(String(100))
+    last_records: Mapped[int] = mapped_column(Integer, server_default="0")
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
 class ArchivedEvent(Base):
     """One accepted event, as the lanes held it: the history ``crmbus events search|replay`` read.
 

@@ -29,10 +29,11 @@ from infra.core.secret_box import SecretBox
 from infra.db.audit import audit
 from infra.db.endpoints import missing_of
 from infra.db.errors import translated
-from infra.db.models import EventMapping, Tenant, WebhookEndpoint
+from infra.db.models import EventMapping, SyncJob, Tenant, WebhookEndpoint
 from streams.errors import ConfigurationError
 from streams.partitioning import DEFAULT_PARTITIONING, Partitioning, partitioning_named
 from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES, SeedRoute
+from streams.sync_jobs import DEFAULT_SYNC_JOBS
 
 TENANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 """A tenant id is a slug: it is the Kafka record key and appears in URLs, logs and metrics."""
@@ -235,7 +236,21 @@ def _insert(
         .on_conflict_do_nothing(index_elements=[Tenant.id])
         .returning(Tenant.id)
     ).first()
+    if inserted is not None:
+        _add_default_sync_jobs(session, tenant_id)
     return inserted is not None
+
+
+def _add_default_sync_jobs(session: Session, tenant_id: str) -> None:
+    """The default sync jobs (``streams.sync_jobs.DEFAULT_SYNC_JOBS``), disabled."""
+    session.execute(
+        insert(SyncJob).values(
+            [
+                {"id": uuid.uuid4(), "tenant_id": tenant_id, "name": name, "enabled": False, **dict(job)}
+                for name, job in DEFAULT_SYNC_JOBS.items()
+            ]
+        )
+    )
 
 
 def stand_in_secret(name: str) -> str:

@@ -14,12 +14,15 @@ from sqlalchemy.orm import Session
 from infra.db.migrate import alembic_config, downgrade, upgrade
 from infra.db.models import ApiKey, Base, Tenant
 from infra.db.partitions import compared
+from infra.db.sync_jobs import SyncJobs
+from infra.db.tenants import Tenants
+from streams.sync_jobs import DEFAULT_SYNC_JOBS
 
 TABLES = {
     "tenants", "api_keys", "webhook_endpoints", "event_mappings", "webhook_deliveries",
     "dead_letter", "audit_log", "inbound_sources", "signature_claims", "event_status", "event_types", "replays",
     "console_sessions",
-    "job_runs",
+    "job_runs", "sync_jobs",
     "event_archive",
 }  # fmt: skip
 
@@ -77,15 +80,36 @@ def test_downgrading_to_base_removes_every_table(migrated, unique):
         assert conn.execute(text(f'SELECT version_num FROM "{unique}".alembic_version')).scalar_one() == head
 
 
-def test_the_unused_sync_jobs_table_is_dropped_and_a_downgrade_brings_it_back(migrated, unique):
-    assert "sync_jobs" not in inspect(migrated).get_table_names(schema=unique)
+def test_the_unused_sync_jobs_table_makes_way_for_the_sync_jobs_own_and_a_downgrade_brings_it_back(migrated, unique):
+    def columns() -> set[str]:
+        return {column["name"] for column in inspect(migrated).get_columns("sync_jobs", schema=unique)}
+
+    assert {"position", "watermark", "consecutive_failures"} <= columns()
+    assert "cursor" not in columns()
     downgrade(migrated, schema=unique, revision="0002")
     inspector = inspect(migrated)
-    assert "sync_jobs" in inspector.get_table_names(schema=unique)
+    assert "cursor" in columns()
     indexes = {ix["name"]: tuple(ix["column_names"]) for ix in inspector.get_indexes("sync_jobs", schema=unique)}
     assert indexes["ix_sync_jobs_enabled_next"] == ("enabled", "next_run_at")
     upgrade(migrated, schema=unique)
-    assert "sync_jobs" not in inspect(migrated).get_table_names(schema=unique)
+    assert "position" in columns()
+    assert "cursor" not in columns()
+
+
+def test_every_tenant_has_the_three_default_sync_jobs_disabled_after_the_upgrade_and_when_created(migrated, unique):
+    downgrade(migrated, schema=unique, revision="0017_health_checks")
+    with migrated.begin() as conn:
+        conn.execute(text(f"INSERT INTO \"{unique}\".tenants (id, name) VALUES ('acme', 'Acme')"))
+    upgrade(migrated, schema=unique)
+    Tenants(migrated, actor="test").create("beta", "Beta", sandbox_url=None)
+    for tenant in ("acme", "beta"):
+        jobs = SyncJobs(migrated).list(tenant)
+        assert [(job.name, job.enabled) for job in jobs] == [
+            ("agenda-operacao", False), ("cuidadores-crm", False), ("servico-faturamento", False),
+        ]  # fmt: skip
+        assert {job.name: job.source for job in jobs} == {
+            name: job["source"] for name, job in DEFAULT_SYNC_JOBS.items()
+        }
 
 
 def test_tenants_that_existed_before_partitioning_was_stored_are_partitioned_by_tenant(migrated, unique):

@@ -1,0 +1,342 @@
+"""Sync jobs in real `crmbus worker` processes: a loopback Operação (the shared plan's offset list
+contract, bearer auth) is pulled page by page and each service reaches the sandbox's Financeiro
+once. Two worker processes run a tick once; a worker killed with SIGKILL while a page is in
+flight is replaced by another that resumes at the stored position, with no gap and no duplicate
+at the destination; a source failing twice in a row raises the failure gauge the
+`CrmbusJobFailing` alert reads."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from infra.db.endpoints import Endpoints
+from infra.db.models import JobRun
+from infra.db.sync_jobs import SyncJobs
+from infra.devtools.sandbox import SandboxClient
+from streams.deadlines import wait_until
+from streams.sync_jobs import DEFAULT_SYNC_JOBS, claim_name
+from tests.integration.worker_harness import CRMBUS, Bus, Workers, worker_env
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "operacao-token"
+# Also the webhook sink's signing secret when Operação receives appointments: a whsec_ key.
+SYSTEMS_TOKEN = "whsec_" + base64.b64encode(b"sync-test-signing-key-32-bytes!!").decode()
+FAST = {
+    "CRMBUS_OUTBOUND_ALLOW_LOOPBACK": "true",
+    "CRMBUS_JOBS_CHECK_S": "0.3",
+    "CRMBUS_SYNC_CHECK_S": "0.3",
+    "CRMBUS_JOBS_LEASE_S": "4",
+}
+SOURCE = {
+    "endpoint": "operacao",
+    "path": "/v1/services",
+    "records_at": "items",
+    "query": {"status": "completed"},
+    "page_size": 2,
+    "pagination": {"style": "offset", "total": "total"},
+    "changes": {"style": "updated_since"},
+}
+DESTINATION = {
+    "endpoint": "financeiro",
+    "action": "financeiro.create_invoice",
+    "mapping": {"fields": {"service_id": {"from": "id"}, "client_id": {"from": "client_id"}}},
+}
+
+
+@dataclass
+class Operacao:
+    """Operação's `GET /v1/services` (offset paging), holding a page at ``hold_offset`` until
+    ``release`` is set, or answering 503 while ``failing``."""
+
+    services: list[dict[str, Any]]
+    hold_offset: int | None = None
+    failing: bool = False
+    asked: list[int] = field(default_factory=list)
+    holding: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def answer(self, query: dict[str, list[str]], authorization: str | None) -> tuple[int, dict[str, Any]]:
+        if authorization != f"Bearer {TOKEN}":
+            return 401, {"error": "unauthorized"}
+        if self.failing:
+            return 503, {"error": "maintenance"}
+        offset, limit = int(query.get("offset", ["0"])[0]), int(query["limit"][0])
+        self.asked.append(offset)
+        if offset == self.hold_offset and not self.release.is_set():
+            self.holding.set()
+            self.release.wait(60)
+        since = query.get("updated_since", [""])[0]
+        matching = [s for s in self.services if s["updated_at"] >= since]
+        return 200, {"items": matching[offset : offset + limit], "total": len(matching)}
+
+
+@pytest.fixture
+def operacao() -> Iterator[tuple[Operacao, str]]:
+    source = Operacao(
+        [{"id": f"S-{n}", "client_id": f"C-{n}", "updated_at": f"2026-12-05T10:0{n}:00Z"} for n in range(5)]
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            status, body = (
+                (404, {})
+                if url.path != "/v1/services"
+                else source.answer(parse_qs(url.query), self.headers.get("Authorization"))
+            )
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield source, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        source.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def wired(bus: Bus, sandbox: SandboxClient, operacao) -> Bus:
+    """The tenant's Financeiro is the sandbox's; its Operação is the test's loopback server."""
+    sandbox.clear()
+    sandbox.heal("financeiro")
+    endpoints = Endpoints(bus.engine, bus.box(), actor="test")
+    endpoints.update(bus.tenant, "financeiro", url=sandbox.url_of("financeiro"), secret="sandbox-financeiro-token")
+    endpoints.add(bus.tenant, "operacao", "webhook", operacao[1], config={"auth": {"type": "bearer"}}, secret=TOKEN)
+    return bus
+
+
+def _job(bus: Bus, name: str, every_s: int = 86_400):
+    """One of the tenant's default jobs, pulling the test's Operação on a compressed schedule, enabled."""
+    return SyncJobs(bus.engine).update(
+        bus.tenant, name, source=SOURCE, destination=DESTINATION, schedule={"every_s": every_s}, enabled=True
+    )
+
+
+def _invoiced(sandbox: SandboxClient) -> list[str]:
+    return sorted(r.body["service_id"] for r in sandbox.applied("financeiro"))
+
+
+def _runs(bus: Bus, job_id) -> list[JobRun]:
+    with Session(bus.engine) as session:
+        return list(session.scalars(select(JobRun).where(JobRun.job == claim_name(job_id))))
+
+
+def _gauge(port: int, label: str) -> float | None:
+    for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text.splitlines():
+        if line.startswith(f'crmbus_job_consecutive_failures{{job="{label}"}}'):
+            return float(line.split()[-1])
+    return None
+
+
+def test_two_worker_processes_run_a_tick_once_and_each_service_is_invoiced_once(wired, sandbox, operacao):
+    source, _ = operacao
+    job = _job(wired, "servico-faturamento")
+    workers = wired.workers(processes=2, **FAST).start()
+    try:
+        wait_until(lambda: _invoiced(sandbox) == [f"S-{n}" for n in range(5)], 60, "five invoices")
+        wait_until(lambda: all(run.finished_at for run in _runs(wired, job.id)), 30, "the run finished")
+        runs = _runs(wired, job.id)
+        assert [(run.outcome, run.details) for run in runs] == [("succeeded", {"records": 5})]
+        assert source.asked == [0, 2, 4]  # one run, three pages, whichever process ran it
+        stored = SyncJobs(wired.engine).get(wired.tenant, "servico-faturamento")
+        assert (stored.position, stored.last_records) == (None, 5)
+        assert stored.watermark is not None and stored.watermark["updated_since"] == "2026-12-05T10:04:00Z"
+    finally:
+        workers.stop()
+    assert len(sandbox.applied("financeiro")) == 5
+
+
+def test_a_worker_killed_mid_run_is_resumed_by_another_with_no_gap_and_no_duplicate(wired, sandbox, operacao):
+    source, _ = operacao
+    source.hold_offset = 4  # the third page: two pages delivered and stored before it
+    job = _job(wired, "servico-faturamento")
+    first = wired.workers(**FAST).start()
+    try:
+        wait_until(source.holding.is_set, 60, "the third page asked for")
+        stored = SyncJobs(wired.engine).get(wired.tenant, "servico-faturamento")
+        assert stored.position is not None and stored.position["offset"] == 4
+    finally:
+        first.kill()
+    source.release.set()
+    asked_before = len(source.asked)
+    second: Workers = wired.workers(**FAST).start()
+    try:
+        wait_until(lambda: _invoiced(sandbox) == [f"S-{n}" for n in range(5)], 60, "five invoices")
+        wait_until(lambda: all(run.finished_at for run in _runs(wired, job.id)), 30, "the run finished")
+        assert source.asked[asked_before:] == [4]  # resumed at the stored page, not from the start
+        assert [run.outcome for run in _runs(wired, job.id)] == ["succeeded"]  # the same tick, taken over
+    finally:
+        second.stop()
+    assert len(sandbox.applied("financeiro")) == 5
+
+
+def test_a_job_whose_source_fails_twice_in_a_row_raises_the_failure_gauge(wired, operacao):
+    source, _ = operacao
+    source.failing = True
+    job = _job(wired, "cuidadores-crm", every_s=10)
+    workers = wired.workers(**FAST).start()
+    try:
+        wait_until(
+            lambda: SyncJobs(wired.engine).get(wired.tenant, "cuidadores-crm").consecutive_failures >= 2,
+            40,
+            "two failed runs",
+        )
+        wait_until(lambda: (_gauge(wired.port, "sync:cuidadores-crm") or 0) >= 2, 10, "the gauge at 2")
+        failed = [run for run in _runs(wired, job.id) if run.outcome == "failed"]
+        assert len(failed) >= 2
+        assert {run.details["error"] for run in failed} == {"TransientDeliveryError"}
+        assert SyncJobs(wired.engine).get(wired.tenant, "cuidadores-crm").last_error == "TransientDeliveryError"
+    finally:
+        workers.stop()
+
+
+class Systems(BaseHTTPRequestHandler):
+    """Agenda (cursor paging), Cuidadores (Link header paging, a JSON array) and Operação (offset
+    paging; and POST / receiving what the webhook sink sends it), as the shared plan's contracts
+    list them, five records each, two a page."""
+
+    records: ClassVar[dict[str, list[dict[str, Any]]]] = {
+        kind: [{"id": f"{kind[0].upper()}-{n}", "updated_at": f"2026-12-05T09:0{n}:00Z", "client_id": f"C-{n}",
+                "name": "Cuidadora Teste"} for n in range(5)]
+        for kind in ("services", "appointments", "caregivers")
+    }  # fmt: skip
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        if self.headers.get("Authorization") != f"Bearer {SYSTEMS_TOKEN}":
+            return self._json(401, {"error": "unauthorized"})
+        kind = url.path.removeprefix("/v1/")
+        rows = self.records.get(kind)
+        if rows is None:
+            return self._json(404, {})
+        if kind == "services":
+            offset, limit = int(query.get("offset", "0")), int(query["limit"])
+            return self._json(200, {"items": rows[offset : offset + limit], "total": len(rows)})
+        if kind == "appointments":
+            start, limit = int(query.get("cursor", "0")), int(query["limit"])
+            following = str(start + limit) if start + limit < len(rows) else None
+            return self._json(200, {"items": rows[start : start + limit], "next_cursor": following})
+        page, per_page = int(query.get("page", "1")), int(query["per_page"])
+        start = (page - 1) * per_page
+        link = None
+        if start + per_page < len(rows):
+            link = f'<http://{self.headers["Host"]}/v1/caregivers?page={page + 1}&per_page={per_page}>; rel="next"'
+        return self._json(200, rows[start : start + per_page], link)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append(json.loads(body))
+        self._json(200, {})
+
+    def _json(self, status: int, body: Any, link: str | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if link:
+            self.send_header("Link", link)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+def test_the_three_default_jobs_each_run_their_current_tick_once_from_three_paging_styles(bus, sandbox):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Systems)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    sandbox.clear()
+    endpoints = Endpoints(bus.engine, bus.box(), actor="test")
+    for system in ("financeiro", "crm"):
+        sandbox.heal(system)
+        endpoints.update(bus.tenant, system, url=sandbox.url_of(system), secret=f"sandbox-{system}-token")
+    bearer = {"auth": {"type": "bearer"}}
+    endpoints.add(bus.tenant, "operacao", "webhook", base, config=bearer, secret=SYSTEMS_TOKEN)
+    endpoints.add(bus.tenant, "agenda", "webhook", base, config=bearer, secret=SYSTEMS_TOKEN)
+    endpoints.add(bus.tenant, "cuidadores", "webhook", base, config=bearer, secret=SYSTEMS_TOKEN)
+    jobs = SyncJobs(bus.engine)
+    started = datetime.now(UTC)
+    for name in DEFAULT_SYNC_JOBS:  # page by two, so each style turns pages; schedules as shipped
+        jobs.update(bus.tenant, name, source={**DEFAULT_SYNC_JOBS[name]["source"], "page_size": 2}, enabled=True)
+    workers = bus.workers(**FAST).start()
+    try:
+        wait_until(lambda: len(sandbox.applied("financeiro")) >= 5, 60, "five invoices")
+        wait_until(lambda: len(sandbox.applied("crm")) >= 5, 60, "five CRM leads")
+        wait_until(lambda: len(Systems.received) >= 5, 60, "five appointments at Operação")
+        for name in DEFAULT_SYNC_JOBS:
+            job = jobs.get(bus.tenant, name)
+            wait_until(lambda job=job: all(run.finished_at for run in _runs(bus, job.id)), 30, f"{name} finished")
+            runs = _runs(bus, job.id)
+            assert [(run.tick, run.outcome, run.details) for run in runs] == [
+                (job.schedule.tick(started), "succeeded", {"records": 5})
+            ], name
+    finally:
+        workers.stop()
+        server.shutdown()
+        server.server_close()
+    assert sorted(r.body["service_id"] for r in sandbox.applied("financeiro")) == [f"S-{n}" for n in range(5)]
+    assert len(sandbox.applied("crm")) == 5
+    assert sorted(body["id"] for body in Systems.received) == [f"A-{n}" for n in range(5)]
+
+
+def test_the_sync_commands_list_run_now_through_the_claim_pause_resume_and_show_history(wired, operacao):
+    source, _ = operacao
+    SyncJobs(wired.engine).update(wired.tenant, "servico-faturamento", source=SOURCE, destination=DESTINATION)
+    env = worker_env(
+        wired.settings, wired.tmp / "state", wired.port,
+        CRMBUS_SECRET_KEY=wired.secret_key, CRMBUS_OUTBOUND_ALLOW_LOOPBACK="true",
+    )  # fmt: skip
+
+    def crmbus(*args: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [CRMBUS, "sync", *args], env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=120
+        )
+        return done.returncode, done.stdout + done.stderr
+
+    code, listed = crmbus("list", "--tenant", wired.tenant)
+    assert code == 0
+    assert all(name in listed for name in DEFAULT_SYNC_JOBS)
+    ran = crmbus("run", "--tenant", wired.tenant, "--name", "servico-faturamento")
+    assert ran == (0, f"{wired.tenant}/servico-faturamento: succeeded, 5 records\n")
+    assert source.asked == [0, 2, 4]
+    code, shown = crmbus("history", "--tenant", wired.tenant, "--name", "servico-faturamento")
+    assert code == 0
+    assert "succeeded" in shown and "records=5" in shown
+    assert crmbus("resume", "--tenant", wired.tenant, "--name", "servico-faturamento")[0] == 0
+    assert SyncJobs(wired.engine).get(wired.tenant, "servico-faturamento").enabled
+    assert crmbus("pause", "--tenant", wired.tenant, "--name", "servico-faturamento")[0] == 0
+    assert not SyncJobs(wired.engine).get(wired.tenant, "servico-faturamento").enabled
+    missing = crmbus("run", "--tenant", wired.tenant, "--name", "no-such-job")
+    assert missing[0] == 1
+    assert "has no sync job named 'no-such-job'" in missing[1]
