@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from infra.core.metrics import ROUTES_LOADED, ROUTES_RELOADS
 from infra.db.endpoints import Destination
 from streams.routes import Route, RouteBook
+from streams.sync_jobs import synced_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,13 @@ class ConfigCache:
         self.ready = asyncio.Event()
 
     def destination_for(self, tenant_id: str, route_id: str, kind: str) -> Destination | None:
-        """The destination a delivery of ``route_id`` goes to: its route's, else the tenant's of ``kind``."""
+        """The destination a delivery of ``route_id`` goes to: its route's, else the tenant's of
+        ``kind``; a sync job's delivery goes to the endpoint its route id names, or nowhere."""
         route = self.book.route(route_id)
+        synced = synced_endpoint(route_id) if route is None else None
+        if synced is not None:
+            found = self.destinations.get(synced)
+            return found if found is not None and found.tenant_id == tenant_id else None
         found = self.destinations.get(route.endpoint_id) if route is not None else None
         if found is None or found.tenant_id != tenant_id:
             found = self.destinations.of_kind(tenant_id, kind)

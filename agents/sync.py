@@ -50,7 +50,7 @@ from streams.mapping import compile_mapping
 from streams.pagination import Page, PullSpec
 from streams.route_filter import compile_filter
 from streams.routes import Route, fan_out
-from streams.sync_jobs import SYNC_EVENT_TYPE, claim_name, pull_spec, record_event_id, record_identity
+from streams.sync_jobs import SYNC_EVENT_TYPE, claim_name, pull_spec, record_event_id, record_identity, sync_route_id
 from streams.ticks import tick_of
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class SyncRunner:
         spec = pull_spec(job.source)
         position, watermark = job.position, job.watermark
         async with self.open_clients() as clients, self.open_producer() as producer:
-            auth = auth_from(source.config, source.secret, clients)
+            auth = auth_from(source.config, source.secret, clients, base_url=clients.policy.check_url(source.url))
             puller = self.make_puller(source.url, spec, auth, clients, Timeouts.from_config(source.config))
             id_field = spec.id_field
             while True:
@@ -192,9 +192,9 @@ def _route(job: SyncJobView, target: Destination) -> Route:
     """The route a synced record takes: like a tenant's route for one event type, built from the
     job's destination (its endpoint, action and mapping)."""
     return Route(
-        id=claim_name(job.id), tenant_id=job.tenant_id, event_type=SYNC_EVENT_TYPE, destination=target.kind,
-        endpoint_id=target.id, action=str(job.destination["action"]), filter=compile_filter({}),
-        mapping=compile_mapping(job.destination.get("mapping", {})),
+        id=sync_route_id(job.id, target.id), tenant_id=job.tenant_id, event_type=SYNC_EVENT_TYPE,
+        destination=target.kind, endpoint_id=target.id, action=str(job.destination["action"]),
+        filter=compile_filter({}), mapping=compile_mapping(job.destination.get("mapping", {})),
     )  # fmt: skip
 
 

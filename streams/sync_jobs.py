@@ -105,7 +105,7 @@ DEFAULT_SYNC_JOBS: Mapping[str, Mapping[str, Any]] = {
             "pagination": {"style": "cursor", "param": "cursor", "next": "next_cursor"},
             "changes": {"style": "updated_since"},
         },
-        "destination": {"endpoint": "operacao", "action": "operacao.upsert_appointment", "mapping": {}},
+        "destination": {"endpoint": "operacao", "action": "rest.upsert_appointment", "mapping": {}},
         "schedule": {"cron": "0 * * * *"},
     },
     # Cuidadores' caregivers -> the CRM, every 4 hours.
@@ -128,6 +128,19 @@ destination endpoints (``operacao``, ``agenda``, ``cuidadores``, ``financeiro``,
 def claim_name(job_id: uuid.UUID | str) -> str:
     """The name a sync job's runs are claimed under in ``job_runs``: its id, never its tenant's words."""
     return f"sync:{job_id}"
+
+
+def sync_route_id(job_id: uuid.UUID | str, endpoint_id: uuid.UUID | str) -> str:
+    """The route id a sync job's deliveries carry: the job's, and the destination endpoint the
+    sink must send them to (a tenant may have several endpoints of one kind, as it has several
+    ``rest`` systems), since no route in the route book names it."""
+    return f"{claim_name(job_id)}@{endpoint_id}"
+
+
+def synced_endpoint(route_id: str) -> str | None:
+    """The destination endpoint id a ``sync_route_id`` names; None for any other route id."""
+    name, at, endpoint_id = route_id.partition("@")
+    return endpoint_id if at and name.startswith("sync:") and endpoint_id else None
 
 
 def record_event_id(tenant_id: str, job_id: uuid.UUID | str, record_id: str, version: str) -> uuid.UUID:

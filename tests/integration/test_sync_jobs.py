@@ -3,19 +3,19 @@ contract, bearer auth) is pulled page by page and each service reaches the sandb
 once. Two worker processes run a tick once; a worker killed with SIGKILL while a page is in
 flight is replaced by another that resumes at the stored position, with no gap and no duplicate
 at the destination; a source failing twice in a row raises the failure gauge the
-`CrmbusJobFailing` alert reads."""
+`CrmbusJobFailing` alert reads. The three default jobs run on compressed schedules against the
+sandbox's own Operação, Agenda and Cuidadores (OAuth2) contracts."""
 
 from __future__ import annotations
 
-import base64
+import itertools
 import json
 import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -34,8 +34,6 @@ from tests.integration.worker_harness import CRMBUS, Bus, Workers, worker_env
 pytestmark = pytest.mark.integration
 
 TOKEN = "operacao-token"
-# Also the webhook sink's signing secret when Operação receives appointments: a whsec_ key.
-SYSTEMS_TOKEN = "whsec_" + base64.b64encode(b"sync-test-signing-key-32-bytes!!").decode()
 FAST = {
     "CRMBUS_OUTBOUND_ALLOW_LOOPBACK": "true",
     "CRMBUS_JOBS_CHECK_S": "0.3",
@@ -128,7 +126,7 @@ def wired(bus: Bus, sandbox: SandboxClient, operacao) -> Bus:
     sandbox.heal("financeiro")
     endpoints = Endpoints(bus.engine, bus.box(), actor="test")
     endpoints.update(bus.tenant, "financeiro", url=sandbox.url_of("financeiro"), secret="sandbox-financeiro-token")
-    endpoints.add(bus.tenant, "operacao", "webhook", operacao[1], config={"auth": {"type": "bearer"}}, secret=TOKEN)
+    endpoints.update(bus.tenant, "operacao", url=operacao[1], secret=TOKEN)  # a seeded rest system, bearer auth
     return bus
 
 
@@ -217,97 +215,60 @@ def test_a_job_whose_source_fails_twice_in_a_row_raises_the_failure_gauge(wired,
         workers.stop()
 
 
-class Systems(BaseHTTPRequestHandler):
-    """Agenda (cursor paging), Cuidadores (Link header paging, a JSON array) and Operação (offset
-    paging; and POST / receiving what the webhook sink sends it), as the shared plan's contracts
-    list them, five records each, two a page."""
-
-    records: ClassVar[dict[str, list[dict[str, Any]]]] = {
-        kind: [{"id": f"{kind[0].upper()}-{n}", "updated_at": f"2026-12-05T09:0{n}:00Z", "client_id": f"C-{n}",
-                "name": "Cuidadora Teste"} for n in range(5)]
-        for kind in ("services", "appointments", "caregivers")
-    }  # fmt: skip
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_GET(self) -> None:
-        url = urlparse(self.path)
-        query = {key: values[0] for key, values in parse_qs(url.query).items()}
-        if self.headers.get("Authorization") != f"Bearer {SYSTEMS_TOKEN}":
-            return self._json(401, {"error": "unauthorized"})
-        kind = url.path.removeprefix("/v1/")
-        rows = self.records.get(kind)
-        if rows is None:
-            return self._json(404, {})
-        if kind == "services":
-            offset, limit = int(query.get("offset", "0")), int(query["limit"])
-            return self._json(200, {"items": rows[offset : offset + limit], "total": len(rows)})
-        if kind == "appointments":
-            start, limit = int(query.get("cursor", "0")), int(query["limit"])
-            following = str(start + limit) if start + limit < len(rows) else None
-            return self._json(200, {"items": rows[start : start + limit], "next_cursor": following})
-        page, per_page = int(query.get("page", "1")), int(query["per_page"])
-        start = (page - 1) * per_page
-        link = None
-        if start + per_page < len(rows):
-            link = f'<http://{self.headers["Host"]}/v1/caregivers?page={page + 1}&per_page={per_page}>; rel="next"'
-        return self._json(200, rows[start : start + per_page], link)
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append(json.loads(body))
-        self._json(200, {})
-
-    def _json(self, status: int, body: Any, link: str | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if link:
-            self.send_header("Link", link)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        return None
+def _synced(bus: Bus, name: str) -> list[JobRun]:
+    """The finished runs of one of the tenant's default jobs, oldest tick first."""
+    job = SyncJobs(bus.engine).get(bus.tenant, name)
+    return sorted((run for run in _runs(bus, job.id) if run.finished_at), key=lambda run: run.tick)
 
 
-def test_the_three_default_jobs_each_run_their_current_tick_once_from_three_paging_styles(bus, sandbox):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Systems)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+def test_the_three_default_jobs_run_on_compressed_schedules_against_the_sandbox_systems(bus, sandbox):
+    """As shipped but every 10 s: Operação's completed services (offset pages) become Financeiro
+    invoices, Agenda's appointments (cursor pages) are put to Operação through the rest kind, and
+    Cuidadores' caregivers (Link pages, OAuth2) become CRM leads. A later tick reads only what
+    changed: an appointment booked between ticks reaches Operação, and nothing else goes twice."""
     sandbox.clear()
     endpoints = Endpoints(bus.engine, bus.box(), actor="test")
-    for system in ("financeiro", "crm"):
+    for system in ("financeiro", "crm", "operacao", "agenda", "cuidadores"):
         sandbox.heal(system)
         endpoints.update(bus.tenant, system, url=sandbox.url_of(system), secret=f"sandbox-{system}-token")
-    bearer = {"auth": {"type": "bearer"}}
-    endpoints.add(bus.tenant, "operacao", "webhook", base, config=bearer, secret=SYSTEMS_TOKEN)
-    endpoints.add(bus.tenant, "agenda", "webhook", base, config=bearer, secret=SYSTEMS_TOKEN)
-    endpoints.add(bus.tenant, "cuidadores", "webhook", base, config=bearer, secret=SYSTEMS_TOKEN)
     jobs = SyncJobs(bus.engine)
-    started = datetime.now(UTC)
-    for name in DEFAULT_SYNC_JOBS:  # page by two, so each style turns pages; schedules as shipped
-        jobs.update(bus.tenant, name, source={**DEFAULT_SYNC_JOBS[name]["source"], "page_size": 2}, enabled=True)
+    for name, shipped in DEFAULT_SYNC_JOBS.items():  # two a page, so every style turns pages
+        jobs.update(
+            bus.tenant, name, source={**shipped["source"], "page_size": 2}, schedule={"every_s": 10}, enabled=True
+        )
     workers = bus.workers(**FAST).start()
     try:
-        wait_until(lambda: len(sandbox.applied("financeiro")) >= 5, 60, "five invoices")
-        wait_until(lambda: len(sandbox.applied("crm")) >= 5, 60, "five CRM leads")
-        wait_until(lambda: len(Systems.received) >= 5, 60, "five appointments at Operação")
         for name in DEFAULT_SYNC_JOBS:
-            job = jobs.get(bus.tenant, name)
-            wait_until(lambda job=job: all(run.finished_at for run in _runs(bus, job.id)), 30, f"{name} finished")
-            runs = _runs(bus, job.id)
-            assert [(run.tick, run.outcome, run.details) for run in runs] == [
-                (job.schedule.tick(started), "succeeded", {"records": 5})
-            ], name
+            wait_until(lambda name=name: len(_synced(bus, name)) >= 1, 90, f"{name}'s first tick")
+        assert len(sandbox.applied("financeiro")) == 4  # the completed services of the six
+        assert len(sandbox.applied("crm")) == 5
+        assert len([r for r in sandbox.applied("operacao") if r.action == "operacao.upsert_appointment"]) == 5
+        booked = httpx.post(
+            f"{sandbox.url_of('agenda')}/v1/appointments",
+            json={"client_id": "C-9", "starts_at": "2026-12-20T13:00:00Z"},
+            headers={"Authorization": "Bearer sandbox-agenda-token"},
+            timeout=10,
+        )
+        assert booked.status_code == 201, booked.text
+        new_id = booked.json()["id"]
+        for name in DEFAULT_SYNC_JOBS:
+            wait_until(lambda name=name: len(_synced(bus, name)) >= 3, 90, f"{name}'s third tick")
     finally:
         workers.stop()
-        server.shutdown()
-        server.server_close()
-    assert sorted(r.body["service_id"] for r in sandbox.applied("financeiro")) == [f"S-{n}" for n in range(5)]
+    for name in DEFAULT_SYNC_JOBS:
+        runs = _synced(bus, name)
+        assert {run.outcome for run in runs} == {"succeeded"}, name
+        ticks = [run.tick for run in runs]
+        assert len(ticks) == len(set(ticks)), name  # each tick ran once
+        assert all((later - earlier).total_seconds() % 10 == 0 for earlier, later in itertools.pairwise(ticks)), name
+    put = [r for r in sandbox.applied("operacao") if r.action == "operacao.upsert_appointment"]
+    assert sorted(r.path.rsplit("/", 1)[-1] for r in put) == sorted([*(f"AGD-{n}" for n in range(5)), new_id])
+    assert len(sandbox.applied("financeiro")) == 4
     assert len(sandbox.applied("crm")) == 5
-    assert sorted(body["id"] for body in Systems.received) == [f"A-{n}" for n in range(5)]
+    every = [r.idempotency_key for system in ("financeiro", "crm") for r in sandbox.applied(system)]
+    every += [r.idempotency_key for r in put]
+    assert None not in every
+    assert len(every) == len(set(every))  # later ticks read the boundary record again; the sink skipped it
 
 
 def test_the_sync_commands_list_run_now_through_the_claim_pause_resume_and_show_history(wired, operacao):

@@ -38,7 +38,7 @@ from schemas.topic_names import TopicNames
 from streams.deadlines import wait_until
 from streams.pagination import Page
 from streams.routes import delivery_id
-from streams.sync_jobs import claim_name, record_event_id
+from streams.sync_jobs import record_event_id, sync_route_id
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +141,9 @@ def test_a_run_delivers_every_record_once_with_ids_of_its_own_and_moves_the_wate
         {"service_id": f"s-{n}", "amount": 1000 + n} for n in range(7)
     ]
     event = record_event_id(tenant, job.id, "s-0", "2026-12-05T10:00:00Z")
-    assert found[0]["delivery_id"] == delivery_id(event, claim_name(job.id))
+    [target] = [d for d in endpoints.load_enabled() if d.tenant_id == tenant and d.name == "faturamento"]
+    assert found[0]["route_id"] == sync_route_id(job.id, target.id)  # the sink sends to this endpoint
+    assert found[0]["delivery_id"] == delivery_id(event, found[0]["route_id"])
     assert {d["action"] for d in found} == {"financeiro.create_invoice"}
     assert [position for _, position in pages.asked] == [None, {"offset": 3}, {"offset": 6}]
     stored = SyncJobs(migrated).get(tenant, "faturas-teste")

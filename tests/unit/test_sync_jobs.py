@@ -4,7 +4,7 @@ import pytest
 
 from agents.sync import metric_job
 from streams.errors import ConfigurationError
-from streams.sync_jobs import Schedule, claim_name, record_event_id, record_identity
+from streams.sync_jobs import Schedule, claim_name, record_event_id, record_identity, sync_route_id, synced_endpoint
 
 pytestmark = pytest.mark.unit
 
@@ -55,6 +55,12 @@ def test_a_record_version_keeps_its_event_id_across_runs_and_a_new_version_gets_
     assert record_event_id("beta", "job-1", "42", "2026-12-05T10:00:00Z") != first
 
 
+def test_a_sync_delivery_names_its_endpoint_in_its_route_id_and_no_other_route_id_does():
+    assert synced_endpoint(sync_route_id("0b6e", "9f2a")) == "9f2a"
+    assert synced_endpoint("7c1d2e3f-0000-4000-8000-000000000000") is None
+    assert synced_endpoint("sync:0b6e") is None
+
+
 def test_a_record_is_identified_by_its_id_and_updated_at_or_version():
     assert record_identity({"id": 42, "updated_at": "2026-12-05T10:00:00Z"}, "id") == ("42", "2026-12-05T10:00:00Z")
     assert record_identity({"code": "a", "version": 3}, "code") == ("a", "3")
@@ -64,6 +70,7 @@ def test_a_record_is_identified_by_its_id_and_updated_at_or_version():
 
 def test_runs_are_claimed_and_labelled_without_tenant_chosen_words():
     assert claim_name("0b6e") == "sync:0b6e"
+    assert sync_route_id("0b6e", "9f2a") == "sync:0b6e@9f2a"
     assert metric_job("cuidadores-crm") == "sync:cuidadores-crm"
     assert metric_job("my-private-export") == "sync:other"
 
