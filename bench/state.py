@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import struct
 import tempfile
@@ -218,6 +219,7 @@ def _one_store(store: str, entries: int, args: argparse.Namespace, base: Setting
             rss = max(rss, worker.rss_mb())
         finally:
             worker.stop()
+            shutil.rmtree(state_dir, ignore_errors=True)  # the logs stay in log_dir
             admin = AdminClient({"bootstrap.servers": bootstrap})
             mine = [name for name in admin.list_topics(timeout=10).topics if name.startswith(prefix)]
             for future in admin.delete_topics(mine, operation_timeout=30).values():
