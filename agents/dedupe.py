@@ -14,8 +14,9 @@ hide work that was not done.
 
 Expiry has two halves: a lookup ignores a key older than the TTL, and the changelog topic's
 retention (compact + delete, slightly over the TTL) lets Kafka drop old keys, so a restarted
-worker restores only live ones. ``sweep`` frees this worker's memory of expired keys; without
-it a table's memory grows with every key for as long as the process runs.
+worker restores only live ones. In memory, ``sweep`` frees this worker's memory of expired keys;
+without it a table's memory grows with every key for as long as the process runs. In RocksDB,
+compaction drops them (the databases are opened with the table's retention as TTL).
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ class DedupeStore:
         return self._table.put(partition, key, _STAMP.pack(self._clock()))
 
     def sweep(self) -> int:
-        """Forget expired keys held in memory; returns how many."""
+        """Forget expired keys held in memory; returns how many (none when the store expires
+        them itself, ``agents.runtime.table_stores``: reading every key there is the cost avoided)."""
+        if self._table.expires_by_itself:
+            return 0
         horizon = self._clock() - self._ttl_s
         expired = [key for key, stamp in self._table.items() if self._stamped_at(stamp) < horizon]
         for key in expired:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import faust
 from faust.types import TableT
 
+from agents.runtime.table_stores import store_arguments
 from agents.runtime.topics import changelog_topic
 from infra.core.settings import Settings
 from schemas.topic_names import TopicNames
@@ -34,6 +35,7 @@ def add_tables(app: faust.App, settings: Settings) -> dict[str, TableT[bytes, by
         "circuits": ("sinks", "Circuit breaker state per (tenant, destination).", None),
         "sink-held": ("sinks", "Per order of an ordered destination, the delivery it waits behind.", None),
     }
+    per_event = {"router-dedupe", "sink-finished"}  # a key per event or delivery: kept where settings say
     names = TopicNames(settings.topic_prefix)
     partitions = app.conf.topic_partitions
     return {
@@ -42,6 +44,7 @@ def add_tables(app: faust.App, settings: Settings) -> dict[str, TableT[bytes, by
             partitions=partitions,
             changelog_topic=changelog_topic(app, names.changelog(name), partitions, retention_s=kept),
             help=purpose,
+            **store_arguments(settings.worker_table_store if name in per_event else "memory", name, kept),
         )
         for name, (role, purpose, kept) in kept_for.items()
         if role in settings.worker_roles

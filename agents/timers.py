@@ -3,7 +3,9 @@
 - ``release_due``: the scheduler's delayed actions that fell due (every ``scheduler_tick_s``);
 - ``keep_routes_fresh``: routes and destinations reloaded from PostgreSQL when they change;
 - ``sweep_dedupe``, ``sweep_finished``: idempotency keys and finished delivery ids past their
-  TTL dropped from memory;
+  TTL dropped from memory (a table in RocksDB expires them itself);
+- ``checkpoint_tables``: each RocksDB table records the changelog offset it holds up to, so a
+  restart reads only the changelog past it (every ``_CHECKPOINT_S``);
 - ``archive_events``: accepted events into the event archive, from a consumer group of its own
   on the lanes (``agents.event_archive``);
 - ``run_jobs``: the periodic jobs whose tick is due and unclaimed (``agents.jobs``);
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from agents.app import Wiring
 
 _DEDUPE_SWEEP_S = 600.0
+_CHECKPOINT_S = 5.0  # a restart reads at most about this long of the tables' changes again
 _DLQ_DEPTH_S = 15.0
 
 
@@ -61,6 +64,10 @@ def add_timers(app: faust.App, wiring: Wiring) -> None:
     async def sweep_finished() -> None:
         wiring.finished.sweep()
 
+    async def checkpoint_tables() -> None:
+        for table in wiring.tables.values():
+            await table.checkpoint(app)
+
     async def run_jobs() -> None:
         await wiring.resources.jobs.run_due()
 
@@ -74,6 +81,8 @@ def add_timers(app: faust.App, wiring: Wiring) -> None:
         await refresh_gauges(wiring.resources.health)
 
     app.task(keep_routes_fresh)
+    if wiring.tables:
+        app.timer(_CHECKPOINT_S)(checkpoint_tables)
     app.timer(settings.worker_stall_check_s)(_stall_guard(app, wiring))
     if "scheduler" in roles:
         app.timer(settings.scheduler_tick_s)(release_due)

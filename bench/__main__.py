@@ -24,6 +24,7 @@ SCENARIOS = {
     "chaos": "bench.chaos",
     "replay": "bench.replay",
     "outbox": "bench.outbox",
+    "state": "bench.state",
     "log_redaction": "bench.log_redaction",
 }
 

@@ -12,6 +12,12 @@ Faust's memory store remembers the partition of each key it restored and, once a
 recovery completes, drops the keys of partitions the worker no longer holds. A key changed here
 is marked with its partition the same way, or the worker would keep (and later act on) state of a
 partition another worker now owns.
+
+Faust's RocksDB store (``agents.runtime.table_stores``) keeps one database per partition and
+writes to "the current event's" partition too; here a change goes straight to its partition's
+database. That store records in each database the changelog offset it holds up to only for
+changes Faust sent itself, so ``checkpoint`` records it for the changes written here: a restart
+then reads only the changelog past it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from faust.stores.memory import Store as MemoryStore
-from faust.types import TableT
+from faust.stores.rocksdb import Store as RocksStore
+from faust.types import TP, AppT, TableT
 
 from agents.outputs import Output
 
@@ -37,11 +44,20 @@ class PartitionedTable:
         store = self._store
         if isinstance(store, MemoryStore):  # a dict underneath: a miss costs no KeyError (Mapping.get)
             return cast(bytes | None, store.data.get(key))
+        if isinstance(store, RocksStore):  # not by the current event's partition: a batch mixes them
+            for db in store._dbs_for_key(key):
+                value = db.get(key)
+                if value is not None:
+                    return cast(bytes, value)
+            return None
         return cast(bytes | None, store.get(key))
 
     def put(self, partition: int, key: bytes, value: bytes) -> Output:
         store = self._store
-        store[key] = value
+        if isinstance(store, RocksStore):
+            store._db_for_partition(partition).put(key, value)
+        else:
+            store[key] = value
         if isinstance(store, MemoryStore):
             store._key_partition[key] = partition
         return Output(self._table.changelog_topic.get_topic_name(), key, value, partition=partition)
@@ -51,11 +67,40 @@ class PartitionedTable:
         return Output(self._table.changelog_topic.get_topic_name(), key, None, partition=partition)
 
     def forget(self, key: bytes) -> None:
-        """Drop ``key`` from this worker's memory only; the changelog keeps it until its retention."""
+        """Drop ``key`` from this worker's copy only; the changelog keeps it until its retention."""
         store = self._store
+        if isinstance(store, RocksStore):
+            for db in store._dbs_for_key(key):
+                db.delete(key)
+            return
         store.pop(key, None)
         if isinstance(store, MemoryStore):
             store._key_partition.pop(key, None)
+
+    @property
+    def expires_by_itself(self) -> bool:
+        """Whether the store drops entries past the table's retention without being asked."""
+        store = self._store
+        return isinstance(store, RocksStore) and store.rocksdb_options.ttl is not None
+
+    async def checkpoint(self, app: AppT) -> int:
+        """Record in each of this worker's RocksDB databases the changelog offset it holds up to
+        (every change is put here before it is sent), so a restart reads only the changelog past
+        it; returns how many partitions were recorded. Nothing while a rebalance or a recovery
+        runs (a partition being restored does not hold its changelog yet), nor for other stores."""
+        store = self._store
+        if not isinstance(store, RocksStore) or app.rebalancing or app.in_recovery:
+            return 0
+        topic = self._table.changelog_topic.get_topic_name()
+        ends = await app.consumer.highwaters(*(TP(topic, partition) for partition in list(store._dbs)))
+        if app.rebalancing or app.in_recovery:
+            return 0
+        recorded = 0
+        for tp, end in ends.items():
+            if end > 0 and tp.partition in store._dbs:
+                store.set_persisted_offset(tp, end - 1)
+                recorded += 1
+        return recorded
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         return iter(list(self._store.items()))

@@ -64,6 +64,7 @@ _COMPILER_BUILD = "faust.transport.conductor:ConductorCompiler.build"
 _CONSUMER_PY = ("agents/runtime/consumer.py",)
 _TAKE_PY = ("agents/runtime/take.py",)
 _TABLE_PY = ("agents/runtime/partitioned_table.py",)
+_ROCKS = "faust.stores.rocksdb:Store"
 _APP_PY = ("agents/app.py",)
 _OFFSETS_PY = ("agents/runtime/offsets.py",)
 _TIMERS_PY = ("agents/timers.py",)
@@ -204,6 +205,16 @@ RELIED_ON: tuple[ReliedOn, ...] = (
        on_instance=True,
        mentioned_in=_in("faust.stores.memory:Store.on_recovery_completed", "self._key_partition.items()")),
     _m("faust.topics:Topic", "get_topic_name", (), _TABLE_PY, "the changelog topic a table change is written to"),
+    _m(_ROCKS, "_db_for_partition", ("partition",), _TABLE_PY,
+       "a change goes to its record's partition's database, not the current event's (a batch mixes them)"),
+    _m(_ROCKS, "_dbs_for_key", ("key",), _TABLE_PY, "the databases a key may be in, its partition's if known"),
+    _a(_ROCKS, "_dbs", _TABLE_PY, "the partitions whose databases this worker holds, checkpointed",
+       on_instance=True),
+    _a(_ROCKS, "rocksdb_options", _TABLE_PY, "its ttl: the store drops expired entries itself", on_instance=True),
+    _m(_ROCKS, "set_persisted_offset", ("tp", "offset"), _TABLE_PY,
+       "the changelog offset a database holds up to, which recovery reads from; Faust sets it only for "
+       "changes it sent itself",
+       mentioned_in=_in("faust.tables.recovery:Recovery._add", "table.persisted_offset(tp)")),
 
     # A graceful stop leaves the group, a static member too (aiokafka leaves it only without an id).
     _m(_THREAD, "on_thread_stop", (), _CONSUMER_PY, "overridden: runs before the thread stops aiokafka's consumer",

@@ -191,6 +191,11 @@ class Settings(BaseSettings):
         gt=0,
         description="How often a worker looks for partitions whose fetched records never reached their agent.",
     )
+    worker_table_store: Literal["rocksdb", "memory"] = Field(
+        "rocksdb",
+        description="Where a worker keeps the tables holding a key per event or delivery (idempotency keys, "
+        "finished delivery ids): on disk under the state directory, or in memory.",
+    )
     dedupe_ttl_s: float = Field(
         86_400, gt=0, description="How long an idempotency key is remembered: a repeat within it is dropped."
     )

@@ -57,6 +57,7 @@ def instances(tmp_path_factory):
     )
     consumer = app.consumer  # the aiokafka driver's Consumer, made (not started) with its thread
     table = app.Table("relied-on")
+    rocks = app.Table("relied-on-rocks", store="rocksdb:relied-on-rocks", options={"driver": "rocksdict"})
     yield {
         "faust:App": app,
         "faust.transport.drivers.aiokafka:Consumer": consumer,
@@ -68,6 +69,7 @@ def instances(tmp_path_factory):
         "faust.transport.conductor:Conductor": app.topics,
         "faust.tables.base:Collection": table,
         "faust.stores.memory:Store": table.data,
+        "faust.stores.rocksdb:Store": rocks.data,
         "faust.types.tuples:Message": Message("t", 0, 0, 0.0, 0, {}, b"k", b"v", None, generation_id=1),
     }
     consumer._thread.thread_loop.close()  # the consumer thread's loop, made but never started
