@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.cli.wiring import partitions, repositories
+from infra.cli.wiring import job_runs_pruned, partitions, repositories
 from infra.core.settings import Settings
 from infra.db.partitions import TableRetention
 
@@ -42,9 +42,13 @@ def _show(title: str, done: list[TableRetention], *, ran: bool) -> None:
 def run(dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be created and dropped.")) -> None:
     """Create today's and the next days' partitions and drop the expired ones, now."""
     settings = Settings()
+    now = datetime.now(UTC)
     with repositories(settings) as store:
-        done = partitions(settings, store.engine).run(datetime.now(UTC), dry_run=dry_run)
+        done = partitions(settings, store.engine).run(now, dry_run=dry_run)
+        pruned = job_runs_pruned(settings, store.engine, now, dry_run=dry_run)
     _show("retention (dry run)" if dry_run else "retention", done, ran=not dry_run)
+    verb = "to delete" if dry_run else "deleted"
+    Console().print(f"job runs older than {settings.retention_job_runs_days} days {verb}: {pruned}")
 
 
 @app.command("status")

@@ -412,13 +412,20 @@ def partitions(settings: Settings, engine: Engine) -> Partitions:
     return Partitions(engine, partitioned_tables(settings), ahead_days=settings.retention_ahead_days)
 
 
+def job_runs_pruned(settings: Settings, engine: Engine, now: datetime, *, dry_run: bool = False) -> int:
+    """Delete (or, with ``dry_run``, count) the job runs older than ``CRMBUS_RETENTION_JOB_RUNS_DAYS``."""
+    runs = JobRuns(engine, "retention", lease=timedelta(seconds=settings.jobs_lease_s))
+    return runs.prune(now - timedelta(days=settings.retention_job_runs_days), dry_run=dry_run)
+
+
 def retention_job(settings: Settings, engine: Engine) -> Job:
-    """Every ``CRMBUS_RETENTION_EVERY_S``: make the days ahead, drop the expired ones."""
+    """Every ``CRMBUS_RETENTION_EVERY_S``: make the days ahead, drop the expired ones, prune old job runs."""
     tables = partitions(settings, engine)
 
     async def run(tick: datetime) -> dict[str, Any]:
         done = await asyncio.to_thread(tables.run, tick)
-        return {table.table: table.details() for table in done}
+        pruned = await asyncio.to_thread(job_runs_pruned, settings, engine, tick)
+        return {**{table.table: table.details() for table in done}, "job_runs": {"deleted": pruned}}
 
     return Job("retention", partial(tick_of, every_s=settings.retention_every_s), run)
 

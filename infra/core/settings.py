@@ -242,6 +242,11 @@ class Settings(BaseSettings):
         description="Days archived dead letters are kept; a day with a letter still open is kept until none is.",
     )
     retention_events_days: int = Field(90, ge=1, description="Days the event history (event_archive) is kept.")
+    retention_job_runs_days: int = Field(
+        30,
+        ge=1,
+        description="Days the periodic and sync jobs' finished runs (job_runs) are kept; each job's latest stays.",
+    )
     retention_ahead_days: int = Field(
         7, ge=1, le=60, description="Days of partitions the retention job creates ahead of today."
     )

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from infra.db.errors import translated
 from infra.db.models import JobRun
@@ -98,6 +98,18 @@ class JobRuns:
                 )
                 for row in rows
             ]  # fmt: skip
+
+    @translated("pruning jobs' runs")
+    def prune(self, before: datetime, *, dry_run: bool = False) -> int:
+        """Delete the runs finished before ``before`` (with ``dry_run``, only count them), except
+        each job's latest tick: a deleted current tick could be claimed, and run, again."""
+        newer = aliased(JobRun)
+        superseded = exists().where(newer.job == JobRun.job, newer.tick > JobRun.tick)
+        old = (JobRun.finished_at < before, superseded)
+        with Session(self._engine) as session, session.begin():
+            if dry_run:
+                return int(session.scalar(select(func.count()).select_from(JobRun).where(*old)) or 0)
+            return len(session.execute(delete(JobRun).where(*old).returning(JobRun.job)).all())
 
     def consecutive_failures(self, job: str) -> int:
         """Failed finished runs since its last success."""

@@ -45,3 +45,24 @@ def test_consecutive_failures_count_back_to_the_last_success(migrated):
         runs.claim("sync", tick)
         runs.finish("sync", tick, outcome)  # type: ignore[arg-type]
     assert runs.consecutive_failures("sync") == 2
+
+
+def test_pruning_deletes_old_finished_runs_but_never_a_jobs_latest_tick(migrated):
+    runs = JobRuns(migrated, "host-a:1", lease=timedelta(minutes=5))
+    monthly = [TICK - timedelta(days=62), TICK - timedelta(days=31)]  # its latest is older than the cut, still current
+    hourly = [TICK - timedelta(hours=hours) for hours in (3, 2, 1)]
+    for job, ticks in (("monthly", monthly), ("hourly", hourly)):
+        for tick in ticks:
+            runs.claim(job, tick)
+            runs.finish(job, tick, "succeeded")
+    runs.claim("unfinished", TICK - timedelta(days=90))
+    runs.claim("unfinished", TICK)
+    finished_before = datetime.now(UTC) + timedelta(seconds=1)  # every finished run is "old" for this cut
+
+    assert runs.prune(finished_before, dry_run=True) == 3
+    assert len(runs.recent("hourly")) == 3  # a dry run deletes nothing
+    assert runs.prune(finished_before) == 3
+    assert [run.tick for run in runs.recent("monthly")] == [monthly[-1]]
+    assert [run.tick for run in runs.recent("hourly")] == [hourly[-1]]
+    assert len(runs.recent("unfinished")) == 2  # an unfinished run is kept whatever its age
+    assert not JobRuns(migrated, "host-b:2", lease=timedelta(minutes=5)).claim("monthly", monthly[-1])
