@@ -283,8 +283,11 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
             deliveries=DeliveryLog(engine),
             events=EventArchive(engine, box, actor),
             subjects=rights(actor),
+            sync_jobs=SyncJobs(engine, actor),
         )
 
+    runs = JobRuns(engine, f"{socket.gethostname()}:{os.getpid()}", lease=timedelta(seconds=settings.jobs_lease_s))
+    syncs = sync_runner(settings, engine, Endpoints(engine, box, "sync"), runs)
     async with AsyncProducer(config) as producer:
         yield AdminResources(
             principal=ApiKeys(engine).principal,
@@ -295,6 +298,8 @@ async def admin_resources(settings: Settings) -> AsyncIterator[AdminResources]:
             ),
             event_replayer=lambda actor: replaying_events(settings, ids, EventArchive(engine, box, actor), producer),
             decode=partial(decode_written, ids=ids),
+            job_runs=runs,
+            run_sync=syncs.run_claimed,
         )
     engine.dispose()
 

@@ -86,10 +86,12 @@ class JobRuns:
             )
 
     @translated("reading a job's runs")
-    def recent(self, job: str, limit: int = 20) -> list[JobRunView]:
-        """The job's latest runs, newest tick first."""
+    def recent(self, job: str, limit: int = 20, *, offset: int = 0) -> list[JobRunView]:
+        """The job's latest runs, newest tick first (past the ``offset`` newest)."""
         with Session(self._engine) as session:
-            rows = session.scalars(select(JobRun).where(JobRun.job == job).order_by(JobRun.tick.desc()).limit(limit))
+            rows = session.scalars(
+                select(JobRun).where(JobRun.job == job).order_by(JobRun.tick.desc()).offset(offset).limit(limit)
+            )
             return [
                 JobRunView(
                     row.job, row.tick, row.owner, row.claimed_at, row.finished_at,

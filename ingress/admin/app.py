@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 from infra.control.replays import Replays
 from infra.core.settings import Settings
+from ingress.admin.background import BackgroundRuns
 from ingress.admin.openapi import document
 from ingress.admin.resources import OPERATIONS
 from ingress.admin.state import STATE, AdminResources, AdminState
@@ -74,8 +75,11 @@ async def _state(settings: Settings, open_resources: OpenResources, app: web.App
             replays=Replays(resources.replayer),
             event_replayer=resources.event_replayer,
             decode=resources.decode,
+            job_runs=resources.job_runs,
+            sync_runs=BackgroundRuns(resources.run_sync),
         )
         try:
             yield
         finally:
+            await app[STATE].sync_runs.close()
             await app[STATE].replays.close()

@@ -15,7 +15,7 @@ from infra.db.endpoints import EndpointView
 from infra.db.models import InboundSource
 from infra.db.routes import RouteView
 from infra.db.tenants import TenantView
-from ingress.admin import dead_letters, events, subjects
+from ingress.admin import dead_letters, events, subjects, sync_jobs
 from ingress.admin import schemas as s
 from ingress.admin.table import Answer, Call, Operation, not_found, uuid_of
 from ingress.http.problems import Problem, forbidden
@@ -426,4 +426,10 @@ CONFIGURATION: tuple[Operation, ...] = (
               deprecate_event_type, "Deprecate a major version (still accepted, takes no new revision)", "action",
               s.EVENT_TYPE, parameters=_TYPE),
 )  # fmt: skip
-OPERATIONS: tuple[Operation, ...] = (*CONFIGURATION, *dead_letters.OPERATIONS, *events.OPERATIONS, *subjects.OPERATIONS)
+OPERATIONS: tuple[Operation, ...] = (
+    *CONFIGURATION,
+    *sync_jobs.OPERATIONS,
+    *dead_letters.OPERATIONS,
+    *events.OPERATIONS,
+    *subjects.OPERATIONS,
+)

@@ -21,8 +21,11 @@ from infra.db.endpoints import Endpoints
 from infra.db.event_archive import EventArchive
 from infra.db.event_types import EventTypes
 from infra.db.inbound_sources import InboundSources
+from infra.db.job_runs import JobRuns
 from infra.db.routes import Routes
+from infra.db.sync_jobs import SyncJobs
 from infra.db.tenants import Tenants
+from ingress.admin.background import BackgroundRuns, RunClaimed
 from ingress.http.credentials import CachedLookup
 from ingress.http.limits import RequestLimits
 
@@ -41,6 +44,7 @@ class Repositories:
     deliveries: DeliveryLog
     events: EventArchive
     subjects: SubjectRights
+    sync_jobs: SyncJobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,10 @@ class AdminResources:
     """The time-range replay engine acting as this audit actor (the same producer)."""
     decode: Callable[[bytes | None], dict[str, Any]]
     """A dead letter's bytes as their writer schema reads them; ``DecodeError`` when they cannot be."""
+    job_runs: JobRuns
+    """Periodic jobs' runs, claimed as this process: a sync job's run asked for over the API."""
+    run_sync: RunClaimed
+    """Run a sync job for the tick this process claimed (``agents.sync.SyncRunner.run_claimed``)."""
 
 
 @dataclass(slots=True)
@@ -72,6 +80,8 @@ class AdminState:
     replays: Replays
     event_replayer: Callable[[str], EventReplayer]
     decode: Callable[[bytes | None], dict[str, Any]]
+    job_runs: JobRuns
+    sync_runs: BackgroundRuns
 
 
 STATE = web.AppKey("crmbus_admin_state", AdminState)

@@ -43,6 +43,12 @@ from tests.conftest import free_port
 from tests.integration.ingress_harness import isolated_settings
 
 LEAD = {"name": "Maria Souza", "phone": "+5511987654321", "channel": "site"}
+SYNC_SOURCE = {
+    "endpoint": "hook", "path": "/v1/services", "records_at": "items",
+    "pagination": {"style": "offset", "total": "total"}, "changes": {"style": "updated_since"},
+}  # fmt: skip
+SYNC_DESTINATION = {"endpoint": "hook", "action": "webhook.post", "mapping": {}}
+"""A valid sync job's source and destination (their endpoints need not be callable to be stored)."""
 ENVELOPES = AvroCodec(load_schema("envelope.v1.avsc"), "admin-test-value", CatalogueSchemaIds())
 _OFFSETS = itertools.count()
 PEDIDO = {
@@ -115,7 +121,8 @@ class World:
 
 
 @contextmanager
-def running_admin(kafka_bootstrap: str, database_url: str) -> Iterator[World]:
+def running_admin(kafka_bootstrap: str, database_url: str, **overrides: Any) -> Iterator[World]:
+    """``overrides``: settings beyond the harness's (``outbound_allow_loopback``, say)."""
     schema = f"a{uuid.uuid4().hex[:10]}"
     secret_key = Fernet.generate_key()
     settings = isolated_settings(
@@ -126,6 +133,7 @@ def running_admin(kafka_bootstrap: str, database_url: str) -> Iterator[World]:
         secret_key=secret_key.decode(),
         admin_rate_limit_burst=10_000,
         admin_rate_limit_per_s=10_000,
+        **overrides,
     )
     engine = make_engine(parsed_url(settings), pool_size=2)
     upgrade(engine, schema=schema)

@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import settings
 from schemathesis.generation.meta import ParameterLocation
 
-from tests.integration.admin_harness import PEDIDO, World, running_admin
+from tests.integration.admin_harness import PEDIDO, SYNC_DESTINATION, SYNC_SOURCE, World, running_admin
 
 LEAD = {"name": "Maria Souza", "phone": "+5511987654321", "channel": "site"}
 PERSON = {"phone": "(11) 98765-4321", "email": "maria@example.com", "cpf": "123.456.789-09"}
@@ -56,6 +56,8 @@ def for_acme(world: World, case):
         params["route_id"] = world.route_id
     if "name" in params and "/destinations/" in case.path:
         params["name"] = "hook"
+    if "name" in params and "/sync-jobs/" in case.path:
+        params["name"] = "agenda-operacao"
     if "version" in params:
         params.update(name="pedido.criado", version=1)
     body = case.body if isinstance(case.body, dict) else None
@@ -67,6 +69,14 @@ def for_acme(world: World, case):
         body.pop("mapping", None)
     elif case.path.endswith("/test"):
         body.update(payload=dict(LEAD), version=1)
+    elif "/sync-jobs" in case.path:  # a valid pull, mapping and cron are more than their schemas say
+        for part, valid in (("source", SYNC_SOURCE), ("destination", SYNC_DESTINATION)):
+            if part in body:
+                body[part] = dict(valid)
+        if "schedule" in body:
+            body["schedule"] = {"every_s": 3600}
+        if case.method == "POST" and "name" in body:
+            body["name"] = f"s-{uuid.uuid4().hex[:8]}"
     elif case.path.endswith("/events/replay"):
         body.update({"from": "2026-12-01T00:00:00Z", "to": "2026-12-01T01:00:00Z"})
     elif case.path.endswith("/event-types"):

@@ -8,8 +8,9 @@ import uuid
 import pytest
 
 from infra.db.dead_letters import DeadLetters
+from infra.db.sync_jobs import SyncJobs
 from streams.replay_filter import ReplayFilter
-from tests.integration.admin_harness import PEDIDO, World, running_admin
+from tests.integration.admin_harness import PEDIDO, SYNC_DESTINATION, SYNC_SOURCE, World, running_admin
 
 LEAD = {"name": "Maria Souza", "phone": "+5511987654321", "channel": "site"}
 
@@ -34,6 +35,15 @@ def _fresh_replay(world: World) -> str:
     letters = DeadLetters(world.engine, box=world.box)
     run = letters.create_replay("acme", ReplayFilter(ids=frozenset()), action="dlq.replay")
     return str(letters.finish_replay(run.id, "interrupted").id)
+
+
+def _fresh_sync_job(world: World) -> str:
+    """A new sync job of acme's: a run asked for twice within one second is 409."""
+    name = _unique("s-")
+    SyncJobs(world.engine).add(
+        "acme", name, source=SYNC_SOURCE, destination=SYNC_DESTINATION, schedule={"every_s": 3600}
+    )
+    return name
 
 
 def _unique(prefix: str) -> str:
@@ -74,6 +84,17 @@ SAMPLES = {
     "create_event_type": lambda w: ({}, PEDIDO | {"name": _unique("pedido.n")}),
     "get_event_type": lambda w: ({"name": "pedido.criado", "version": "1"}, None),
     "deprecate_event_type": lambda w: ({"name": "pedido.criado", "version": "1"}, None),
+    "list_sync_jobs": lambda w: ({}, None),
+    "create_sync_job": lambda w: (
+        {},
+        {"name": _unique("s-"), "source": SYNC_SOURCE, "destination": SYNC_DESTINATION, "schedule": {"every_s": 60}},
+    ),
+    "get_sync_job": lambda w: ({"name": "agenda-operacao"}, None),
+    "update_sync_job": lambda w: ({"name": "agenda-operacao"}, {"schedule": {"cron": "0 * * * *"}}),
+    "pause_sync_job": lambda w: ({"name": "agenda-operacao"}, None),
+    "resume_sync_job": lambda w: ({"name": "agenda-operacao"}, None),
+    "run_sync_job": lambda w: ({"name": _fresh_sync_job(w)}, None),
+    "list_sync_runs": lambda w: ({"name": "agenda-operacao"}, None),
     "list_dead_letters": lambda w: ({}, None),
     "get_dead_letter": lambda w: ({"letter_id": str(w.letter())}, None),
     "discard_dead_letters": lambda w: ({}, {"ids": [w.letter()], "reason": "a test letter"}),
