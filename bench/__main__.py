@@ -25,6 +25,7 @@ SCENARIOS = {
     "replay": "bench.replay",
     "outbox": "bench.outbox",
     "log_redaction": "bench.log_redaction",
+    "idle": "bench.idle",
 }
 
 
