@@ -25,7 +25,7 @@ def fetch_batching(settings: Settings) -> FetchBatching:
     wait_ms = settings.worker_fetch_max_wait_ms
     if not _HOT_ROLES.intersection(settings.worker_roles):
         wait_ms = max(wait_ms, round(settings.worker_background_batch_wait_s * 1000))
-    return FetchBatching(settings.worker_fetch_min_bytes, wait_ms)
+    return FetchBatching(settings.worker_fetch_min_bytes, wait_ms, settings.worker_idle_fetch_wait_ms)
 
 
 def instance_id(settings: Settings, index: int) -> str | None:

@@ -26,6 +26,7 @@ SCENARIOS = {
     "outbox": "bench.outbox",
     "state": "bench.state",
     "log_redaction": "bench.log_redaction",
+    "idle": "bench.idle",
 }
 
 

@@ -8,6 +8,11 @@ served by the broker: at 100 events/s that cost more CPU than the routing itself
 least ``CRMBUS_WORKER_FETCH_MIN_BYTES``, waited for at most ``CRMBUS_WORKER_FETCH_MAX_WAIT_MS``,
 trades up to that wait of latency per hop at low rates for far fewer fetches; under load the
 bytes are there at once and nothing waits. Measured with ``python -m bench run e2e`` (docs/performance.md).
+A fetch that brought nothing is followed by a long poll (``CRMBUS_WORKER_IDLE_FETCH_WAIT_MS``,
+at least one byte): the broker holds it until a record arrives, so an idle worker fetches twice a
+second instead of fifty times, and the first record after a quiet spell is answered at once
+rather than after the batching wait; the fetch after a record batches again. Measured with
+``python -m bench run idle``.
 
 **Strict commits.** Faust commits, per partition, the run of acknowledged offsets that follows
 the committed one, with two exceptions that lose records:
@@ -62,14 +67,39 @@ from mode import Service, ServiceT
 
 @dataclass(frozen=True, slots=True)
 class FetchBatching:
-    """What a fetch asks the broker for: at least ``min_bytes``, waiting at most ``max_wait_ms``."""
+    """What a fetch asks the broker for: at least ``min_bytes``, waiting at most ``max_wait_ms``;
+    after a fetch that brought nothing, a long poll of up to ``idle_wait_ms`` that the broker
+    answers at the first record (0: none)."""
 
     min_bytes: int
     max_wait_ms: int
+    idle_wait_ms: int = 0
 
     def __post_init__(self) -> None:
-        if self.min_bytes < 1 or self.max_wait_ms < 0:
-            raise ValueError("fetch batching needs min_bytes >= 1 and max_wait_ms >= 0")
+        if self.min_bytes < 1 or self.max_wait_ms < 0 or self.idle_wait_ms < 0:
+            raise ValueError("fetch batching needs min_bytes >= 1, max_wait_ms >= 0 and idle_wait_ms >= 0")
+
+    @property
+    def polls_when_idle(self) -> bool:
+        return self.idle_wait_ms > self.max_wait_ms
+
+    def next_fetch(self, brought_records: bool) -> tuple[int, int]:
+        """``(min_bytes, max_wait_ms)`` of the fetch after one that did or did not bring records."""
+        if brought_records or not self.polls_when_idle:
+            return self.min_bytes, self.max_wait_ms
+        return 1, self.idle_wait_ms
+
+
+def long_poll_when_idle(fetcher: Any, batching: FetchBatching) -> None:
+    """Make aiokafka's ``fetcher`` size each fetch by whether the one before brought records."""
+    fetch = fetcher._proc_fetch_request
+
+    async def fetch_then_size_the_next(assignment: Any, node_id: int, request: Any) -> bool:
+        brought_records = bool(await fetch(assignment, node_id, request))
+        fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = batching.next_fetch(brought_records)
+        return brought_records
+
+    fetcher._proc_fetch_request = fetch_then_size_the_next
 
 
 def commit_point(acked: Sequence[int], committed: int) -> int:
@@ -102,6 +132,12 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
             consumer._fetch_min_bytes = batching.min_bytes
             consumer._fetch_max_wait_ms = batching.max_wait_ms
         return consumer
+
+    async def on_start(self) -> None:
+        await super().on_start()  # builds and starts aiokafka's consumer, and with it its Fetcher
+        batching = getattr(self.app, "fetch_batching", None)
+        if isinstance(batching, FetchBatching) and batching.polls_when_idle and self._consumer is not None:
+            long_poll_when_idle(self._consumer._fetcher, batching)
 
     async def on_thread_stop(self) -> None:
         """Leave the consumer group on a graceful stop, a static member too.

@@ -55,6 +55,7 @@ _FAUST_CONSUMER = "faust.transport.consumer:Consumer"  # where its private membe
 _TRANSPORT = "faust.transport.drivers.aiokafka:Transport"
 _AIOKAFKA = "aiokafka:AIOKafkaConsumer"
 _AIOKAFKA_START = "aiokafka.consumer.consumer:AIOKafkaConsumer.start"
+_FETCHER = "aiokafka.consumer.fetcher:Fetcher"
 _COORDINATOR = "aiokafka.consumer.group_coordinator:GroupCoordinator"
 _QUEUE = "mode.utils.queues:ThrowableQueue"
 _CONDUCTOR = "faust.transport.conductor:Conductor"
@@ -97,6 +98,17 @@ RELIED_ON: tuple[ReliedOn, ...] = (
     _m(_THREAD, "__init__", ("consumer",), _CONSUMER_PY,
        "our consumer thread is built as Faust builds its own (loop and beacon go on to mode's Service)"),
     _a(_THREAD, "app", _CONSUMER_PY, "how the consumer thread reaches the app's FetchBatching", on_instance=True),
+    _m(_THREAD, "on_start", (), _CONSUMER_PY, "overridden: aiokafka's consumer (and its Fetcher) exists after it"),
+    _a(_AIOKAFKA, "_fetcher", _CONSUMER_PY,
+       "the Fetcher start() built; each FetchRequest takes its _fetch_max_wait_ms and _fetch_min_bytes, which we set",
+       on_instance=True,
+       mentioned_in=(Mention(_AIOKAFKA_START, "self._fetcher = Fetcher("),
+                     Mention(f"{_FETCHER}._get_actions_per_node", "self._fetch_max_wait_ms"),
+                     Mention(f"{_FETCHER}._get_actions_per_node", "self._fetch_min_bytes"))),
+    _m(_FETCHER, "_proc_fetch_request", ("assignment", "node_id", "request"), _CONSUMER_PY,
+       "wrapped: its result (records added) decides the next fetch's min bytes and wait",
+       mentioned_in=_in(f"{_FETCHER}._fetch_requests_routine",
+                        "self._proc_fetch_request(assignment, node_id, request)")),
     _m(_CONSUMER, "_new_consumer_thread", (), _CONSUMER_PY, "overridden: the only way to give the driver our thread",
        mentioned_in=_in("faust.transport.consumer:ThreadDelegateConsumer.__init__", "self._new_consumer_thread()")),
     _m("faust:App", "_new_transport", (), _CONSUMER_PY, "overridden: the only way to give the app our transport",

@@ -14,6 +14,9 @@ acknowledges it; a message of an acking topic is tracked as unacknowledged, so a
 waits for it; and the monitor hears of each event, so Faust's slow-stream diagnostics stay
 right. Batches keep ``noack_take``'s window: handed over once ``max_records`` are taken, or
 when ``within_s`` has passed since the agent came back for more and at least one was taken.
+While nothing is queued and nothing taken, the taker waits for the next event without a timer
+(an idle worker's agents would otherwise wake every ``within_s``, 50 times a second each); the
+event then closes its batch where the window open at its arrival ends, as before.
 When Faust tells the actor to stop reading, the batches end; what was taken and not handed
 over is not acknowledged, so it is read again, as with ``noack_take``.
 """
@@ -21,6 +24,7 @@ over is not acknowledged, so it is read again, as with ``noack_take``.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -39,19 +43,20 @@ async def take(stream: StreamT[Any], max_records: int, within_s: float) -> Async
     clock = asyncio.get_running_loop().time
     while True:
         batch: list[EventT[Any]] = []
-        deadline = clock() + within_s
+        opened = clock()
+        deadline = opened + within_s
         while len(batch) < max_records:
             try:
                 if not queue.empty():
                     event = queue.get_nowait()
+                elif not batch:
+                    event = await queue.get()  # nothing to hand over: no timer runs while idle
+                    deadline = window_end(opened, clock(), within_s)
                 elif (left := deadline - clock()) > 0:
                     async with asyncio.timeout(left):
                         event = await queue.get()
-                elif batch:
-                    break
                 else:
-                    deadline = clock() + within_s  # an empty window: open the next one
-                    continue
+                    break
             except TimeoutError:
                 continue
             except StopAsyncIteration:  # the actor was told to stop reading (``Actor.cancel``)
@@ -66,6 +71,13 @@ async def take(stream: StreamT[Any], max_records: int, within_s: float) -> Async
             on_stream_event_in(message.tp, message.offset, stream, event)
             batch.append(event)
         yield batch
+
+
+def window_end(opened: float, now: float, within_s: float) -> float:
+    """The end of the window open at ``now`` when windows of ``within_s`` follow each other from
+    ``opened``: where an event that ends an idle wait closes its batch, as if every empty window
+    had been timed."""
+    return opened + within_s * (math.floor((now - opened) / within_s) + 1)
 
 
 def acknowledge(stream: StreamT[Any], events: Sequence[EventT[Any]]) -> None:

@@ -186,6 +186,13 @@ class Settings(BaseSettings):
     worker_fetch_max_wait_ms: int = Field(
         20, ge=0, le=1500, description="Longest the broker holds a worker's fetch to gather those bytes."
     )
+    worker_idle_fetch_wait_ms: int = Field(
+        500,
+        ge=0,
+        le=1500,
+        description="Longest the broker holds a worker's fetch after one that brought nothing; it answers at "
+        "the first record, so this adds no latency. 0: every fetch batches.",
+    )
     worker_stall_check_s: float = Field(
         5.0,
         gt=0,

@@ -8,7 +8,7 @@ import pytest
 from aiokafka.structs import TopicPartition  # type: ignore[import-untyped]
 from faust.types import TP
 
-from agents.runtime.consumer import FetchBatching, commit_point
+from agents.runtime.consumer import FetchBatching, commit_point, long_poll_when_idle
 from agents.worker_app import fetch_batching
 from infra.cli.wiring import worker_app
 from infra.core.settings import Settings
@@ -65,16 +65,51 @@ def test_only_a_process_without_routing_or_delivery_lets_the_broker_gather_as_lo
         worker_fetch_max_wait_ms=20,
         worker_background_batch_wait_s=0.5,
         worker_fetch_min_bytes=4096,
+        worker_idle_fetch_wait_ms=700,
         state_dir=tmp_path,
     )
 
-    assert fetch_batching(settings) == FetchBatching(4096, expected_wait_ms)
+    assert fetch_batching(settings) == FetchBatching(4096, expected_wait_ms, 700)
 
 
-@pytest.mark.parametrize(("min_bytes", "max_wait_ms"), [(0, 50), (1, -1)])
-def test_fetch_batching_refuses_values_kafka_would_not_take(min_bytes, max_wait_ms):
+@pytest.mark.parametrize(("min_bytes", "max_wait_ms", "idle_wait_ms"), [(0, 50, 0), (1, -1, 0), (1, 50, -1)])
+def test_fetch_batching_refuses_values_kafka_would_not_take(min_bytes, max_wait_ms, idle_wait_ms):
     with pytest.raises(ValueError, match="fetch batching"):
-        FetchBatching(min_bytes, max_wait_ms)
+        FetchBatching(min_bytes, max_wait_ms, idle_wait_ms)
+
+
+def test_a_fetch_that_brought_nothing_is_followed_by_a_long_poll_answered_at_the_first_record():
+    batching = FetchBatching(65_536, 20, 500)
+
+    assert batching.next_fetch(brought_records=False) == (1, 500)
+    assert batching.next_fetch(brought_records=True) == (65_536, 20)
+
+
+@pytest.mark.parametrize("idle_wait_ms", [0, 20, 10])
+def test_no_long_poll_when_it_would_not_wait_longer_than_the_batching(idle_wait_ms):
+    batching = FetchBatching(65_536, 20, idle_wait_ms)
+
+    assert not batching.polls_when_idle
+    assert batching.next_fetch(brought_records=False) == (65_536, 20)
+
+
+def test_the_fetcher_sizes_each_fetch_by_what_the_one_before_brought():
+    class Fetcher:  # the two fields and the method of aiokafka's Fetcher that the long poll uses
+        def __init__(self):
+            self._fetch_min_bytes, self._fetch_max_wait_ms = 65_536, 20
+            self.answers = [False, True]
+
+        async def _proc_fetch_request(self, assignment, node_id, request):
+            return self.answers.pop(0)
+
+    fetcher = Fetcher()
+    long_poll_when_idle(fetcher, FetchBatching(65_536, 20, 500))
+    sizes = []
+    for _ in range(2):
+        assert asyncio.run(fetcher._proc_fetch_request(None, 0, None)) in (True, False)
+        sizes.append((fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms))
+
+    assert sizes == [(1, 500), (65_536, 20)]
 
 
 @pytest.mark.parametrize(

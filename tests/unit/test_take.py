@@ -7,7 +7,7 @@ import pytest
 from faust.events import Event
 from faust.types.tuples import ConsumerMessage
 
-from agents.runtime.take import acknowledge, take
+from agents.runtime.take import acknowledge, take, window_end
 from infra.cli.wiring import worker_app
 from infra.core.settings import Settings
 
@@ -149,3 +149,28 @@ def test_a_message_of_an_acking_topic_is_pending_until_its_batch_is_acknowledged
     assert pending_before
     assert not pending_after
     assert acked
+
+
+@pytest.mark.parametrize(
+    ("now", "end"),
+    [(0.0, 0.02), (0.005, 0.02), (0.02, 0.04), (0.031, 0.04), (1.0, 1.02), (1.013, 1.02)],
+)
+def test_an_event_after_an_idle_wait_closes_its_batch_where_its_window_ends(now, end):
+    assert window_end(0.0, now, 0.02) == pytest.approx(end)
+
+
+def test_an_idle_taker_waits_on_one_get_across_many_windows_and_takes_the_next_event():
+    async def scenario():
+        app, stream = await worker_stream()
+        getters = stream.channel.queue._getters
+        pending = asyncio.ensure_future(anext(take(stream, max_records=1, within_s=0.001)))
+        await until(lambda: getters)
+        first = getters[0]
+        await asyncio.sleep(0.05)  # fifty windows pass with nothing queued: none of them wakes the taker
+        still = list(getters) == [first]
+        stream.channel.queue.put_nowait(event(app, 7))
+        return still, offsets(await asyncio.wait_for(pending, 10))
+
+    still, taken = asyncio.run(scenario())
+    assert still
+    assert taken == [7]
