@@ -53,8 +53,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     elapsed = time.perf_counter() - started
     route = _route(request)
     response.headers[REQUEST_ID] = request_id
-    INGRESS_REQUESTS.labels(route=route, method=request.method, status=str(response.status)).inc()
-    INGRESS_LATENCY.labels(route=route).observe(elapsed)
+    INGRESS_REQUESTS.child(route, request.method, str(response.status)).inc()
+    INGRESS_LATENCY.child(route).observe(elapsed)
     if response.status >= 400:
         log.info("request", method=request.method, route=route, status=response.status, ms=round(elapsed * 1000, 2))
     return response
