@@ -35,6 +35,7 @@ RejectionReason = Literal[
 _Made = TypeVar("_Made", Counter, Gauge, Histogram)
 _MAKING = threading.Lock()
 _Mode = Literal["all", "sum", "max", "min"]
+_MAX_KEPT_CHILDREN = 1024
 
 
 class _Deferred(Generic[_Made]):
@@ -43,6 +44,7 @@ class _Deferred(Generic[_Made]):
     def __init__(self, make: Callable[[], _Made]) -> None:
         self._make: Callable[[], _Made] | None = make
         self._made: _Made | None = None
+        self._children: dict[tuple[str, ...], _Made] = {}
 
     @property
     def metric(self) -> _Made:
@@ -56,6 +58,18 @@ class _Deferred(Generic[_Made]):
     def labels(self, **labels: object) -> _Made:
         return self.metric.labels(**labels)
 
+    def child(self, *values: str) -> _Made:
+        """``labels`` by position (the metric's label order), kept once made: ``labels`` takes a lock
+        and checks its arguments on every call, which the ingress paid several times per request.
+        Label values are bounded; past ``_MAX_KEPT_CHILDREN`` a child is looked up, not kept. A
+        kept child stays right until the metric drops its children (``DeferredGauge.clear``)."""
+        found = self._children.get(values)
+        if found is None:
+            found = self.metric.labels(*values)
+            if len(self._children) < _MAX_KEPT_CHILDREN:
+                self._children[values] = found
+        return found
+
 
 class DeferredCounter(_Deferred[Counter]):
     def inc(self, amount: float = 1) -> None:
@@ -67,6 +81,7 @@ class DeferredGauge(_Deferred[Gauge]):
         self.metric.set(value)
 
     def clear(self) -> None:
+        self._children.clear()
         self.metric.clear()
 
 
@@ -219,7 +234,7 @@ WHATSAPP_SESSION_UP = _gauge(
 
 
 def reject(reason: RejectionReason, count: int = 1) -> None:
-    INGRESS_REJECTED.labels(reason=reason).inc(count)
+    INGRESS_REJECTED.child(reason).inc(count)
 
 
 def exposition() -> tuple[bytes, str]:

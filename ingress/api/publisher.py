@@ -54,6 +54,6 @@ class EventPublisher:
             results.append(delivered)
             accepted[(delivered.topic, event.source)] += 1
         for (lane, source), count in accepted.items():  # one metric update per lane, not per event
-            INGRESS_ACCEPTED.labels(lane=lane, source=source).inc(count)
+            INGRESS_ACCEPTED.child(lane, source).inc(count)
         PRODUCE_LATENCY.observe(time.monotonic() - started)
         return results

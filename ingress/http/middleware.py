@@ -41,6 +41,15 @@ def _status_problem(exc: web.HTTPException) -> Problem:
     return Problem(exc.status, f"http-{exc.status}", exc.reason, exc.reason, headers=headers)
 
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """A request's method as a metric label: the client chooses it, so any method outside the
+    standard ones is ``other`` (a label's values must stay few)."""
+    return method if method in KNOWN_METHODS else "other"
+
+
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Outermost: request id, timing, metrics and one log line per request."""
@@ -53,8 +62,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     elapsed = time.perf_counter() - started
     route = _route(request)
     response.headers[REQUEST_ID] = request_id
-    INGRESS_REQUESTS.labels(route=route, method=request.method, status=str(response.status)).inc()
-    INGRESS_LATENCY.labels(route=route).observe(elapsed)
+    INGRESS_REQUESTS.child(route, method_label(request.method), str(response.status)).inc()
+    INGRESS_LATENCY.child(route).observe(elapsed)
     if response.status >= 400:
         log.info("request", method=request.method, route=route, status=response.status, ms=round(elapsed * 1000, 2))
     return response
