@@ -41,26 +41,29 @@ def add_agents(app: faust.App, wiring: Wiring) -> None:
     settings = wiring.settings
     roles = settings.worker_roles
     names = wiring.topics
-    # Routing and delivery are on every event's way: they wait little to fill a batch. The retry
-    # tiers, the scheduler and the archive hold records for seconds anyway: fuller batches cost
+    # Routing and delivery are on every event's way: they hand over what is queued at once
+    # (natural batching, ``agents.runtime.take``). The retry tiers, the scheduler and the archive
+    # hold records for seconds anyway: they fill batches for a window, and fuller batches cost
     # less (one PostgreSQL transaction per archive batch).
     hot = settings.worker_batch_wait_s
     background = settings.worker_background_batch_wait_s
     if "router" in roles:
         # A lane's agent and its metrics are named without the prefix.
         for lane, topic in zip(TopicNames().lanes, names.lanes, strict=True):
-            _agent(app, wiring, (topic,), f"router:{lane}", partial(wiring.router, lane), hot)
+            _agent(app, wiring, (topic,), f"router:{lane}", partial(wiring.router, lane), hot, natural=True)
     if "sinks" in roles:
         for kind in DESTINATIONS:
-            _agent(app, wiring, (names.deliver(kind),), f"sink:{kind}", partial(wiring.sink, kind), hot)
+            _agent(app, wiring, (names.deliver(kind),), f"sink:{kind}", partial(wiring.sink, kind), hot, natural=True)
     if "retry" in roles:
         for tier in TIERS:
             topic = names.retry(tier.name)
-            _agent(app, wiring, (topic,), f"retry:{tier.name}", partial(wiring.releaser, tier), background)
+            _agent(
+                app, wiring, (topic,), f"retry:{tier.name}", partial(wiring.releaser, tier), background, natural=False
+            )
     if "scheduler" in roles:
-        _agent(app, wiring, (names.scheduled,), "scheduler", wiring.the_scheduler, background)
+        _agent(app, wiring, (names.scheduled,), "scheduler", wiring.the_scheduler, background, natural=False)
     if "archive" in roles:
-        _agent(app, wiring, (names.deliveries, names.dlq), "archive", wiring.archive, background)
+        _agent(app, wiring, (names.deliveries, names.dlq), "archive", wiring.archive, background, natural=False)
 
 
 def _agent(
@@ -70,6 +73,8 @@ def _agent(
     name: str,
     make: Callable[[], Awaitable[_Handler]],
     within_s: float,
+    *,
+    natural: bool,
 ) -> None:
     """An agent on ``topics`` whose handler ``make`` makes once the agent starts."""
 
@@ -80,6 +85,6 @@ def _agent(
     settings = wiring.settings
     batch_agent(
         app, topics, name, start,
-        max_records=settings.worker_batch_max, within_s=within_s, progress=wiring.progress,
+        max_records=settings.worker_batch_max, within_s=within_s, natural=natural, progress=wiring.progress,
         prefix=settings.topic_prefix,
     )  # fmt: skip

@@ -31,15 +31,17 @@ def batch_agent(
     *,
     max_records: int,
     within_s: float,
+    natural: bool,
     progress: Progress[Any],
     prefix: str,
 ) -> None:
     """An agent ``name`` on ``topics`` that, once started (``start`` gives its handler), hands each
-    batch (at most ``max_records``, filled for at most ``within_s``) to the handler."""
+    batch (at most ``max_records``; ``natural``: what is queued, else filled for ``within_s``, see
+    ``agents.runtime.take``) to the handler."""
 
     async def consume(stream: Any) -> None:
         handle = await start()
-        async for events in take(stream, max_records, within_s):
+        async for events in take(stream, max_records, within_s, natural=natural):
             progress.begin(topics)
             await handle([Consumed.of(event) for event in events])
             acknowledge(stream, events)

@@ -12,11 +12,20 @@ thrown into the channel is raised; an event fetched before a rebalance (older ge
 read while the flow is suspended) is skipped and acknowledged, as the stream skips and
 acknowledges it; a message of an acking topic is tracked as unacknowledged, so a rebalance
 waits for it; and the monitor hears of each event, so Faust's slow-stream diagnostics stay
-right. Batches keep ``noack_take``'s window: handed over once ``max_records`` are taken, or
-when ``within_s`` has passed since the agent came back for more and at least one was taken.
-While nothing is queued and nothing taken, the taker waits for the next event without a timer
-(an idle worker's agents would otherwise wake every ``within_s``, 50 times a second each); the
-event then closes its batch where the window open at its arrival ends, as before.
+right.
+
+**Natural batching.** A batch is handed over once ``max_records`` are taken, or as soon as the
+queue is empty with at least one taken: what arrived while the handler ran is the next batch, so
+a quiet agent hands each fetch over at once and a busy one gets batches as large as its handler
+is slow (as the LMAX disruptor's batching and Kafka's producer send what is there). The consumer's
+fetch already gathers records (``agents.runtime.consumer``): a window here only added its wait to
+every hop. Only while events come faster than the agent takes them (the previous batch was full)
+does a batch short of the limit keep ``noack_take``'s window, waiting until ``within_s`` has
+passed since the agent came back for more. Agents that are not ``natural`` (those no delivery
+waits on, whose fuller batches cost less) always keep the window. While nothing is queued and nothing taken, the taker
+waits for the next event without a timer (an idle worker's agents would otherwise wake every
+``within_s``, 50 times a second each); in a window, that event then closes its batch where the
+window open at its arrival ends.
 When Faust tells the actor to stop reading, the batches end; what was taken and not handed
 over is not acknowledged, so it is read again, as with ``noack_take``.
 """
@@ -31,8 +40,11 @@ from typing import Any
 from faust.types import EventT, StreamT
 
 
-async def take(stream: StreamT[Any], max_records: int, within_s: float) -> AsyncIterator[list[EventT[Any]]]:
-    """Batches of at most ``max_records`` events from ``stream``'s channel, none of them acknowledged."""
+async def take(
+    stream: StreamT[Any], max_records: int, within_s: float, *, natural: bool
+) -> AsyncIterator[list[EventT[Any]]]:
+    """Batches of at most ``max_records`` events from ``stream``'s channel, none of them
+    acknowledged; ``natural``: handed over once the queue is empty unless the previous was full."""
     app = stream.app
     channel: Any = stream.channel  # the iterator the conductor fills (``App.stream`` made it)
     queue = channel.queue  # a ThrowableQueue: get and get_nowait raise what was thrown in
@@ -41,6 +53,7 @@ async def take(stream: StreamT[Any], max_records: int, within_s: float) -> Async
     flow_active = app.flow_control.is_active
     on_stream_event_in = app.sensors.on_stream_event_in
     clock = asyncio.get_running_loop().time
+    busy = not natural  # True: batches wait out their window (events come faster than they are taken)
     while True:
         batch: list[EventT[Any]] = []
         opened = clock()
@@ -52,7 +65,7 @@ async def take(stream: StreamT[Any], max_records: int, within_s: float) -> Async
                 elif not batch:
                     event = await queue.get()  # nothing to hand over: no timer runs while idle
                     deadline = window_end(opened, clock(), within_s)
-                elif (left := deadline - clock()) > 0:
+                elif busy and (left := deadline - clock()) > 0:
                     async with asyncio.timeout(left):
                         event = await queue.get()
                 else:
@@ -70,6 +83,7 @@ async def take(stream: StreamT[Any], max_records: int, within_s: float) -> Async
                 consumer.track_message(message)
             on_stream_event_in(message.tp, message.offset, stream, event)
             batch.append(event)
+        busy = not natural or len(batch) >= max_records
         yield batch
 
 

@@ -175,7 +175,11 @@ class Settings(BaseSettings):
     )
     worker_batch_max: int = Field(2000, ge=1, description="Most records a worker's agent takes in one batch.")
     worker_batch_wait_s: float = Field(
-        0.02, gt=0, le=5, description="Longest a router or sink agent waits to fill a batch before handling it."
+        0.02,
+        gt=0,
+        le=5,
+        description="Longest a router or sink agent waits to fill a batch, only after a full one; otherwise it "
+        "handles what is queued at once.",
     )
     worker_background_batch_wait_s: float = Field(
         0.5, gt=0, le=1.5, description="The same for the agents no delivery waits on: retry tiers, scheduler, archive."

@@ -49,29 +49,74 @@ def offsets(batch):
 def test_what_is_already_queued_is_taken_at_once_up_to_the_batch_limit():
     async def scenario():
         _, stream = await worker_stream(0, 1, 2, 3, 4)
-        batches = take(stream, max_records=3, within_s=3600)
+        batches = take(stream, max_records=3, within_s=3600, natural=True)
         return offsets(await asyncio.wait_for(anext(batches), 10))
 
     assert asyncio.run(scenario()) == [0, 1, 2]
 
 
-def test_a_batch_short_of_the_limit_is_handed_over_once_its_window_ends():
+def test_a_quiet_agent_hands_over_what_is_queued_at_once_without_waiting_for_its_window():
     async def scenario():
         _, stream = await worker_stream(0, 1)
-        batches = take(stream, max_records=100, within_s=0.05)
+        batches = take(stream, max_records=100, within_s=3600, natural=True)
         return offsets(await asyncio.wait_for(anext(batches), 10))
 
     assert asyncio.run(scenario()) == [0, 1]
 
 
-def test_an_event_that_arrives_within_the_window_joins_the_batch():
+def test_an_event_that_arrives_after_a_quiet_batch_was_handed_over_starts_the_next_one():
     async def scenario():
         app, stream = await worker_stream(0)
-        batches = take(stream, max_records=2, within_s=3600)
-        pending = asyncio.ensure_future(anext(batches))
-        await asyncio.sleep(0)  # lets the taker reach its wait; the assertion does not rely on it
+        batches = take(stream, max_records=2, within_s=3600, natural=True)
+        first = offsets(await asyncio.wait_for(anext(batches), 10))
         stream.channel.queue.put_nowait(event(app, 1))
-        return offsets(await asyncio.wait_for(pending, 10))
+        return first, offsets(await asyncio.wait_for(anext(batches), 10))
+
+    assert asyncio.run(scenario()) == ([0], [1])
+
+
+def test_after_a_full_batch_an_event_that_arrives_within_the_window_joins_the_next_batch():
+    async def scenario():
+        app, stream = await worker_stream(0, 1, 2)
+        batches = take(stream, max_records=2, within_s=3600, natural=True)
+        full = offsets(await asyncio.wait_for(anext(batches), 10))
+        pending = asyncio.ensure_future(anext(batches))
+        await until(lambda: stream.channel.queue.empty() and stream.channel.queue._getters)  # took 2, waits
+        handed_over_early = pending.done()
+        stream.channel.queue.put_nowait(event(app, 3))
+        return full, handed_over_early, offsets(await asyncio.wait_for(pending, 10))
+
+    assert asyncio.run(scenario()) == ([0, 1], False, [2, 3])
+
+
+def test_after_a_full_batch_one_short_of_the_limit_is_handed_over_once_its_window_ends():
+    async def scenario():
+        _, stream = await worker_stream(0, 1, 2)
+        batches = take(stream, max_records=2, within_s=0.05, natural=True)
+        full = offsets(await asyncio.wait_for(anext(batches), 10))
+        return full, offsets(await asyncio.wait_for(anext(batches), 10))
+
+    assert asyncio.run(scenario()) == ([0, 1], [2])
+
+
+def test_an_agent_that_is_not_natural_fills_its_batch_for_the_window():
+    async def scenario():
+        app, stream = await worker_stream(0)
+        batches = take(stream, max_records=2, within_s=3600, natural=False)
+        pending = asyncio.ensure_future(anext(batches))
+        await until(lambda: stream.channel.queue.empty() and stream.channel.queue._getters)  # took 0, waits
+        handed_over_early = pending.done()
+        stream.channel.queue.put_nowait(event(app, 1))
+        return handed_over_early, offsets(await asyncio.wait_for(pending, 10))
+
+    assert asyncio.run(scenario()) == (False, [0, 1])
+
+
+def test_an_agent_that_is_not_natural_hands_a_short_batch_over_once_its_window_ends():
+    async def scenario():
+        _, stream = await worker_stream(0, 1)
+        batches = take(stream, max_records=100, within_s=0.05, natural=False)
+        return offsets(await asyncio.wait_for(anext(batches), 10))
 
     assert asyncio.run(scenario()) == [0, 1]
 
@@ -85,7 +130,7 @@ def test_events_fetched_before_a_rebalance_are_dropped_and_acknowledged():
             return stale[-1]
 
         _, stream = await worker_stream(older_generation, 1)
-        batch = await asyncio.wait_for(anext(take(stream, max_records=1, within_s=3600)), 10)
+        batch = await asyncio.wait_for(anext(take(stream, max_records=1, within_s=3600, natural=True)), 10)
         return offsets(batch), stale[0].message.acked
 
     taken, stale_acked = asyncio.run(scenario())
@@ -98,7 +143,7 @@ def test_events_read_while_the_flow_is_suspended_are_dropped_and_acknowledged():
         app, stream = await worker_stream(0, 1)
         queued = list(stream.channel.queue._queue)
         app.flow_control.suspend()
-        pending = asyncio.ensure_future(anext(take(stream, max_records=2, within_s=3600)))
+        pending = asyncio.ensure_future(anext(take(stream, max_records=2, within_s=3600, natural=True)))
         await until(stream.channel.queue.empty)
         handed_over = pending.done()  # both taken would fill the batch and hand it over at once
         pending.cancel()
@@ -114,7 +159,7 @@ def test_an_error_thrown_into_the_channel_reaches_the_agent():
     async def scenario():
         _, stream = await worker_stream()
         await stream.channel.queue.throw(RuntimeError("decoder failed"))
-        await anext(take(stream, max_records=10, within_s=3600))
+        await anext(take(stream, max_records=10, within_s=3600, natural=True))
 
     with pytest.raises(RuntimeError, match="decoder failed"):
         asyncio.run(scenario())
@@ -122,11 +167,13 @@ def test_an_error_thrown_into_the_channel_reaches_the_agent():
 
 def test_an_actor_told_to_stop_reading_gets_no_more_batches_and_what_it_took_stays_unacknowledged():
     async def scenario():
-        _, stream = await worker_stream(0)
-        taken = list(stream.channel.queue._queue)
+        _, stream = await worker_stream(0, 1, 2)
         queue = stream.channel.queue
-        pending = asyncio.ensure_future(anext(take(stream, max_records=2, within_s=3600)))
-        await until(lambda: queue.empty() and queue._getters)  # took offset 0, waits for a second
+        taken = list(queue._queue)[2:]
+        batches = take(stream, max_records=2, within_s=3600, natural=True)
+        await asyncio.wait_for(anext(batches), 10)  # a full batch: the next one waits out its window
+        pending = asyncio.ensure_future(anext(batches))
+        await until(lambda: queue.empty() and queue._getters)  # took offset 2, waits for a second
         queue._throw(StopAsyncIteration())  # what Faust's Actor.cancel does
         with pytest.raises(StopAsyncIteration):
             await asyncio.wait_for(pending, 10)
@@ -139,7 +186,7 @@ def test_a_message_of_an_acking_topic_is_pending_until_its_batch_is_acknowledged
     async def scenario():
         app, stream = await worker_stream(0)
         app.topics.acking_topics.add(TOPIC)
-        batch = await asyncio.wait_for(anext(take(stream, max_records=1, within_s=3600)), 10)
+        batch = await asyncio.wait_for(anext(take(stream, max_records=1, within_s=3600, natural=True)), 10)
         message = batch[0].message
         pending_before = message in app.consumer.unacked
         acknowledge(stream, batch)
@@ -163,7 +210,7 @@ def test_an_idle_taker_waits_on_one_get_across_many_windows_and_takes_the_next_e
     async def scenario():
         app, stream = await worker_stream()
         getters = stream.channel.queue._getters
-        pending = asyncio.ensure_future(anext(take(stream, max_records=1, within_s=0.001)))
+        pending = asyncio.ensure_future(anext(take(stream, max_records=1, within_s=0.001, natural=True)))
         await until(lambda: getters)
         first = getters[0]
         await asyncio.sleep(0.05)  # fifty windows pass with nothing queued: none of them wakes the taker
