@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from infra.cli import app
 from infra.db.routes import Routes
 from infra.db.tenants import Tenants, seed_route_id
-from streams.seed_flows import SEED_ROUTES
+from streams.seed_flows import SEED_DESTINATIONS, SEED_ROUTES
 from tests.builtin_types import example
 
 
@@ -36,7 +36,7 @@ def test_a_tenant_created_on_the_command_line_lists_its_seed_routes(crmbus, sand
     code, output = crmbus("tenants", "create", "acme", "--name", "Acme Cuidados")
     assert code == 0
     assert (
-        f"with 5 destinations and {len(SEED_ROUTES)} routes at the sandbox {sandbox.url}, "
+        f"with {len(SEED_DESTINATIONS)} destinations and {len(SEED_ROUTES)} routes at the sandbox {sandbox.url}, "
         "with the sandbox's stand-in credentials"
     ) in output
     assert "acme" in crmbus("tenants", "list")[1]
