@@ -22,10 +22,11 @@ fetch already gathers records (``agents.runtime.consumer``): a window here only 
 every hop. Only while events come faster than the agent takes them (the previous batch was full)
 does a batch short of the limit keep ``noack_take``'s window, waiting until ``within_s`` has
 passed since the agent came back for more. Agents that are not ``natural`` (those no delivery
-waits on, whose fuller batches cost less) always keep the window. While nothing is queued and nothing taken, the taker
-waits for the next event without a timer (an idle worker's agents would otherwise wake every
-``within_s``, 50 times a second each); in a window, that event then closes its batch where the
-window open at its arrival ends.
+waits on, whose fuller batches cost less) always keep the window.
+
+While nothing is queued and nothing taken, the taker waits for the next event without a timer
+(an idle worker's agents would otherwise wake every ``within_s``, 50 times a second each); in a
+window, that event then closes its batch where the window open at its arrival ends.
 When Faust tells the actor to stop reading, the batches end; what was taken and not handed
 over is not acknowledged, so it is read again, as with ``noack_take``.
 """
