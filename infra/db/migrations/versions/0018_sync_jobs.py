@@ -37,7 +37,7 @@ _DEFAULTS = {
             "pagination": {"style": "cursor", "param": "cursor", "next": "next_cursor"},
             "changes": {"style": "updated_since"},
         },
-        "destination": {"endpoint": "operacao", "action": "operacao.upsert_appointment", "mapping": {}},
+        "destination": {"endpoint": "operacao", "action": "rest.upsert_appointment", "mapping": {}},
         "schedule": {"cron": "0 * * * *"},
     },
     "cuidadores-crm": {
