@@ -7,12 +7,8 @@ tenant's key sees and touches none of it."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -26,10 +22,10 @@ from schemas.topic_names import TopicNames
 from streams.deadlines import wait_until
 from streams.sync_jobs import claim_name
 from tests.integration.admin_harness import SYNC_DESTINATION, World, running_admin
+from tests.integration.operacao_stub import TOKEN, Operacao, serving
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "operacao-token"
 SERVICES = [{"id": f"S-{n}", "updated_at": f"2026-12-05T10:0{n}:00Z"} for n in range(3)]
 SOURCE = {
     "endpoint": "operacao", "path": "/v1/services", "records_at": "items", "page_size": 2,
@@ -38,38 +34,12 @@ SOURCE = {
 JOBS = "/v1/tenants/acme/sync-jobs"
 
 
-def _operacao() -> ThreadingHTTPServer:
-    """Operação's `GET /v1/services` (offset paging, bearer auth) on loopback."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url, query = urlparse(self.path), parse_qs(urlparse(self.path).query)
-            if url.path != "/v1/services" or self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                status, body = 401, {}
-            else:
-                offset, limit = int(query.get("offset", ["0"])[0]), int(query["limit"][0])
-                status, body = 200, {"items": SERVICES[offset : offset + limit], "total": len(SERVICES)}
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 @pytest.fixture(scope="module")
 def world(kafka_bootstrap, database_url) -> Iterator[World]:
-    server = _operacao()
-    with running_admin(kafka_bootstrap, database_url, outbound_allow_loopback=True) as running:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with (
+        serving(Operacao(SERVICES)) as url,
+        running_admin(kafka_bootstrap, database_url, outbound_allow_loopback=True) as running,
+    ):
         running.repositories["destinations"].add(
             "acme", "operacao", "webhook", url, config={"auth": {"type": "bearer"}}, secret=TOKEN
         )
@@ -82,8 +52,6 @@ def world(kafka_bootstrap, database_url) -> Iterator[World]:
         finally:
             for future in kafka.delete_topics([topic], operation_timeout=30).values():
                 future.result()
-            server.shutdown()
-            server.server_close()
 
 
 def _new(name: str, **more) -> dict:

@@ -9,14 +9,8 @@ sandbox's own Operação, Agenda and Cuidadores (OAuth2) contracts."""
 from __future__ import annotations
 
 import itertools
-import json
 import subprocess
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -29,11 +23,11 @@ from infra.db.sync_jobs import SyncJobs
 from infra.devtools.sandbox import SandboxClient
 from streams.deadlines import wait_until
 from streams.sync_jobs import DEFAULT_SYNC_JOBS, claim_name
+from tests.integration.operacao_stub import TOKEN, Operacao, serving
 from tests.integration.worker_harness import CRMBUS, Bus, Workers, worker_env
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "operacao-token"
 FAST = {
     "CRMBUS_OUTBOUND_ALLOW_LOOPBACK": "true",
     "CRMBUS_JOBS_CHECK_S": "0.3",
@@ -56,67 +50,13 @@ DESTINATION = {
 }
 
 
-@dataclass
-class Operacao:
-    """Operação's `GET /v1/services` (offset paging), holding a page at ``hold_offset`` until
-    ``release`` is set, or answering 503 while ``failing``."""
-
-    services: list[dict[str, Any]]
-    hold_offset: int | None = None
-    failing: bool = False
-    asked: list[int] = field(default_factory=list)
-    holding: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-
-    def answer(self, query: dict[str, list[str]], authorization: str | None) -> tuple[int, dict[str, Any]]:
-        if authorization != f"Bearer {TOKEN}":
-            return 401, {"error": "unauthorized"}
-        if self.failing:
-            return 503, {"error": "maintenance"}
-        offset, limit = int(query.get("offset", ["0"])[0]), int(query["limit"][0])
-        self.asked.append(offset)
-        if offset == self.hold_offset and not self.release.is_set():
-            self.holding.set()
-            self.release.wait(60)
-        since = query.get("updated_since", [""])[0]
-        matching = [s for s in self.services if s["updated_at"] >= since]
-        return 200, {"items": matching[offset : offset + limit], "total": len(matching)}
-
-
 @pytest.fixture
 def operacao() -> Iterator[tuple[Operacao, str]]:
     source = Operacao(
         [{"id": f"S-{n}", "client_id": f"C-{n}", "updated_at": f"2026-12-05T10:0{n}:00Z"} for n in range(5)]
     )
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url = urlparse(self.path)
-            status, body = (
-                (404, {})
-                if url.path != "/v1/services"
-                else source.answer(parse_qs(url.query), self.headers.get("Authorization"))
-            )
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield source, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        source.release.set()
-        server.shutdown()
-        server.server_close()
+    with serving(source) as url:
+        yield source, url
 
 
 @pytest.fixture
