@@ -20,6 +20,8 @@ from urllib.parse import unquote_plus
 
 from aiohttp import web
 
+from tests.fakes.loopback import serving_app
+
 CLIENT_ID = "crmbus-client"
 CLIENT_SECRET = "s3cret:with/odd&chars"
 
@@ -117,15 +119,8 @@ def _text(value: object) -> str | None:
 @contextlib.asynccontextmanager
 async def serving(fake: FakeOAuth2) -> AsyncIterator[str]:
     """Serve ``fake`` on 127.0.0.1 in this event loop; yields its base URL."""
-    runner = web.AppRunner(fake.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving_app(fake.app()) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from streams.errors import PermanentDeliveryError, TransientDeliveryError, Unsaf
 from streams.routes import DESTINATIONS
 from streams.seed_flows import SEED_DESTINATIONS
 from tests.conftest import free_port
+from tests.fakes.loopback import serving_app
 
 LOOPBACK = OutboundPolicy(allow_loopback=True)
 DELIVERY_ID = "5f0c8a1e-8d4b-5b7a-9c3e-0d2f6a7b8c9d"
@@ -70,15 +71,8 @@ async def destination(respond=None):
     server = Destination(respond)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", server.handle)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server.port = runner.addresses[0][1]
-    try:
+    async with serving_app(app) as server.port:
         yield server
-    finally:
-        await runner.cleanup()
 
 
 def answer(status, body=b"{}", headers=None):

@@ -15,6 +15,7 @@ from connectors.rest.auth import StaticAuth
 from connectors.rest.pull import Puller, PullSpec
 from connectors.ssrf import OutboundPolicy
 from streams.errors import PermanentDeliveryError, TransientDeliveryError
+from tests.fakes.loopback import serving_app
 
 
 def synchronously(test):
@@ -70,15 +71,8 @@ async def list_server():
     server = ListServer()
     app = web.Application()
     app.router.add_get("/v1/{style}", server.handle)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server.port = runner.addresses[0][1]
-    try:
+    async with serving_app(app) as server.port:
         yield server
-    finally:
-        await runner.cleanup()
 
 
 class CountingAuth:
