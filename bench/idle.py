@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import secrets
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from bench.deliver_topics import delete_topics
 from bench.report import console
 from bench.resources import cpu_seconds, tree
 from bench.router_systems import free_ports
-from bench.stack import HOST, Servers, free_port, ingress_command
+from bench.stack import HOST, Servers, answers_health, free_port, ingress_command
 from bench.stats import Report, json_line
 from connectors.kafka.admin import apply_catalogue
 from infra.core.settings import Settings
@@ -172,18 +171,7 @@ class _Health(Servers):
         self.ports = list(ports)
 
     def _healthy(self) -> bool:
-        return all(_answers(port) for port in self.ports)
-
-
-def _answers(port: int) -> bool:
-    connection = http.client.HTTPConnection(HOST, port, timeout=1.0)
-    try:
-        connection.request("GET", "/health")
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
+        return all(answers_health(port) for port in self.ports)
 
 
 @contextlib.contextmanager

@@ -146,14 +146,7 @@ class Servers:
             time.sleep(0.1)
 
     def _healthy(self) -> bool:
-        connection = http.client.HTTPConnection(HOST, self.port, timeout=1.0)
-        try:
-            connection.request("GET", "/health")
-            return connection.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            connection.close()
+        return answers_health(self.port)
 
     def tail(self, lines: int = 20) -> str:
         try:
@@ -207,3 +200,15 @@ def ingress_servers(workers: int, log_dir: Path, timeout_s: float) -> Servers:
     port = free_port()
     command = [str(ingress_command()), "ingress", "--host", HOST, "--port", str(port), "--workers", str(workers)]
     return Servers("ingress", [command], port, log_dir, env=UNLIMITED).started(timeout_s)
+
+
+def answers_health(port: int) -> bool:
+    """Whether the process on ``port`` answers ``GET /health`` with 200 now."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=1.0)
+    try:
+        connection.request("GET", "/health")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
