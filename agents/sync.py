@@ -92,9 +92,9 @@ class SyncRunner:
         jobs = await asyncio.to_thread(self.jobs.load_enabled)
         ran = {"succeeded": 0, "failed": 0}
         for job in jobs:
-            if await asyncio.to_thread(self.runs.claim, claim_name(job.id), job.schedule.tick(moment)):
-                outcome = await self.run_claimed(job, job.schedule.tick(moment))
-                ran[outcome] += 1
+            tick = job.schedule.tick(moment)
+            if await asyncio.to_thread(self.runs.claim, claim_name(job.id), tick):
+                ran[await self.run_claimed(job, tick)] += 1
         await self.publish_failures()
         return ran
 
