@@ -147,10 +147,28 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
         processes dropped by a smaller ``CRMBUS_WORKER_PROCESSES``, would hold its partitions
         until the session timeout. A stop that runs this code is never the crash that static
         membership is for, so the member leaves (a LeaveGroup by member id, which the broker
-        takes from a static member as well) and the others take its partitions at once."""
+        takes from a static member as well) and the others take its partitions at once.
+
+        The id is cleared only as the leave is sent, after the coordinator's last round, so that
+        round (a rebalance can start while the consumer closes: another process of the same
+        worker has just left) still joins and syncs as the static member it is."""
         coordinator = getattr(self._consumer, "_coordinator", None)
         if coordinator is not None:
-            coordinator._group_instance_id = None
+            leave_as_static = coordinator._maybe_leave_group
+
+            async def leave() -> None:
+                if coordinator.generation > 0:
+                    log.info("leaving consumer group %s", coordinator.group_id)
+                else:  # refused mid-rebalance: aiokafka sends nothing
+                    log.warning(
+                        "stopping outside a generation of consumer group %s: no LeaveGroup; the others take "
+                        "this process's partitions after the session timeout",
+                        coordinator.group_id,
+                    )
+                coordinator._group_instance_id = None
+                await leave_as_static()
+
+            coordinator._maybe_leave_group = leave
         await super().on_thread_stop()
 
 

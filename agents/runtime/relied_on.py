@@ -234,8 +234,13 @@ RELIED_ON: tuple[ReliedOn, ...] = (
     _a(_THREAD, "_consumer", _CONSUMER_PY, "the aiokafka consumer the thread is about to stop", on_instance=True),
     _a(_AIOKAFKA, "_coordinator", _CONSUMER_PY, "the group coordinator whose close sends the LeaveGroup",
        on_instance=True, mentioned_in=_in("aiokafka:AIOKafkaConsumer.stop", "await self._coordinator.close()")),
+    _m(_COORDINATOR, "_maybe_leave_group", (), _CONSUMER_PY,
+       "wrapped: close sends the leave once the coordinator's last round is over",
+       mentioned_in=_in(f"{_COORDINATOR}.close", "await self._maybe_leave_group()")),
+    _a(_COORDINATOR, "generation", _CONSUMER_PY, "none as the member leaves: no LeaveGroup is sent, which is logged",
+       on_instance=True, mentioned_in=_in(f"{_COORDINATOR}._maybe_leave_group", "self.generation > 0")),
     _a(_COORDINATOR, "_group_instance_id", _CONSUMER_PY,
-       "cleared before close: aiokafka sends no LeaveGroup for a static member", on_instance=True,
+       "cleared as the leave is sent: aiokafka sends no LeaveGroup for a static member", on_instance=True,
        mentioned_in=_in(f"{_COORDINATOR}._maybe_leave_group", "self._group_instance_id is None")),
 
     # Readiness.

@@ -50,13 +50,20 @@ def test_the_workers_consumer_joins_with_its_instance_id_and_session_timeout(tmp
     assert asyncio.run(built()) == ("host-a-1", 20_000)
 
 
-def test_a_graceful_stop_clears_the_instance_id_so_aiokafka_sends_its_leave_group(tmp_path):
+def test_a_graceful_stop_leaves_the_group_without_the_instance_id_but_rejoins_with_it(tmp_path):
     thread = worker_app(Settings(state_dir=tmp_path, worker_instance_id="host-a")).consumer._thread
-    coordinator = SimpleNamespace(_group_instance_id="host-a-0")
-    stopped = []
+    sent = []
 
-    async def stop() -> None:
-        stopped.append(coordinator._group_instance_id)  # what aiokafka's close then sees
+    async def leave_group() -> None:
+        sent.append(("LeaveGroup", coordinator._group_instance_id))
+
+    coordinator = SimpleNamespace(
+        group_id="crmbus-worker", generation=3, _group_instance_id="host-a-0", _maybe_leave_group=leave_group
+    )
+
+    async def stop() -> None:  # aiokafka's close: the coordinator's last round, then the leave
+        sent.append(("JoinGroup", coordinator._group_instance_id))  # a rebalance began as it closed
+        await coordinator._maybe_leave_group()
 
     thread._consumer = SimpleNamespace(_coordinator=coordinator, stop=stop)
 
@@ -66,4 +73,4 @@ def test_a_graceful_stop_clears_the_instance_id_so_aiokafka_sends_its_leave_grou
     asyncio.run(graceful())
     thread.thread_loop.close()
 
-    assert stopped == [None]
+    assert sent == [("JoinGroup", "host-a-0"), ("LeaveGroup", None)]
