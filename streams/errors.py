@@ -43,7 +43,13 @@ class CrmbusError(Exception):
 
 
 class ConfigurationError(CrmbusError):
-    """A setting, catalogue file or schema is invalid."""
+    """A setting, catalogue file or schema is invalid. ``field``, when known, names where in a
+    definition (``schedule.cron``, ``pagination.style``), so an API's answer can name it without
+    reading the message."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class UnsupportedRuntimeError(ConfigurationError):

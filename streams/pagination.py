@@ -56,20 +56,22 @@ def _style_options(
     if given is None:
         given = {"style": fallback}
     if not isinstance(given, Mapping):
-        raise ConfigurationError(f"{what} must be an object with a style")
+        raise ConfigurationError(f"{what} must be an object with a style", field=what)
     style = given.get("style", fallback)
     if style not in defaults:
-        raise ConfigurationError(f"{what}.style must be one of {', '.join(defaults)}; got {style!r}")
+        raise ConfigurationError(f"{what}.style must be one of {', '.join(defaults)}", field=f"{what}.style")
     unknown = set(given) - set(defaults[style]) - {"style"}
     if unknown:
-        raise ConfigurationError(f"{what} of style {style} has no option {sorted(unknown)[0]!r}")
+        raise ConfigurationError(f"{what} of style {style} has no option {sorted(unknown)[0]!r}", field=what)
     options = {**defaults[style], **{key: value for key, value in given.items() if key != "style"}}
     for key, value in options.items():
         if key == "first":
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigurationError(f"{what}.first must be the number of the first page (0 or more)")
+                raise ConfigurationError(
+                    f"{what}.first must be the number of the first page (0 or more)", field=f"{what}.first"
+                )
         elif value is not None and not (isinstance(value, str) and value):
-            raise ConfigurationError(f"{what}.{key} must be non-empty text")
+            raise ConfigurationError(f"{what}.{key} must be non-empty text", field=f"{what}.{key}")
     return style, options
 
 
@@ -103,25 +105,29 @@ class PullSpec:
             raise ConfigurationError(f"a pull has no option {sorted(unknown)[0]!r}")
         path = config.get("path")
         if not isinstance(path, str) or not path.startswith("/") or "?" in path:
-            raise ConfigurationError("a pull's path must start with / and carry no query (use query)")
+            raise ConfigurationError("a pull's path must start with / and carry no query (use query)", field="path")
         records_at = config.get("records_at")
         if records_at is not None and not (isinstance(records_at, str) and records_at):
-            raise ConfigurationError("records_at must be the name of the field holding the records, or null")
+            raise ConfigurationError(
+                "records_at must be the name of the field holding the records, or null", field="records_at"
+            )
         size = config.get("page_size", 100)
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
-            raise ConfigurationError("page_size must be an integer from 1 to 1000")
+            raise ConfigurationError("page_size must be an integer from 1 to 1000", field="page_size")
         id_field = config.get("id_field", "id")
         if not isinstance(id_field, str) or not id_field:
-            raise ConfigurationError("id_field must be non-empty text")
+            raise ConfigurationError("id_field must be non-empty text", field="id_field")
         query = config.get("query") or {}
         if not isinstance(query, Mapping) or not all(isinstance(v, str) for v in query.values()):
-            raise ConfigurationError("query must be an object of text values")
+            raise ConfigurationError("query must be an object of text values", field="query")
         pagination_style, pagination = _style_options(
             config.get("pagination"), "pagination", _PAGINATION_DEFAULTS, "none"
         )
         change_style, changes = _style_options(config.get("changes"), "changes", _CHANGE_DEFAULTS, "none")
         if change_style == "token" and pagination_style != "cursor":
-            raise ConfigurationError("changes of style token need pagination of style cursor (the API's own cursor)")
+            raise ConfigurationError(
+                "changes of style token need pagination of style cursor (the API's own cursor)", field="changes"
+            )
         return cls(
             path=path,
             records_at=records_at,

@@ -50,18 +50,22 @@ class Schedule:
     def from_config(cls, given: Any) -> Schedule:
         """``{"cron": "<5 fields>"}`` or ``{"every_s": <seconds >= 60>}``; ConfigurationError names what is wrong."""
         if not isinstance(given, Mapping) or len(given) != 1:
-            raise ConfigurationError("schedule must be an object with exactly one of cron, every_s")
+            raise ConfigurationError("schedule must be an object with exactly one of cron, every_s", field="schedule")
         if "cron" in given:
             expression = given["cron"]
             if not isinstance(expression, str) or len(expression.split()) != 5 or not croniter.is_valid(expression):
-                raise ConfigurationError("schedule.cron must be a cron expression of five fields")
+                raise ConfigurationError(
+                    "schedule.cron must be a cron expression of five fields", field="schedule.cron"
+                )
             return cls(cron=expression)
         if "every_s" in given:
             every = given["every_s"]
             if isinstance(every, bool) or not isinstance(every, int) or every < MIN_INTERVAL_S:
-                raise ConfigurationError(f"schedule.every_s must be a whole number of seconds >= {MIN_INTERVAL_S}")
+                raise ConfigurationError(
+                    f"schedule.every_s must be a whole number of seconds >= {MIN_INTERVAL_S}", field="schedule.every_s"
+                )
             return cls(every_s=every)
-        raise ConfigurationError("schedule must be an object with exactly one of cron, every_s")
+        raise ConfigurationError("schedule must be an object with exactly one of cron, every_s", field="schedule")
 
     def to_config(self) -> dict[str, Any]:
         return {"cron": self.cron} if self.cron is not None else {"every_s": self.every_s}

@@ -61,14 +61,17 @@ def checked_definition(
 ) -> Schedule:
     """ConfigurationError naming what is wrong in a job's definition; its schedule when right."""
     if not isinstance(source.get("endpoint"), str) or not source["endpoint"]:
-        raise ConfigurationError("source.endpoint must name one of the tenant's destinations")
-    pull_spec(source)
+        raise ConfigurationError("source.endpoint must name one of the tenant's destinations", field="source.endpoint")
+    try:
+        pull_spec(source)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"source: {exc}", field=f"source.{exc.field}" if exc.field else "source") from None
     for key in ("endpoint", "action"):
         if not isinstance(destination.get(key), str) or not destination[key]:
-            raise ConfigurationError(f"destination.{key} must be non-empty text")
+            raise ConfigurationError(f"destination.{key} must be non-empty text", field=f"destination.{key}")
     mapping = destination.get("mapping", {})
     if not isinstance(mapping, Mapping):
-        raise ConfigurationError("destination.mapping must be an object")
+        raise ConfigurationError("destination.mapping must be an object", field="destination.mapping")
     compile_mapping(mapping)
     return Schedule.from_config(schedule)
 

@@ -15,7 +15,6 @@ leaves the run unfinished in the history; the next run resumes from its last sto
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -27,10 +26,6 @@ from ingress.admin.table import Answer, Call, Operation, Page, not_found
 from ingress.http.problems import Problem
 from streams.errors import ConfigurationError, InvalidRouteError
 from streams.sync_jobs import MIN_INTERVAL_S, claim_name
-
-_PARTS = ("source", "destination", "schedule")
-_PULL_OPTIONS = ("path", "records_at", "query", "pagination", "changes", "page_size", "id_field")
-_FIRST_WORDS = re.compile(r"[a-z_]+(?:\.[a-z_]+)?")
 
 
 def _when(at: datetime | None) -> str | None:
@@ -61,16 +56,7 @@ def _checked(source: Mapping[str, Any], destination: Mapping[str, Any], schedule
         field = f"destination.{exc.field or 'mapping'}"
         raise Problem(422, "invalid-request", "Invalid request", f"destination.{exc}", field=field) from None
     except ConfigurationError as exc:
-        detail = str(exc).split("; got ")[0]
-        found = _FIRST_WORDS.match(detail)
-        word = found.group(0) if found else ""
-        if word.split(".")[0] in _PARTS:
-            field = word
-        elif word.split(".")[0] in _PULL_OPTIONS:
-            field, detail = f"source.{word}", f"source.{detail}"
-        else:
-            field, detail = "source", f"source: {detail}"
-        raise Problem(422, "invalid-request", "Invalid request", detail, field=field) from None
+        raise Problem(422, "invalid-request", "Invalid request", str(exc), field=exc.field) from None
 
 
 async def _find(call: Call) -> SyncJobView:

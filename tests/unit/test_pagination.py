@@ -147,18 +147,20 @@ def test_a_record_without_a_readable_instant_is_refused_under_updated_since():
 
 
 @pytest.mark.parametrize(
-    ("config", "problem"),
+    ("config", "problem", "field"),
     [
-        ({"path": "v1/things"}, "must start with /"),
-        ({"path": "/v1/things?x=1"}, "carry no query"),
-        ({"path": "/x", "page_size": 0}, "page_size"),
-        ({"path": "/x", "pagination": {"style": "scroll"}}, "pagination.style must be one of"),
-        ({"path": "/x", "pagination": {"style": "link", "param": "p"}}, "has no option 'param'"),
-        ({"path": "/x", "changes": {"style": "token"}}, "need pagination of style cursor"),
-        ({"path": "/x", "query": {"n": 1}}, "query must be an object of text values"),
-        ({"path": "/x", "sort": "asc"}, "no option 'sort'"),
+        ({"path": "v1/things"}, "must start with /", "path"),
+        ({"path": "/v1/things?x=1"}, "carry no query", "path"),
+        ({"path": "/x", "page_size": 0}, "page_size", "page_size"),
+        ({"path": "/x", "pagination": {"style": "scroll"}}, "pagination.style must be one of", "pagination.style"),
+        ({"path": "/x", "pagination": {"style": "link", "param": "p"}}, "has no option 'param'", "pagination"),
+        ({"path": "/x", "changes": {"style": "token"}}, "need pagination of style cursor", "changes"),
+        ({"path": "/x", "query": {"n": 1}}, "query must be an object of text values", "query"),
+        ({"path": "/x", "sort": "asc"}, "no option 'sort'", None),
     ],
 )
-def test_an_invalid_pull_is_refused_naming_the_problem(config, problem):
-    with pytest.raises(ConfigurationError, match=problem):
+def test_an_invalid_pull_is_refused_naming_the_problem_and_its_field(config, problem, field):
+    with pytest.raises(ConfigurationError, match=problem) as refused:
         PullSpec.from_config(config)
+    assert refused.value.field == field
+    assert "scroll" not in str(refused.value)  # names the field, never quotes the value
