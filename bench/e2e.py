@@ -58,6 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-in-flight", type=int, default=256, help="the generator's connections (in-flight cap)")
     parser.add_argument("--ingress-workers", type=int, default=1, help="crmbus ingress processes (default 1)")
     parser.add_argument("--sink-processes", type=int, default=1, help="crmbus worker --roles sinks processes")
+    parser.add_argument(
+        "--worker-processes", type=int, default=0,
+        help="run crmbus's worker as deployed by default, `crmbus worker --processes N` with every role, rather "
+        "than a process per part (router, sinks, retry and archive); 0: per part (default)",
+    )  # fmt: skip
     parser.add_argument("--cores", type=int, default=2, help="Celery's prefork children and Dramatiq's processes")
     parser.add_argument("--threads", type=int, default=8, help="Dramatiq's threads per process (default 8)")
     parser.add_argument("--start-timeout", type=float, default=120.0, help="seconds for a system to start")
@@ -173,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         options = Options(
             settings, log_dir, receiver.url, args.start_timeout, args.cores, args.threads, args.ingress_workers,
-            args.sink_processes, secret_key(settings),
+            args.sink_processes, args.worker_processes, secret_key(settings),
         )  # fmt: skip
         for index in range(1, args.runs + 1):
             figures: dict[str, Report] = {}

@@ -3,7 +3,9 @@
 - **crmbus**: a fresh topic prefix (the whole catalogue, deleted afterwards), ``crmbus ingress``
   and the worker's parts in processes of their own as an operator would run them for throughput
   (``--roles router,scheduler``, ``--roles sinks``, ``--roles retry,archive``; see the deliver
-  bench), all allowed to call loopback, the bench tenant's destinations at the receiver.
+  bench), or with ``--worker-processes N`` the worker as deployed by default (``crmbus worker
+  --processes N``, every role in each process), all allowed to call loopback, the bench tenant's
+  destinations at the receiver.
 - **celery** / **dramatiq**: a redis-server of their own, the worker pool, and the aiohttp front
   end (``bench.baselines``).
 - **ceiling**: a topic of its own, the front end with a Kafka producer and one consumer process.
@@ -28,7 +30,7 @@ from bench.baselines.redis_server import redis_server
 from bench.deliver_systems import ROUTER_ROLES, SINK_ROLES, workers
 from bench.deliver_topics import create_topics, delete_topics
 from bench.stack import UNLIMITED, BenchError, Servers, free_port, ingress_command
-from infra.core.settings import Settings
+from infra.core.settings import WORKER_ROLES, Settings
 
 SYSTEMS = ("crmbus", "celery", "dramatiq", "ceiling")
 BACKGROUND_ROLES = ("retry", "archive")
@@ -47,6 +49,7 @@ class Options:
     threads: int  # Dramatiq's threads per process
     ingress_workers: int
     sink_processes: int
+    worker_processes: int  # > 0: `crmbus worker --processes N` with every role, not a process per part
     key: str  # the deployment's secret key, for crmbus's workers to open the destinations' credentials
 
 
@@ -111,20 +114,23 @@ def crmbus(options: Options, prefix: str, secret: str, broker_pid: int | None) -
                 workers, prefix=prefix, log_dir=options.log_dir, timeout_s=options.timeout_s, key=options.key,
                 sandbox_url=options.receiver_url, max_in_flight=None,
             )  # fmt: skip
-            ingress, router, sinks, background = _all_started(
-                stack,
-                [
-                    partial(Servers("ingress", [command], port, options.log_dir, env).started, options.timeout_s),
-                    partial(start, 1, ROUTER_ROLES),
-                    partial(start, options.sink_processes, SINK_ROLES),
-                    partial(start, 1, BACKGROUND_ROLES),
-                ],
-            )
-            parts = {
-                "ingress": _pids(ingress), "router": _pids(router), "sinks": _pids(sinks),
-                "retry_archive": _pids(background), **_broker(broker_pid),
-            }  # fmt: skip
-            yield Running("crmbus", port, secret, parts, (ingress, router, sinks, background))
+            ingress = partial(Servers("ingress", [command], port, options.log_dir, env).started, options.timeout_s)
+            if options.worker_processes:
+                started = _all_started(stack, [ingress, partial(start, options.worker_processes, WORKER_ROLES)])
+                names = ("ingress", "worker")
+            else:
+                started = _all_started(
+                    stack,
+                    [
+                        ingress,
+                        partial(start, 1, ROUTER_ROLES),
+                        partial(start, options.sink_processes, SINK_ROLES),
+                        partial(start, 1, BACKGROUND_ROLES),
+                    ],
+                )
+                names = ("ingress", "router", "sinks", "retry_archive")
+            parts = {name: _pids(servers) for name, servers in zip(names, started, strict=True)}
+            yield Running("crmbus", port, secret, {**parts, **_broker(broker_pid)}, started)
     finally:
         delete_topics(admin, prefix)
 
