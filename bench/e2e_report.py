@@ -68,7 +68,11 @@ def comparison(systems: Mapping[str, Report], compare: Sequence[str]) -> Report:
     if baselines:
         final["baseline_ratio"] = ratio(ours.get("throughput_per_s"), systems[baselines[0]].get("throughput_per_s"))
     if "ceiling" in compare:
-        final["ceiling_ratio"] = ratio(ours.get("throughput_per_s"), systems["ceiling"].get("throughput_per_s"))
+        ceiling = systems["ceiling"]
+        final["ceiling_ratio"] = ratio(ours.get("throughput_per_s"), ceiling.get("throughput_per_s"))
+        # Issue 21 reads these two against the ceiling: p50 at --rate, and CPU per event at --rate.
+        final["ceiling_p50_ratio"] = ratio(ours.get("p50_ms"), ceiling.get("p50_ms"))
+        final["ceiling_cpu_ratio"] = ratio(ours.get("cpu_us_per_event"), ceiling.get("cpu_us_per_event"))
     for name in baselines:
         final[f"{name}_throughput_ratio"] = ratio(ours.get("throughput_per_s"), systems[name].get("throughput_per_s"))
         final[f"{name}_p99_ratio"] = ratio(ours.get("p99_ms"), systems[name].get("p99_ms"))

@@ -121,9 +121,9 @@ def test_journal_ignores_failed_requests() -> None:
     assert journal.arrivals == {}
 
 
-def _figures(throughput: float, p99: float) -> dict[str, object]:
-    return {"throughput_per_s": throughput, "p50_ms": 10.0, "p95_ms": 20.0, "p99_ms": p99, "p999_ms": 60.0,
-            "lost": 0, "duplicates": 0, "front_cpu_s": 1.5}  # fmt: skip
+def _figures(throughput: float, p99: float, p50: float = 10.0, cpu_us: float = 2000.0) -> dict[str, object]:
+    return {"throughput_per_s": throughput, "p50_ms": p50, "p95_ms": 20.0, "p99_ms": p99, "p999_ms": 60.0,
+            "lost": 0, "duplicates": 0, "front_cpu_s": 1.5, "cpu_us_per_event": cpu_us}  # fmt: skip
 
 
 def test_comparison_divides_crmbus_by_the_first_baseline_named_and_by_the_ceiling() -> None:
@@ -131,7 +131,7 @@ def test_comparison_divides_crmbus_by_the_first_baseline_named_and_by_the_ceilin
         "crmbus": _figures(600.0, 50.0),
         "dramatiq": _figures(200.0, 400.0),
         "celery": _figures(60.0, 800.0),
-        "ceiling": _figures(1200.0, 25.0),
+        "ceiling": _figures(1200.0, 25.0, p50=8.0, cpu_us=500.0),
     }
 
     final = comparison(systems, ["dramatiq", "ceiling", "celery"])
@@ -139,6 +139,8 @@ def test_comparison_divides_crmbus_by_the_first_baseline_named_and_by_the_ceilin
     assert final["throughput_per_s"] == 600.0
     assert final["baseline_ratio"] == pytest.approx(3.0)
     assert final["ceiling_ratio"] == pytest.approx(0.5)
+    assert final["ceiling_p50_ratio"] == pytest.approx(1.25)  # crmbus's p50 over the ceiling's
+    assert final["ceiling_cpu_ratio"] == pytest.approx(4.0)  # CPU per event, the same way round
     assert final["celery_throughput_ratio"] == pytest.approx(10.0)
     assert final["celery_p99_ratio"] == pytest.approx(0.0625)
     assert final["dramatiq_front_cpu_s"] == 1.5
@@ -148,7 +150,7 @@ def test_comparison_divides_crmbus_by_the_first_baseline_named_and_by_the_ceilin
 def test_comparison_without_compare_has_no_ratios() -> None:
     final = comparison({"crmbus": _figures(600.0, 50.0)}, [])
 
-    assert "baseline_ratio" not in final and "ceiling_ratio" not in final
+    assert not {"baseline_ratio", "ceiling_ratio", "ceiling_p50_ratio", "ceiling_cpu_ratio"} & final.keys()
 
 
 def test_ratio_of_missing_or_zero_is_none() -> None:
