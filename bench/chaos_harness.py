@@ -42,12 +42,12 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from bench.chaos_ledger import Application, LedgerClient
-from bench.deliver_systems import GroupProgress, _ReadyFile, _status
+from bench.deliver_systems import GroupProgress, _ReadyFile
 from bench.e2e_events import event_body
 from bench.e2e_receiver import DESTINATIONS
 from bench.resources import tree
 from bench.router_systems import free_ports
-from bench.stack import HOST, BenchError, free_port, ingress_command
+from bench.stack import HOST, BenchError, answers_health, free_port, ingress_command
 from connectors.kafka.admin import apply_catalogue
 from connectors.kafka.producer import producer_config
 from connectors.kafka.security import librdkafka_client
@@ -190,7 +190,7 @@ class Worker:
         return [self.port + index for index in range(self.processes)]
 
     def healthy(self) -> bool:
-        return all(_status(port, "/health", self.web_host) == 200 for port in self.ports)
+        return all(answers_health(port, host=self.web_host) for port in self.ports)
 
     def start(self, timeout_s: float = 120.0) -> Worker:
         with self.log_path.open("ab") as log:

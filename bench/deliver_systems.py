@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from bench.router_systems import free_ports
-from bench.stack import HOST, BenchError, Servers, free_port, ingress_command
+from bench.stack import HOST, BenchError, Servers, answers_health, free_port, ingress_command
 from connectors.kafka.watermarks import high_watermark
 from infra.core.secret_box import SecretBox
 from infra.core.settings import WORKER_ROLES, Settings
@@ -51,20 +50,9 @@ def worker_group(prefix: str, roles: Sequence[str]) -> str:
     return f"{prefix}crmbus-worker" + ("" if ordered == list(WORKER_ROLES) else "-" + "-".join(ordered))
 
 
-def _status(port: int, path: str, host: str = HOST) -> int | None:
-    connection = http.client.HTTPConnection(host, port, timeout=1.0)
-    try:
-        connection.request("GET", path)
-        return connection.getresponse().status
-    except OSError:
-        return None
-    finally:
-        connection.close()
-
-
 class _Sandbox(Servers):
     def _healthy(self) -> bool:
-        return _status(self.port, "/_control/health") == 200
+        return answers_health(self.port, "/_control/health")
 
 
 class _Workers(Servers):
@@ -77,7 +65,7 @@ class _Workers(Servers):
         self.ports = [port + index for index in range(processes)]
 
     def _healthy(self) -> bool:
-        return all(_status(port, "/health") == 200 for port in self.ports)
+        return all(answers_health(port) for port in self.ports)
 
 
 class _ReadyFile(Servers):

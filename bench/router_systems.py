@@ -9,14 +9,13 @@
 
 from __future__ import annotations
 
-import http.client
 import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench.stack import HOST, BenchError, Servers, free_port, ingress_command
+from bench.stack import HOST, BenchError, Servers, answers_health, free_port, ingress_command
 
 _CLI_TIMEOUT_S = 120.0
 # The router and the scheduler it hands delayed actions to; sinks, retry tiers and archive are
@@ -32,7 +31,7 @@ class _WorkerServers(Servers):
         self.ports = [port + index for index in range(processes)]
 
     def _healthy(self) -> bool:
-        return all(_status(port) == 200 for port in self.ports)
+        return all(answers_health(port) for port in self.ports)
 
 
 class _CeilingServers(Servers):
@@ -40,17 +39,6 @@ class _CeilingServers(Servers):
 
     def _healthy(self) -> bool:
         return True
-
-
-def _status(port: int) -> int | None:
-    connection = http.client.HTTPConnection(HOST, port, timeout=1.0)
-    try:
-        connection.request("GET", "/health")
-        return connection.getresponse().status
-    except OSError:
-        return None
-    finally:
-        connection.close()
 
 
 def free_ports(count: int) -> int:

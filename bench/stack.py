@@ -202,11 +202,11 @@ def ingress_servers(workers: int, log_dir: Path, timeout_s: float) -> Servers:
     return Servers("ingress", [command], port, log_dir, env=UNLIMITED).started(timeout_s)
 
 
-def answers_health(port: int) -> bool:
-    """Whether the process on ``port`` answers ``GET /health`` with 200 now."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=1.0)
+def answers_health(port: int, path: str = "/health", host: str = HOST) -> bool:
+    """Whether the process on ``host:port`` answers ``GET path`` with 200 now."""
+    connection = http.client.HTTPConnection(host, port, timeout=1.0)
     try:
-        connection.request("GET", "/health")
+        connection.request("GET", path)
         return connection.getresponse().status == 200
     except OSError:
         return False
