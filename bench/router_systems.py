@@ -17,7 +17,6 @@ from pathlib import Path
 
 from bench.stack import HOST, BenchError, Servers, answers_health, free_port, ingress_command
 
-_CLI_TIMEOUT_S = 120.0
 # The router and the scheduler it hands delayed actions to; sinks, retry tiers and archive are
 # left to other processes (none here), so Faust's conductor cannot stall routing on their buffers.
 ROUTER_ROLES = "router,scheduler"
@@ -76,20 +75,3 @@ def crmbus_workers(processes: int, prefix: str, log_dir: Path, timeout_s: float)
 def worker_available() -> bool:
     probe = subprocess.run([str(ingress_command()), "worker", "--help"], capture_output=True, check=False)
     return probe.returncode == 0
-
-
-def create_tenant(name: str) -> str:
-    """``crmbus tenants create <name>``: the tenant and its seed routes; returns what the command printed."""
-    try:
-        done = subprocess.run(
-            [str(ingress_command()), "tenants", "create", name],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=_CLI_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"`crmbus tenants create {name}` did not finish in {_CLI_TIMEOUT_S:.0f} s") from exc
-    if done.returncode != 0:
-        raise BenchError(f"`crmbus tenants create {name}` failed ({done.returncode}):\n{done.stderr or done.stdout}")
-    return done.stdout
