@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from bench.stack import BenchError
@@ -50,10 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, _: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.rate <= 0 or args.duration <= 0 or args.runs < 1:
         sys.exit("--rate and --duration must be positive, --runs at least 1")
+    # A SIGTERM (timeout, a CI's cancel, kill) unwinds like Ctrl-C: every scenario stops the
+    # processes it started and only those, on the way out of its context managers.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.entry(args))
     except BenchError as error:

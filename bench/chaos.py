@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import secrets
-import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -47,7 +46,6 @@ from bench.chaos_harness import (
 )
 from bench.chaos_ledger import LedgerClient
 from bench.deliver_topics import delete_topics
-from bench.e2e import _interrupt
 from bench.report import console
 from bench.router_systems import worker_available
 from bench.stack import BenchError, ingress_command
@@ -192,7 +190,6 @@ def run(args: argparse.Namespace) -> int:
     names = _scenarios(args.scenarios)
     if args.kills < 1 or args.kill_every <= 0 or args.outage <= 0:
         raise BenchError("--kills must be at least 1, --kill-every and --outage positive")
-    signal.signal(signal.SIGTERM, _interrupt)  # unwinds like Ctrl-C: every process started here is stopped
     if not worker_available():
         raise BenchError(f"`{ingress_command()} worker --help` fails: no crmbus to run")
     tag = secrets.token_hex(3)

@@ -16,7 +16,6 @@ import argparse
 import math
 import resource
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -175,13 +174,7 @@ def measure_client(name: str, url: str, args: argparse.Namespace, tag: str, serv
     return Measured(run, server_cpu, max(0.0, other / wall_s))
 
 
-def _interrupt(signum: int, _: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def run(args: argparse.Namespace) -> int:
-    # A SIGTERM (timeout, a CI's cancel) unwinds like Ctrl-C: the client process and the destination are stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
     if args.requests < 1 or args.concurrency < 1:
         raise BenchError("--requests and --concurrency must be at least 1")
     names, skipped = chosen(args.clients)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import secrets
-import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -147,14 +146,8 @@ def _policy(args: argparse.Namespace) -> SearchPolicy:
     )
 
 
-def _interrupt(signum: int, _: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def run(args: argparse.Namespace) -> int:
     compare = _compared(args.compare)
-    # A SIGTERM (timeout, a CI's cancel) unwinds like Ctrl-C, so every process started here is stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
     settings = Settings()
     log_dir = Path(tempfile.mkdtemp(prefix="crmbus-bench-e2e-"))
     tag = secrets.token_hex(3)
