@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import signal
 import tempfile
 import threading
 import time
@@ -27,7 +26,7 @@ from rich.table import Table
 
 from bench.chaos_harness import own_schema
 from bench.deliver_systems import ROUTER_ROLES, SINK_ROLES, GroupProgress, secret_key, tenants, worker_group
-from bench.e2e import _api_key, _interrupt, _receiver
+from bench.e2e import _api_key, _receiver
 from bench.e2e_phases import PhaseRunner
 from bench.e2e_receiver import DESTINATIONS, ReceiverClient
 from bench.e2e_systems import Options, crmbus
@@ -161,7 +160,6 @@ def figures(samples: list[Sample], throughput: float, p50: float, p99: float, lo
 def run(args: argparse.Namespace) -> int:
     if args.sample_interval <= 0 or args.drain_timeout <= 0:
         raise BenchError("--sample-interval and --drain-timeout must be positive")
-    signal.signal(signal.SIGTERM, _interrupt)  # unwinds like Ctrl-C: every process started here is stopped
     tag = secrets.token_hex(3)
     with own_schema(Settings(), f"bench_soak_{tag}") as settings:
         # The ingress, the workers and `crmbus tenants create` read it from the environment.

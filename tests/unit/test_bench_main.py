@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.__main__ import SCENARIOS, _parser
+
 pytestmark = pytest.mark.unit
 
 _PROBE = """
@@ -36,6 +38,14 @@ _RUNNER = """
     entry.SCENARIOS = {"probe": "bench_probe"}
     sys.exit(entry.main(["run", "probe", "--dir", sys.argv[1]]))
 """
+
+
+def test_every_scenario_loads_and_parses_its_defaults() -> None:
+    parser = _parser()  # imports each scenario's module: a broken import fails here, not in a bench run
+    for name in SCENARIOS:
+        args = parser.parse_args(["run", name])
+        assert args.scenario == name
+        assert callable(args.entry)
 
 
 def _wait_for(path: Path, timeout_s: float) -> None:
