@@ -14,16 +14,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.events import SINGLE_PATH
-from schemas.event_types import built_in_catalogue
+from bench.events import SINGLE_PATH, example_lead
 
 MAX_TAG = 99
 MAX_SEQ = 999_999
 _PHONE_HEAD = "+55119"
 _PHONE_DIGITS = re.compile(rb'"phone":\s*"\+?55119(\d{2})(\d{6})"')
-_EXAMPLE = built_in_catalogue().get("bench", "lead.created").example  # type: ignore[union-attr]
 # The catalogue's example lead, consenting: the seed flows fan it out to crm, zapi and marketing.
-_PAYLOAD = {**dict(_EXAMPLE), "marketing_consent": True}
+_PAYLOAD = {**example_lead(), "marketing_consent": True}
 
 
 def phone(tag: int, seq: int) -> str:

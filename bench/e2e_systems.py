@@ -117,7 +117,7 @@ def crmbus(options: Options, prefix: str, secret: str, broker_pid: int | None) -
             ingress = partial(Servers("ingress", [command], port, options.log_dir, env).started, options.timeout_s)
             if options.worker_processes:
                 started = _all_started(stack, [ingress, partial(start, options.worker_processes, WORKER_ROLES)])
-                names = ("ingress", "worker")
+                names: tuple[str, ...] = ("ingress", "worker")
             else:
                 started = _all_started(
                     stack,

@@ -219,7 +219,7 @@ def _started(
         sys.executable, "-m", "bench.baselines.idle_member", "--bootstrap", settings.kafka_bootstrap,
         "--topic", f"{prefix}baseline", "--group", f"{prefix}baseline", "--port", str(baseline_port),
     ]  # fmt: skip
-    parts = {
+    parts: dict[str, Servers] = {
         "ingress": _Health(
             "ingress", [crmbus, "ingress", "--host", HOST, "--port", str(ingress_port)], [ingress_port], log_dir, env
         ),

@@ -134,15 +134,16 @@ def _committed(client: dict[str, Any], topic: str) -> int:
          "isolation.level": "read_committed", "enable.partition.eof": True}
     )  # fmt: skip
     consumer.assign([TopicPartition(topic, p, 0) for p in range(_PARTITIONS)])
-    count, ended, deadline = 0, set(), time.monotonic() + 120
+    count, deadline = 0, time.monotonic() + 120
+    ended: set[int] = set()
     try:
         while len(ended) < _PARTITIONS and time.monotonic() < deadline:
             for message in consumer.consume(5000, 1.0):
                 error = message.error()
                 if error is None:
                     count += 1
-                elif error.code() == KafkaError._PARTITION_EOF:
-                    ended.add(message.partition())
+                elif error.code() == KafkaError._PARTITION_EOF and (partition := message.partition()) is not None:
+                    ended.add(partition)
         return count
     finally:
         consumer.close()

@@ -71,7 +71,8 @@ async def _one(check: Check, index: int, issued: list[str], tally: Tally, due: f
 
 
 async def fixed_rate(check: Check, rate: float, duration_s: float) -> Tally:
-    tally, issued, tasks = Tally([]), [], []
+    tally, tasks = Tally([]), []
+    issued: list[str] = []
     start, total = time.perf_counter(), int(rate * duration_s)
     for index in range(total):
         due = start + index / rate
@@ -84,7 +85,8 @@ async def fixed_rate(check: Check, rate: float, duration_s: float) -> Tally:
 
 
 async def saturation(check: Check, concurrency: int, duration_s: float) -> tuple[float, Tally]:
-    tally, issued = Tally([]), []
+    tally = Tally([])
+    issued: list[str] = []
     start = time.perf_counter()
     deadline, counter = start + duration_s, iter(range(1 << 62))
 

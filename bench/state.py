@@ -164,11 +164,13 @@ def _probe(bootstrap: str, lane: str) -> int:
     now = datetime.now(UTC)
     value = codec.encode(Envelope(_TENANT, "lead.created", "site", payload, uuid.uuid4(), now, now).to_record())
     offsets: list[int] = []
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        offset = message.offset()
+        offsets.append(offset if error is None and offset is not None else -1)
+
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
-    producer.produce(
-        lane, value, _TENANT.encode(), partition=_PARTITION_OF_PROBE,
-        on_delivery=lambda error, message: offsets.append(-1 if error else message.offset()),
-    )  # fmt: skip
+    producer.produce(lane, value, _TENANT.encode(), partition=_PARTITION_OF_PROBE, on_delivery=on_delivery)
     producer.flush(30)
     if not offsets or offsets[0] < 0:
         raise BenchError(f"the probe event was not written to {lane}")
