@@ -4,30 +4,43 @@ with an ``Idempotency-Key``, per API key, for ``KEEP``.
 A POST is looked up before it runs, by API key, target (method and path) and idempotency key:
 the same body gets the stored answer again, another body an ``IdempotencyConflictError``. Only answers that changed
 something (2xx) are stored: a refused request wrote nothing, so running it again is harmless.
-Two requests racing with one key both run; the first stored answer is the one replayed after.
+
+Two requests racing with one key, or two updates of one resource checking one ETag, would both
+pass their check before either wrote. ``hold`` makes them take turns across every process: a
+PostgreSQL advisory lock, held in a transaction of its own connection, so that a process that
+dies releases it with its connection.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, delete
+from psycopg.errors import LockNotAvailable
+from sqlalchemy import Engine, delete, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from infra.db.errors import translated
 from infra.db.models import AdminRequest
-from streams.errors import ConfigurationError
+from streams.errors import ConfigurationError, CrmbusError
 
 KEEP = timedelta(hours=24)
+HOLD_WAIT_S = 10.0
+# The two-key advisory locks' first key: apart from the outbox relay's one-key locks.
+_HOLD = text("SELECT pg_advisory_xact_lock(hashtext('crmbus.admin_requests'), hashtext(:name))")
 
 
 class IdempotencyConflictError(ConfigurationError):
     """The idempotency key was used with another request."""
+
+
+class RequestInProgressError(CrmbusError):
+    """Another request held the same idempotency key or resource for longer than the wait."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +58,32 @@ def request_digest(body: bytes) -> bytes:
 class AdminRequests:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    @translated("waiting for another admin request")
+    def hold(self, name: str, wait_s: float = HOLD_WAIT_S) -> Callable[[], None]:
+        """Wait until no request, in any process, holds ``name``, then hold it until the returned
+        call releases it; RequestInProgressError after ``wait_s``."""
+        connection = self.engine.connect()
+        try:
+            transaction = connection.begin()
+            connection.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": f"{wait_s * 1000:.0f}"})
+            connection.execute(_HOLD, {"name": name})
+        except OperationalError as exc:
+            connection.close()
+            if isinstance(exc.orig, LockNotAvailable):
+                raise RequestInProgressError(f"another request held it for over {wait_s:.0f} s") from exc
+            raise
+        except BaseException:
+            connection.close()
+            raise
+
+        def release() -> None:
+            try:
+                transaction.rollback()  # ends the transaction, and the lock with it
+            finally:
+                connection.close()
+
+        return release
 
     @translated("reading an idempotent request")
     def find(self, key_id: uuid.UUID, target: str, idempotency_key: str, digest: bytes) -> StoredAnswer | None:

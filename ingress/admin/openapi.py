@@ -17,8 +17,9 @@ _REASONS = {
     401: "Missing or invalid API key",
     403: "The API key lacks the scope this operation needs (named in 'scope')",
     404: "No such resource, or one of a tenant the key does not act for",
-    409: "It conflicts with what exists (an id or name in use), or an Idempotency-Key repeats a request whose "
-    "answer showed a secret once",
+    409: "It conflicts with what exists (an id or name in use), an Idempotency-Key repeats a request whose "
+    "answer showed a secret once, or another request with this Idempotency-Key or on this resource is still "
+    "running (Retry-After)",
     412: "If-Match names an ETag the resource no longer has",
     413: "Body too large",
     415: "The body is not application/json",
@@ -100,6 +101,8 @@ def _operation(operation: Operation) -> dict[str, Any]:
         statuses.add(422)
     if operation.method == "POST" and set(operation.response.get("properties", {})) & set(SHOWN_ONCE):
         statuses.add(409)
+    if operation.method == "PATCH" or (operation.method == "POST" and not operation.personal):
+        statuses.add(409)  # a request of the same turn (Idempotency-Key, resource) ran past the wait
     document: dict[str, Any] = {
         "operationId": operation.operation_id,
         "summary": operation.summary,

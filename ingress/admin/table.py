@@ -15,7 +15,8 @@ import asyncio
 import hashlib
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar
@@ -24,7 +25,7 @@ import jsonschema_rs
 import orjson
 from aiohttp import web
 
-from infra.db.admin_requests import IdempotencyConflictError, StoredAnswer, request_digest
+from infra.db.admin_requests import IdempotencyConflictError, RequestInProgressError, StoredAnswer, request_digest
 from infra.db.api_keys import Principal
 from ingress.admin.state import STATE, AdminState, Repositories
 from ingress.http.bodies import parse_json, read_json_bytes
@@ -248,31 +249,75 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
         call = Call(principal, path, request.query, body, repos, state, limit, cursor)
         keeps_answers = operation.method == "POST" and not operation.personal
         idempotency_key = request.headers.get("Idempotency-Key") if keeps_answers else None
-        if idempotency_key is not None:
-            if IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
-                raise _invalid("Idempotency-Key: must be 1 to 255 visible ASCII characters", "Idempotency-Key")
-            digest, target = request_digest(raw), f"{request.method} {request.path}"
-            try:
-                stored = await asyncio.to_thread(state.requests.find, principal.key_id, target, idempotency_key, digest)
-            except IdempotencyConflictError as exc:
-                raise Problem(
-                    422, "idempotency-key-reused", "Idempotency-Key reused", str(exc), field="Idempotency-Key"
-                ) from None
-            if stored is not None:
-                return _replayed(stored)
-        if operation.method == "PATCH" and operation.current is not None:
-            await _check_if_match(request, await operation.current(call))
-        answer = await _refusals(operation.handler, call)
-        if operation.kind == "list":
-            answer = _page(request, answer.body, limit, cursor or 0)
-        elif operation.kind == "single" and operation.method != "POST":
-            answer = Answer(answer.status, answer.body, {**answer.headers, "ETag": etag_of(answer.body)})
-        if idempotency_key is not None and 200 <= answer.status < 300:
-            stored = _to_keep(answer)
-            await asyncio.to_thread(state.requests.remember, principal.key_id, target, idempotency_key, digest, stored)
-        return _response(answer)
+        if idempotency_key is not None and IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
+            raise _invalid("Idempotency-Key: must be 1 to 255 visible ASCII characters", "Idempotency-Key")
+        checks_etag = operation.method == "PATCH" and operation.current is not None
+        target = f"{request.method} {request.path}"
+        turn = (
+            f"idempotency {principal.key_id} {target} {idempotency_key}" if idempotency_key is not None
+            else f"update {request.path}" if checks_etag
+            else None
+        )  # fmt: skip
+        async with _one_at_a_time(state, turn):
+            if idempotency_key is not None:
+                digest = request_digest(raw)
+                try:
+                    stored = await asyncio.to_thread(
+                        state.requests.find, principal.key_id, target, idempotency_key, digest
+                    )
+                except IdempotencyConflictError as exc:
+                    raise Problem(
+                        422, "idempotency-key-reused", "Idempotency-Key reused", str(exc), field="Idempotency-Key"
+                    ) from None
+                if stored is not None:
+                    return _replayed(stored)
+            if checks_etag and operation.current is not None:
+                await _check_if_match(request, await operation.current(call))
+            answer = await _refusals(operation.handler, call)
+            if operation.kind == "list":
+                answer = _page(request, answer.body, limit, cursor or 0)
+            elif operation.kind == "single" and operation.method != "POST":
+                answer = Answer(answer.status, answer.body, {**answer.headers, "ETag": etag_of(answer.body)})
+            if idempotency_key is not None and 200 <= answer.status < 300:
+                await asyncio.to_thread(
+                    state.requests.remember, principal.key_id, target, idempotency_key, digest, _to_keep(answer)
+                )
+            return _response(answer)
 
     return handle
+
+
+@asynccontextmanager
+async def _one_at_a_time(state: AdminState, turn: str | None) -> AsyncIterator[None]:
+    """With ``turn`` (a POST's Idempotency-Key, a PATCH's resource): no other request of that turn,
+    in any process, between this one's check (the key's stored answer, the ETag) and its write;
+    409 after ``HOLD_WAIT_S`` of waiting."""
+    if turn is None:
+        yield
+        return
+    taking = asyncio.ensure_future(asyncio.to_thread(state.requests.hold, turn))
+    try:
+        release = await asyncio.shield(taking)
+    except RequestInProgressError:
+        raise Problem(
+            409,
+            "request-in-progress",
+            "Request in progress",
+            "another request with this Idempotency-Key, or on this resource, is still running; retry",
+            headers={"Retry-After": "1"},
+        ) from None
+    except asyncio.CancelledError:
+        taking.add_done_callback(_release_once_taken)  # the wait goes on in its thread: let go once it ends
+        raise
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(release)
+
+
+def _release_once_taken(taking: asyncio.Future[Callable[[], None]]) -> None:
+    if not taking.cancelled() and taking.exception() is None:
+        taking.result()()
 
 
 def _to_keep(answer: Answer) -> StoredAnswer:

@@ -4,6 +4,7 @@ credentials, grants no wider than the granter's, and an audit row naming the key
 
 import asyncio
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
 import pytest
@@ -84,6 +85,43 @@ def test_an_update_needs_the_etag_of_the_resource_as_last_read(world):
     assert updated.json()["has_secret"] is True
     assert updated.headers["ETag"] != etag
     assert world.call("PATCH", path, key, json=change, headers={"If-Match": etag}).status_code == 412
+
+
+def test_concurrent_updates_with_one_etag_apply_one_and_refuse_the_others_412(world):
+    key = world.full["acme"]
+    name = f"race-{uuid.uuid4().hex[:6]}"
+    made = world.call(
+        "POST", "/v1/tenants/acme/destinations", key,
+        json={"name": name, "kind": "webhook", "url": "https://example.test/first", "secret": "whsec-value"},
+    )  # fmt: skip
+    assert made.status_code == 201
+    path = f"/v1/tenants/acme/destinations/{name}"
+    etag = world.call("GET", path, key).headers["ETag"]
+    urls = [f"https://example.test/{n}" for n in range(6)]
+    with ThreadPoolExecutor(len(urls)) as pool:
+        answers = list(
+            pool.map(lambda url: world.call("PATCH", path, key, json={"url": url}, headers={"If-Match": etag}), urls)
+        )
+    applied = [url for url, answer in zip(urls, answers, strict=True) if answer.status_code == 200]
+    assert sorted(answer.status_code for answer in answers) == [200] + [412] * (len(urls) - 1)
+    assert world.call("GET", path, key).json()["url"] == applied[0]
+
+
+def test_concurrent_posts_with_one_idempotency_key_run_once_and_all_get_its_answer(world):
+    key = world.full["acme"]
+    headers = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    body = {"name": f"twin-{uuid.uuid4().hex[:6]}", "kind": "webhook", "url": "https://example.test/t",
+            "secret": "whsec-value"}  # fmt: skip
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(
+            pool.map(
+                lambda _: world.call("POST", "/v1/tenants/acme/destinations", key, json=body, headers=headers), range(6)
+            )
+        )
+    assert [answer.status_code for answer in answers] == [201] * 6
+    assert len({answer.text for answer in answers}) == 1
+    assert sum(answer.headers.get("Idempotent-Replayed") != "true" for answer in answers) == 1
+    assert len([d for d in world.repositories["destinations"].list("acme") if d.name == body["name"]]) == 1
 
 
 def test_a_listing_is_walked_page_by_page_with_next_cursor_and_link(world):
