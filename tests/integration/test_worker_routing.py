@@ -162,13 +162,11 @@ def test_a_delayed_action_fires_after_its_delay_once_and_survives_a_kill_9_in_be
             lambda seen: any(r.topic.endswith("crmbus.scheduled") for r in seen), 60, "the scheduled request"
         )
         # The scheduler has taken it into its table once its offset is committed; kill -9 then.
-        reader_group_deadline = 30
-        import time
-
-        deadline = time.monotonic() + reader_group_deadline
-        while committed(bus.settings.kafka_bootstrap, bus.group(), bus.topic("crmbus.scheduled")) < 1:
-            assert time.monotonic() < deadline, "the scheduler never committed the delayed action"
-            time.sleep(0.2)
+        wait_until(
+            lambda: committed(bus.settings.kafka_bootstrap, bus.group(), bus.topic("crmbus.scheduled")) >= 1,
+            30,
+            "the scheduler's commit of the delayed action",
+        )
         workers.kill()
         workers = bus.workers().start()
         seen = reader.poll_until(
