@@ -31,8 +31,10 @@ from streams.errors import ConfigurationError, CrmbusError
 
 KEEP = timedelta(hours=24)
 HOLD_WAIT_S = 10.0
-# The two-key advisory locks' first key: apart from the outbox relay's one-key locks.
-_HOLD = text("SELECT pg_advisory_xact_lock(hashtext('crmbus.admin_requests'), hashtext(:name))")
+# Two-key advisory locks, apart from the outbox relay's one-key ones: this store's own first key
+# ("admn"), and a turn's name hashed here, so that no text of the request reaches the query.
+_HOLD = text("SELECT pg_advisory_xact_lock(:space, :key)")
+_SPACE = 0x61646D6E
 
 
 class IdempotencyConflictError(ConfigurationError):
@@ -41,6 +43,11 @@ class IdempotencyConflictError(ConfigurationError):
 
 class RequestInProgressError(CrmbusError):
     """Another request held the same idempotency key or resource for longer than the wait."""
+
+
+def _turn_key(name: str) -> int:
+    """A 32-bit lock key for the turn ``name`` (two names rarely share one: they then take turns too)."""
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()[:4], "big", signed=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +74,7 @@ class AdminRequests:
         try:
             transaction = connection.begin()
             connection.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": f"{wait_s * 1000:.0f}"})
-            connection.execute(_HOLD, {"name": name})
+            connection.execute(_HOLD, {"space": _SPACE, "key": _turn_key(name)})
         except OperationalError as exc:
             connection.close()
             if isinstance(exc.orig, LockNotAvailable):

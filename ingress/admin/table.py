@@ -6,7 +6,8 @@ applies the conventions every route shares, in this order: the API key (401), th
 (429), the scope (403), the tenant in the path (404 for another tenant's key, never saying
 whether it exists), the body (415, 400, 422 naming the field), ``Idempotency-Key`` on a POST
 (the stored answer again, or 422), ``If-Match`` on a PATCH (428, 412), then the handler; a
-listing is paginated and a single resource gets its ``ETag``.
+listing is paginated and a single resource gets its ``ETag``. Requests on one idempotency key, and
+PATCHes of one resource, take turns from their check to their write (409 when a turn stays taken).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from streams.errors import (
     ReplayRunningError,
     StoreRefusedError,
 )
+from streams.nul_text import NUL
 from streams.scopes import Scope
 
 Method = Literal["GET", "POST", "PATCH"]
@@ -218,6 +220,8 @@ def _check_query(operation: Operation, query: Mapping[str, str], validators: Map
     if len(query) != len(set(query)):
         raise _invalid("the query names a parameter twice")
     for name, value in query.items():
+        if NUL in value:
+            raise _invalid(f"{name}: holds a NUL character", name)
         if name in validators and not validators[name].is_valid(value):
             raise _invalid(f"{name}: is not a value this parameter takes", name)
 
@@ -239,6 +243,8 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
         if not principal.may(operation.scope):
             raise missing_scope(operation.scope)
         path = dict(request.match_info)
+        if any(NUL in value for value in path.values()):
+            raise not_found()  # no resource's name holds a NUL (PostgreSQL text cannot)
         repos = state.repositories(principal.actor)
         if operation.tenant_scoped:
             tenant_id = path["tenant_id"]
@@ -251,11 +257,11 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
         idempotency_key = request.headers.get("Idempotency-Key") if keeps_answers else None
         if idempotency_key is not None and IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
             raise _invalid("Idempotency-Key: must be 1 to 255 visible ASCII characters", "Idempotency-Key")
-        checks_etag = operation.method == "PATCH" and operation.current is not None
+        current = operation.current if operation.method == "PATCH" else None  # what If-Match must name
         target = f"{request.method} {request.path}"
         turn = (
             f"idempotency {principal.key_id} {target} {idempotency_key}" if idempotency_key is not None
-            else f"update {request.path}" if checks_etag
+            else f"update {request.path}" if current is not None
             else None
         )  # fmt: skip
         async with _one_at_a_time(state, turn):
@@ -271,8 +277,8 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
                     ) from None
                 if stored is not None:
                     return _replayed(stored)
-            if checks_etag and operation.current is not None:
-                await _check_if_match(request, await operation.current(call))
+            if current is not None:
+                await _check_if_match(request, await current(call))
             answer = await _refusals(operation.handler, call)
             if operation.kind == "list":
                 answer = _page(request, answer.body, limit, cursor or 0)

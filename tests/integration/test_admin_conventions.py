@@ -124,6 +124,18 @@ def test_concurrent_posts_with_one_idempotency_key_run_once_and_all_get_its_answ
     assert len([d for d in world.repositories["destinations"].list("acme") if d.name == body["name"]]) == 1
 
 
+def test_a_nul_in_a_path_or_query_parameter_is_refused_not_a_server_error(world):
+    key = world.full["acme"]
+    patched = world.call(
+        "PATCH", "/v1/tenants/acme/destinations/ho%00ok", key, json={"url": "https://example.test/n"},
+        headers={"If-Match": "*"},
+    )  # fmt: skip
+    assert patched.status_code == 404
+    searched = world.call("GET", "/v1/tenants/acme/deliveries?destination=c%00rm", key)
+    assert searched.status_code == 422
+    assert searched.json()["field"] == "destination"
+
+
 def test_a_listing_is_walked_page_by_page_with_next_cursor_and_link(world):
     key = world.full["acme"]
     for _ in range(5):
