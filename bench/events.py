@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from schemas.event_types import built_in_catalogue
+from streams.event_type import EventType
 
 SINGLE_PATH = "/v1/events"
 BATCH_PATH = "/v1/events/batch"
@@ -21,13 +22,20 @@ TENANT_TYPE = "bench.lead.created"
 """The bench tenant's own copy of ``lead.created``: the same schema, registered as a tenant's type."""
 
 
+def _lead_type() -> EventType:
+    built_in = built_in_catalogue().get("bench", BUILT_IN_TYPE)
+    if built_in is None:
+        raise LookupError(f"the built-in catalogue has no {BUILT_IN_TYPE}")
+    return built_in
+
+
 def example_lead() -> dict[str, Any]:
     """The catalogue's own example lead (validated by the schema tests), so what the benches send
     follows the schema as it evolves."""
-    built_in = built_in_catalogue().get("bench", BUILT_IN_TYPE)
-    if built_in is None or built_in.example is None:
+    example = _lead_type().example
+    if example is None:
         raise LookupError(f"the built-in catalogue has no example of {BUILT_IN_TYPE}")
-    return dict(built_in.example)
+    return dict(example)
 
 
 # With the idempotency key and headers a request comes to ~600 bytes.
@@ -39,9 +47,7 @@ _ACCEPTED_ITEM_STATUSES = frozenset({200, 201, 202, "accepted", "created", "ok"}
 
 def tenant_type_document() -> dict[str, Any]:
     """``lead.created``'s definition under the tenant type's name, for the bench tenant to register."""
-    built_in = built_in_catalogue().get("bench", BUILT_IN_TYPE)
-    assert built_in is not None
-    document = built_in.to_document()
+    document = _lead_type().to_document()
     document.pop("public_topic", None)
     return document | {"name": TENANT_TYPE, "revision": 1}
 
