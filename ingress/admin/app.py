@@ -25,7 +25,7 @@ from ingress.admin.table import RATE_HEADERS, dispatcher
 from ingress.http.bodies import json_response
 from ingress.http.credentials import CachedLookup, not_rotated_out
 from ingress.http.limits import RequestLimits
-from ingress.http.middleware import observe, problems, single_credentials
+from ingress.http.middleware import observe, problems, refuse_nul, single_credentials
 from streams.rate_limit import Limit
 
 OpenResources = Callable[[], AbstractAsyncContextManager[AdminResources]]
@@ -33,7 +33,7 @@ OpenResources = Callable[[], AbstractAsyncContextManager[AdminResources]]
 
 def build_app(settings: Settings, open_resources: OpenResources) -> web.Application:
     """The admin API; its paths are relative to where it is mounted (``/v1/``)."""
-    app = web.Application(middlewares=[observe, _rate_headers, problems, single_credentials])
+    app = web.Application(middlewares=[observe, _rate_headers, problems, single_credentials, refuse_nul])
     spec = document(OPERATIONS)
     routes = [web.route(op.method, _pattern(op.path), dispatcher(op), name=op.operation_id) for op in OPERATIONS]
 

@@ -40,7 +40,6 @@ from streams.errors import (
     ReplayRunningError,
     StoreRefusedError,
 )
-from streams.nul_text import NUL
 from streams.scopes import Scope
 
 Method = Literal["GET", "POST", "PATCH"]
@@ -220,8 +219,6 @@ def _check_query(operation: Operation, query: Mapping[str, str], validators: Map
     if len(query) != len(set(query)):
         raise _invalid("the query names a parameter twice")
     for name, value in query.items():
-        if NUL in value:
-            raise _invalid(f"{name}: holds a NUL character", name)
         if name in validators and not validators[name].is_valid(value):
             raise _invalid(f"{name}: is not a value this parameter takes", name)
 
@@ -243,8 +240,6 @@ def dispatcher(operation: Operation) -> Callable[[web.Request], Awaitable[web.St
         if not principal.may(operation.scope):
             raise missing_scope(operation.scope)
         path = dict(request.match_info)
-        if any(NUL in value for value in path.values()):
-            raise not_found()  # no resource's name holds a NUL (PostgreSQL text cannot)
         repos = state.repositories(principal.actor)
         if operation.tenant_scoped:
             tenant_id = path["tenant_id"]

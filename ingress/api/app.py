@@ -20,7 +20,7 @@ from ingress.api.auth import SignatureGuard
 from ingress.api.state import STATE, IngressResources, IngressState
 from ingress.http.credentials import CachedLookup, not_rotated_out
 from ingress.http.limits import RequestLimits
-from ingress.http.middleware import observe, problems, single_credentials
+from ingress.http.middleware import observe, problems, refuse_nul, single_credentials
 from streams.rate_limit import Limit
 
 OpenResources = Callable[[], AbstractAsyncContextManager[IngressResources]]
@@ -28,7 +28,8 @@ OpenResources = Callable[[], AbstractAsyncContextManager[IngressResources]]
 
 def build_app(settings: Settings, open_resources: OpenResources) -> web.Application:
     app = web.Application(
-        middlewares=[observe, problems, single_credentials], client_max_size=settings.ingress_max_body_bytes + 1
+        middlewares=[observe, problems, single_credentials, refuse_nul],
+        client_max_size=settings.ingress_max_body_bytes + 1,
     )
     app.add_routes([*events.routes(), *webhooks.routes(), *operations.routes()])
     app.cleanup_ctx.append(partial(_state, settings, open_resources))

@@ -41,6 +41,7 @@ from ingress.console.sign_in import sign_in, sign_in_page, sign_out
 from ingress.console.state import STATE, ConsoleState
 from ingress.console.workers import worker_addresses
 from ingress.http.bodies import json_response
+from ingress.http.middleware import refuse_nul, refuse_nul_in_forms
 from ingress.http.problems import Problem
 from streams.delivery_sla import DeliverySla
 from streams.errors import ServiceUnreachableError, StoreError
@@ -79,7 +80,7 @@ _HEADERS = {
 
 
 def build_app(settings: Settings, open_resources: OpenResources) -> web.Application:
-    app = web.Application(middlewares=[_headers, _problems, guard])
+    app = web.Application(middlewares=[_headers, _problems, refuse_nul, refuse_nul_in_forms, guard])
     app.add_routes(
         [
             web.get("/health", _health),

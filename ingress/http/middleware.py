@@ -1,10 +1,11 @@
 """Request ids, structured access logs, metrics, the conversion of every error to a problem, and
-the refusal of ambiguous credentials."""
+the refusal of ambiguous credentials and of NUL characters in paths, queries and forms."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 
 import structlog
 from aiohttp import web
@@ -13,6 +14,7 @@ from aiohttp.typedefs import Handler
 from infra.core.metrics import INGRESS_LATENCY, INGRESS_REQUESTS
 from ingress.http.problems import Problem, invalid_event
 from streams.errors import InvalidEventError, ServiceUnreachableError, SignatureError
+from streams.nul_text import NUL
 
 log = structlog.get_logger(__name__)
 REQUEST_ID = "X-Request-Id"
@@ -108,4 +110,45 @@ async def single_credentials(request: web.Request, handler: Handler) -> web.Stre
                 400, "duplicate-header", "Duplicate header", f"send the {name} header once",
                 reason="duplicate_header", extra={"header": name},
             )  # fmt: skip
+    return await handler(request)
+
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _nul_field(fields: Iterable[tuple[str, object]]) -> str | None:
+    """The name of the first field whose name or text value holds NUL, else None."""
+    for name, value in fields:
+        if NUL in name or (isinstance(value, str) and NUL in value):
+            return name.replace(NUL, "\\u0000")
+    return None
+
+
+def _nul_in(field: str) -> Problem:
+    return Problem(
+        422, "invalid-request", "Invalid request", f"{field}: holds a NUL character",
+        reason="invalid_request", field=field,
+    )  # fmt: skip
+
+
+@web.middleware
+async def refuse_nul(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No path or query may hold NUL (U+0000), before any handler reads them: no resource's name
+    holds one and PostgreSQL text cannot store one. A path with NUL names nothing (404); a query
+    parameter with NUL is a 422 naming it."""
+    if NUL in request.path:
+        raise Problem(404, "not-found", "Not found", "no such resource", reason="not_found")
+    field = _nul_field(request.query.items())
+    if field is not None:
+        raise _nul_in(field)
+    return await handler(request)
+
+
+@web.middleware
+async def refuse_nul_in_forms(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The same for a URL-encoded form's fields (the console's forms): a 422 naming the field."""
+    if request.content_type == _FORM:
+        field = _nul_field((await request.post()).items())
+        if field is not None:
+            raise _nul_in(field)
     return await handler(request)

@@ -447,6 +447,32 @@ def test_a_key_without_the_scope_or_of_another_tenant_cannot_pause_and_nothing_c
     assert not paused(hooks) and actions_of(engine, "endpoint.pause") == []
 
 
+def test_a_nul_in_a_query_form_or_path_is_refused_before_postgresql_sees_it_and_changes_nothing(console, hooks):
+    settings, keys, engine = console
+
+    async def answer(response):
+        return response.status, response.content_type, await response.json(content_type=None)
+
+    async def go():
+        async with running_console(settings) as base, browser(base) as client:
+            await sign_in(client, keys["operator"].secret)
+            async with client.get("/console/destinations") as page:
+                fields = {"csrf": csrf_of(await page.text()), "tenant_id": "acme", "name": "ho\x00oks"}
+            async with client.post("/console/destinations/pause", data=fields, allow_redirects=False) as posted:
+                form = await answer(posted)
+            async with client.get("/console/dead-letters/replay?tenant=acme&error_class=Http%00Error") as dry:
+                query = await answer(dry)
+            async with client.get("/console/events/ab%00cd") as event:
+                path = await answer(event)
+            return form, query, path
+
+    form, query, path = run(go())
+    assert form[:2] == (422, "application/problem+json") and form[2]["field"] == "name"
+    assert query[:2] == (422, "application/problem+json") and query[2]["field"] == "error_class"
+    assert path[:2] == (404, "application/problem+json")
+    assert not paused(hooks) and actions_of(engine, "endpoint.pause") == []
+
+
 def test_the_destinations_page_shows_each_destinations_last_check_and_which_kinds_are_not_probed(console, hooks):
     settings, keys, engine = console
     waha = hooks.add("acme", "waha", "waha", "https://waha.example.com", config={"session": "default"})

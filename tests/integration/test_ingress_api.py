@@ -112,6 +112,8 @@ BAD_INPUT = [
     ("future timestamp", {"json": {"type": "lead.created", "payload": LEAD, "occurred_at": "2099-01-01T00:00:00+00:00"}}, "acme", 422, "invalid-event", "occurred_at"),
     ("NUL in free text", {"json": {"type": "lead.created", "payload": LEAD | {"notes": "Olá, Fulana\u0000! Tudo bem?"}}}, "acme", 422, "invalid-event", "payload.notes"),
     ("NUL in a field we do not know", {"json": {"type": "lead.created", "payload": LEAD, "extra": {"x": ["\u0000"]}}}, "acme", 422, "invalid-event", "extra.x[0]"),
+    ("NUL in the query", {"json": {"type": "lead.created", "payload": LEAD}, "params": {"source": "a\u0000"}}, "acme", 422, "invalid-request", "source"),
+    ("NUL in the path", {"json": {"type": "lead.created", "payload": LEAD}, "path": "/v1/events%00"}, "acme", 404, "not-found", None),
 ]  # fmt: skip
 
 
@@ -123,7 +125,8 @@ def test_bad_input_gets_its_problem_and_writes_nothing(stack, case, request_kwar
     headers = dict(request_kwargs.pop("headers", {}))
     if who is not None:
         headers |= bearer(stack.get(who, who))
-    got_status, got_headers, body = post(stack, "/v1/events", headers=headers, **request_kwargs)
+    path = request_kwargs.pop("path", "/v1/events")
+    got_status, got_headers, body = post(stack, path, headers=headers, **request_kwargs)
     assert got_status == status, body
     assert got_headers["Content-Type"].startswith("application/problem+json")
     assert body["type"] == f"urn:crmbus:problem:{slug}"
