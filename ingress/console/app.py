@@ -41,7 +41,7 @@ from ingress.console.sign_in import sign_in, sign_in_page, sign_out
 from ingress.console.state import STATE, ConsoleState
 from ingress.console.workers import worker_addresses
 from ingress.http.bodies import json_response
-from ingress.http.middleware import refuse_nul, refuse_nul_in_forms
+from ingress.http.middleware import refuse_nul, refuse_nul_in_forms, status_problem
 from ingress.http.problems import Problem
 from streams.delivery_sla import DeliverySla
 from streams.errors import ServiceUnreachableError, StoreError
@@ -143,7 +143,8 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
 
 @web.middleware
 async def _problems(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Our errors as problem+json; PostgreSQL away (sessions, keys and history live there) is a 503."""
+    """Our errors and aiohttp's (an unknown path, a wrong method) as problem+json; PostgreSQL away
+    (sessions, keys and history live there) is a 503."""
     try:
         return await handler(request)
     except Problem as problem:
@@ -151,6 +152,10 @@ async def _problems(request: web.Request, handler: Handler) -> web.StreamRespons
     except (ServiceUnreachableError, StoreError) as exc:
         detail = f"PostgreSQL, which holds sign-ins and the delivery history, failed: {error_name(exc)}"
         return Problem(503, "store-unavailable", "Store unavailable", detail).response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return status_problem(exc).response()
 
 
 async def _health(_: web.Request) -> web.Response:

@@ -33,7 +33,8 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-def _status_problem(exc: web.HTTPException) -> Problem:
+def status_problem(exc: web.HTTPException) -> Problem:
+    """An aiohttp error answer (404 from the router, 405, 413) as the problem it stands for."""
     if exc.status == 404:
         return Problem(404, "not-found", "Not found", "no such resource", reason="not_found")
     if exc.status == 413:
@@ -95,7 +96,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return _status_problem(exc).response(instance)
+        return status_problem(exc).response(instance)
     except Exception:
         log.exception("unhandled_error", route=_route(request))
         return Problem(500, "internal", "Internal error", "an unexpected error; it has been logged").response(instance)

@@ -473,6 +473,20 @@ def test_a_nul_in_a_query_form_or_path_is_refused_before_postgresql_sees_it_and_
     assert not paused(hooks) and actions_of(engine, "endpoint.pause") == []
 
 
+def test_an_unknown_path_or_a_wrong_method_is_a_problem_not_plain_text(console):
+    settings, keys, _ = console
+
+    async def go():
+        async with running_console(settings) as base, browser(base) as client:
+            await sign_in(client, keys["operator"].secret)
+            async with client.get("/console/nowhere") as unknown, client.put("/console/destinations") as wrong:
+                return [
+                    (r.status, r.content_type, (await r.json(content_type=None))["status"]) for r in (unknown, wrong)
+                ]
+
+    assert run(go()) == [(404, "application/problem+json", 404), (405, "application/problem+json", 405)]
+
+
 def test_the_destinations_page_shows_each_destinations_last_check_and_which_kinds_are_not_probed(console, hooks):
     settings, keys, engine = console
     waha = hooks.add("acme", "waha", "waha", "https://waha.example.com", config={"session": "default"})
