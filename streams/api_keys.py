@@ -27,8 +27,11 @@ class IssuedKey:
 
 
 def digest_of(presented: str) -> bytes:
-    """The SHA-256 under which a credential (API key, webhook token) is stored and cached."""
-    return hashlib.sha256(presented.encode()).digest()
+    """The SHA-256 under which a credential (API key, webhook token) is stored and cached.
+
+    aiohttp decodes a header's bytes that are not UTF-8 to lone surrogates (``surrogateescape``);
+    they are hashed as the bytes that were sent, so such a credential is merely unknown (401)."""
+    return hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
 
 
 def issue_key(environment: str = "live") -> IssuedKey:

@@ -30,7 +30,7 @@ from prometheus_client import (
 RejectionReason = Literal[
     "unauthenticated", "rate_limited", "too_large", "unsupported_media_type", "malformed_json",
     "invalid_event", "invalid_request", "bad_signature", "replayed", "not_found", "kafka_unavailable",
-    "duplicate_header", "forbidden",
+    "duplicate_header", "malformed_header", "forbidden",
 ]  # fmt: skip
 
 _Made = TypeVar("_Made", Counter, Gauge, Histogram)

@@ -175,7 +175,8 @@ def document(batch_max: int) -> dict[str, Any]:
             "version": version("crmbus"),
             "description": "Events and webhooks into crmbus. A 202 means the event is stored in Kafka "
             "(acks=all). Errors are RFC 9457 application/problem+json and never echo submitted values. "
-            "No string of a body may hold NUL (U+0000); no credential header may be sent twice.",
+            "No string of a body, path or query may hold NUL (U+0000); no credential header may be sent twice "
+            "or hold anything but visible ASCII.",
         },
         "components": {
             "securitySchemes": {"apiKey": BEARER_SCHEME},

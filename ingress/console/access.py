@@ -46,7 +46,8 @@ def on_loopback(host: str) -> bool:
 
 def same_token(given: object, expected: str) -> bool:
     """Whether a form's token is ``expected``, in constant time."""
-    return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
+    # A form's bytes that are not UTF-8 arrive as lone surrogates: compared as the bytes sent.
+    return isinstance(given, str) and hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str, path: str = "/") -> None:

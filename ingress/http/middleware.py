@@ -104,12 +104,20 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
 
 @web.middleware
 async def single_credentials(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """400 for a request that sends one of ``SINGLE_HEADERS`` more than once, before anything reads it."""
+    """400 for a request that sends one of ``SINGLE_HEADERS`` more than once, or with a value that is
+    not visible ASCII (bytes that are not UTF-8 reach handlers as lone surrogates, which neither
+    hashing nor a constant-time comparison takes), before anything reads it."""
     for name in SINGLE_HEADERS:
-        if len(request.headers.getall(name, ())) > 1:
+        values = request.headers.getall(name, ())
+        if len(values) > 1:
             raise Problem(
                 400, "duplicate-header", "Duplicate header", f"send the {name} header once",
                 reason="duplicate_header", extra={"header": name},
+            )  # fmt: skip
+        if values and not (values[0].isascii() and values[0].isprintable()):
+            raise Problem(
+                400, "malformed-header", "Malformed header", f"the {name} header must be visible ASCII",
+                reason="malformed_header", extra={"header": name},
             )  # fmt: skip
     return await handler(request)
 

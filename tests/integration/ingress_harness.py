@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy.engine import make_url
+from yarl import URL
 
 from connectors.kafka.watermarks import high_watermark
 from infra.cli.wiring import ingress_app
@@ -39,6 +41,26 @@ async def running_ingress(settings: Settings) -> AsyncIterator[tuple[str, aiohtt
             yield str(server.make_url("")), client
     finally:
         await server.close()
+
+
+async def raw_post(base: str, path: str, headers: bytes, body: bytes) -> tuple[int, dict[str, Any]]:
+    """POST with header bytes as given (a client library would refuse what is not UTF-8): the
+    answer's status and JSON body."""
+    url = URL(base)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {url.host}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n".encode()
+            + headers
+            + b"\r\n"
+            + body
+        )
+        answer = await reader.read()
+    finally:
+        writer.close()
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), json.loads(payload)
 
 
 def end_offsets(bootstrap: str, topics: list[str], partitions: int = 6) -> dict[str, int]:

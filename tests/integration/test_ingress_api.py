@@ -1,6 +1,7 @@
 """The generic API on the real broker and database: accepted events land keyed as their tenant's
 partitioning says and decode; bad input gets its problem and writes nothing; tenants cannot see or write as each other."""
 
+import json
 import uuid
 
 import pytest
@@ -21,6 +22,7 @@ from tests.integration.ingress_harness import (
     bearer,
     end_offsets,
     isolated_settings,
+    raw_post,
     read_record,
     run,
     running_ingress,
@@ -174,6 +176,29 @@ def test_a_credential_header_sent_twice_is_a_400_naming_it_and_writes_nothing(st
     assert (status, body["type"], body["header"]) == (400, "urn:crmbus:problem:duplicate-header", header)
     assert got_headers["Content-Type"].startswith("application/problem+json")
     assert stack["acme"] not in str(body) and stack["beta"] not in str(body), "problems never echo credentials"
+    assert end_offsets(stack["bootstrap"], stack["lanes"]) == before
+
+
+NOT_UTF8 = {
+    "Authorization": lambda key: b"Bearer " + key.encode()[:-1] + b"\xc3",
+    "X-Crmbus-Signature": lambda _: b"v1=\xc3\x28",
+    "Idempotency-Key": lambda _: b"k-\xff",
+}
+
+
+@pytest.mark.parametrize("header", sorted(NOT_UTF8))
+def test_a_credential_header_that_is_not_ascii_is_a_400_naming_it_and_writes_nothing(stack, header):
+    sent = [b"Authorization: Bearer " + stack["acme"].encode()] if header != "Authorization" else []
+    sent.append(header.encode() + b": " + NOT_UTF8[header](stack["acme"]))
+    body = json.dumps({"type": "lead.created", "payload": LEAD}).encode()
+    before = end_offsets(stack["bootstrap"], stack["lanes"])
+
+    async def go():
+        async with running_ingress(stack["settings"]) as (base, _):
+            return await raw_post(base, "/v1/events", b"".join(line + b"\r\n" for line in sent), body)
+
+    status, problem = run(go())
+    assert (status, problem["type"], problem["header"]) == (400, "urn:crmbus:problem:malformed-header", header)
     assert end_offsets(stack["bootstrap"], stack["lanes"]) == before
 
 

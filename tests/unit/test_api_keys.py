@@ -1,3 +1,4 @@
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,6 +20,11 @@ def test_keys_never_repeat_and_only_their_hash_is_kept():
     assert a.secret != b.secret
     assert a.digest == digest_of(a.secret)
     assert len(a.digest) == 32
+
+
+def test_a_credential_whose_bytes_were_not_utf8_is_hashed_as_the_bytes_sent():
+    presented = b"crmb_live_\xc3(".decode("utf-8", "surrogateescape")  # how aiohttp hands such a header over
+    assert digest_of(presented) == hashlib.sha256(b"crmb_live_\xc3(").digest()
 
 
 def test_the_display_prefix_tells_keys_apart_without_revealing_them():

@@ -24,6 +24,11 @@ def test_a_forms_token_matches_only_the_sessions_own():
     assert not same_token("", "abc-123")
 
 
+@pytest.mark.parametrize("given", ["abc-12\udcc3", "abc-12é"], ids=["bytes that were not UTF-8", "non-ASCII"])
+def test_a_token_that_is_not_ascii_matches_nothing_rather_than_failing(given):
+    assert not same_token(given, "abc-123")
+
+
 @pytest.mark.parametrize("given", [None, ["abc-123"], b"abc-123"])
 def test_a_missing_or_non_text_token_matches_nothing(given):
     assert not same_token(given, "abc-123")
