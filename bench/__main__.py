@@ -20,6 +20,7 @@ SCENARIOS = {
     "e2e": "bench.e2e",
     "clients": "bench.clients",
     "drain": "bench.drain",
+    "consumer": "bench.consumer",
     "signatures": "bench.signatures",
     "soak": "bench.soak",
     "chaos": "bench.chaos",
