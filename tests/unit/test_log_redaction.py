@@ -80,4 +80,5 @@ def test_a_library_line_with_nested_extra_and_an_exception_carries_no_identifier
     assert lines[0]["request"] == {"body": REDACTED, "params": [{"telefone": REDACTED}]}
     assert "bad lead [email] / [number]" in lines[0]["exception"]
     assert lines[1]["lead"] == {"contact": {"email": REDACTED, "cpf": REDACTED}}
-    assert leaks(json.dumps(lines)) == []
+    # The timestamp is the logger's own: its microseconds hold any 4 or 5 digits now and then.
+    assert leaks(json.dumps([{k: v for k, v in line.items() if k != "timestamp"} for line in lines])) == []
