@@ -107,7 +107,7 @@ def _api_key(settings: Settings, tenant: str) -> Iterator[str]:
 
 def _system(name: str, options: Options, infra_: Infra, prefix: str, secret: str) -> AbstractContextManager[Running]:
     if name == "crmbus":
-        return crmbus(options, prefix, secret, infra_.broker_pid)
+        return crmbus(options, prefix, secret, infra_.broker_pid, infra_.postgres_pid)
     if name == "ceiling":
         return ceiling(options, prefix, secret, infra_.broker_pid)
     return queue_baseline(name, options, secret)

@@ -11,7 +11,9 @@
 - **ceiling**: a topic of its own, the front end with a Kafka producer and one consumer process.
 
 Every system is a ``Running``: the port and key to post to, and its processes by part, each
-measured on its own (CPU, peak RSS).
+measured on its own (CPU, peak RSS). The broker counts for crmbus and the ceiling when crmbus
+started it; crmbus's own PostgreSQL cluster counts for crmbus, as Redis does for the queues (its
+peak RSS sums the backends, so shared buffers count once per backend).
 """
 
 from __future__ import annotations
@@ -93,12 +95,15 @@ def _pids(servers: Servers) -> Callable[[], list[int]]:
     return lambda: servers.roots
 
 
-def _broker(pid: int | None) -> dict[str, Callable[[], list[int]]]:
-    return {"kafka": lambda: [pid]} if pid else {}
+def _server(part: str, pid: int | None) -> dict[str, Callable[[], list[int]]]:
+    """A shared server's process tree as a part of the system measured (none when not ours)."""
+    return {part: lambda: [pid]} if pid else {}
 
 
 @contextlib.contextmanager
-def crmbus(options: Options, prefix: str, secret: str, broker_pid: int | None) -> Iterator[Running]:
+def crmbus(
+    options: Options, prefix: str, secret: str, broker_pid: int | None, postgres_pid: int | None
+) -> Iterator[Running]:
     settings = options.settings
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     create_topics(admin, prefix, settings.kafka_replication_factor)
@@ -130,7 +135,9 @@ def crmbus(options: Options, prefix: str, secret: str, broker_pid: int | None) -
                 )
                 names = ("ingress", "router", "sinks", "retry_archive")
             parts = {name: _pids(servers) for name, servers in zip(names, started, strict=True)}
-            yield Running("crmbus", port, secret, {**parts, **_broker(broker_pid)}, started)
+            # PostgreSQL counts as the queues' Redis does: the archive writes every outcome there.
+            shared = {**_server("kafka", broker_pid), **_server("postgres", postgres_pid)}
+            yield Running("crmbus", port, secret, {**parts, **shared}, started)
     finally:
         delete_topics(admin, prefix)
 
@@ -184,7 +191,7 @@ def ceiling(options: Options, prefix: str, secret: str, broker_pid: int | None) 
         consumer = _Processes("ceiling-consumer", [consumer_command], 0, options.log_dir).started(options.timeout_s)
         kafka = ["--bootstrap", settings.kafka_bootstrap, "--topic", topic]
         with consumer, _front("kafka", secret, options, {}, kafka) as front:
-            parts = {"front": _pids(front), "consumer": _pids(consumer), **_broker(broker_pid)}
+            parts = {"front": _pids(front), "consumer": _pids(consumer), **_server("kafka", broker_pid)}
             yield Running("ceiling", front.port, secret, parts, (front, consumer))
     finally:
         delete_topics(admin, prefix)

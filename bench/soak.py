@@ -189,7 +189,7 @@ def _soak(args: argparse.Namespace, settings: Settings, tag: str) -> int:
             settings, log_dir, receiver.url, args.start_timeout, cores=2, threads=8, ingress_workers=1,
             sink_processes=1, worker_processes=0, key=secret_key(settings),
         )  # fmt: skip
-        with crmbus(options, prefix, secret, infra_.broker_pid) as running:
+        with crmbus(options, prefix, secret, infra_.broker_pid, infra_.postgres_pid) as running:
             meters = {part: TreeMeter(roots, interval_s=5.0) for part, roots in running.parts.items()}
             for meter in meters.values():
                 meter.__enter__()

@@ -54,6 +54,7 @@ class Infra:
     catalogue: Catalogue
     api_secret: str
     broker_pid: int | None  # known only when crmbus started the broker
+    postgres_pid: int | None = None  # the postmaster of crmbus's own cluster, when that is the one used
 
     @property
     def ingress_topics(self) -> list[str]:
@@ -84,7 +85,7 @@ def infra(settings: Settings, log: Path) -> Iterator[Infra]:
         with log.open("a") as out:
             out.write(f"kafka started by bench: {started_kafka}; postgres: {started_postgres}; key {view.id}\n")
         try:
-            yield Infra(settings, catalogue, secret, kafka.our_pid())
+            yield Infra(settings, catalogue, secret, kafka.our_pid(), postgres.our_pid())
         finally:
             with contextlib.suppress(Exception):  # the database may already be gone; the key dies with it
                 keys.revoke(view.id)

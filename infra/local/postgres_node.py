@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 
-from infra.core.processes import require_tool, tail
+from infra.core.processes import process_cmdline, require_tool, tail
 from infra.core.settings import LOOPBACK_HOSTS, Settings
 from infra.db.engine import database_url
 from streams.errors import InfraError, MissingToolError, ServiceUnreachableError, StartTimeoutError
@@ -100,6 +100,20 @@ class LocalPostgres:
             running_here=bindir is not None and (self.data / "PG_VERSION").is_file() and self._running(bindir),
             log_file=self.log_file,
         )
+
+    def our_pid(self) -> int | None:
+        """The pid of the postmaster of crmbus's own cluster while it runs on the configured port
+        (every backend is its child), else None: a cluster elsewhere, a pid file left by a crash."""
+        try:
+            first = (self.data / "postmaster.pid").read_text().split("\n", 1)[0]
+            pid = int(first)
+        except (OSError, ValueError):
+            return None
+        cmdline = process_cmdline(pid)
+        if cmdline is None:
+            return None
+        ours = f"-D {self.data} " in f"{cmdline} " and f"-p {self.url.port or 5432} " in f"{cmdline} "
+        return pid if ours else None
 
     # -- lifecycle -------------------------------------------------------------------------
     def up(self) -> bool:

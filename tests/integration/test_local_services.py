@@ -71,13 +71,17 @@ def test_an_own_postgres_cluster_initialises_starts_answers_and_stops(own_postgr
     )
     node = LocalPostgres(settings)
     try:
+        assert node.our_pid() is None, "no cluster runs yet"
         assert node.up() is True
         assert node.answers()
         assert node.status().running_here
+        postmaster = node.our_pid()
+        assert postmaster is not None and postmaster in processes_mentioning(str(own_postgres_dir))
         assert node.up() is False, "a second up reuses the running cluster"
     finally:
         assert node.down() is True
     assert not port_accepts("127.0.0.1", port)
+    assert node.our_pid() is None
     assert processes_mentioning(str(node.data)) == []
 
 

@@ -36,3 +36,20 @@ def test_two_private_state_directories_never_share_a_cluster_so_one_down_cannot_
     first = LocalPostgres(Settings(state_dir=tmp_path / "ci")).home
     second = LocalPostgres(Settings(state_dir=tmp_path / "a-test-run-of-crmbus-up")).home
     assert first != second
+
+
+def test_a_pid_file_left_by_a_crash_names_no_cluster_of_ours(tmp_path):
+    node = LocalPostgres(Settings(postgres_data_dir=tmp_path))
+    node.data.mkdir(parents=True)
+    (node.data / "postmaster.pid").write_text("1\n/elsewhere\n")  # pid 1 is init, not a postmaster of ours
+    assert node.our_pid() is None
+
+
+def test_a_running_postmaster_of_another_port_is_not_ours(tmp_path, monkeypatch):
+    node = LocalPostgres(Settings(postgres_data_dir=tmp_path))
+    node.data.mkdir(parents=True)
+    (node.data / "postmaster.pid").write_text("4242\n")
+    monkeypatch.setattr(postgres_node, "process_cmdline", lambda pid: f"postgres -D {node.data} -p 1 ")
+    assert node.our_pid() is None
+    monkeypatch.setattr(postgres_node, "process_cmdline", lambda pid: f"postgres -D {node.data} -p {node.url.port} ")
+    assert node.our_pid() == 4242
