@@ -146,7 +146,7 @@ async def refuse_nul(request: web.Request, handler: Handler) -> web.StreamRespon
     holds one and PostgreSQL text cannot store one. A path with NUL names nothing (404); a query
     parameter with NUL is a 422 naming it."""
     if NUL in request.path:
-        raise Problem(404, "not-found", "Not found", "no such resource", reason="not_found")
+        raise status_problem(web.HTTPNotFound())
     field = _nul_field(request.query.items())
     if field is not None:
         raise _nul_in(field)
