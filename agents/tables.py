@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import faust
 from faust.types import TableT
 
-from agents.runtime.table_stores import store_arguments
+from agents.runtime.table_stores import filter_write_buffers, store_arguments
 from agents.runtime.topics import changelog_topic
 from infra.core.settings import Settings
 from schemas.topic_names import TopicNames
@@ -38,7 +38,7 @@ def add_tables(app: faust.App, settings: Settings) -> dict[str, TableT[bytes, by
     per_event = {"router-dedupe", "sink-finished"}  # a key per event or delivery: kept where settings say
     names = TopicNames(settings.topic_prefix)
     partitions = app.conf.topic_partitions
-    return {
+    tables = {
         name: app.Table(
             name,
             partitions=partitions,
@@ -49,6 +49,9 @@ def add_tables(app: faust.App, settings: Settings) -> dict[str, TableT[bytes, by
         for name, (role, purpose, kept) in kept_for.items()
         if role in settings.worker_roles
     }
+    for table in tables.values():
+        filter_write_buffers(table)
+    return tables
 
 
 def when_restored(tables: Mapping[str, TableT[bytes, bytes]], wiring: Wiring) -> None:

@@ -21,6 +21,7 @@ SCENARIOS = {
     "clients": "bench.clients",
     "drain": "bench.drain",
     "consumer": "bench.consumer",
+    "lookups": "bench.lookups",
     "signatures": "bench.signatures",
     "soak": "bench.soak",
     "chaos": "bench.chaos",

@@ -66,6 +66,8 @@ _CONSUMER_PY = ("agents/runtime/consumer.py",)
 _TAKE_PY = ("agents/runtime/take.py",)
 _TABLE_PY = ("agents/runtime/partitioned_table.py",)
 _ROCKS = "faust.stores.rocksdb:Store"
+_ROCKS_OPTIONS = "faust.stores.rocksdb:RocksDBOptions"
+_STORES_PY = ("agents/runtime/table_stores.py",)
 _APP_PY = ("agents/app.py",)
 _OFFSETS_PY = ("agents/runtime/offsets.py",)
 _TIMERS_PY = ("agents/timers.py",)
@@ -222,7 +224,17 @@ RELIED_ON: tuple[ReliedOn, ...] = (
     _m(_ROCKS, "_dbs_for_key", ("key",), _TABLE_PY, "the databases a key may be in, its partition's if known"),
     _a(_ROCKS, "_dbs", _TABLE_PY, "the partitions whose databases this worker holds, checkpointed",
        on_instance=True),
-    _a(_ROCKS, "rocksdb_options", _TABLE_PY, "its ttl: the store drops expired entries itself", on_instance=True),
+    _a(_ROCKS, "rocksdb_options", (*_TABLE_PY, *_STORES_PY),
+       "its ttl: the store drops expired entries itself; replaced before any database opens, with write-buffer "
+       "filters added",
+       on_instance=True, mentioned_in=_in(f"{_ROCKS}._open_for_partition", "self.rocksdb_options.open(")),
+    _a(_ROCKS, "options", _STORES_PY, "what the options were made from (the driver taken out), to make them again",
+       on_instance=True, mentioned_in=_in(f"{_ROCKS}.__init__", "**self.options")),
+    _a(_ROCKS, "use_rocksdict", _STORES_PY, "whether the databases are rocksdict's, whose options we extend",
+       on_instance=True),
+    _m(_ROCKS_OPTIONS, "as_options", (), _STORES_PY,
+       "overridden: the options every database of the store is opened with, write-buffer filters added",
+       mentioned_in=_in(f"{_ROCKS_OPTIONS}.open", "self.as_options()")),
     _m(_ROCKS, "set_persisted_offset", ("tp", "offset"), _TABLE_PY,
        "the changelog offset a database holds up to, which recovery reads from; Faust sets it only for "
        "changes it sent itself",

@@ -10,7 +10,7 @@ import pytest
 from faust.types import TP
 
 from agents.runtime.partitioned_table import PartitionedTable
-from agents.runtime.table_stores import store_arguments
+from agents.runtime.table_stores import filter_write_buffers, store_arguments
 
 
 @pytest.fixture
@@ -62,6 +62,7 @@ def rocks(tmp_path):
         web_enabled=False,
     )
     made = app.Table("router-dedupe", partitions=6, **store_arguments("rocksdb", "router-dedupe", 3600))
+    filter_write_buffers(made)
     yield made
     app.consumer._thread.thread_loop.close()  # made, never started
 
@@ -97,6 +98,22 @@ def test_a_rocksdb_store_is_bounded_per_partition_far_below_faust_defaults():
         32 * 1024**2
     )
     assert store_arguments("memory", "circuits", 60) == {"store": "memory://"}
+
+
+def test_a_rocksdb_database_answers_most_misses_from_bloom_filters_in_its_files_and_its_write_buffers(rocks):
+    rocks.data._db_for_partition(1)  # opened as on assignment
+    path = rocks.data.partition_path(1)
+    # RocksDB writes the options each database was opened with beside its files.
+    written = max(path.glob("OPTIONS-*"), key=lambda file: file.stat().st_mtime).read_text()
+    assert "memtable_whole_key_filtering=true" in written
+    assert "memtable_prefix_bloom_size_ratio=0.020000" in written
+    assert "filter_policy=bloomfilter" in written  # the file doesn't say the bits: Faust passes them
+    assert rocks.data.rocksdb_options.bloom_filter_size == 10
+
+
+def test_a_memory_table_is_left_as_it_is(table):
+    filter_write_buffers(table)
+    assert PartitionedTable(table).get(b"k") is None
 
 
 class Ends:
