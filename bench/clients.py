@@ -33,7 +33,7 @@ from bench.deliver_systems import fast_destination
 from bench.report import console
 from bench.resources import TreeMeter, machine_busy_seconds
 from bench.stack import HOST, BenchError
-from bench.stats import Report, json_line, median_report
+from bench.stats import Report, json_line, median_report, ratio
 
 OURS = "aiohttp"  # what connectors.http uses: the headline figures are its
 BASELINE = "httpx"  # what the ratios compare it with
@@ -71,13 +71,6 @@ def chosen(text: str) -> tuple[list[str], dict[str, str]]:
         raise BenchError(f"--clients takes names of {', '.join(CLIENTS)}, not {text!r}")
     skipped = {name: why for name in names if (why := missing(name)) is not None}
     return [name for name in names if name not in skipped], skipped
-
-
-def ratio(numerator: float | None, denominator: float | None) -> float:
-    """numerator ÷ denominator; NaN when either was not measured or the denominator is 0."""
-    if numerator is None or denominator is None or math.isnan(numerator) or math.isnan(denominator):
-        return math.nan
-    return numerator / denominator if denominator else math.nan
 
 
 def figures(measured: Mapping[str, Measured], concurrency: int) -> Report:

@@ -37,11 +37,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from rich.table import Table
 
-from bench.clients import ratio
 from bench.deliver_topics import delete_topics
 from bench.report import console
 from bench.stack import BenchError
-from bench.stats import Latency, Report, json_line, median_report
+from bench.stats import Latency, Report, head_to_head, json_line, ratio
 from infra.core.settings import Settings
 
 OURS, BASELINE = "aiokafka", "confluent"
@@ -172,19 +171,13 @@ _CLIENTS: dict[str, Callable[[Settings, Topics, int, float], Measured]] = {
 
 def summary(reports: Sequence[Report]) -> Report:
     """Medians of the runs, records lost summed over them, and the headline figures (ours) first."""
-    merged = median_report(reports)
-    for name in _CLIENTS:
-        merged[f"{name}_lost"] = sum(report[f"{name}_lost"] for report in reports)
-    headline: Report = {
-        "throughput_per_s": merged[f"{OURS}_throughput_per_s"],
-        "p50_ms": merged[f"{OURS}_p50_ms"],
-        "p99_ms": merged[f"{OURS}_p99_ms"],
-        "lost": merged[f"{OURS}_lost"],
-        "baseline_ratio": ratio(merged[f"{OURS}_throughput_per_s"], merged[f"{BASELINE}_throughput_per_s"]),
+    headline, merged = head_to_head(reports, _CLIENTS, OURS, BASELINE)
+    return {
+        **headline,
         "cpu_per_record_ratio": ratio(merged[f"{OURS}_cpu_us_per_record"], merged[f"{BASELINE}_cpu_us_per_record"]),
         "fetch_cpu_ratio": ratio(merged[f"{OURS}_fetch_core_pct"], merged[f"{BASELINE}_fetch_core_pct"]),
+        **merged,
     }
-    return {**headline, **merged}
 
 
 def _table(title: str, report: Report) -> Table:

@@ -27,10 +27,9 @@ from faust.types import TP
 from rich.table import Table
 
 from agents.runtime.consumer import StrictConsumer
-from bench.clients import ratio
 from bench.report import console
 from bench.stack import BenchError
-from bench.stats import Latency, Report, json_line, median_report
+from bench.stats import Latency, Report, head_to_head, json_line
 from infra.cli.wiring import worker_app
 from infra.core.settings import Settings
 
@@ -115,19 +114,9 @@ def figures(drained: dict[str, Drained], records: int) -> Report:
 
 def summary(reports: Sequence[Report]) -> Report:
     """Medians of the runs, records lost summed over them, and the headline figures (ours) first."""
-    merged = median_report(reports)
-    for name in _LOOPS:
-        merged[f"{name}_lost"] = sum(report[f"{name}_lost"] for report in reports)
-    baseline, ours = merged[f"{BASELINE}_throughput_per_s"], merged[f"{OURS}_throughput_per_s"]
-    headline: Report = {
-        "throughput_per_s": ours,
-        "p50_ms": merged[f"{OURS}_p50_ms"],
-        "p99_ms": merged[f"{OURS}_p99_ms"],
-        "lost": merged[f"{OURS}_lost"],
-        "baseline_ratio": ratio(ours, baseline),
-        "cpu_us_saved_per_record": merged[f"{BASELINE}_cpu_us_per_record"] - merged[f"{OURS}_cpu_us_per_record"],
-    }
-    return {**headline, **merged}
+    headline, merged = head_to_head(reports, _LOOPS, OURS, BASELINE)
+    saved = merged[f"{BASELINE}_cpu_us_per_record"] - merged[f"{OURS}_cpu_us_per_record"]
+    return {**headline, "cpu_us_saved_per_record": saved, **merged}
 
 
 def _table(title: str, report: Report) -> Table:

@@ -32,10 +32,9 @@ from rich.table import Table
 from agents.dedupe import DedupeStore, dedupe_key
 from agents.runtime.partitioned_table import PartitionedTable
 from agents.runtime.table_stores import filter_write_buffers, store_arguments
-from bench.clients import ratio
 from bench.report import console
 from bench.stack import BenchError
-from bench.stats import Latency, Report, json_line, median_report
+from bench.stats import Latency, Report, head_to_head, json_line
 
 OURS, BASELINE = "crmbus", "faust"
 _TABLE = "router-dedupe"
@@ -129,18 +128,9 @@ def ask(variant: str, keys: int, lookups: int, partitions: int) -> Asked:
 
 def summary(reports: Sequence[Report]) -> Report:
     """Medians of the runs, lost summed over them, and the headline figures (ours) first."""
-    merged = median_report(reports)
-    for name in _VARIANTS:
-        merged[f"{name}_lost"] = sum(report[f"{name}_lost"] for report in reports)
-    headline: Report = {
-        "throughput_per_s": merged[f"{OURS}_throughput_per_s"],
-        "p50_ms": merged[f"{OURS}_p50_ms"],
-        "p99_ms": merged[f"{OURS}_p99_ms"],
-        "lost": merged[f"{OURS}_lost"],
-        "baseline_ratio": ratio(merged[f"{OURS}_throughput_per_s"], merged[f"{BASELINE}_throughput_per_s"]),
-        "miss_cpu_us_saved": merged[f"{BASELINE}_miss_cpu_us"] - merged[f"{OURS}_miss_cpu_us"],
-    }
-    return {**headline, **merged}
+    headline, merged = head_to_head(reports, _VARIANTS, OURS, BASELINE)
+    saved = merged[f"{BASELINE}_miss_cpu_us"] - merged[f"{OURS}_miss_cpu_us"]
+    return {**headline, "miss_cpu_us_saved": saved, **merged}
 
 
 def _table(title: str, report: Report) -> Table:

@@ -27,10 +27,9 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from bench.baseline_table import baseline_table
-from bench.clients import ratio
 from bench.report import console
 from bench.stack import BenchError
-from bench.stats import Latency, Report, json_line, median_report
+from bench.stats import Latency, Report, json_line, median_report, ratio
 from connectors.kafka.producer import AsyncProducer, Record, producer_config
 from connectors.kafka.security import librdkafka_client
 from connectors.kafka.transactional import TransactionalProducer, ensure_progress_topic

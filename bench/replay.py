@@ -29,10 +29,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Engine, text, update
 
 from bench.baseline_table import baseline_table
-from bench.clients import ratio
 from bench.report import console
 from bench.stack import BenchError
-from bench.stats import Latency, Report, json_line, median_report
+from bench.stats import Latency, Report, json_line, median_report, ratio
 from connectors.kafka.producer import AsyncProducer, Record, producer_config
 from connectors.kafka.security import librdkafka_client
 from infra.control.replay import Replayer

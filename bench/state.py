@@ -52,12 +52,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from agents.dedupe import dedupe_key
-from bench.clients import ratio
 from bench.lane_load import LEAD
 from bench.report import console
 from bench.router_systems import free_ports
 from bench.stack import BenchError, Servers, infra, ingress_command
-from bench.stats import json_line
+from bench.stats import json_line, ratio
 from connectors.kafka.schema_registry import schema_ids
 from infra.core.settings import Settings
 from schemas.avro_schemas import load_schema

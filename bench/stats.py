@@ -70,6 +70,31 @@ def median_report(reports: Sequence[Mapping[str, Any]]) -> Report:
     return merged
 
 
+def ratio(numerator: float | None, denominator: float | None) -> float:
+    """numerator ÷ denominator; NaN when either was not measured or the denominator is 0."""
+    if numerator is None or denominator is None or math.isnan(numerator) or math.isnan(denominator):
+        return math.nan
+    return numerator / denominator if denominator else math.nan
+
+
+def head_to_head(reports: Sequence[Report], names: Iterable[str], ours: str, baseline: str) -> tuple[Report, Report]:
+    """Runs that each measured every one of ``names`` (figures named ``<name>_<figure>``): the
+    headline (ours' throughput, p50, p99 and lost, and its throughput ÷ the baseline's) and the
+    medians of the runs, with each one's ``lost`` summed over them instead (any loss matters: a
+    median would hide it)."""
+    merged = median_report(reports)
+    for name in names:
+        merged[f"{name}_lost"] = sum(report[f"{name}_lost"] for report in reports)
+    headline: Report = {
+        "throughput_per_s": merged[f"{ours}_throughput_per_s"],
+        "p50_ms": merged[f"{ours}_p50_ms"],
+        "p99_ms": merged[f"{ours}_p99_ms"],
+        "lost": merged[f"{ours}_lost"],
+        "baseline_ratio": ratio(merged[f"{ours}_throughput_per_s"], merged[f"{baseline}_throughput_per_s"]),
+    }
+    return headline, merged
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else round(value, 3)

@@ -8,9 +8,10 @@ import orjson
 import pytest
 
 from bench import clients
-from bench.clients import Measured, chosen, figures, ratio, summary
+from bench.clients import Measured, chosen, figures, summary
 from bench.clients_load import BODY, HEADERS, ClientRun, drive, warm_up
 from bench.stack import BenchError
+from bench.stats import ratio
 from streams.errors import TransientDeliveryError
 
 pytestmark = pytest.mark.unit
